@@ -1,0 +1,69 @@
+package client
+
+import (
+	"context"
+
+	fv1 "github.com/nonefinity/backend/contracts/filev1"
+	"github.com/nonefinity/backend/contracts/healthv1"
+)
+
+// File calls the fileingest service.
+type File struct{ R Requester }
+
+func (c File) UploadURL(ctx context.Context, req fv1.UploadURLRequest) (fv1.UploadURLReply, error) {
+	return call[fv1.UploadURLReply](ctx, c.R, fv1.Subject(fv1.OpUploadURL), req)
+}
+
+func (c File) Commit(ctx context.Context, req fv1.CommitRequest) (fv1.File, error) {
+	return call[fv1.File](ctx, c.R, fv1.Subject(fv1.OpCommit), req)
+}
+
+func (c File) List(ctx context.Context) (fv1.ListReply, error) {
+	return call[fv1.ListReply](ctx, c.R, fv1.Subject(fv1.OpList), noParams{})
+}
+
+func (c File) Get(ctx context.Context, req fv1.GetRequest) (fv1.File, error) {
+	return call[fv1.File](ctx, c.R, fv1.Subject(fv1.OpGet), req)
+}
+
+func (c File) Search(ctx context.Context, req fv1.SearchRequest) (fv1.ListReply, error) {
+	return call[fv1.ListReply](ctx, c.R, fv1.Subject(fv1.OpSearch), req)
+}
+
+func (c File) Rename(ctx context.Context, req fv1.RenameRequest) (fv1.File, error) {
+	return call[fv1.File](ctx, c.R, fv1.Subject(fv1.OpRename), req)
+}
+
+func (c File) Delete(ctx context.Context, req fv1.DeleteRequest) (fv1.DeleteReply, error) {
+	return call[fv1.DeleteReply](ctx, c.R, fv1.Subject(fv1.OpDelete), req)
+}
+
+func (c File) BatchDelete(ctx context.Context, req fv1.BatchDeleteRequest) (fv1.BatchDeleteReply, error) {
+	return call[fv1.BatchDeleteReply](ctx, c.R, fv1.Subject(fv1.OpBatchDelete), req)
+}
+
+func (c File) Stats(ctx context.Context) (fv1.StatsReply, error) {
+	return call[fv1.StatsReply](ctx, c.R, fv1.Subject(fv1.OpStats), noParams{})
+}
+
+func (c File) Types(ctx context.Context) (fv1.TypesReply, error) {
+	return call[fv1.TypesReply](ctx, c.R, fv1.Subject(fv1.OpTypes), noParams{})
+}
+
+func (c File) DownloadURL(ctx context.Context, req fv1.DownloadURLRequest) (fv1.DownloadURLReply, error) {
+	return call[fv1.DownloadURLReply](ctx, c.R, fv1.Subject(fv1.OpDownloadURL), req)
+}
+
+func (c File) AllowConvert(ctx context.Context) (fv1.ListReply, error) {
+	return call[fv1.ListReply](ctx, c.R, fv1.Subject(fv1.OpAllowConvert), noParams{})
+}
+
+// Open grants read access to one of the calling user's files; for other
+// services (datasetquery), never routed from HTTP.
+func (c File) Open(ctx context.Context, req fv1.OpenRequest) (fv1.OpenReply, error) {
+	return call[fv1.OpenReply](ctx, c.R, fv1.Subject(fv1.OpOpen), req)
+}
+
+func (c File) Health(ctx context.Context) (healthv1.Reply, error) {
+	return call[healthv1.Reply](ctx, c.R, fv1.Subject(fv1.OpHealth), healthv1.Request{})
+}

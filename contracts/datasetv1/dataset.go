@@ -1,0 +1,153 @@
+package datasetv1
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/nonefinity/backend/contracts/paging"
+)
+
+// Status is where a dataset is: processing while its conversion job runs,
+// then ready or failed (with Error).
+type Status string
+
+const (
+	StatusProcessing Status = "processing"
+	StatusReady      Status = "ready"
+	StatusFailed     Status = "failed"
+)
+
+// ColumnTypes is the lower-case type vocabulary the original service
+// validated and reported; DuckDB types are mapped onto it.
+func ColumnTypes() []string {
+	return []string{
+		"string", "varchar", "text",
+		"integer", "bigint", "smallint", "tinyint",
+		"float", "double", "decimal", "numeric",
+		"boolean", "bool",
+		"date", "timestamp", "datetime",
+		"json", "array", "struct",
+	}
+}
+
+// Column is one column of a dataset's schema.
+type Column struct {
+	ColumnName string `json:"column_name"`
+	ColumnType string `json:"column_type"`
+	Desc       string `json:"desc,omitempty"`
+}
+
+// Dataset is a document of the datasets collection as the API shows it.
+// Name is also the table name a query uses.
+type Dataset struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	OwnerID     string    `json:"owner_id"`
+	DataSchema  []Column  `json:"data_schema"`
+	RowCount    int64     `json:"row_count"`
+	Status      Status    `json:"status"`
+	Error       string    `json:"error,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// MarshalJSON writes an empty schema as [], never null.
+func (d Dataset) MarshalJSON() ([]byte, error) {
+	type plain Dataset
+	p := plain(d)
+	if p.DataSchema == nil {
+		p.DataSchema = []Column{}
+	}
+	return json.Marshal(p)
+}
+
+// ConvertOptions override what the file's processing preview detected.
+// Nil pointers and empty strings mean "as detected" (IgnoreErrors defaults
+// to on, as in the original service).
+type ConvertOptions struct {
+	Sheet        string `json:"sheet,omitempty"`
+	Delimiter    string `json:"delimiter,omitempty"`
+	Header       *bool  `json:"header,omitempty"`
+	Encoding     string `json:"encoding,omitempty"`
+	Quote        string `json:"quote,omitempty"`
+	IgnoreErrors *bool  `json:"ignore_errors,omitempty"`
+}
+
+// ConvertRequest turns one of the caller's ready CSV/XLSX files into a
+// dataset. With Async the reply comes as soon as the job is queued.
+type ConvertRequest struct {
+	FileID      string `json:"file_id"`
+	DatasetName string `json:"dataset_name"`
+	Description string `json:"description,omitempty"`
+	ConvertOptions
+	Async bool `json:"async,omitempty"`
+}
+
+// ConvertReply is either the finished dataset (Accepted false: HTTP 201) or,
+// when the conversion was asked async or outlived the wait, only its id and
+// status (Accepted true: HTTP 202 {dataset_id, status}).
+type ConvertReply struct {
+	Dataset   *Dataset `json:"dataset,omitempty"`
+	DatasetID string   `json:"dataset_id"`
+	Status    Status   `json:"status"`
+	Accepted  bool     `json:"accepted"`
+}
+
+// CreateRequest makes an empty dataset with a declared schema.
+type CreateRequest struct {
+	DatasetName string   `json:"dataset_name"`
+	Description string   `json:"description,omitempty"`
+	Schema      []Column `json:"schema"`
+}
+
+// ListRequest pages through the caller's datasets.
+type ListRequest struct {
+	paging.Page
+}
+
+// ListReply is one page of datasets and how many the caller has in all.
+type ListReply struct {
+	Datasets []Dataset `json:"datasets"`
+	Total    int       `json:"total"`
+}
+
+// MarshalJSON writes an empty list as [], never null.
+func (r ListReply) MarshalJSON() ([]byte, error) {
+	type plain ListReply
+	p := plain(r)
+	if p.Datasets == nil {
+		p.Datasets = []Dataset{}
+	}
+	return json.Marshal(p)
+}
+
+// GetRequest names one of the caller's datasets.
+type GetRequest struct {
+	ID string `json:"id"`
+}
+
+// UpdateRequest renames a dataset or changes its description.
+type UpdateRequest struct {
+	ID          string  `json:"id"`
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+// UpdateSchemaRequest sets column descriptions, keyed by column name; the
+// gateway folds both body shapes of the API into this one.
+type UpdateSchemaRequest struct {
+	ID           string            `json:"id"`
+	Descriptions map[string]string `json:"descriptions"`
+}
+
+// DeleteRequest names the dataset to delete.
+type DeleteRequest struct {
+	ID string `json:"id"`
+}
+
+// DeleteReply confirms a deletion; the API answers it as `true`.
+type DeleteReply struct {
+	DatasetID string `json:"dataset_id"`
+	Deleted   bool   `json:"deleted"`
+}

@@ -1,0 +1,3 @@
+module github.com/nonefinity/backend/contracts
+
+go 1.26.8

@@ -1,0 +1,141 @@
+// Package boot opens what every service process needs before it can serve:
+// logging, Sentry, NATS and (optionally) MongoDB and object storage, from the
+// shared configuration, and closes them again in the right order on shutdown.
+// Each service main calls Open, hands the connections to its app package and
+// calls Close when run returns.
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/logx"
+	"github.com/nonefinity/backend/pkg/mongox"
+	"github.com/nonefinity/backend/pkg/natsx"
+	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/pkg/telemetry"
+)
+
+// Options says which dependencies a service needs.
+type Options struct {
+	Service string // process name, e.g. "credential"
+	Version string
+	Mongo   bool // connect to MongoDB
+	Store   bool // open object storage and ensure the bucket
+	// Log, when set, is used as is and Sentry is left to whoever made it:
+	// services/all shares one logger and one Sentry client between services.
+	Log *slog.Logger
+}
+
+// Infra holds a service process's open connections.
+type Infra struct {
+	Log   *slog.Logger
+	NC    *nats.Conn
+	Mongo *mongo.Client
+	DB    *mongo.Database
+	Store *objstore.Store
+
+	closers []func(context.Context) error
+}
+
+// Open sets up logging and Sentry, then connects to NATS and, as asked, to
+// MongoDB and object storage. On error everything opened so far is closed.
+func Open(ctx context.Context, cfg config.Base, opts Options) (*Infra, error) {
+	in := &Infra{Log: opts.Log}
+	if in.Log == nil {
+		if err := in.openLogAndSentry(cfg, opts); err != nil {
+			in.Close(ctx)
+			return nil, err
+		}
+	}
+	log := in.Log
+
+	nc, err := natsx.Connect(cfg.NATSURL, natsx.ConnectOptions{Name: opts.Service, CredsFile: cfg.NATSCreds, Logger: log})
+	if err != nil {
+		in.Close(ctx)
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	in.NC = nc
+	in.closers = append(in.closers, func(context.Context) error { return natsx.Drain(nc, 10*time.Second) })
+
+	if opts.Mongo {
+		client, db, err := mongox.Connect(ctx, cfg.Mongo.URI(), cfg.Mongo.Database(), mongox.ConnectOptions{AppName: opts.Service, Logger: log})
+		if err != nil {
+			in.Close(ctx)
+			return nil, fmt.Errorf("mongodb: %w", err)
+		}
+		in.Mongo, in.DB = client, db
+		in.closers = append(in.closers, client.Disconnect)
+	}
+
+	if opts.Store {
+		host, secure, err := cfg.MinIO.Endpoint()
+		if err != nil {
+			in.Close(ctx)
+			return nil, fmt.Errorf("object storage: %w", err)
+		}
+		st, err := objstore.New(objstore.Config{
+			Endpoint: host, Secure: secure,
+			AccessKey: cfg.MinIO.AccessKey, SecretKey: cfg.MinIO.SecretKey,
+			Bucket: cfg.MinIO.Bucket, Region: cfg.MinIO.Region,
+		})
+		if err == nil {
+			err = st.EnsureBucket(ctx)
+		}
+		if err != nil {
+			in.Close(ctx)
+			return nil, fmt.Errorf("object storage: %w", err)
+		}
+		in.Store = st
+	}
+	return in, nil
+}
+
+// Close releases everything in reverse order of opening: NATS is drained
+// before the stores it feeds are closed, and logs are flushed last.
+func (in *Infra) Close(ctx context.Context) error {
+	var errs []error
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		if err := in.closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	in.closers = nil
+	return errors.Join(errs...)
+}
+
+func (in *Infra) openLogAndSentry(cfg config.Base, opts Options) error {
+	log, closeLog, err := logx.New(logx.Options{Env: cfg.App.Env, Level: cfg.LogLevel, File: cfg.LogFile, Service: opts.Service})
+	if err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
+	in.Log = log
+	in.closers = append(in.closers, func(context.Context) error { return closeLog() })
+
+	flush, err := telemetry.InitSentry(SentryOptions(cfg, opts.Service, opts.Version))
+	if err != nil {
+		return fmt.Errorf("sentry: %w", err)
+	}
+	in.closers = append(in.closers, func(context.Context) error { flush(2 * time.Second); return nil })
+	return nil
+}
+
+// SentryOptions maps the shared configuration onto telemetry's options.
+func SentryOptions(cfg config.Base, service, version string) telemetry.SentryOptions {
+	return telemetry.SentryOptions{
+		DSN:                cfg.Sentry.DSN,
+		Environment:        cfg.App.Env,
+		Release:            service + "@" + version,
+		ServerName:         service,
+		TracesSampleRate:   cfg.Sentry.TracesSampleRate,
+		ProfilesSampleRate: cfg.Sentry.ProfilesSampleRate,
+		SendDefaultPII:     cfg.Sentry.SendDefaultPII,
+	}
+}

@@ -1,0 +1,273 @@
+// Package allinone runs the whole system in one process on embedded
+// infrastructure: a NATS server with JetStream, FerretDB (the MongoDB wire
+// protocol over SQLite) and a Versity S3 gateway, all storing under DATA_DIR,
+// with the gateway and the three services on top. It is the newcomer's first
+// command and the development default; production runs each service alone.
+package allinone
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nonefinity/backend/contracts"
+	"github.com/nonefinity/backend/pkg/boot"
+	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/embedded"
+	"github.com/nonefinity/backend/pkg/logx"
+	"github.com/nonefinity/backend/pkg/natsx"
+	"github.com/nonefinity/backend/pkg/telemetry"
+	credential "github.com/nonefinity/backend/services/credential/app"
+	datasetquery "github.com/nonefinity/backend/services/datasetquery/app"
+	fileingest "github.com/nonefinity/backend/services/fileingest/app"
+	gateway "github.com/nonefinity/backend/services/gateway/app"
+)
+
+// Config is the all-in-one configuration: the shared variables plus where the
+// embedded servers listen.
+type Config struct {
+	config.Base
+	// EmbeddedS3Addr is where the embedded S3 server listens; presigned URLs
+	// point there, so a browser on this machine must reach it.
+	EmbeddedS3Addr string `env:"EMBEDDED_S3_ADDR" envDefault:"127.0.0.1:0"`
+}
+
+// EndpointsFile, written under DATA_DIR at every start, tells tools and tests
+// where the embedded servers of the running process listen.
+const EndpointsFile = "endpoints.json"
+
+// Endpoints are the addresses of the embedded servers of one run.
+type Endpoints struct {
+	HTTP        string `json:"http"`
+	NATS        string `json:"nats"`
+	MongoURI    string `json:"mongo_uri"`
+	MongoDB     string `json:"mongo_db"`
+	S3Endpoint  string `json:"s3_endpoint"`
+	S3Bucket    string `json:"s3_bucket"`
+	S3AccessKey string `json:"s3_access_key"`
+	S3SecretKey string `json:"s3_secret_key"`
+}
+
+// Run starts everything and blocks until ctx is cancelled, then shuts down in
+// order: HTTP first, then the services (draining NATS), then the servers.
+func Run(ctx context.Context, cfg Config, version string) error {
+	started := time.Now()
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	// Every path is made absolute before the S3 server starts: its POSIX
+	// backend changes the process working directory.
+	cfg.DataDir = dataDir
+	dirs := map[string]string{}
+	for _, d := range []string{"nats", "mongo", "s3/objects", "s3/meta", "duckdb"} {
+		dirs[d] = filepath.Join(dataDir, filepath.FromSlash(d))
+		if err := os.MkdirAll(dirs[d], 0o750); err != nil {
+			return fmt.Errorf("create %s: %w", dirs[d], err)
+		}
+	}
+
+	// One logger for the process; each service adds its own name.
+	baseLog, closeLog, err := logx.New(logx.Options{Env: cfg.App.Env, Level: cfg.LogLevel, File: cfg.LogFile})
+	if err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
+	defer closeLog()
+	log := baseLog.With("service", "nonefinity")
+	flush, err := telemetry.InitSentry(boot.SentryOptions(cfg.Base, "nonefinity", version))
+	if err != nil {
+		return fmt.Errorf("sentry: %w", err)
+	}
+	defer flush(2 * time.Second)
+
+	secrets, created, err := loadOrCreateSecrets(dataDir)
+	if err != nil {
+		return err
+	}
+	if cfg.Credential.SecretKey == "" || cfg.Credential.EncryptionSalt == "" {
+		if cfg.IsProd() {
+			return errors.New("config: CREDENTIAL_SECRET_KEY and CREDENTIAL_ENCRYPTION_SALT are required in prod")
+		}
+		cfg.Credential.SecretKey, cfg.Credential.EncryptionSalt = secrets.CredentialSecretKey, secrets.CredentialSalt
+		if created {
+			log.Warn("generated development encryption secrets; keep this file, encrypted credentials depend on it",
+				"file", filepath.Join(dataDir, secretsFile))
+		}
+	}
+
+	// Servers.
+	natsSrv, err := embedded.StartNATS(embedded.NATSOptions{Dir: dirs["nats"], ServerName: "nonefinity", Logger: log.With("component", "nats-server")})
+	if err != nil {
+		return err
+	}
+	defer natsSrv.Shutdown()
+	ferret, err := embedded.StartFerretDB(ctx, embedded.FerretOptions{Dir: dirs["mongo"], Logger: log.With("component", "ferretdb")})
+	if err != nil {
+		return err
+	}
+	defer ferret.Close()
+	s3, err := embedded.StartS3(ctx, embedded.S3Options{
+		RootDir: dirs["s3/objects"], SidecarDir: dirs["s3/meta"], Addr: cfg.EmbeddedS3Addr,
+		AccessKey: secrets.S3AccessKey, SecretKey: secrets.S3SecretKey,
+	})
+	if err != nil {
+		return err
+	}
+	defer s3.Stop()
+
+	base := cfg.Base
+	base.NATSURL = natsSrv.ClientURL()
+	base.NATSCreds = ""
+	base.Mongo.RawURI = ferret.URI()
+	base.MinIO.URL = "http://" + s3.Endpoint()
+	base.MinIO.AccessKey, base.MinIO.SecretKey = secrets.S3AccessKey, secrets.S3SecretKey
+	if base.DuckDB.TempFolder == "" {
+		base.DuckDB.TempFolder = dirs["duckdb"]
+	}
+
+	if err := ensureStreams(ctx, base); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.App.Host, strconv.Itoa(cfg.App.Port)))
+	if err != nil {
+		return fmt.Errorf("gateway listen: %w", err)
+	}
+	httpAddr := ln.Addr().String()
+
+	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServices()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	start := func(name string, store bool, run func(context.Context, *boot.Infra) error) error {
+		infra, err := boot.Open(ctx, base, boot.Options{Service: name, Version: version, Mongo: true, Store: store, Log: baseLog.With("service", name)})
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		wg.Go(func() {
+			defer infra.Close(context.Background())
+			if err := run(svcCtx, infra); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		})
+		return nil
+	}
+	startErr := errors.Join(
+		start(credential.Name, false, func(ctx context.Context, in *boot.Infra) error {
+			return credential.Run(ctx, credential.Config{Base: base}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log})
+		}),
+		start(fileingest.Name, true, func(ctx context.Context, in *boot.Infra) error {
+			return fileingest.Run(ctx, fileingest.Config{Base: base}, fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log})
+		}),
+		start(datasetquery.Name, true, func(ctx context.Context, in *boot.Infra) error {
+			return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log})
+		}),
+	)
+	if startErr != nil {
+		ln.Close()
+		stopServices()
+		wg.Wait()
+		return startErr
+	}
+
+	gwCtx, stopGateway := context.WithCancel(ctx)
+	defer stopGateway()
+	gwDone := make(chan error, 1)
+	gwInfra, err := boot.Open(ctx, base, boot.Options{Service: gateway.Name, Version: version, Mongo: true, Log: baseLog.With("service", gateway.Name)})
+	if err != nil {
+		ln.Close()
+		stopServices()
+		wg.Wait()
+		return fmt.Errorf("gateway: %w", err)
+	}
+	go func() {
+		gwDone <- gateway.Run(gwCtx, gateway.Config{Base: base}, gateway.Deps{NC: gwInfra.NC, DB: gwInfra.DB, Log: gwInfra.Log, Listener: ln})
+	}()
+
+	eps := Endpoints{
+		HTTP: httpAddr, NATS: base.NATSURL, MongoURI: ferret.URI(), MongoDB: base.Mongo.Database(),
+		S3Endpoint: s3.Endpoint(), S3Bucket: base.MinIO.Bucket, S3AccessKey: secrets.S3AccessKey, S3SecretKey: secrets.S3SecretKey,
+	}
+	if err := writeEndpoints(dataDir, eps); err != nil {
+		log.Warn("write endpoints file", "err", err)
+	}
+	if err := waitHealthy(ctx, httpAddr); err != nil {
+		log.Error("gateway did not become healthy", "err", err)
+	}
+	printBanner(os.Stdout, httpAddr, dataDir, time.Since(started))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-gwDone:
+		gwDone <- runErr
+	case runErr = <-errs:
+	}
+	stopGateway()
+	if err := <-gwDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	gwInfra.Close(context.Background())
+	stopServices()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		runErr = errors.Join(runErr, err)
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+// ensureStreams creates every JetStream stream once at startup, so consumers
+// and publishers find them whatever order the services start in.
+func ensureStreams(ctx context.Context, base config.Base) error {
+	nc, err := natsx.Connect(base.NATSURL, natsx.ConnectOptions{Name: "nonefinity-setup"})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	return natsx.EnsureStreams(ctx, js, contracts.Streams(), natsx.StreamOptions{Replicas: 1})
+}
+
+func writeEndpoints(dataDir string, eps Endpoints) error {
+	b, err := json.MarshalIndent(eps, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dataDir, EndpointsFile), b, 0o600)
+}
+
+// waitHealthy polls the gateway's /health until it answers, so the banner is
+// printed only when the system really serves.
+func waitHealthy(ctx context.Context, addr string) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/health", nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("GET /health: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,41 @@
+// Command fileingest runs the fileingest service on its own, against the NATS,
+// MongoDB and object storage named by the environment.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nonefinity/backend/pkg/boot"
+	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/services/fileingest/app"
+)
+
+// version is set at build time (-ldflags "-X main.version=…").
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, app.Name+":", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := config.Load[app.Config]()
+	if err != nil {
+		return err
+	}
+	infra, err := boot.Open(ctx, cfg.Base, boot.Options{Service: app.Name, Version: version, Store: true, Mongo: true})
+	if err != nil {
+		return err
+	}
+	// Close with a fresh context: ctx is already cancelled at shutdown.
+	defer infra.Close(context.Background())
+	return app.Run(ctx, cfg, app.Deps{NC: infra.NC, DB: infra.DB, Store: infra.Store, Log: infra.Log})
+}
