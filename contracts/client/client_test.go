@@ -138,6 +138,25 @@ func ops() []op {
 		{"svc.file.v1.allow_convert", nil, files, func(x ctx, r rq) (any, error) { return f(r).AllowConvert(x) }},
 		{"svc.file.v1.open", fv1.OpenRequest{FileID: id}, fv1.OpenReply{URL: "http://s3/x", File: file},
 			func(x ctx, r rq) (any, error) { return f(r).Open(x, fv1.OpenRequest{FileID: id}) }},
+		{"svc.file.v1.multipart_start", fv1.MultipartStartRequest{FileName: "x.csv"},
+			fv1.MultipartStartReply{ObjectName: "users/u/raw/x.csv", UploadID: "up", PartSize: 8 << 20, MaxSize: 1 << 30, ExpiresIn: 3600},
+			func(x ctx, r rq) (any, error) {
+				return f(r).MultipartStart(x, fv1.MultipartStartRequest{FileName: "x.csv"})
+			}},
+		{"svc.file.v1.multipart_part_urls", fv1.MultipartPartURLsRequest{ObjectName: "users/u/raw/x.csv", UploadID: "up", FirstPart: 1, Count: 2},
+			fv1.MultipartPartURLsReply{URLs: []string{"http://s3/1", "http://s3/2"}, ExpiresIn: 3600},
+			func(x ctx, r rq) (any, error) {
+				return f(r).MultipartPartURLs(x, fv1.MultipartPartURLsRequest{ObjectName: "users/u/raw/x.csv", UploadID: "up", FirstPart: 1, Count: 2})
+			}},
+		{"svc.file.v1.multipart_complete", fv1.MultipartCompleteRequest{ObjectName: "users/u/raw/x.csv", UploadID: "up", Parts: []fv1.UploadedPart{{PartNumber: 1, ETag: "e"}}},
+			fv1.MultipartCompleteReply{ObjectName: "users/u/raw/x.csv", Size: 3},
+			func(x ctx, r rq) (any, error) {
+				return f(r).MultipartComplete(x, fv1.MultipartCompleteRequest{ObjectName: "users/u/raw/x.csv", UploadID: "up", Parts: []fv1.UploadedPart{{PartNumber: 1, ETag: "e"}}})
+			}},
+		{"svc.file.v1.abort_upload", fv1.AbortUploadRequest{ObjectName: "users/u/raw/x.csv", UploadID: "up"}, fv1.AbortUploadReply{ObjectName: "users/u/raw/x.csv"},
+			func(x ctx, r rq) (any, error) {
+				return f(r).AbortUpload(x, fv1.AbortUploadRequest{ObjectName: "users/u/raw/x.csv", UploadID: "up"})
+			}},
 		{"svc.file.v1.health", nil, healthReply("file"), func(x ctx, r rq) (any, error) { return f(r).Health(x) }},
 
 		// dataset

@@ -64,6 +64,26 @@ func (c File) Open(ctx context.Context, req fv1.OpenRequest) (fv1.OpenReply, err
 	return call[fv1.OpenReply](ctx, c.R, fv1.Subject(fv1.OpOpen), req)
 }
 
+// MultipartStart begins an upload of unknown size as S3 parts.
+func (c File) MultipartStart(ctx context.Context, req fv1.MultipartStartRequest) (fv1.MultipartStartReply, error) {
+	return call[fv1.MultipartStartReply](ctx, c.R, fv1.Subject(fv1.OpMultipartStart), req)
+}
+
+// MultipartPartURLs presigns the PUTs of a range of parts.
+func (c File) MultipartPartURLs(ctx context.Context, req fv1.MultipartPartURLsRequest) (fv1.MultipartPartURLsReply, error) {
+	return call[fv1.MultipartPartURLsReply](ctx, c.R, fv1.Subject(fv1.OpMultipartPartURLs), req)
+}
+
+// MultipartComplete assembles the uploaded parts into the object.
+func (c File) MultipartComplete(ctx context.Context, req fv1.MultipartCompleteRequest) (fv1.MultipartCompleteReply, error) {
+	return call[fv1.MultipartCompleteReply](ctx, c.R, fv1.Subject(fv1.OpMultipartComplete), req)
+}
+
+// AbortUpload removes an upload that will not be committed.
+func (c File) AbortUpload(ctx context.Context, req fv1.AbortUploadRequest) (fv1.AbortUploadReply, error) {
+	return call[fv1.AbortUploadReply](ctx, c.R, fv1.Subject(fv1.OpAbortUpload), req)
+}
+
 func (c File) Health(ctx context.Context) (healthv1.Reply, error) {
 	return call[healthv1.Reply](ctx, c.R, fv1.Subject(fv1.OpHealth), healthv1.Request{})
 }

@@ -57,8 +57,23 @@ func TestWireFormat(t *testing.T) {
 		{Name: "upload_url_request", Value: fv1.UploadURLRequest{FileName: "sales 2024.csv", FileSize: 1048576, FileType: "text/csv"}},
 		{Name: "upload_url_reply", Value: fv1.UploadURLReply{
 			UploadURL:  "https://s3.example.com/nonefinity/" + object + "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=600",
-			ObjectName: object, ExpiresIn: 600,
+			ObjectName: object, ExpiresIn: 600, MaxSize: 5368709120,
 		}},
+		{Name: "multipart_start_request", Value: fv1.MultipartStartRequest{FileName: "sales 2024.csv", FileType: "text/csv"}},
+		{Name: "multipart_start_reply", Value: fv1.MultipartStartReply{
+			ObjectName: object, UploadID: "ZjQ5Yzc0NzItN2E4YS00", PartSize: 8388608, MaxSize: 5368709120, ExpiresIn: 3600,
+		}},
+		{Name: "multipart_part_urls_request", Value: fv1.MultipartPartURLsRequest{ObjectName: object, UploadID: "ZjQ5Yzc0NzItN2E4YS00", FirstPart: 1, Count: 2}},
+		{Name: "multipart_part_urls_reply", Value: fv1.MultipartPartURLsReply{URLs: []string{
+			"https://s3.example.com/nonefinity/" + object + "?partNumber=1&uploadId=ZjQ5Yzc0NzItN2E4YS00&X-Amz-Expires=3600",
+			"https://s3.example.com/nonefinity/" + object + "?partNumber=2&uploadId=ZjQ5Yzc0NzItN2E4YS00&X-Amz-Expires=3600",
+		}, ExpiresIn: 3600}},
+		{Name: "multipart_complete_request", Value: fv1.MultipartCompleteRequest{ObjectName: object, UploadID: "ZjQ5Yzc0NzItN2E4YS00", Parts: []fv1.UploadedPart{
+			{PartNumber: 1, ETag: `"9b2cf535f27731c974343645a3985328"`}, {PartNumber: 2, ETag: `"6f5902ac237024bdd0c176cb93063dc4"`},
+		}}},
+		{Name: "multipart_complete_reply", Value: fv1.MultipartCompleteReply{ObjectName: object, Size: 8388620}},
+		{Name: "abort_upload_request", Value: fv1.AbortUploadRequest{ObjectName: object, UploadID: "ZjQ5Yzc0NzItN2E4YS00"}},
+		{Name: "abort_upload_reply", Value: fv1.AbortUploadReply{ObjectName: object}},
 		{Name: "commit_request", Value: fv1.CommitRequest{ObjectName: object, FileName: "sales 2024.csv", FileSize: 1048576, FileType: "text/csv"}},
 		{Name: "file_ready", Value: readyFile()},
 		{Name: "file_failed", Value: failed},

@@ -24,8 +24,15 @@ const (
 	OpAllowConvert = "allow_convert" // {} -> ListReply
 	// OpOpen grants another service (datasetquery) a presigned GET for a file
 	// the calling user owns.
-	OpOpen   = "open"      // OpenRequest -> OpenReply
-	OpHealth = healthv1.Op // {} -> healthv1.Reply
+	OpOpen = "open" // OpenRequest -> OpenReply
+	// The gateway relays a multipart/form-data file of unknown size as an
+	// S3 multipart upload: start, part URLs, complete, then commit; or
+	// abort when the stream fails or goes over the limit.
+	OpMultipartStart    = "multipart_start"     // MultipartStartRequest -> MultipartStartReply
+	OpMultipartPartURLs = "multipart_part_urls" // MultipartPartURLsRequest -> MultipartPartURLsReply
+	OpMultipartComplete = "multipart_complete"  // MultipartCompleteRequest -> MultipartCompleteReply
+	OpAbortUpload       = "abort_upload"        // AbortUploadRequest -> AbortUploadReply
+	OpHealth            = healthv1.Op           // {} -> healthv1.Reply
 )
 
 // Ops lists every operation of the service, for registration and checks.
@@ -33,7 +40,7 @@ func Ops() []string {
 	return []string{
 		OpUploadURL, OpCommit, OpList, OpGet, OpSearch, OpRename, OpDelete,
 		OpBatchDelete, OpStats, OpTypes, OpDownloadURL, OpAllowConvert, OpOpen,
-		OpHealth,
+		OpMultipartStart, OpMultipartPartURLs, OpMultipartComplete, OpAbortUpload, OpHealth,
 	}
 }
 

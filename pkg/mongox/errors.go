@@ -2,6 +2,7 @@ package mongox
 
 import (
 	"errors"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -22,8 +23,20 @@ func ParseID(s string) (bson.ObjectID, error) {
 }
 
 // IsDuplicateKey reports whether err is a unique-index violation.
+//
+// FerretDB v1 reports a unique violation caused by an update (not an insert)
+// as an InternalError carrying SQLite's "UNIQUE constraint failed" text
+// instead of code 11000; that is recognised too so a rename onto a taken name
+// is a 409 on both servers.
 func IsDuplicateKey(err error) bool {
-	return err != nil && mongo.IsDuplicateKeyError(err)
+	if err == nil {
+		return false
+	}
+	if mongo.IsDuplicateKeyError(err) {
+		return true
+	}
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && strings.Contains(ce.Message, "UNIQUE constraint failed")
 }
 
 // Server error codes that mean "this node cannot serve you right now"; the

@@ -163,6 +163,16 @@ func TestEnsureIndexesIsIdempotentAndEnforcesUnique(t *testing.T) {
 	if !mongo.IsDuplicateKeyError(mapped) {
 		t.Fatal("mapped error no longer wraps the driver error")
 	}
+
+	// An update that collides with the unique index is a duplicate too
+	// (FerretDB reports it differently from an insert).
+	if _, err := users.InsertOne(ctx, bson.D{{Key: "email", Value: "b@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = users.UpdateOne(ctx, bson.D{{Key: "email", Value: "b@example.com"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: "a@example.com"}}}})
+	if !mongox.IsDuplicateKey(err) {
+		t.Fatalf("colliding update: IsDuplicateKey(%v) = false", err)
+	}
 }
 
 func TestEnsureIndexesFallsBackWhenTTLIsRefused(t *testing.T) {

@@ -58,7 +58,8 @@ func TestServicesRegisterAndAnswerHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := config.LoadFrom[config.Base](map[string]string{"NATS_URL": ns.URL})
+	base, err := config.LoadFrom[config.Base](map[string]string{"NATS_URL": ns.URL, "DATA_DIR": t.TempDir(),
+		"CREDENTIAL_SECRET_KEY": "services-test-secret", "CREDENTIAL_ENCRYPTION_SALT": "services-test-salt"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestServicesRegisterAndAnswerHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	runService(t, "gateway", func(ctx context.Context) error {
-		return gateway.Run(ctx, gateway.Config{Base: base}, gateway.Deps{NC: ns.Conn(t), DB: db, Log: log, Listener: ln})
+		return gateway.Run(ctx, gateway.Config{Base: base, Settings: gateway.DefaultSettings()}, gateway.Deps{NC: ns.Conn(t), DB: db, Log: log, Listener: ln})
 	})
 	readyURL := "http://" + ln.Addr().String() + "/ready"
 

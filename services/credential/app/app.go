@@ -5,10 +5,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nonefinity/backend/contracts"
@@ -16,17 +20,100 @@ import (
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/health"
 	"github.com/nonefinity/backend/pkg/natsx"
+	"github.com/nonefinity/backend/services/credential/internal/credential"
+	"github.com/nonefinity/backend/services/credential/internal/events"
+	"github.com/nonefinity/backend/services/credential/internal/keyring"
+	"github.com/nonefinity/backend/services/credential/internal/natsapi"
+	"github.com/nonefinity/backend/services/credential/internal/prober"
+	"github.com/nonefinity/backend/services/credential/internal/providers"
+	"github.com/nonefinity/backend/services/credential/internal/store"
 )
 
 // Name is the service's name in the micro registry (nats micro ls).
 const Name = "credential"
 
 // Version is the service's semantic version, reported by micro.
-const Version = "0.1.0"
+const Version = "0.2.0"
+
+// Defaults of Settings, also applied when a field is left zero (services/all
+// builds a Config without reading the environment for it).
+const (
+	DefaultTestTimeout     = 10 * time.Second
+	DefaultRotateBatchSize = 100
+	maxRotateBatchSize     = 10000
+	maxTestTimeout         = 2 * time.Minute
+)
+
+// Settings are the variables only the credential service reads. The secret
+// key, salt and iteration count are in config.Base (CREDENTIAL_SECRET_KEY,
+// CREDENTIAL_ENCRYPTION_SALT, CREDENTIAL_KDF_ITERATIONS).
+type Settings struct {
+	// ProvidersFile replaces the embedded providers YAML.
+	ProvidersFile string `env:"PROVIDERS_FILE"`
+	// PreviousSecretKeys still decrypt, so the secret can change while a
+	// rotation moves every record to the new one (comma separated).
+	PreviousSecretKeys []string `env:"CREDENTIAL_PREVIOUS_SECRET_KEYS"`
+	// AllowedHosts may be reached by key tests although they are local
+	// (host names, IPs or CIDR prefixes; comma separated), e.g. an Ollama
+	// on the LAN.
+	AllowedHosts []string `env:"CREDENTIAL_ALLOWED_HOSTS"`
+	// RotateOnStart starts re-encrypting every record to the current key.
+	RotateOnStart bool `env:"CREDENTIAL_ROTATE_ON_START" envDefault:"false"`
+	// RotateBatchSize is how many records one rotation batch re-encrypts.
+	RotateBatchSize int `env:"CREDENTIAL_ROTATE_BATCH_SIZE" envDefault:"100"`
+	// TestTimeout bounds one key test against a provider.
+	TestTimeout config.Duration `env:"CREDENTIAL_TEST_TIMEOUT" envDefault:"10s"`
+	// StreamReplicas is the replica count of the USERS stream when this
+	// service creates it.
+	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
+}
 
 // Config is the service's configuration.
 type Config struct {
 	config.Base
+	Settings
+}
+
+// withDefaults fills zero settings, for configs not built by config.Load.
+func (c Config) withDefaults() Config {
+	if c.TestTimeout == 0 {
+		c.TestTimeout = config.Duration(DefaultTestTimeout)
+	}
+	if c.RotateBatchSize == 0 {
+		c.RotateBatchSize = DefaultRotateBatchSize
+	}
+	if c.StreamReplicas == 0 {
+		c.StreamReplicas = 1
+	}
+	return c
+}
+
+// Validate checks the shared rules and the service's own.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
+	if strings.TrimSpace(c.Credential.SecretKey) == "" {
+		bad("CREDENTIAL_SECRET_KEY", "required: it derives the key that encrypts the stored API keys")
+	}
+	if c.Credential.EncryptionSalt == "" {
+		bad("CREDENTIAL_ENCRYPTION_SALT", "required")
+	}
+	if c.Credential.KDFIterations < keyring.MinProductionIterations && !c.IsDev() {
+		bad("CREDENTIAL_KDF_ITERATIONS", fmt.Sprintf("must be at least %d outside APP_ENV=dev", keyring.MinProductionIterations))
+	}
+	if c.TestTimeout < 0 || c.TestTimeout.Duration() > maxTestTimeout {
+		bad("CREDENTIAL_TEST_TIMEOUT", "must be between 0 (default 10s) and 2m")
+	}
+	if c.RotateBatchSize < 0 || c.RotateBatchSize > maxRotateBatchSize {
+		bad("CREDENTIAL_ROTATE_BATCH_SIZE", "must be between 1 and 10000")
+	}
+	if c.StreamReplicas < 0 || c.StreamReplicas > 5 {
+		bad("NATS_STREAM_REPLICAS", "must be between 1 and 5")
+	}
+	if err := prober.ValidateAllowedHosts(c.AllowedHosts); err != nil {
+		bad("CREDENTIAL_ALLOWED_HOSTS", "each entry must be a host name, IP address or CIDR prefix")
+	}
+	return errors.Join(append(errs, c.Base.Validate())...)
 }
 
 // Deps are the connections the service works with.
@@ -36,24 +123,117 @@ type Deps struct {
 	Log *slog.Logger
 }
 
-// Run serves until ctx is cancelled, then stops taking requests and returns
-// once in-flight requests are answered.
+// Run checks the configuration and the encryption canary, loads the
+// providers, serves until ctx is cancelled, then stops taking requests and
+// returns once in-flight requests are answered. A wrong secret (the canary
+// does not decrypt) or a broken providers file stops it before it serves.
 func Run(ctx context.Context, cfg Config, d Deps) error {
-	svc, err := natsx.NewService(d.NC, natsx.ServiceConfig{
+	return run(ctx, cfg, d, hooks{})
+}
+
+// hooks let tests watch and shorten background work.
+type hooks struct {
+	onRotationProgress func(credential.RotationProgress)
+	// onReady is called once every endpoint and consumer is up.
+	onReady func()
+}
+
+func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	// PBKDF2 runs here, once for the process.
+	kr, err := keyring.New(keyring.Options{
+		Secret: cfg.Credential.SecretKey, PreviousSecrets: cfg.PreviousSecretKeys,
+		Salt: cfg.Credential.EncryptionSalt, Iterations: cfg.Credential.KDFIterations,
+	})
+	if err != nil {
+		return err
+	}
+	pr, err := prober.New(prober.Options{Timeout: cfg.TestTimeout.Duration(), AllowedHosts: cfg.AllowedHosts})
+	if err != nil {
+		return fmt.Errorf("CREDENTIAL_ALLOWED_HOSTS: %w", err)
+	}
+	st := store.New(d.DB)
+	if err := st.Prepare(ctx, log); err != nil {
+		return fmt.Errorf("prepare mongodb: %w", err)
+	}
+	svc := credential.NewService(credential.Options{
+		Store: st, Cipher: kr, Prober: pr, Catalog: providers.Catalog{Path: cfg.ProvidersFile}, Log: log,
+		RotationBatchSize: cfg.RotateBatchSize, OnRotationProgress: h.onRotationProgress,
+	})
+	defer svc.Close()
+
+	n, err := svc.RefreshProviders(ctx)
+	if err != nil {
+		return err
+	}
+	if err := svc.CheckCanary(ctx); err != nil {
+		return err
+	}
+	log.Info("encryption ready", "algorithm", kr.Algorithm(), "key_id", kr.KeyID(), "providers", n)
+
+	js, err := jetstream.New(d.NC)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	users, _ := contracts.StreamFor(contracts.StreamUsers)
+	if err := natsx.EnsureStreams(ctx, js, []contracts.StreamSpec{users}, natsx.StreamOptions{Replicas: cfg.StreamReplicas}); err != nil {
+		return err
+	}
+
+	ms, err := natsx.NewService(d.NC, natsx.ServiceConfig{
 		Name:        Name,
 		Version:     Version,
 		Description: "AI provider catalogue and encrypted provider API keys",
-	}, d.Log)
+	}, log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)
 	}
-	if err := natsx.Handle(svc, healthv1.Subject(contracts.ServiceCredential), health.Handler(Name, Version, map[string]health.Check{
+	// Health first: it is the endpoint tools list first.
+	err = natsx.Handle(ms, healthv1.Subject(contracts.ServiceCredential), health.Handler(Name, Version, map[string]health.Check{
 		"mongodb": func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
-	})); err != nil {
-		_ = svc.Stop()
-		return fmt.Errorf("register health endpoint: %w", err)
+	}))
+	if err == nil {
+		err = natsapi.Register(ms, svc)
 	}
-	d.Log.Info("service ready", "version", Version)
+	if err != nil {
+		_ = ms.Stop()
+		return fmt.Errorf("register endpoints: %w", err)
+	}
+	eraser, err := events.StartErasure(ctx, js, svc, log)
+	if err != nil {
+		_ = ms.Stop()
+		return err
+	}
+
+	if err := svc.ResumeRotation(ctx); err != nil {
+		log.Error("resume key rotation", "error", err)
+	}
+	if cfg.RotateOnStart {
+		started, p, err := svc.StartRotation(ctx, cfg.RotateBatchSize)
+		switch {
+		case err != nil:
+			log.Error("start key rotation", "error", err)
+		case started:
+			log.Info("key rotation started", "target_key_id", p.TargetKeyID, "records", p.Total)
+		default:
+			log.Info("key rotation already running", "state", p.State)
+		}
+	}
+
+	log.Info("service ready", "version", Version)
+	if h.onReady != nil {
+		h.onReady()
+	}
 	<-ctx.Done()
-	return svc.Stop()
+	eraser.Stop()
+	stopErr := ms.Stop()
+	svc.Close()
+	return stopErr
 }

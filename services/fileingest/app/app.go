@@ -5,18 +5,24 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/healthv1"
-	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/health"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/services/fileingest/internal/events"
+	"github.com/nonefinity/backend/services/fileingest/internal/files"
+	"github.com/nonefinity/backend/services/fileingest/internal/natsapi"
+	"github.com/nonefinity/backend/services/fileingest/internal/sniff"
+	"github.com/nonefinity/backend/services/fileingest/internal/store"
 )
 
 // Name is the service's name in the micro registry (nats micro ls).
@@ -24,11 +30,6 @@ const Name = "fileingest"
 
 // Version is the service's semantic version, reported by micro.
 const Version = "0.1.0"
-
-// Config is the service's configuration.
-type Config struct {
-	config.Base
-}
 
 // Deps are the connections the service works with.
 type Deps struct {
@@ -38,25 +39,102 @@ type Deps struct {
 	Log   *slog.Logger
 }
 
-// Run serves until ctx is cancelled, then stops taking requests and returns
-// once in-flight requests are answered.
+// Run serves until ctx is cancelled, then stops taking requests, lets the
+// files being processed finish, and returns.
 func Run(ctx context.Context, cfg Config, d Deps) error {
+	cfg = cfg.defaults()
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(d.NC)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := ensureStreams(ctx, js, cfg.StreamReplicas); err != nil {
+		return err
+	}
+	st := store.New(d.DB)
+	if err := st.EnsureIndexes(ctx, log); err != nil {
+		return fmt.Errorf("files indexes: %w", err)
+	}
+	core := files.NewService(st, d.Store, events.NewPublisher(js), coreConfig(cfg), log)
+
 	svc, err := natsx.NewService(d.NC, natsx.ServiceConfig{
 		Name:        Name,
 		Version:     Version,
 		Description: "uploads, file metadata and the file processing pipeline",
-	}, d.Log)
+	}, log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)
 	}
-	if err := natsx.Handle(svc, healthv1.Subject(contracts.ServiceFile), health.Handler(Name, Version, map[string]health.Check{
-		"mongodb":        func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
-		"object_storage": d.Store.EnsureBucket,
-	})); err != nil {
+	err = errors.Join(
+		natsx.Handle(svc, healthv1.Subject(contracts.ServiceFile), health.Handler(Name, Version, map[string]health.Check{
+			"mongodb":        func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
+			"object_storage": d.Store.EnsureBucket,
+		})),
+		natsapi.Register(svc, core),
+	)
+	if err != nil {
 		_ = svc.Stop()
-		return fmt.Errorf("register health endpoint: %w", err)
+		return fmt.Errorf("register endpoints: %w", err)
 	}
-	d.Log.Info("service ready", "version", Version)
+
+	processing, err := events.StartProcessing(ctx, js, core, events.ConsumerOptions{
+		MaxDeliver:     cfg.ProcessMaxDeliver,
+		AckWait:        cfg.ProcessAckWait.Duration(),
+		Concurrency:    cfg.ProcessConcurrency,
+		HandlerTimeout: cfg.ProcessTimeout.Duration(),
+		Log:            log,
+	})
+	if err != nil {
+		_ = svc.Stop()
+		return fmt.Errorf("start processing consumer: %w", err)
+	}
+	erasing, err := events.StartErasing(ctx, js, core, events.ConsumerOptions{
+		MaxDeliver: 10,
+		Log:        log,
+	})
+	if err != nil {
+		processing.Stop()
+		_ = svc.Stop()
+		return fmt.Errorf("start erasure consumer: %w", err)
+	}
+
+	log.Info("service ready", "version", Version)
 	<-ctx.Done()
-	return svc.Stop()
+	stopErr := svc.Stop()
+	processing.Stop()
+	erasing.Stop()
+	return stopErr
+}
+
+// ensureStreams creates the streams this service publishes to (FILES) and
+// consumes from (USERS), so it can start before any other service.
+func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	var specs []contracts.StreamSpec
+	for _, name := range []string{contracts.StreamFiles, contracts.StreamUsers} {
+		spec, ok := contracts.StreamFor(name)
+		if !ok {
+			return fmt.Errorf("stream %s is not in contracts", name)
+		}
+		specs = append(specs, spec)
+	}
+	return natsx.EnsureStreams(ctx, js, specs, natsx.StreamOptions{Replicas: replicas})
+}
+
+func coreConfig(cfg Config) files.Config {
+	return files.Config{
+		MaxFileSize:    cfg.MaxFileSize,
+		UserQuota:      cfg.UserQuotaBytes,
+		UploadURLTTL:   cfg.UploadURLTTL.Duration(),
+		DownloadURLTTL: cfg.DownloadURLTTL.Duration(),
+		OpenURLTTL:     cfg.OpenURLTTL.Duration(),
+		Inspect: sniff.Limits{
+			MaxSpoolBytes:   cfg.SpreadsheetMaxBytes,
+			MaxUncompressed: cfg.XLSXMaxUncompressed,
+			MaxCells:        cfg.XLSXMaxCells,
+			TempDir:         cfg.TempDir,
+		},
+	}
 }

@@ -13,12 +13,18 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/telemetry"
+	"github.com/nonefinity/backend/services/gateway/internal/auth"
 	"github.com/nonefinity/backend/services/gateway/internal/httpapi"
+	"github.com/nonefinity/backend/services/gateway/internal/sse"
+	"github.com/nonefinity/backend/services/gateway/internal/users"
+	"github.com/nonefinity/backend/services/gateway/internal/webhook"
 )
 
 // Name is the process name.
@@ -30,9 +36,59 @@ const Version = "0.1.0"
 // shutdownGrace bounds how long in-flight HTTP requests may finish.
 const shutdownGrace = 15 * time.Second
 
+// redisPrefix starts every Redis key the gateway writes (rate-limit
+// counters, cached identities).
+const redisPrefix = "nf:gateway:"
+
+// Settings are the variables only the gateway reads: the auth settings
+// and its own. services/all embeds them too.
+type Settings struct {
+	auth.Config
+	// RateLimitPerMinute is how many API requests one user (or, without a
+	// token, one address) may make per minute; 0 turns limiting off.
+	RateLimitPerMinute int `env:"RATE_LIMIT_PER_MINUTE" envDefault:"120"`
+	// RequestTimeout bounds each API request's call to a service.
+	RequestTimeout config.Duration `env:"GATEWAY_REQUEST_TIMEOUT" envDefault:"30s"`
+	// SSEHeartbeat is the keep-alive interval of GET /api/v1/events.
+	SSEHeartbeat config.Duration `env:"SSE_HEARTBEAT_INTERVAL" envDefault:"15s"`
+}
+
+// DefaultSettings are the Settings with every documented default, for
+// callers that do not load them from the environment (tests).
+func DefaultSettings() Settings {
+	return Settings{
+		Config:             auth.DefaultConfig(),
+		RateLimitPerMinute: 120,
+		RequestTimeout:     config.Duration(httpapi.DefaultRequestTimeout),
+		SSEHeartbeat:       config.Duration(sse.DefaultHeartbeat),
+	}
+}
+
+// Check validates the settings. (Not Validate: a struct embedding both
+// Settings and config.Base would then promote neither.)
+func (s Settings) Check() error {
+	var errs []error
+	if s.RateLimitPerMinute < 0 {
+		errs = append(errs, config.VarError{Var: "RATE_LIMIT_PER_MINUTE", Problem: "must not be negative"})
+	}
+	if s.RequestTimeout <= 0 {
+		errs = append(errs, config.VarError{Var: "GATEWAY_REQUEST_TIMEOUT", Problem: "must be greater than zero"})
+	}
+	if s.SSEHeartbeat <= 0 {
+		errs = append(errs, config.VarError{Var: "SSE_HEARTBEAT_INTERVAL", Problem: "must be greater than zero"})
+	}
+	return errors.Join(append(errs, s.Config.Check())...)
+}
+
 // Config is the gateway's configuration.
 type Config struct {
 	config.Base
+	Settings
+}
+
+// Validate checks the shared rules and the gateway's own.
+func (c Config) Validate() error {
+	return errors.Join(c.Base.Validate(), c.Settings.Check())
 }
 
 // Deps are the connections the gateway works with.
@@ -40,6 +96,14 @@ type Deps struct {
 	NC  *nats.Conn
 	DB  *mongo.Database
 	Log *slog.Logger
+	// Redis, when set, holds the rate-limit counters and cached identities
+	// shared by every gateway instance. When nil and REDIS_URL or
+	// REDIS_HOST is configured, Run connects itself; otherwise both stay
+	// in process.
+	Redis redis.UniversalClient
+	// HTTPClient carries JWKS, Clerk Backend API and export downloads;
+	// nil uses defaults.
+	HTTPClient *http.Client
 	// Listener, when set, is served instead of listening on APP_HOST:APP_PORT
 	// (tests and services/all pass one bound to the port they chose).
 	Listener net.Listener
@@ -49,16 +113,86 @@ type Deps struct {
 
 // Run serves HTTP until ctx is cancelled, then lets in-flight requests finish.
 func Run(ctx context.Context, cfg Config, d Deps) error {
-	api := httpapi.New(httpapi.Options{
-		NC:       d.NC,
-		Log:      d.Log,
-		Version:  Version,
-		Registry: telemetry.NewRegistry(),
-		Services: []string{contracts.ServiceCredential, contracts.ServiceFile, contracts.ServiceDataset},
+	if err := cfg.Settings.Check(); err != nil {
+		return err
+	}
+	log := d.Log
+	js, err := jetstream.New(d.NC)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	rdb := d.Redis
+	if rdb == nil && cfg.Base.Redis.Enabled() {
+		opts, err := cfg.Base.Redis.Options()
+		if err != nil {
+			return err
+		}
+		client := redis.NewClient(opts)
+		defer client.Close()
+		rdb = client
+	}
+
+	authn, err := auth.NewWithConfig(ctx, cfg.Base, cfg.Settings.Config, log, d.HTTPClient)
+	if err != nil {
+		return err
+	}
+	defer authn.Close()
+
+	userSvc := users.New(users.Options{DB: d.DB, Redis: rdb, RedisPrefix: redisPrefix, Log: log})
+	if err := userSvc.EnsureIndexes(ctx); err != nil {
+		return fmt.Errorf("users indexes: %w", err)
+	}
+	hooks, err := webhook.New(webhook.Options{
+		Secrets: webhook.ParseSecrets(cfg.Clerk.WebhookSecret),
+		Users:   userSvc, DB: d.DB, JS: js, Log: log,
 	})
+	if err != nil {
+		return err
+	}
+	if _, err := hooks.EnsureIndexes(ctx); err != nil {
+		return fmt.Errorf("webhook indexes: %w", err)
+	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go hooks.RunSweeper(sweepCtx, 0)
+
+	events := sse.New(js, sse.Options{Heartbeat: time.Duration(cfg.SSEHeartbeat), Log: log})
+	opts := httpapi.Options{
+		NC:             d.NC,
+		Log:            log,
+		Version:        Version,
+		Registry:       telemetry.NewRegistry(),
+		Services:       []string{contracts.ServiceCredential, contracts.ServiceFile, contracts.ServiceDataset},
+		Verifier:       tokenVerifier{v: authn.Verifier},
+		Identities:     identityResolver{u: userSvc},
+		Users:          userSvc,
+		AdminClerkIDs:  cfg.Clerk.AdminIDs,
+		Webhooks:       hooks,
+		JWKS:           authn.JWKSHandler,
+		Events:         events,
+		CORSOrigins:    cfg.CORSOrigins,
+		HSTS:           cfg.IsProd(),
+		RequestTimeout: time.Duration(cfg.RequestTimeout),
+		HTTPClient:     d.HTTPClient,
+	}
+	if authn.Minter != nil {
+		opts.Minter = tokenMinter{m: authn.Minter}
+	}
+	if cfg.RateLimitPerMinute > 0 {
+		opts.RateLimit = cfg.RateLimitPerMinute
+		if rdb != nil {
+			opts.RateLimiter = httpapi.NewRedisRateLimiter(rdb, redisPrefix, cfg.RateLimitPerMinute)
+		} else {
+			opts.RateLimiter = httpapi.NewMemoryRateLimiter(cfg.RateLimitPerMinute)
+		}
+	}
+	api, err := httpapi.New(opts)
+	if err != nil {
+		return err
+	}
+
 	ln := d.Listener
 	if ln == nil {
-		var err error
 		ln, err = net.Listen("tcp", net.JoinHostPort(cfg.App.Host, strconv.Itoa(cfg.App.Port)))
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
@@ -68,12 +202,15 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		Handler:           api.Router(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Event streams live until the client leaves; Shutdown ends them
+	// rather than waiting for that.
+	srv.RegisterOnShutdown(events.Close)
 	if d.Ready != nil {
 		d.Ready(ln.Addr())
 	}
-	d.Log.Info("http listening", "addr", ln.Addr().String())
+	log.Info("http listening", "addr", ln.Addr().String(), "dev_auth", authn.Dev, "rate_limit", cfg.RateLimitPerMinute, "redis", rdb != nil)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -92,3 +229,45 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	}
 	return nil
 }
+
+// tokenVerifier adapts auth.Verifier to the router's TokenVerifier.
+type tokenVerifier struct{ v *auth.Verifier }
+
+func (t tokenVerifier) Verify(ctx context.Context, token string) (httpapi.Principal, error) {
+	c, err := t.v.Verify(ctx, token)
+	if err != nil {
+		if errors.Is(err, auth.ErrKeysUnavailable) {
+			return httpapi.Principal{}, fmt.Errorf("%w: %w", httpapi.ErrAuthUnavailable, err)
+		}
+		return httpapi.Principal{}, err
+	}
+	return httpapi.Principal{
+		Subject: c.Subject, Issuer: c.Issuer, SessionID: c.SessionID, AuthorizedParty: c.AuthorizedParty,
+		Role: c.Role, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt,
+	}, nil
+}
+
+// identityResolver adapts users.Service to the router's IdentityResolver.
+type identityResolver struct{ u *users.Service }
+
+func (i identityResolver) Resolve(ctx context.Context, clerkID string) (httpapi.Identity, error) {
+	id, err := i.u.Resolve(ctx, clerkID)
+	if err != nil {
+		return httpapi.Identity{}, err
+	}
+	return httpapi.Identity{UserID: id.UserID, ClerkID: id.ClerkID, Banned: id.Banned}, nil
+}
+
+// tokenMinter adapts auth.TokenMinter, mapping its errors to the statuses
+// the API answers with.
+type tokenMinter struct{ m auth.TokenMinter }
+
+func (t tokenMinter) Mint(ctx context.Context, clerkID, role string) (httpapi.MintedToken, error) {
+	r, err := t.m.Mint(ctx, clerkID, role)
+	if err != nil {
+		return httpapi.MintedToken{}, auth.MintError(err)
+	}
+	return httpapi.MintedToken(r), nil
+}
+
+var _ httpapi.UserGetter = (*users.Service)(nil)

@@ -37,9 +37,20 @@ import (
 // embedded servers listen.
 type Config struct {
 	config.Base
+	// CredentialSettings are the variables only the credential service
+	// reads (PROVIDERS_FILE, CREDENTIAL_ALLOWED_HOSTS, …).
+	CredentialSettings credential.Settings
+	// Gateway holds the variables only the gateway reads (rate limit,
+	// request timeout, auth leeway…).
+	gateway.Settings
 	// EmbeddedS3Addr is where the embedded S3 server listens; presigned URLs
 	// point there, so a browser on this machine must reach it.
 	EmbeddedS3Addr string `env:"EMBEDDED_S3_ADDR" envDefault:"127.0.0.1:0"`
+}
+
+// Validate checks the shared rules and the gateway's settings.
+func (c Config) Validate() error {
+	return errors.Join(c.Base.Validate(), c.Settings.Check())
 }
 
 // EndpointsFile, written under DATA_DIR at every start, tells tools and tests
@@ -164,7 +175,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	}
 	startErr := errors.Join(
 		start(credential.Name, false, func(ctx context.Context, in *boot.Infra) error {
-			return credential.Run(ctx, credential.Config{Base: base}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log})
+			return credential.Run(ctx, credential.Config{Base: base, Settings: cfg.CredentialSettings}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log})
 		}),
 		start(fileingest.Name, true, func(ctx context.Context, in *boot.Infra) error {
 			return fileingest.Run(ctx, fileingest.Config{Base: base}, fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log})
@@ -191,7 +202,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	go func() {
-		gwDone <- gateway.Run(gwCtx, gateway.Config{Base: base}, gateway.Deps{NC: gwInfra.NC, DB: gwInfra.DB, Log: gwInfra.Log, Listener: ln})
+		gwDone <- gateway.Run(gwCtx, gateway.Config{Base: base, Settings: cfg.Settings}, gateway.Deps{NC: gwInfra.NC, DB: gwInfra.DB, Log: gwInfra.Log, Listener: ln})
 	}()
 
 	eps := Endpoints{

@@ -1,16 +1,25 @@
-// Package httpapi is the gateway's HTTP surface: the chi router, the response
-// envelope of API.md and the translation of rpcerr errors into it.
+// Package httpapi is the gateway's HTTP surface: the chi router with every
+// route of API.md, the response envelope and the translation of rpcerr errors
+// into it, request binding, authentication, rate limiting, metrics, the
+// OpenAPI document and the interactive docs page.
+//
+// Every API route is the same short pipeline: bind the request, make one
+// call through contracts/client over NATS, write the envelope.
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
+	"github.com/nonefinity/backend/contracts/paging"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 )
 
-// Envelope is the body of every API response.
+// Envelope is the body of every API response (API.md "Envelope"): Data and
+// Meta on success, Errors on failure; null fields are omitted.
 type Envelope struct {
 	Success bool            `json:"success"`
 	Message string          `json:"message,omitempty"`
@@ -21,10 +30,15 @@ type Envelope struct {
 
 // PageMeta describes one page of a paged list.
 type PageMeta struct {
-	Total    int64 `json:"total"`
-	Page     int64 `json:"page"`
-	PageSize int64 `json:"page_size"`
-	Pages    int64 `json:"pages"`
+	Total    int `json:"total"`
+	Page     int `json:"page"`
+	PageSize int `json:"page_size"`
+	Pages    int `json:"pages"`
+}
+
+// pageMeta is the meta of the window p over total items.
+func pageMeta(p paging.Page, total int) *PageMeta {
+	return &PageMeta{Total: total, Page: p.Number(), PageSize: p.Limit, Pages: p.Pages(total)}
 }
 
 // writeJSON writes v with status; encoding errors can only be logged, the
@@ -42,12 +56,52 @@ func writeOK(w http.ResponseWriter, log *slog.Logger, status int, message string
 	writeJSON(w, log, status, Envelope{Success: true, Message: message, Data: data})
 }
 
+// writePage writes a success envelope of a paged list.
+func writePage(w http.ResponseWriter, log *slog.Logger, message string, data any, meta *PageMeta) {
+	writeJSON(w, log, http.StatusOK, Envelope{Success: true, Message: message, Data: data, Meta: meta})
+}
+
 // writeError writes the error envelope with the status of the first error.
-// 5xx messages stay generic; the cause was logged where it happened.
+// An empty message takes the first error's.
 func writeError(w http.ResponseWriter, log *slog.Logger, message string, errs ...*rpcerr.Error) {
 	status := http.StatusInternalServerError
 	if len(errs) > 0 {
 		status = errs[0].HTTPStatus()
+		if message == "" {
+			message = errs[0].Message
+		}
 	}
 	writeJSON(w, log, status, Envelope{Success: false, Message: message, Errors: errs})
+}
+
+// fail answers a request that failed with err. A service's *rpcerr.Error is
+// passed on with its status (503 naming the service when nobody answered);
+// anything else is a bug on our side and becomes a generic 500 whose error
+// id ties it to the one log line with the cause. 5xx messages never carry
+// details.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// The client went away; nobody reads an answer.
+		a.log.DebugContext(ctx, "request abandoned by the client", "err", err)
+		return
+	}
+	if re, ok := rpcerr.As(err); ok {
+		if re.HTTPStatus() >= http.StatusInternalServerError {
+			pub := *re
+			if pub.Code == rpcerr.Internal {
+				pub.Message = "internal error"
+				if pub.ErrorID == "" {
+					pub.ErrorID = rpcerr.NewErrorID()
+				}
+			}
+			a.log.WarnContext(ctx, "request failed", "err", err, "code", pub.Code, "error_id", pub.ErrorID)
+			re = &pub
+		}
+		writeError(w, a.log, "", re)
+		return
+	}
+	pub := rpcerr.InternalWithID()
+	a.log.ErrorContext(ctx, "request failed", "err", err, "error_id", pub.ErrorID)
+	writeError(w, a.log, "", pub)
 }

@@ -19,7 +19,7 @@ const readyTimeout = time.Second
 
 // health answers as long as the process can serve HTTP at all.
 func (a *API) health(w http.ResponseWriter, r *http.Request) {
-	writeOK(w, a.log, http.StatusOK, "ok", map[string]string{"status": "ok", "service": "gateway", "version": a.version})
+	writeOK(w, a.log, http.StatusOK, "ok", healthReply{Status: "ok", Service: "gateway", Version: a.version})
 }
 
 // ready checks NATS and asks every backing service for its health, in

@@ -1,19 +1,31 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
+	"time"
 
+	sentryhttp "github.com/getsentry/sentry-go/http"
 	"github.com/go-chi/chi/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nonefinity/backend/contracts/client"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/telemetry"
 )
 
-// Options configures the API.
+// DefaultRequestTimeout bounds the service call of an API request when
+// Options.RequestTimeout is zero.
+const DefaultRequestTimeout = 30 * time.Second
+
+// Options configures the API. NC, Log, Verifier and Identities are
+// required; the optional handlers are left out of the router (and the
+// OpenAPI document) when nil.
 type Options struct {
 	NC       *nats.Conn
 	Log      *slog.Logger
@@ -21,41 +33,194 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Services are the request-subject service names /ready asks for health.
 	Services []string
+	// Requester carries the API routes' service calls; default a natsx
+	// client over NC. It is measured either way.
+	Requester client.Requester
+
+	Verifier   TokenVerifier
+	Identities IdentityResolver
+	Users      UserGetter
+	// Minter serves GET /api/v1/auth/create-token; nil (prod) leaves the
+	// route out, so it answers 404.
+	Minter TokenMinter
+	// AdminClerkIDs get the admin role whatever their token says.
+	AdminClerkIDs []string
+
+	// Webhooks handles POST /api/v1/webhooks/clerk.
+	Webhooks http.Handler
+	// JWKS serves GET /.well-known/jwks.json (dev auth's public key).
+	JWKS http.Handler
+	// Events serves GET /api/v1/events (Server-Sent Events); it finds the
+	// caller's user id in reqctx.
+	Events http.Handler
+
+	// RateLimiter counts requests; nil disables rate limiting.
+	RateLimiter RateLimiter
+	// RateLimit is the number of requests per minute RateLimiter allows
+	// (shown in X-RateLimit-Limit).
+	RateLimit int
+	// Now is the rate limiter's clock; default time.Now.
+	Now func() time.Time
+
+	CORSOrigins []string
+	// HSTS adds Strict-Transport-Security (prod, behind TLS).
+	HSTS bool
+	// RequestTimeout bounds each API route's service call; default
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// HTTPClient fetches dataset exports from the presigned URL the
+	// service grants; default one without an overall timeout (exports
+	// stream) but with connect and header timeouts.
+	HTTPClient *http.Client
 }
 
 // API holds what the handlers share.
 type API struct {
-	nc       *nats.Conn
-	client   *natsx.Client
-	log      *slog.Logger
-	version  string
-	services []string
-	registry *prometheus.Registry
+	nc             *nats.Conn
+	client         *natsx.Client
+	log            *slog.Logger
+	version        string
+	services       []string
+	registry       *prometheus.Registry
+	metrics        *metrics
+	requestTimeout time.Duration
+	httpClient     *http.Client
+
+	credentials client.Credential
+	files       client.File
+	datasets    client.Dataset
+
+	verifier   TokenVerifier
+	identities IdentityResolver
+	users      UserGetter
+	minter     TokenMinter
+	adminIDs   map[string]bool
+
+	webhooks http.Handler
+	jwks     http.Handler
+	events   http.Handler
+
+	rateLimit   *rateLimit
+	corsOrigins []string
+	hsts        bool
+
+	openapiOnce sync.Once
+	openapiJSON []byte
+	openapiErr  error
 }
 
 // New builds the API.
-func New(o Options) *API {
-	return &API{
-		nc:       o.NC,
-		client:   natsx.NewClient(o.NC),
-		log:      o.Log,
-		version:  o.Version,
-		services: o.Services,
-		registry: o.Registry,
+func New(o Options) (*API, error) {
+	if o.NC == nil || o.Log == nil || o.Verifier == nil || o.Identities == nil {
+		return nil, errors.New("httpapi: NC, Log, Verifier and Identities are required")
 	}
+	if o.Registry == nil {
+		o.Registry = telemetry.NewRegistry()
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = defaultExportClient()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	natsClient := natsx.NewClient(o.NC)
+	if o.Requester == nil {
+		o.Requester = natsClient
+	}
+	m := newMetrics(o.Registry)
+	req := timedRequester{next: o.Requester, hist: m.nats}
+	a := &API{
+		nc:             o.NC,
+		client:         natsClient,
+		log:            o.Log,
+		version:        o.Version,
+		services:       o.Services,
+		registry:       o.Registry,
+		metrics:        m,
+		requestTimeout: o.RequestTimeout,
+		httpClient:     o.HTTPClient,
+		credentials:    client.Credential{R: req},
+		files:          client.File{R: req},
+		datasets:       client.Dataset{R: req},
+		verifier:       o.Verifier,
+		identities:     o.Identities,
+		users:          o.Users,
+		minter:         o.Minter,
+		adminIDs:       map[string]bool{},
+		webhooks:       o.Webhooks,
+		jwks:           o.JWKS,
+		events:         o.Events,
+		corsOrigins:    o.CORSOrigins,
+		hsts:           o.HSTS,
+	}
+	for _, id := range o.AdminClerkIDs {
+		a.adminIDs[id] = true
+	}
+	if o.RateLimiter != nil && o.RateLimit > 0 {
+		a.rateLimit = &rateLimit{limiter: o.RateLimiter, limit: o.RateLimit, timeout: rateLimitTimeout, now: o.Now, log: o.Log}
+	}
+	return a, nil
 }
 
-// Router returns the HTTP handler with every route.
+// Router returns the HTTP handler with every route. Middleware order, from
+// the outside: Sentry (a hub and transaction per request), request id,
+// access log and metrics, panic recovery, security headers, CORS; then per
+// route authentication, rate limiting and the admin check.
 func (a *API) Router() http.Handler {
 	r := chi.NewRouter()
-	r.Get("/health", a.health)
-	r.Get("/ready", a.ready)
-	r.Method(http.MethodGet, "/metrics", telemetry.MetricsHandler(a.registry))
+	r.Use(
+		sentryhttp.New(sentryhttp.Options{}).Handle,
+		requestMeta,
+		a.observe,
+		a.recoverPanics,
+		securityHeaders(a.hsts),
+		corsPolicy(a.corsOrigins),
+	)
+	for _, rt := range a.routes() {
+		r.With(a.guards(rt.access)...).Method(rt.method, rt.path, rt.handler)
+	}
+	a.mountDocs(r)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, a.log, "not found", rpcerr.New(rpcerr.NotFound, "no such route"))
+		writeError(w, a.log, "", rpcerr.New(rpcerr.NotFound, "no such route"))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, a.log, "method not allowed", rpcerr.New(rpcerr.MethodNotAllowed, "method not allowed on this route"))
+		writeError(w, a.log, "", rpcerr.New(rpcerr.MethodNotAllowed, "method not allowed on this route"))
 	})
 	return r
+}
+
+// guards are the middlewares a route's access level needs.
+func (a *API) guards(acc access) []func(http.Handler) http.Handler {
+	switch acc {
+	case accessPublic:
+		return []func(http.Handler) http.Handler{a.rateLimit.middleware}
+	case accessUser:
+		return []func(http.Handler) http.Handler{a.authenticate, a.rateLimit.middleware}
+	case accessAdmin:
+		return []func(http.Handler) http.Handler{a.authenticate, a.rateLimit.middleware, a.requireAdmin}
+	}
+	return nil
+}
+
+// callCtx bounds one service call by the request timeout; the deadline
+// travels to the service in Nf-Deadline.
+func (a *API) callCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), a.requestTimeout)
+}
+
+// reply writes the success envelope of a service call, or its error.
+func (a *API) reply(w http.ResponseWriter, r *http.Request, status int, message string, data any, err error) {
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeOK(w, a.log, status, message, data)
+}
+
+// reject answers a request the gateway refuses before any service call.
+func (a *API) reject(w http.ResponseWriter, e *rpcerr.Error) {
+	writeError(w, a.log, "", e)
 }

@@ -1,0 +1,133 @@
+package app
+
+import (
+	"errors"
+	"time"
+
+	"github.com/nonefinity/backend/pkg/config"
+)
+
+// Config is the service's configuration. Zero values of the FILE_* fields
+// mean their documented defaults, so a caller that builds Config by hand
+// (services/all) gets the same behaviour as one loaded from the
+// environment.
+type Config struct {
+	config.Base
+
+	// MaxFileSize is the largest upload, in bytes (default 5 GiB).
+	MaxFileSize int64 `env:"FILE_MAX_SIZE" envDefault:"5368709120"`
+	// UserQuotaBytes is what one user may store, in bytes (default 10 GiB).
+	UserQuotaBytes int64 `env:"FILE_USER_QUOTA_BYTES" envDefault:"10737418240"`
+	// UploadURLTTL is how long a presigned PUT is valid.
+	UploadURLTTL config.Duration `env:"FILE_UPLOAD_URL_TTL" envDefault:"10m"`
+	// DownloadURLTTL is how long a presigned download is valid.
+	DownloadURLTTL config.Duration `env:"FILE_DOWNLOAD_URL_TTL" envDefault:"1h"`
+	// OpenURLTTL is how long another service's read access lasts.
+	OpenURLTTL config.Duration `env:"FILE_OPEN_URL_TTL" envDefault:"15m"`
+
+	// ProcessMaxDeliver is how often processing of a file is tried before
+	// it ends failed.
+	ProcessMaxDeliver int `env:"FILE_PROCESS_MAX_DELIVER" envDefault:"5"`
+	// ProcessConcurrency is how many files one instance processes at once.
+	ProcessConcurrency int `env:"FILE_PROCESS_CONCURRENCY" envDefault:"2"`
+	// ProcessTimeout bounds one attempt at one file.
+	ProcessTimeout config.Duration `env:"FILE_PROCESS_TIMEOUT" envDefault:"30m"`
+	// ProcessAckWait is how long a silent (crashed) attempt holds a file
+	// before another instance gets it.
+	ProcessAckWait config.Duration `env:"FILE_PROCESS_ACK_WAIT" envDefault:"30s"`
+
+	// SpreadsheetMaxBytes caps the temporary copy of a workbook being
+	// inspected (default 256 MiB); larger workbooks end failed.
+	SpreadsheetMaxBytes int64 `env:"FILE_SPREADSHEET_MAX_BYTES" envDefault:"268435456"`
+	// XLSXMaxUncompressed caps what a workbook's inspected parts may
+	// expand to (default 1 GiB); zip bombs fail here.
+	XLSXMaxUncompressed int64 `env:"FILE_XLSX_MAX_UNCOMPRESSED" envDefault:"1073741824"`
+	// XLSXMaxCells caps the cells read for a preview.
+	XLSXMaxCells int `env:"FILE_XLSX_MAX_CELLS" envDefault:"1000000"`
+	// TempDir holds spooled workbooks; empty means the system's.
+	TempDir string `env:"FILE_TMP_DIR"`
+
+	// StreamReplicas is the replica count of the streams this service
+	// creates (3 on a JetStream cluster).
+	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
+}
+
+// defaults fills zero fields with the documented defaults.
+func (c Config) defaults() Config {
+	setInt64 := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setDur := func(v *config.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = config.Duration(d)
+		}
+	}
+	setInt64(&c.MaxFileSize, 5<<30)
+	setInt64(&c.UserQuotaBytes, 10<<30)
+	setDur(&c.UploadURLTTL, 10*time.Minute)
+	setDur(&c.DownloadURLTTL, time.Hour)
+	setDur(&c.OpenURLTTL, 15*time.Minute)
+	setInt(&c.ProcessMaxDeliver, 5)
+	setInt(&c.ProcessConcurrency, 2)
+	setDur(&c.ProcessTimeout, 30*time.Minute)
+	setDur(&c.ProcessAckWait, 30*time.Second)
+	setInt64(&c.SpreadsheetMaxBytes, 256<<20)
+	setInt64(&c.XLSXMaxUncompressed, 1<<30)
+	setInt(&c.XLSXMaxCells, 1_000_000)
+	setInt(&c.StreamReplicas, 1)
+	return c
+}
+
+// maxPresignTTL is S3's limit on a presigned URL's lifetime.
+const maxPresignTTL = 7 * 24 * time.Hour
+
+// Validate checks the FILE_* variables and the shared ones.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
+	if c.MaxFileSize < 1 {
+		bad("FILE_MAX_SIZE", "must be at least 1")
+	}
+	if c.UserQuotaBytes < 1 {
+		bad("FILE_USER_QUOTA_BYTES", "must be at least 1")
+	}
+	for name, ttl := range map[string]config.Duration{
+		"FILE_UPLOAD_URL_TTL": c.UploadURLTTL, "FILE_DOWNLOAD_URL_TTL": c.DownloadURLTTL, "FILE_OPEN_URL_TTL": c.OpenURLTTL,
+	} {
+		if ttl.Duration() < time.Second || ttl.Duration() > maxPresignTTL {
+			bad(name, "must be between 1s and 7 days")
+		}
+	}
+	if c.ProcessMaxDeliver < 1 {
+		bad("FILE_PROCESS_MAX_DELIVER", "must be at least 1")
+	}
+	if c.ProcessConcurrency < 1 {
+		bad("FILE_PROCESS_CONCURRENCY", "must be at least 1")
+	}
+	if c.ProcessTimeout <= 0 {
+		bad("FILE_PROCESS_TIMEOUT", "must be greater than zero")
+	}
+	if c.ProcessAckWait.Duration() < time.Second {
+		bad("FILE_PROCESS_ACK_WAIT", "must be at least 1s")
+	}
+	if c.SpreadsheetMaxBytes < 1 {
+		bad("FILE_SPREADSHEET_MAX_BYTES", "must be at least 1")
+	}
+	if c.XLSXMaxUncompressed < 1 {
+		bad("FILE_XLSX_MAX_UNCOMPRESSED", "must be at least 1")
+	}
+	if c.XLSXMaxCells < 1 {
+		bad("FILE_XLSX_MAX_CELLS", "must be at least 1")
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		bad("NATS_STREAM_REPLICAS", "must be between 1 and 5")
+	}
+	return errors.Join(append(errs, c.Base.Validate())...)
+}

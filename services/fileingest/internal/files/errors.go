@@ -1,0 +1,41 @@
+package files
+
+import "errors"
+
+// Sentinel errors of the core. Adapters map them to their own codes with
+// errors.Is.
+var (
+	// ErrNotFound: no such file for this owner (including another owner's
+	// file and an object outside the owner's prefix).
+	ErrNotFound = errors.New("file not found")
+	// ErrDuplicate: a file for this object already exists (store level).
+	ErrDuplicate = errors.New("file already recorded")
+	// ErrNoOwner: the request carries no usable user id.
+	ErrNoOwner = errors.New("no user")
+	// ErrInvalid: an input field breaks a rule; see FieldError.
+	ErrInvalid = errors.New("invalid input")
+	// ErrSizeMismatch: the object's size differs from the declared one.
+	ErrSizeMismatch = errors.New("size mismatch")
+	// ErrTooLarge: the file is over the size limit.
+	ErrTooLarge = errors.New("file too large")
+	// ErrQuotaExceeded: the file does not fit in the owner's quota.
+	ErrQuotaExceeded = errors.New("quota exceeded")
+	// ErrStorageUnavailable: object storage cannot be reached.
+	ErrStorageUnavailable = errors.New("object storage unavailable")
+)
+
+// FieldError is a rule broken by one input field. It wraps its kind
+// (ErrInvalid, ErrTooLarge, ErrQuotaExceeded…) for errors.Is, and its
+// message is safe to show to the caller.
+type FieldError struct {
+	Field   string
+	Message string
+	Kind    error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+func (e *FieldError) Unwrap() error { return e.Kind }
+
+func invalid(field, message string) error {
+	return &FieldError{Field: field, Message: message, Kind: ErrInvalid}
+}

@@ -1,0 +1,159 @@
+// Package files is the core of the fileingest service: what a file is,
+// the rules for naming, sizing and owning one, the processing outcome, and
+// the Service that applies them. It declares the storage, object store and
+// event publisher it needs as interfaces; adapters implement them.
+package files
+
+import (
+	"time"
+
+	"github.com/nonefinity/backend/services/fileingest/internal/sniff"
+)
+
+// Status is where a file is in the processing pipeline.
+type Status string
+
+const (
+	StatusUploaded   Status = "uploaded"
+	StatusProcessing Status = "processing"
+	StatusReady      Status = "ready"
+	StatusFailed     Status = "failed"
+)
+
+// Preview is what processing learned about a CSV or XLSX.
+type Preview = sniff.Preview
+
+// File is one uploaded object and what is known about it. FileName is the
+// original name without its extension; FileExt is the extension as given,
+// with its dot. FileType is the MIME type the uploader declared (or guessed
+// from the extension), DetectedType the one found in the bytes.
+type File struct {
+	ID       string
+	OwnerID  string
+	Bucket   string
+	FilePath string
+	FileName string
+	FileExt  string
+	FileType string
+	FileSize int64
+	URL      string
+
+	Status       Status
+	Category     string
+	DetectedType string
+	SHA256       string
+	Error        string
+	Preview      *Preview
+	Processing   Processing
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Processing records the pipeline's attempts at a file.
+type Processing struct {
+	// Attempts counts the times processing started.
+	Attempts  int
+	StartedAt time.Time
+	// FinishedAt is when the file became ready or failed.
+	FinishedAt time.Time
+	// OutcomePublished is set once the processed or failed event went out,
+	// so a redelivery publishes it at most once more.
+	OutcomePublished bool
+}
+
+// Outcome is the result of processing a file.
+type Outcome struct {
+	Status       Status
+	Category     string
+	DetectedType string
+	SHA256       string
+	Error        string
+	Preview      *Preview
+}
+
+// Grant is a presigned upload: PUT at most MaxSize bytes to URL before it
+// expires, then commit ObjectName.
+type Grant struct {
+	URL        string
+	ObjectName string
+	ExpiresIn  time.Duration
+	// MaxSize is the most the uploader may send: the size limit or what is
+	// left of the quota, whichever is smaller.
+	MaxSize int64
+}
+
+// UploadRequest asks for a Grant.
+type UploadRequest struct {
+	FileName string
+	Size     int64
+	Type     string
+}
+
+// MultipartGrant is an upload of unknown size as S3 parts: every part but
+// the last has PartSize bytes, all of them at most MaxSize, each PUT to a
+// URL from PartURLs.
+type MultipartGrant struct {
+	ObjectName string
+	UploadID   string
+	PartSize   int64
+	MaxSize    int64
+	ExpiresIn  time.Duration
+}
+
+// CommitRequest records an uploaded object as a file.
+type CommitRequest struct {
+	ObjectName string
+	FileName   string
+	Size       int64
+	Type       string
+}
+
+// SearchQuery finds files by name and type.
+type SearchQuery struct {
+	// Name is matched literally, case-insensitively, anywhere in the name.
+	Name string
+	// TypePrefix matches the start of the declared MIME type.
+	TypePrefix string
+	Limit      int
+}
+
+// Search limits.
+const (
+	SearchDefaultLimit = 50
+	SearchMaxLimit     = 100
+)
+
+// BatchResult is the outcome of a batch delete.
+type BatchResult struct {
+	Deleted []string
+	Failed  []BatchFailure
+}
+
+// BatchFailure is one id that could not be deleted.
+type BatchFailure struct {
+	ID     string
+	Reason string
+}
+
+// Stats sums a user's files.
+type Stats struct {
+	TotalFiles int
+	TotalSize  int64
+	// ByMajorType counts files by the part of their MIME type before the
+	// slash ("text", "image"); files without a type count as "unknown".
+	ByMajorType map[string]int
+}
+
+// TypeSize is one file's declared type and size, what Stats needs.
+type TypeSize struct {
+	Type string
+	Size int64
+}
+
+// Access is a presigned GET of a file's object.
+type Access struct {
+	URL       string
+	ExpiresIn time.Duration
+	File      File
+}

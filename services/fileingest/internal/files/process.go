@@ -1,0 +1,120 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/services/fileingest/internal/sniff"
+)
+
+// Process runs the pipeline on one uploaded file: read the object once,
+// judge it, store the outcome, then announce it. It is safe to run again
+// for the same file at any point:
+//
+//   - a file deleted meanwhile is skipped;
+//   - a file already ready or failed is not inspected again, only its
+//     outcome event is published if that had not happened yet;
+//   - a file left in processing by an interrupted run is inspected anew.
+//
+// A returned error means "try again later" (storage or database trouble);
+// problems with the content itself end as a failed file and a nil error.
+func (s *Service) Process(ctx context.Context, owner, id string) error {
+	f, started, err := s.store.StartProcessing(ctx, owner, id, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("start processing: %w", err)
+	}
+	if !started {
+		return s.publishOutcome(ctx, f)
+	}
+	outcome, err := s.inspect(ctx, f)
+	if err != nil {
+		return err
+	}
+	return s.finish(ctx, owner, id, outcome)
+}
+
+// MarkFailed ends a file that processing gave up on (it failed too often)
+// as failed with reason, and announces it. A file that finished meanwhile
+// keeps its outcome.
+func (s *Service) MarkFailed(ctx context.Context, owner, id, reason string) error {
+	return s.finish(ctx, owner, id, Outcome{Status: StatusFailed, Error: reason})
+}
+
+// finish stores the outcome unless the file already has one, then makes
+// sure the stored outcome was announced.
+func (s *Service) finish(ctx context.Context, owner, id string, o Outcome) error {
+	f, _, err := s.store.FinishProcessing(ctx, owner, id, o, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store outcome: %w", err)
+	}
+	return s.publishOutcome(ctx, f)
+}
+
+// publishOutcome announces a finished file once: the flag is set after the
+// publish, and the event id makes a repeat after a crash in between a no-op.
+func (s *Service) publishOutcome(ctx context.Context, f File) error {
+	if f.Processing.OutcomePublished {
+		return nil
+	}
+	var err error
+	switch f.Status {
+	case StatusReady:
+		err = s.events.Processed(ctx, f)
+	case StatusFailed:
+		err = s.events.Failed(ctx, f)
+	default:
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("announce outcome: %w", err)
+	}
+	if err := s.store.MarkOutcomePublished(ctx, f.OwnerID, f.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("note outcome published: %w", err)
+	}
+	return nil
+}
+
+// inspect reads the file's object once and judges it.
+func (s *Service) inspect(ctx context.Context, f File) (Outcome, error) {
+	rc, _, err := s.objects.Get(ctx, f.FilePath)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return Outcome{Status: StatusFailed, Error: "the uploaded object is missing"}, nil
+	}
+	if err != nil {
+		return Outcome{}, storageError("open object", err)
+	}
+	defer rc.Close()
+	res, err := sniff.Inspect(ctx, rc, sniff.Hints{Ext: f.FileExt, DeclaredType: f.FileType}, s.cfg.Inspect)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("inspect %s: %w", f.FilePath, err)
+	}
+	return judge(f, res), nil
+}
+
+// EraseOwner deletes every object and every file of a deleted user. Both
+// steps are idempotent, so an interrupted erase is finished by running it
+// again. Objects go first: a document never outlives its object.
+func (s *Service) EraseOwner(ctx context.Context, owner string) error {
+	if err := checkOwner(owner); err != nil {
+		// Nothing can be stored under an unusable id.
+		return nil
+	}
+	removed, err := s.objects.DeletePrefix(ctx, OwnerPrefix(owner))
+	if err != nil {
+		return storageError("erase objects", err)
+	}
+	docs, err := s.store.DeleteOwner(ctx, owner)
+	if err != nil {
+		return fmt.Errorf("erase files: %w", err)
+	}
+	s.log.InfoContext(ctx, "erased a deleted user's files", "owner_id", owner, "objects", removed, "files", docs)
+	return nil
+}

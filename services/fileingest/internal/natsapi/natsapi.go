@@ -1,0 +1,264 @@
+// Package natsapi serves the fileingest contract (contracts/filev1) as micro
+// endpoints: each decodes the request, converts it, calls the core, maps the
+// core's errors once, and encodes the reply. Every operation acts for the
+// user named in the request's Nf-User-Id header; another user's file is
+// never found.
+package natsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nonefinity/backend/contracts/filev1"
+	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/natsx"
+	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/pkg/reqctx"
+	"github.com/nonefinity/backend/services/fileingest/internal/files"
+)
+
+// concurrency lets one instance serve this many requests of an endpoint at
+// once: most of them wait on MongoDB or object storage.
+const concurrency = 16
+
+type api struct{ core *files.Service }
+
+type noParams struct{}
+
+// Register adds an endpoint for every operation of filev1 but health
+// (which the app registers with its checks).
+func Register(svc *natsx.Service, core *files.Service) error {
+	a := api{core: core}
+	opt := natsx.WithConcurrency(concurrency)
+	return errors.Join(
+		natsx.Handle(svc, filev1.Subject(filev1.OpUploadURL), a.uploadURL, opt, natsx.WithDescription("presigned PUT for a new upload")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpCommit), a.commit, opt, natsx.WithDescription("record an uploaded object as a file")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpMultipartStart), a.multipartStart, opt, natsx.WithDescription("begin an upload of unknown size as S3 parts")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpMultipartPartURLs), a.multipartPartURLs, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpMultipartComplete), a.multipartComplete, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpAbortUpload), a.abortUpload, opt, natsx.WithDescription("remove an upload that will not be committed")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpList), a.list, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpGet), a.get, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpSearch), a.search, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpRename), a.rename, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpDelete), a.delete, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpBatchDelete), a.batchDelete, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpStats), a.stats, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpTypes), a.types, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpDownloadURL), a.downloadURL, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpAllowConvert), a.allowConvert, opt),
+		natsx.Handle(svc, filev1.Subject(filev1.OpOpen), a.open, opt, natsx.WithDescription("presigned GET of a file, for other services")),
+	)
+}
+
+func owner(ctx context.Context) string { return reqctx.From(ctx).UserID }
+
+func (a api) uploadURL(ctx context.Context, req filev1.UploadURLRequest) (filev1.UploadURLReply, error) {
+	g, err := a.core.UploadURL(ctx, owner(ctx), files.UploadRequest{FileName: req.FileName, Size: req.FileSize, Type: req.FileType})
+	if err != nil {
+		return filev1.UploadURLReply{}, mapError(err)
+	}
+	return filev1.UploadURLReply{
+		UploadURL: g.URL, ObjectName: g.ObjectName, ExpiresIn: int(g.ExpiresIn.Seconds()), MaxSize: g.MaxSize,
+	}, nil
+}
+
+func (a api) commit(ctx context.Context, req filev1.CommitRequest) (filev1.File, error) {
+	f, err := a.core.Commit(ctx, owner(ctx), files.CommitRequest{
+		ObjectName: req.ObjectName, FileName: req.FileName, Size: req.FileSize, Type: req.FileType,
+	})
+	if err != nil {
+		return filev1.File{}, mapError(err)
+	}
+	return fromCoreFile(f), nil
+}
+
+func (a api) multipartStart(ctx context.Context, req filev1.MultipartStartRequest) (filev1.MultipartStartReply, error) {
+	g, err := a.core.StartMultipart(ctx, owner(ctx), req.FileName, req.FileType)
+	if err != nil {
+		return filev1.MultipartStartReply{}, mapError(err)
+	}
+	return filev1.MultipartStartReply{
+		ObjectName: g.ObjectName, UploadID: g.UploadID, PartSize: g.PartSize, MaxSize: g.MaxSize,
+		ExpiresIn: int(g.ExpiresIn.Seconds()),
+	}, nil
+}
+
+func (a api) multipartPartURLs(ctx context.Context, req filev1.MultipartPartURLsRequest) (filev1.MultipartPartURLsReply, error) {
+	urls, ttl, err := a.core.PartURLs(ctx, owner(ctx), req.ObjectName, req.UploadID, req.FirstPart, req.Count)
+	if err != nil {
+		return filev1.MultipartPartURLsReply{}, mapError(err)
+	}
+	return filev1.MultipartPartURLsReply{URLs: urls, ExpiresIn: int(ttl.Seconds())}, nil
+}
+
+func (a api) multipartComplete(ctx context.Context, req filev1.MultipartCompleteRequest) (filev1.MultipartCompleteReply, error) {
+	parts := make([]objstore.Part, len(req.Parts))
+	for i, p := range req.Parts {
+		parts[i] = objstore.Part{Number: p.PartNumber, ETag: p.ETag}
+	}
+	size, err := a.core.CompleteMultipart(ctx, owner(ctx), req.ObjectName, req.UploadID, parts)
+	if err != nil {
+		return filev1.MultipartCompleteReply{}, mapError(err)
+	}
+	return filev1.MultipartCompleteReply{ObjectName: req.ObjectName, Size: size}, nil
+}
+
+func (a api) abortUpload(ctx context.Context, req filev1.AbortUploadRequest) (filev1.AbortUploadReply, error) {
+	if err := a.core.AbortUpload(ctx, owner(ctx), req.ObjectName, req.UploadID); err != nil {
+		return filev1.AbortUploadReply{}, mapError(err)
+	}
+	return filev1.AbortUploadReply{ObjectName: req.ObjectName}, nil
+}
+
+func (a api) list(ctx context.Context, _ noParams) (filev1.ListReply, error) {
+	fs, err := a.core.List(ctx, owner(ctx))
+	if err != nil {
+		return filev1.ListReply{}, mapError(err)
+	}
+	return fromCoreList(fs), nil
+}
+
+func (a api) get(ctx context.Context, req filev1.GetRequest) (filev1.File, error) {
+	f, err := a.core.Get(ctx, owner(ctx), req.ID)
+	if err != nil {
+		return filev1.File{}, mapError(err)
+	}
+	return fromCoreFile(f), nil
+}
+
+func (a api) search(ctx context.Context, req filev1.SearchRequest) (filev1.ListReply, error) {
+	fs, err := a.core.Search(ctx, owner(ctx), files.SearchQuery{Name: req.Q, TypePrefix: req.FileType, Limit: req.Limit})
+	if err != nil {
+		return filev1.ListReply{}, mapError(err)
+	}
+	return fromCoreList(fs), nil
+}
+
+func (a api) rename(ctx context.Context, req filev1.RenameRequest) (filev1.File, error) {
+	f, err := a.core.Rename(ctx, owner(ctx), req.ID, req.NewName)
+	if err != nil {
+		return filev1.File{}, mapError(err)
+	}
+	return fromCoreFile(f), nil
+}
+
+func (a api) delete(ctx context.Context, req filev1.DeleteRequest) (filev1.DeleteReply, error) {
+	f, err := a.core.Delete(ctx, owner(ctx), req.ID)
+	if err != nil {
+		return filev1.DeleteReply{}, mapError(err)
+	}
+	return filev1.DeleteReply{FileID: f.ID}, nil
+}
+
+func (a api) batchDelete(ctx context.Context, req filev1.BatchDeleteRequest) (filev1.BatchDeleteReply, error) {
+	res, err := a.core.BatchDelete(ctx, owner(ctx), req.FileIDs)
+	if err != nil {
+		return filev1.BatchDeleteReply{}, mapError(err)
+	}
+	reply := filev1.BatchDeleteReply{Successful: res.Deleted}
+	for _, f := range res.Failed {
+		reply.Failed = append(reply.Failed, filev1.BatchFailure{FileID: f.ID, Error: f.Reason})
+	}
+	return reply, nil
+}
+
+func (a api) stats(ctx context.Context, _ noParams) (filev1.StatsReply, error) {
+	st, err := a.core.Stats(ctx, owner(ctx))
+	if err != nil {
+		return filev1.StatsReply{}, mapError(err)
+	}
+	return filev1.StatsReply{
+		TotalFiles: st.TotalFiles, TotalSize: st.TotalSize, TotalSizeMB: files.SizeMB(st.TotalSize), FileTypes: st.ByMajorType,
+	}, nil
+}
+
+func (a api) types(ctx context.Context, _ noParams) (filev1.TypesReply, error) {
+	ts, err := a.core.Types(ctx, owner(ctx))
+	if err != nil {
+		return filev1.TypesReply{}, mapError(err)
+	}
+	return filev1.TypesReply{Types: ts}, nil
+}
+
+func (a api) downloadURL(ctx context.Context, req filev1.DownloadURLRequest) (filev1.DownloadURLReply, error) {
+	acc, err := a.core.DownloadURL(ctx, owner(ctx), req.ID)
+	if err != nil {
+		return filev1.DownloadURLReply{}, mapError(err)
+	}
+	return filev1.DownloadURLReply{URL: acc.URL, ExpiresIn: int(acc.ExpiresIn.Seconds())}, nil
+}
+
+func (a api) allowConvert(ctx context.Context, _ noParams) (filev1.ListReply, error) {
+	fs, err := a.core.AllowConvert(ctx, owner(ctx))
+	if err != nil {
+		return filev1.ListReply{}, mapError(err)
+	}
+	return fromCoreList(fs), nil
+}
+
+func (a api) open(ctx context.Context, req filev1.OpenRequest) (filev1.OpenReply, error) {
+	acc, err := a.core.Open(ctx, owner(ctx), req.FileID)
+	if err != nil {
+		return filev1.OpenReply{}, mapError(err)
+	}
+	return filev1.OpenReply{URL: acc.URL, ExpiresIn: int(acc.ExpiresIn.Seconds()), File: fromCoreFile(acc.File)}, nil
+}
+
+// mapError turns the core's sentinel errors into rpcerr codes, in one
+// place. Errors that already carry a code (an unreachable database, an
+// unavailable event stream) keep it; anything else becomes an internal
+// error that natsx logs with an error id.
+func mapError(err error) error {
+	var fe *files.FieldError
+	switch {
+	case errors.Is(err, files.ErrNoOwner):
+		return rpcerr.New(rpcerr.Unauthorized, "the request names no user")
+	case errors.Is(err, files.ErrNotFound):
+		return rpcerr.NotFoundf("file not found")
+	case errors.As(err, &fe):
+		return rpcerr.Field(fieldCode(fe.Kind), fe.Field, fe.Message)
+	case errors.Is(err, files.ErrStorageUnavailable):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "object storage unavailable"), err)
+	}
+	return err
+}
+
+func fieldCode(kind error) rpcerr.Code {
+	switch {
+	case errors.Is(kind, files.ErrTooLarge), errors.Is(kind, files.ErrQuotaExceeded):
+		return rpcerr.TooLarge
+	case errors.Is(kind, files.ErrSizeMismatch):
+		return rpcerr.BadRequest
+	}
+	return rpcerr.Validation
+}
+
+func fromCoreList(fs []files.File) filev1.ListReply {
+	out := make([]filev1.File, len(fs))
+	for i, f := range fs {
+		out[i] = fromCoreFile(f)
+	}
+	return filev1.ListReply{Files: out}
+}
+
+func fromCoreFile(f files.File) filev1.File {
+	return filev1.File{
+		ID: f.ID, OwnerID: f.OwnerID, Bucket: f.Bucket, FilePath: f.FilePath, FileName: f.FileName,
+		FileExt: f.FileExt, FileType: f.FileType, FileSize: f.FileSize, URL: f.URL,
+		Status: filev1.Status(f.Status), Category: f.Category, DetectedType: f.DetectedType,
+		SHA256: f.SHA256, Error: f.Error, Preview: fromCorePreview(f.Preview),
+		CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
+	}
+}
+
+func fromCorePreview(p *files.Preview) *filev1.Preview {
+	if p == nil {
+		return nil
+	}
+	return &filev1.Preview{
+		Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader,
+		Rows: p.Rows, Sheets: p.Sheets, Sheet: p.Sheet,
+	}
+}

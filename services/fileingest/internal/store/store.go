@@ -1,0 +1,441 @@
+// Package store keeps file documents in the MongoDB "files" collection,
+// with the field names of the original service plus what processing adds.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nonefinity/backend/pkg/mongox"
+	"github.com/nonefinity/backend/services/fileingest/internal/files"
+)
+
+// Collection is the collection the store uses.
+const Collection = "files"
+
+// Store implements files.Store over one database.
+type Store struct {
+	coll *mongo.Collection
+}
+
+// New returns a store over db. Call EnsureIndexes once at startup.
+func New(db *mongo.Database) *Store {
+	return &Store{coll: db.Collection(Collection)}
+}
+
+// Indexes are the indexes the store relies on: listing by owner in time
+// order, and one file per object (which makes commits idempotent).
+func Indexes() []mongox.Index {
+	return []mongox.Index{
+		{Collection: Collection, Name: "owner_created", Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}},
+		{Collection: Collection, Name: "owner_file_path", Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "file_path", Value: 1}}, Unique: true},
+	}
+}
+
+// EnsureIndexes creates the indexes.
+func (s *Store) EnsureIndexes(ctx context.Context, log *slog.Logger) error {
+	_, err := mongox.EnsureIndexes(ctx, s.coll.Database(), Indexes(), log)
+	return err
+}
+
+// fileDoc is a files document. The first fields are the original
+// service's; status and the rest are processing's.
+type fileDoc struct {
+	ID       bson.ObjectID `bson:"_id,omitempty"`
+	OwnerID  string        `bson:"owner_id"`
+	Bucket   string        `bson:"bucket"`
+	FilePath string        `bson:"file_path"`
+	FileName string        `bson:"file_name"`
+	FileExt  string        `bson:"file_ext"`
+	FileType string        `bson:"file_type"`
+	FileSize int64         `bson:"file_size"`
+	URL      string        `bson:"url,omitempty"`
+
+	Status       string        `bson:"status"`
+	Category     string        `bson:"category,omitempty"`
+	DetectedType string        `bson:"detected_type,omitempty"`
+	SHA256       string        `bson:"sha256,omitempty"`
+	Error        string        `bson:"error,omitempty"`
+	Preview      *previewDoc   `bson:"preview,omitempty"`
+	Processing   processingDoc `bson:"processing"`
+
+	CreatedAt time.Time `bson:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+type previewDoc struct {
+	Columns   []string `bson:"columns"`
+	Encoding  string   `bson:"encoding,omitempty"`
+	Delimiter string   `bson:"delimiter,omitempty"`
+	HasHeader bool     `bson:"has_header"`
+	Rows      []rowDoc `bson:"rows"`
+	Sheets    []string `bson:"sheets,omitempty"`
+	Sheet     string   `bson:"sheet,omitempty"`
+}
+
+// rowDoc wraps one preview row: FerretDB v1 stores no arrays directly
+// inside arrays.
+type rowDoc struct {
+	Cells []string `bson:"cells"`
+}
+
+type processingDoc struct {
+	Attempts         int       `bson:"attempts"`
+	StartedAt        time.Time `bson:"started_at,omitempty"`
+	FinishedAt       time.Time `bson:"finished_at,omitempty"`
+	OutcomePublished bool      `bson:"outcome_published"`
+}
+
+func toDoc(f files.File) fileDoc {
+	return fileDoc{
+		OwnerID: f.OwnerID, Bucket: f.Bucket, FilePath: f.FilePath, FileName: f.FileName,
+		FileExt: f.FileExt, FileType: f.FileType, FileSize: f.FileSize, URL: f.URL,
+		Status: string(f.Status), Category: f.Category, DetectedType: f.DetectedType,
+		SHA256: f.SHA256, Error: f.Error, Preview: toPreviewDoc(f.Preview),
+		Processing: processingDoc{
+			Attempts: f.Processing.Attempts, StartedAt: f.Processing.StartedAt,
+			FinishedAt: f.Processing.FinishedAt, OutcomePublished: f.Processing.OutcomePublished,
+		},
+		CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
+	}
+}
+
+func toPreviewDoc(p *files.Preview) *previewDoc {
+	if p == nil {
+		return nil
+	}
+	rows := make([]rowDoc, len(p.Rows))
+	for i, r := range p.Rows {
+		rows[i] = rowDoc{Cells: r}
+	}
+	return &previewDoc{
+		Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader,
+		Rows: rows, Sheets: p.Sheets, Sheet: p.Sheet,
+	}
+}
+
+func fromDoc(d fileDoc) files.File {
+	f := files.File{
+		ID: d.ID.Hex(), OwnerID: d.OwnerID, Bucket: d.Bucket, FilePath: d.FilePath,
+		FileName: d.FileName, FileExt: d.FileExt, FileType: d.FileType, FileSize: d.FileSize, URL: d.URL,
+		Status: files.Status(d.Status), Category: d.Category, DetectedType: d.DetectedType,
+		SHA256: d.SHA256, Error: d.Error,
+		Processing: files.Processing{
+			Attempts: d.Processing.Attempts, StartedAt: d.Processing.StartedAt.UTC(),
+			FinishedAt: d.Processing.FinishedAt.UTC(), OutcomePublished: d.Processing.OutcomePublished,
+		},
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+	}
+	if f.Status == "" {
+		// Documents written by the original service predate processing.
+		f.Status = files.StatusUploaded
+	}
+	if p := d.Preview; p != nil {
+		rows := make([][]string, len(p.Rows))
+		for i, r := range p.Rows {
+			rows[i] = r.Cells
+			if rows[i] == nil {
+				rows[i] = []string{}
+			}
+		}
+		f.Preview = &files.Preview{
+			Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader,
+			Rows: rows, Sheets: p.Sheets, Sheet: p.Sheet,
+		}
+	}
+	return f
+}
+
+// fail classifies a driver error: no document is files.ErrNotFound, a
+// duplicate key files.ErrDuplicate, the rest as mongox.MapError does
+// (unreachable database -> unavailable).
+func fail(op string, err error) error {
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return fmt.Errorf("%s: %w", op, files.ErrNotFound)
+	case mongox.IsDuplicateKey(err):
+		return fmt.Errorf("%s: %w", op, files.ErrDuplicate)
+	}
+	return fmt.Errorf("%s: %w", op, mongox.MapError(err, ""))
+}
+
+// byID is the filter for one of owner's files; a malformed id matches
+// nothing.
+func byID(owner, id string) (bson.D, bool) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return nil, false
+	}
+	return bson.D{{Key: "_id", Value: oid}, {Key: "owner_id", Value: owner}}, true
+}
+
+func (s *Store) Insert(ctx context.Context, f files.File) (files.File, error) {
+	d := toDoc(f)
+	d.ID = bson.NewObjectID()
+	if _, err := s.coll.InsertOne(ctx, d); err != nil {
+		return files.File{}, fail("insert file", err)
+	}
+	return fromDoc(d), nil
+}
+
+func (s *Store) Get(ctx context.Context, owner, id string) (files.File, error) {
+	filter, ok := byID(owner, id)
+	if !ok {
+		return files.File{}, fmt.Errorf("get file %q: %w", id, files.ErrNotFound)
+	}
+	return s.findOne(ctx, "get file", filter)
+}
+
+func (s *Store) GetByPath(ctx context.Context, owner, path string) (files.File, error) {
+	return s.findOne(ctx, "get file by path", bson.D{{Key: "owner_id", Value: owner}, {Key: "file_path", Value: path}})
+}
+
+func (s *Store) findOne(ctx context.Context, op string, filter bson.D) (files.File, error) {
+	var d fileDoc
+	if err := s.coll.FindOne(ctx, filter).Decode(&d); err != nil {
+		return files.File{}, fail(op, err)
+	}
+	return fromDoc(d), nil
+}
+
+var newestFirst = bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
+
+func (s *Store) List(ctx context.Context, owner string) ([]files.File, error) {
+	return s.find(ctx, "list files", bson.D{{Key: "owner_id", Value: owner}}, options.Find().SetSort(newestFirst))
+}
+
+func (s *Store) Search(ctx context.Context, owner string, q files.SearchQuery) ([]files.File, error) {
+	filter := bson.D{{Key: "owner_id", Value: owner}}
+	if q.Name != "" {
+		// Literal: every regex metacharacter in the user's text is escaped.
+		filter = append(filter, bson.E{Key: "file_name", Value: bson.Regex{Pattern: regexp.QuoteMeta(q.Name), Options: "i"}})
+	}
+	if q.TypePrefix != "" {
+		filter = append(filter, bson.E{Key: "file_type", Value: bson.Regex{Pattern: "^" + regexp.QuoteMeta(q.TypePrefix), Options: "i"}})
+	}
+	return s.find(ctx, "search files", filter, options.Find().SetSort(newestFirst).SetLimit(int64(q.Limit)))
+}
+
+func (s *Store) ReadyOfTypes(ctx context.Context, owner string, types []string) ([]files.File, error) {
+	filter := bson.D{
+		{Key: "owner_id", Value: owner},
+		{Key: "status", Value: string(files.StatusReady)},
+		{Key: "detected_type", Value: bson.D{{Key: "$in", Value: types}}},
+	}
+	return s.find(ctx, "list convertible files", filter, options.Find().SetSort(newestFirst))
+}
+
+func (s *Store) find(ctx context.Context, op string, filter bson.D, opts *options.FindOptionsBuilder) ([]files.File, error) {
+	cur, err := s.coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	var docs []fileDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fail(op, err)
+	}
+	out := make([]files.File, len(docs))
+	for i, d := range docs {
+		out[i] = fromDoc(d)
+	}
+	return out, nil
+}
+
+func (s *Store) Rename(ctx context.Context, owner, id, name string, now time.Time) (files.File, error) {
+	filter, ok := byID(owner, id)
+	if !ok {
+		return files.File{}, fmt.Errorf("rename file %q: %w", id, files.ErrNotFound)
+	}
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "file_name", Value: name}, {Key: "updated_at", Value: now}}}}
+	return s.findOneAndUpdate(ctx, "rename file", filter, update)
+}
+
+func (s *Store) findOneAndUpdate(ctx context.Context, op string, filter, update bson.D) (files.File, error) {
+	var d fileDoc
+	err := s.coll.FindOneAndUpdate(ctx, filter, update, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if err != nil {
+		return files.File{}, fail(op, err)
+	}
+	return fromDoc(d), nil
+}
+
+func (s *Store) Delete(ctx context.Context, owner, id string) error {
+	filter, ok := byID(owner, id)
+	if !ok {
+		return fmt.Errorf("delete file %q: %w", id, files.ErrNotFound)
+	}
+	res, err := s.coll.DeleteOne(ctx, filter)
+	if err != nil {
+		return fail("delete file", err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("delete file %q: %w", id, files.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) DeleteOwner(ctx context.Context, owner string) (int64, error) {
+	res, err := s.coll.DeleteMany(ctx, bson.D{{Key: "owner_id", Value: owner}})
+	if err != nil {
+		return 0, fail("delete owner's files", err)
+	}
+	return res.DeletedCount, nil
+}
+
+// UsedBytes sums with one $sum in the $group: FerretDB answers 0 for any
+// further accumulator of the same $group stage.
+func (s *Store) UsedBytes(ctx context.Context, owner string) (int64, error) {
+	pipeline := mongo.Pipeline{
+		{{Key: "$match", Value: bson.D{{Key: "owner_id", Value: owner}}}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "total", Value: bson.D{{Key: "$sum", Value: "$file_size"}}}}}},
+	}
+	cur, err := s.coll.Aggregate(ctx, pipeline)
+	if err != nil {
+		return 0, fail("sum file sizes", err)
+	}
+	var rows []struct {
+		Total int64 `bson:"total"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return 0, fail("sum file sizes", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	return rows[0].Total, nil
+}
+
+func (s *Store) TypeSizes(ctx context.Context, owner string) ([]files.TypeSize, error) {
+	opts := options.Find().SetProjection(bson.D{{Key: "file_type", Value: 1}, {Key: "file_size", Value: 1}})
+	cur, err := s.coll.Find(ctx, bson.D{{Key: "owner_id", Value: owner}}, opts)
+	if err != nil {
+		return nil, fail("read file types", err)
+	}
+	var rows []struct {
+		Type string `bson:"file_type"`
+		Size int64  `bson:"file_size"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fail("read file types", err)
+	}
+	out := make([]files.TypeSize, len(rows))
+	for i, r := range rows {
+		out[i] = files.TypeSize{Type: r.Type, Size: r.Size}
+	}
+	return out, nil
+}
+
+func (s *Store) Types(ctx context.Context, owner string) ([]string, error) {
+	pipeline := mongo.Pipeline{
+		{{Key: "$match", Value: bson.D{{Key: "owner_id", Value: owner}}}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$file_type"}}}},
+	}
+	cur, err := s.coll.Aggregate(ctx, pipeline)
+	if err != nil {
+		return nil, fail("distinct file types", err)
+	}
+	var rows []struct {
+		ID any `bson:"_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fail("distinct file types", err)
+	}
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		if t, ok := r.ID.(string); ok {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) StartProcessing(ctx context.Context, owner, id string, now time.Time) (files.File, bool, error) {
+	filter, ok := byID(owner, id)
+	if !ok {
+		return files.File{}, false, fmt.Errorf("start processing %q: %w", id, files.ErrNotFound)
+	}
+	pending := append(filter, bson.E{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{
+		string(files.StatusUploaded), string(files.StatusProcessing),
+	}}}})
+	update := bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "status", Value: string(files.StatusProcessing)},
+			{Key: "processing.started_at", Value: now},
+			{Key: "updated_at", Value: now},
+		}},
+		{Key: "$inc", Value: bson.D{{Key: "processing.attempts", Value: 1}}},
+	}
+	f, err := s.findOneAndUpdate(ctx, "start processing", pending, update)
+	if err == nil {
+		return f, true, nil
+	}
+	if !errors.Is(err, files.ErrNotFound) {
+		return files.File{}, false, err
+	}
+	// Not pending: finished already, or gone.
+	f, err = s.findOne(ctx, "start processing", filter)
+	return f, false, err
+}
+
+func (s *Store) FinishProcessing(ctx context.Context, owner, id string, o files.Outcome, now time.Time) (files.File, bool, error) {
+	filter, ok := byID(owner, id)
+	if !ok {
+		return files.File{}, false, fmt.Errorf("finish processing %q: %w", id, files.ErrNotFound)
+	}
+	from := bson.A{string(files.StatusProcessing)}
+	if o.Status == files.StatusFailed {
+		// Giving up may happen before any attempt got to start.
+		from = append(from, string(files.StatusUploaded))
+	}
+	open := append(filter, bson.E{Key: "status", Value: bson.D{{Key: "$in", Value: from}}})
+	set := bson.D{
+		{Key: "status", Value: string(o.Status)},
+		{Key: "processing.finished_at", Value: now},
+		{Key: "processing.outcome_published", Value: false},
+		{Key: "updated_at", Value: now},
+	}
+	for _, kv := range []struct{ key, value string }{
+		{"category", o.Category}, {"detected_type", o.DetectedType}, {"sha256", o.SHA256}, {"error", o.Error},
+	} {
+		if kv.value != "" {
+			set = append(set, bson.E{Key: kv.key, Value: kv.value})
+		}
+	}
+	if o.Preview != nil {
+		set = append(set, bson.E{Key: "preview", Value: toPreviewDoc(o.Preview)})
+	}
+	f, err := s.findOneAndUpdate(ctx, "finish processing", open, bson.D{{Key: "$set", Value: set}})
+	if err == nil {
+		return f, true, nil
+	}
+	if !errors.Is(err, files.ErrNotFound) {
+		return files.File{}, false, err
+	}
+	f, err = s.findOne(ctx, "finish processing", filter)
+	return f, false, err
+}
+
+func (s *Store) MarkOutcomePublished(ctx context.Context, owner, id string) error {
+	filter, ok := byID(owner, id)
+	if !ok {
+		return fmt.Errorf("mark outcome published %q: %w", id, files.ErrNotFound)
+	}
+	res, err := s.coll.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "processing.outcome_published", Value: true}}}})
+	if err != nil {
+		return fail("mark outcome published", err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("mark outcome published %q: %w", id, files.ErrNotFound)
+	}
+	return nil
+}
+
+var _ files.Store = (*Store)(nil)

@@ -1,0 +1,178 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/nonefinity/backend/pkg/testkit"
+	"github.com/nonefinity/backend/services/fileingest/internal/files"
+	"github.com/nonefinity/backend/services/fileingest/internal/store"
+)
+
+const (
+	alice = "65f2a1b3c4d5e6f708192a3b"
+	bob   = "65f2a1b3c4d5e6f708192a3c"
+)
+
+func newStore(t *testing.T) (*store.Store, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	s := store.New(testkit.Mongo(t))
+	if err := s.EnsureIndexes(ctx, nil); err != nil {
+		t.Fatalf("EnsureIndexes: %v", err)
+	}
+	return s, ctx
+}
+
+var t0 = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+
+func insert(t *testing.T, s *store.Store, ctx context.Context, owner, path, name, typ string, size int64, at time.Time) files.File {
+	t.Helper()
+	f, err := s.Insert(ctx, files.File{
+		OwnerID: owner, Bucket: "b", FilePath: path, FileName: name, FileExt: ".csv", FileType: typ,
+		FileSize: size, Status: files.StatusUploaded, CreatedAt: at, UpdatedAt: at,
+	})
+	if err != nil {
+		t.Fatalf("Insert %s: %v", path, err)
+	}
+	return f
+}
+
+func TestInsertGetOwnershipAndUniquePath(t *testing.T) {
+	s, ctx := newStore(t)
+	f := insert(t, s, ctx, alice, "users/a/raw/1.csv", "sales", "text/csv", 10, t0)
+	got, err := s.Get(ctx, alice, f.ID)
+	if err != nil || got.FilePath != f.FilePath || got.Status != files.StatusUploaded || !got.CreatedAt.Equal(t0) {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	for _, tc := range []struct{ owner, id string }{{bob, f.ID}, {alice, "nothex"}, {alice, "65f2a1b3c4d5e6f708192fff"}} {
+		if _, err := s.Get(ctx, tc.owner, tc.id); !errors.Is(err, files.ErrNotFound) {
+			t.Errorf("Get(%s, %s) = %v, want ErrNotFound", tc.owner, tc.id, err)
+		}
+	}
+	if _, err := s.Insert(ctx, files.File{OwnerID: alice, FilePath: "users/a/raw/1.csv", CreatedAt: t0}); !errors.Is(err, files.ErrDuplicate) {
+		t.Fatalf("second insert of the same path: %v, want ErrDuplicate", err)
+	}
+	if got, err := s.GetByPath(ctx, alice, "users/a/raw/1.csv"); err != nil || got.ID != f.ID {
+		t.Fatalf("GetByPath = %+v, %v", got, err)
+	}
+	if _, err := s.GetByPath(ctx, bob, "users/a/raw/1.csv"); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("GetByPath of another owner: %v", err)
+	}
+	if err := s.Delete(ctx, bob, f.ID); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("Delete by another owner: %v", err)
+	}
+	if _, err := s.Rename(ctx, bob, f.ID, "x", t0); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("Rename by another owner: %v", err)
+	}
+}
+
+func TestSearchListTypesAndSums(t *testing.T) {
+	s, ctx := newStore(t)
+	insert(t, s, ctx, alice, "p1", "Sales (2024)", "text/csv", 100, t0)
+	insert(t, s, ctx, alice, "p2", "sales.2024 final", "application/pdf", 200, t0.Add(time.Minute))
+	insert(t, s, ctx, alice, "p3", "photo", "image/png", 300, t0.Add(2*time.Minute))
+	insert(t, s, ctx, bob, "p4", "sales bob", "text/csv", 1000, t0)
+
+	names := func(fs []files.File) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.FileName)
+		}
+		return out
+	}
+	all, err := s.List(ctx, alice)
+	if err != nil || !reflect.DeepEqual(names(all), []string{"photo", "sales.2024 final", "Sales (2024)"}) {
+		t.Fatalf("List = %v, %v", names(all), err)
+	}
+	for _, tc := range []struct {
+		q    files.SearchQuery
+		want []string
+	}{
+		{files.SearchQuery{Name: "SALES", Limit: 50}, []string{"sales.2024 final", "Sales (2024)"}},
+		{files.SearchQuery{Name: "(2024)", Limit: 50}, []string{"Sales (2024)"}},
+		{files.SearchQuery{Name: "s.2", Limit: 50}, []string{"sales.2024 final"}}, // "." is literal
+		{files.SearchQuery{Name: ".*", Limit: 50}, nil},
+		{files.SearchQuery{TypePrefix: "text/", Limit: 50}, []string{"Sales (2024)"}},
+		{files.SearchQuery{Name: "sales", TypePrefix: "application", Limit: 50}, []string{"sales.2024 final"}},
+		{files.SearchQuery{Limit: 1}, []string{"photo"}},
+	} {
+		got, err := s.Search(ctx, alice, tc.q)
+		if err != nil || !reflect.DeepEqual(names(got), tc.want) {
+			t.Errorf("Search(%+v) = %v, %v; want %v", tc.q, names(got), err, tc.want)
+		}
+	}
+	if used, err := s.UsedBytes(ctx, alice); err != nil || used != 600 {
+		t.Fatalf("UsedBytes = %d, %v", used, err)
+	}
+	if used, err := s.UsedBytes(ctx, "nobody"); err != nil || used != 0 {
+		t.Fatalf("UsedBytes(nobody) = %d, %v", used, err)
+	}
+	types, err := s.Types(ctx, alice)
+	if err != nil || len(types) != 3 {
+		t.Fatalf("Types = %v, %v", types, err)
+	}
+	ts, err := s.TypeSizes(ctx, alice)
+	if err != nil || len(ts) != 3 {
+		t.Fatalf("TypeSizes = %v, %v", ts, err)
+	}
+	if n, err := s.DeleteOwner(ctx, alice); err != nil || n != 3 {
+		t.Fatalf("DeleteOwner = %d, %v", n, err)
+	}
+	if left, _ := s.List(ctx, bob); len(left) != 1 {
+		t.Fatalf("bob's files after erasing alice: %d", len(left))
+	}
+}
+
+func TestProcessingTransitions(t *testing.T) {
+	s, ctx := newStore(t)
+	f := insert(t, s, ctx, alice, "p1", "sales", "text/csv", 100, t0)
+
+	got, started, err := s.StartProcessing(ctx, alice, f.ID, t0.Add(time.Second))
+	if err != nil || !started || got.Status != files.StatusProcessing || got.Processing.Attempts != 1 {
+		t.Fatalf("StartProcessing = %+v, %v, %v", got, started, err)
+	}
+	// An interrupted attempt may start again.
+	got, started, err = s.StartProcessing(ctx, alice, f.ID, t0.Add(2*time.Second))
+	if err != nil || !started || got.Processing.Attempts != 2 {
+		t.Fatalf("second StartProcessing = %+v, %v, %v", got, started, err)
+	}
+	preview := &files.Preview{Columns: []string{"a", "b"}, Encoding: "utf-8", Delimiter: ";", HasHeader: true, Rows: [][]string{{"1", "2"}}}
+	got, applied, err := s.FinishProcessing(ctx, alice, f.ID, files.Outcome{
+		Status: files.StatusReady, Category: "spreadsheet", DetectedType: "text/csv", SHA256: "abc", Preview: preview,
+	}, t0.Add(3*time.Second))
+	if err != nil || !applied || got.Status != files.StatusReady || !reflect.DeepEqual(got.Preview, preview) || got.Processing.OutcomePublished {
+		t.Fatalf("FinishProcessing = %+v, %v, %v", got, applied, err)
+	}
+	// Finished files neither start again nor take another outcome.
+	if got, started, err := s.StartProcessing(ctx, alice, f.ID, t0); err != nil || started || got.Status != files.StatusReady {
+		t.Fatalf("StartProcessing of a ready file = %+v, %v, %v", got, started, err)
+	}
+	if got, applied, err := s.FinishProcessing(ctx, alice, f.ID, files.Outcome{Status: files.StatusFailed, Error: "late"}, t0); err != nil || applied || got.Status != files.StatusReady {
+		t.Fatalf("late failure = %+v, %v, %v", got, applied, err)
+	}
+	if err := s.MarkOutcomePublished(ctx, alice, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(ctx, alice, f.ID); !got.Processing.OutcomePublished || got.Error != "" {
+		t.Fatalf("after MarkOutcomePublished: %+v", got)
+	}
+	ready, err := s.ReadyOfTypes(ctx, alice, []string{"text/csv"})
+	if err != nil || len(ready) != 1 {
+		t.Fatalf("ReadyOfTypes = %v, %v", ready, err)
+	}
+
+	// Giving up on a file that never started.
+	g := insert(t, s, ctx, alice, "p2", "other", "text/csv", 1, t0)
+	got, applied, err = s.FinishProcessing(ctx, alice, g.ID, files.Outcome{Status: files.StatusFailed, Error: "gave up"}, t0)
+	if err != nil || !applied || got.Status != files.StatusFailed || got.Error != "gave up" {
+		t.Fatalf("fail an uploaded file = %+v, %v, %v", got, applied, err)
+	}
+	if _, _, err := s.StartProcessing(ctx, bob, f.ID, t0); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("StartProcessing for another owner: %v", err)
+	}
+}

@@ -1,0 +1,192 @@
+// Package auth verifies Clerk session tokens for the gateway, decides each
+// caller's role, and in dev mode runs a local stand-in for Clerk.
+//
+// Production (CLERK_ISSUER set): a Verifier backed by Clerk's JWKS
+// (RemoteJWKS), cached and refreshed in the background and on key rotation.
+// Dev (APP_ENV=dev, no CLERK_ISSUER): the gateway's own RSA key under
+// DATA_DIR (DevKeys), its JWKS for /.well-known/jwks.json, and a minter for
+// GET /api/v1/auth/create-token; tokens go through the same Verifier.
+//
+// Environment variables read through config.Base (pkg/config):
+//
+//	APP_ENV                   dev|prod; create-token exists only in dev
+//	DATA_DIR                  the dev key is DATA_DIR/gateway/dev-jwt-key.pem
+//	CLERK_ISSUER              iss of Clerk session tokens; empty selects dev auth (dev only)
+//	CLERK_JWKS_URL            default {CLERK_ISSUER}/.well-known/jwks.json
+//	CLERK_AUTHORIZED_PARTIES  comma-separated azp values accepted; empty: azp not checked
+//	CLERK_ROLE_CLAIM          dotted claim path of the role, default metadata.role
+//	ADMIN_CLERK_IDS           comma-separated Clerk user ids that are always admin
+//	CLERK_SECRET_KEY          with CLERK_ISSUER in dev: create-token asks Clerk's Backend API
+//
+// and through Config (gateway only):
+//
+//	CLERK_JWT_LEEWAY          clock-skew allowance for exp/nbf/iat, default 30s
+//	CLERK_API_URL             Clerk Backend API base, default https://api.clerk.com
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/logx"
+)
+
+// maxLeeway caps CLERK_JWT_LEEWAY: more than a few minutes would make exp
+// meaningless for Clerk's 60-second session tokens.
+const maxLeeway = 5 * time.Minute
+
+// Config holds the auth settings only the gateway reads. The gateway's
+// app.Config embeds it next to config.Base so one config.Load fills both.
+type Config struct {
+	JWTLeeway   time.Duration `env:"CLERK_JWT_LEEWAY" envDefault:"30s"`
+	ClerkAPIURL string        `env:"CLERK_API_URL" envDefault:"https://api.clerk.com"`
+}
+
+// DefaultConfig is Config with its documented defaults.
+func DefaultConfig() Config {
+	return Config{JWTLeeway: DefaultLeeway, ClerkAPIURL: DefaultClerkAPIURL}
+}
+
+// Check validates the gateway-only settings. It is not called Validate on
+// purpose: a struct embedding both config.Base and Config would then have
+// two Validate methods at the same depth, and Go would promote neither, so
+// config.Load would silently skip Base's checks.
+func (c Config) Check() error {
+	if c.JWTLeeway < time.Second || c.JWTLeeway > maxLeeway {
+		return config.VarError{Var: "CLERK_JWT_LEEWAY", Problem: "must be between 1s and 5m"}
+	}
+	return nil
+}
+
+// Auth is the gateway's authentication, built from configuration.
+type Auth struct {
+	// Verifier checks every Bearer token.
+	Verifier *Verifier
+	// Minter backs GET /api/v1/auth/create-token; nil when that route must
+	// not exist (prod, or dev with Clerk but no CLERK_SECRET_KEY).
+	Minter TokenMinter
+	// JWKSHandler serves the dev key's JWKS at /.well-known/jwks.json; nil
+	// with Clerk (Clerk publishes its own).
+	JWKSHandler http.Handler
+	// Dev reports dev auth: tokens are signed by the gateway, not Clerk.
+	Dev bool
+
+	remote *RemoteJWKS
+}
+
+// Close stops the background JWKS refresher, if any.
+func (a *Auth) Close() {
+	if a.remote != nil {
+		a.remote.Close()
+	}
+}
+
+// New is NewWithConfig with DefaultConfig.
+func New(ctx context.Context, cfg config.Base, log *slog.Logger, httpClient *http.Client) (*Auth, error) {
+	return NewWithConfig(ctx, cfg, DefaultConfig(), log, httpClient)
+}
+
+// NewWithConfig builds the verifier (and in dev the minter and JWKS) for the
+// configuration:
+//
+//   - CLERK_ISSUER set: Clerk's JWKS, fetched now (a failure is logged, not
+//     returned) and refreshed until ctx ends or Close; in dev with
+//     CLERK_SECRET_KEY also a Clerk Backend API minter.
+//   - APP_ENV=dev without CLERK_ISSUER: dev keys under DATA_DIR and a dev minter.
+//   - APP_ENV=prod without CLERK_ISSUER: an error.
+//
+// httpClient (nil: a default client) carries JWKS and Backend API calls;
+// each call has its own timeout.
+func NewWithConfig(ctx context.Context, cfg config.Base, gw Config, log *slog.Logger, httpClient *http.Client) (*Auth, error) {
+	if log == nil {
+		log = logx.Discard()
+	}
+	if err := gw.Check(); err != nil {
+		return nil, err
+	}
+	if httpClient == nil {
+		httpClient = &http.Client{}
+	}
+	roles := NewRoleResolver(cfg.Clerk.RoleClaim, cfg.Clerk.AdminIDs)
+	issuer := strings.TrimSpace(cfg.Clerk.Issuer)
+
+	if issuer == "" {
+		if !cfg.App.IsDev() {
+			return nil, config.VarError{Var: "CLERK_ISSUER", Problem: "required unless APP_ENV=dev"}
+		}
+		return newDevAuth(cfg, gw, roles, log)
+	}
+
+	jwksURL := strings.TrimSpace(cfg.Clerk.JWKSURL)
+	if jwksURL == "" {
+		jwksURL = strings.TrimRight(issuer, "/") + "/.well-known/jwks.json"
+	}
+	remote, err := NewRemoteJWKS(RemoteJWKSConfig{URL: jwksURL, Client: httpClient, Log: log})
+	if err != nil {
+		return nil, config.VarError{Var: "CLERK_JWKS_URL", Problem: err.Error()}
+	}
+	verifier, err := NewVerifier(VerifierConfig{
+		Issuer:            issuer,
+		AuthorizedParties: cfg.Clerk.AuthorizedParties,
+		Leeway:            gw.JWTLeeway,
+		Keys:              remote,
+		Roles:             roles,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth verifier: %w", err)
+	}
+	a := &Auth{Verifier: verifier, remote: remote}
+	if cfg.App.IsDev() && cfg.Clerk.SecretKey != "" {
+		minter, err := NewClerkMinter(ClerkMinterConfig{SecretKey: cfg.Clerk.SecretKey, BaseURL: gw.ClerkAPIURL, Client: httpClient})
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		a.Minter = minter
+	}
+	remote.Start(ctx)
+	log.Info("auth: clerk", "issuer", issuer, "jwks", jwksURL, "role_claim", roles.ClaimPath(),
+		"authorized_parties", len(cfg.Clerk.AuthorizedParties), "create_token", a.Minter != nil)
+	return a, nil
+}
+
+func newDevAuth(cfg config.Base, gw Config, roles RoleResolver, log *slog.Logger) (*Auth, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("dev auth needs DATA_DIR for its signing key")
+	}
+	keys, err := LoadDevKeys(cfg.DataDir, roles.ClaimPath())
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	source, err := keys.KeySource()
+	if err != nil {
+		return nil, fmt.Errorf("auth: dev jwks: %w", err)
+	}
+	verifier, err := NewVerifier(VerifierConfig{
+		Issuer:            DevIssuer,
+		AuthorizedParties: cfg.Clerk.AuthorizedParties,
+		Leeway:            gw.JWTLeeway,
+		Keys:              source,
+		Roles:             roles,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth verifier: %w", err)
+	}
+	if cfg.Clerk.SecretKey != "" {
+		// Clerk's tokens could not be verified without CLERK_ISSUER, so
+		// create-token keeps minting local ones.
+		log.Warn("auth: CLERK_SECRET_KEY is ignored for create-token while CLERK_ISSUER is empty")
+	}
+	log.Info("auth: dev tokens signed by the gateway", "issuer", DevIssuer, "kid", keys.KeyID())
+	return &Auth{
+		Verifier:    verifier,
+		Minter:      NewDevMinter(keys),
+		JWKSHandler: keys.JWKSHandler(),
+		Dev:         true,
+	}, nil
+}

@@ -1,0 +1,343 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	"github.com/nonefinity/backend/contracts/rpcerr"
+)
+
+// convertAccepted is the 202 data of POST /datasets/convert when the
+// conversion runs on.
+type convertAccepted struct {
+	DatasetID string     `json:"dataset_id"`
+	Status    dv1.Status `json:"status"`
+}
+
+func (a *API) datasetConvert(w http.ResponseWriter, r *http.Request) {
+	var req dv1.ConvertRequest
+	if e := bindBody(w, r, &req); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.datasets.Convert(ctx, req)
+	switch {
+	case err != nil:
+		a.fail(w, r, err)
+	case reply.Accepted || reply.Dataset == nil:
+		writeOK(w, a.log, http.StatusAccepted, "conversion started", convertAccepted{DatasetID: reply.DatasetID, Status: reply.Status})
+	default:
+		writeOK(w, a.log, http.StatusCreated, "dataset created", reply.Dataset)
+	}
+}
+
+func (a *API) datasetCreate(w http.ResponseWriter, r *http.Request) {
+	var req dv1.CreateRequest
+	if e := bindBody(w, r, &req); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	ds, err := a.datasets.Create(ctx, req)
+	a.reply(w, r, http.StatusCreated, "dataset created", ds, err)
+}
+
+func (a *API) datasetList(w http.ResponseWriter, r *http.Request) {
+	var q pageQuery
+	if e := bindQuery(r, &q); e != nil {
+		a.reject(w, e)
+		return
+	}
+	page := q.window()
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.datasets.List(ctx, dv1.ListRequest{Page: page})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	list := reply.Datasets
+	if list == nil {
+		list = []dv1.Dataset{}
+	}
+	writePage(w, a.log, "datasets", list, pageMeta(page, reply.Total))
+}
+
+func (a *API) datasetGet(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "id", "dataset")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	ds, err := a.datasets.Get(ctx, dv1.GetRequest{ID: id})
+	a.reply(w, r, http.StatusOK, "dataset", ds, err)
+}
+
+// datasetUpdate is the body of PUT /datasets/{id}.
+type datasetUpdate struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+func (a *API) datasetUpdate(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "id", "dataset")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	var body datasetUpdate
+	if e := bindBody(w, r, &body); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	ds, err := a.datasets.Update(ctx, dv1.UpdateRequest{ID: id, Name: body.Name, Description: body.Description})
+	a.reply(w, r, http.StatusOK, "dataset updated", ds, err)
+}
+
+// schemaDescriptions is the body of PUT /datasets/{id}/schema in either
+// shape API.md allows: {"column": "description", ...} or
+// [{"column_name": "column", "desc": "description"}, ...].
+type schemaDescriptions map[string]string
+
+// UnmarshalJSON folds both shapes into column -> description.
+func (s *schemaDescriptions) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) > 0 && b[0] == '{':
+		var m map[string]string
+		if err := json.Unmarshal(b, &m); err != nil {
+			return &fieldError{field: "", message: "must map column names to description strings"}
+		}
+		*s = m
+	case len(b) > 0 && b[0] == '[':
+		var entries []struct {
+			ColumnName  string `json:"column_name"`
+			Desc        string `json:"desc"`
+			Description string `json:"description"`
+		}
+		if err := json.Unmarshal(b, &entries); err != nil {
+			return &fieldError{field: "", message: "must be an array of {column_name, desc}"}
+		}
+		m := make(map[string]string, len(entries))
+		for i, e := range entries {
+			if e.ColumnName == "" {
+				return &fieldError{field: "[" + strconv.Itoa(i) + "].column_name", message: "required"}
+			}
+			desc := e.Desc
+			if desc == "" {
+				desc = e.Description
+			}
+			m[e.ColumnName] = desc
+		}
+		*s = m
+	default:
+		return &fieldError{field: "", message: "must be an object or an array"}
+	}
+	return nil
+}
+
+func (a *API) datasetUpdateSchema(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "id", "dataset")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	var body schemaDescriptions
+	if mt := mediaTypeOf(r); mt != "" && mt != mediaJSON {
+		a.reject(w, rpcerr.New(rpcerr.UnsupportedMediaType, "this endpoint takes a JSON body"))
+		return
+	}
+	if e := bindBody(w, r, &body); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	ds, err := a.datasets.UpdateSchema(ctx, dv1.UpdateSchemaRequest{ID: id, Descriptions: body})
+	a.reply(w, r, http.StatusOK, "schema updated", ds, err)
+}
+
+func (a *API) datasetDelete(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "id", "dataset")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	_, err := a.datasets.Delete(ctx, dv1.DeleteRequest{ID: id})
+	a.reply(w, r, http.StatusOK, "dataset deleted", true, err)
+}
+
+func (a *API) datasetData(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "id", "dataset")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	var q pageQuery
+	if e := bindQuery(r, &q); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.datasets.Data(ctx, dv1.DataRequest{ID: id, Page: q.window()})
+	a.reply(w, r, http.StatusOK, "dataset rows", reply, err)
+}
+
+func (a *API) datasetQuery(w http.ResponseWriter, r *http.Request) {
+	var req dv1.QueryRequest
+	if e := bindBody(w, r, &req); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.datasets.Query(ctx, req)
+	a.reply(w, r, http.StatusOK, "query result", reply, err)
+}
+
+func (a *API) datasetFileColumns(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "id", "dataset")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	fileID, e := pathID(r, "file_id", "file")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.datasets.FileColumns(ctx, dv1.FileColumnsRequest{ID: id, FileID: fileID})
+	a.reply(w, r, http.StatusOK, "file columns", reply, err)
+}
+
+func (a *API) datasetInsert(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "id", "dataset")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	fileID, e := pathID(r, "file_id", "file")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.datasets.Insert(ctx, dv1.InsertRequest{ID: id, FileID: fileID})
+	a.reply(w, r, http.StatusOK, "rows inserted", reply, err)
+}
+
+// exportQuery is the query of GET /datasets/{id}/export.
+type exportQuery struct {
+	Format string `form:"format" json:"format,omitempty" enum:"csv,parquet,json" default:"csv"`
+}
+
+// datasetExport asks the service for the export and streams it from the
+// presigned URL it grants: the gateway holds no storage credentials, and
+// the body is copied, never buffered.
+func (a *API) datasetExport(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "id", "dataset")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	var q exportQuery
+	if e := bindQuery(r, &q); e != nil {
+		a.reject(w, e)
+		return
+	}
+	if q.Format == "" {
+		q.Format = dv1.FormatCSV
+	}
+	ctx, cancel := a.callCtx(r)
+	reply, err := a.datasets.Export(ctx, dv1.ExportRequest{ID: id, Format: q.Format})
+	cancel()
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.streamExport(w, r, reply)
+}
+
+func (a *API) streamExport(w http.ResponseWriter, r *http.Request, x dv1.ExportReply) {
+	ctx := r.Context()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, x.URL, nil)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	resp, err := a.httpClient.Do(req)
+	if err != nil {
+		a.log.WarnContext(ctx, "fetch export", "err", err)
+		a.reject(w, rpcerr.New(rpcerr.Unavailable, "export storage unavailable"))
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		a.log.WarnContext(ctx, "fetch export", "status", resp.StatusCode)
+		a.reject(w, rpcerr.New(rpcerr.Unavailable, "export storage unavailable"))
+		return
+	}
+	contentType := x.ContentType
+	if contentType == "" {
+		contentType = resp.Header.Get("Content-Type")
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	if x.FileName != "" {
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": x.FileName}))
+	}
+	if resp.ContentLength >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		a.log.WarnContext(ctx, "stream export", "err", err)
+	}
+}
+
+// defaultExportClient fetches exports: no overall timeout (a large export
+// streams for as long as it takes) but bounded connect and first byte.
+func defaultExportClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+	}}
+}
+
+func (a *API) duckdbStats(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.datasets.DuckDBStats(ctx)
+	a.reply(w, r, http.StatusOK, "duckdb stats", reply, err)
+}
+
+func (a *API) duckdbCleanup(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.datasets.DuckDBCleanup(ctx)
+	a.reply(w, r, http.StatusOK, "expired sessions closed", reply, err)
+}

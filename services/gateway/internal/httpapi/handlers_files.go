@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"net/http"
+
+	fv1 "github.com/nonefinity/backend/contracts/filev1"
+)
+
+func (a *API) fileUploadURL(w http.ResponseWriter, r *http.Request) {
+	var req fv1.UploadURLRequest
+	if e := bindBody(w, r, &req); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.files.UploadURL(ctx, req)
+	a.reply(w, r, http.StatusOK, "upload url", reply, err)
+}
+
+// fileUpload commits an object the client already PUT to its presigned URL
+// (JSON), or takes the file itself (multipart field "file").
+func (a *API) fileUpload(w http.ResponseWriter, r *http.Request) {
+	if mediaTypeOf(r) == mediaMultipart {
+		a.uploadMultipart(w, r)
+		return
+	}
+	var req fv1.CommitRequest
+	if e := bindBody(w, r, &req); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	file, err := a.files.Commit(ctx, req)
+	a.reply(w, r, http.StatusCreated, "file uploaded", file, err)
+}
+
+// nonNilFiles keeps an empty list a JSON [] in the envelope.
+func nonNilFiles(files []fv1.File) []fv1.File {
+	if files == nil {
+		return []fv1.File{}
+	}
+	return files
+}
+
+func (a *API) fileList(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.files.List(ctx)
+	a.reply(w, r, http.StatusOK, "files", nonNilFiles(reply.Files), err)
+}
+
+func (a *API) fileSearch(w http.ResponseWriter, r *http.Request) {
+	var req fv1.SearchRequest
+	if e := bindQuery(r, &req); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.files.Search(ctx, req)
+	a.reply(w, r, http.StatusOK, "files", nonNilFiles(reply.Files), err)
+}
+
+func (a *API) fileStats(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.files.Stats(ctx)
+	a.reply(w, r, http.StatusOK, "file stats", reply, err)
+}
+
+func (a *API) fileTypes(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.files.Types(ctx)
+	types := reply.Types
+	if types == nil {
+		types = []string{}
+	}
+	a.reply(w, r, http.StatusOK, "file types", types, err)
+}
+
+func (a *API) fileAllowConvert(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.files.AllowConvert(ctx)
+	a.reply(w, r, http.StatusOK, "files", nonNilFiles(reply.Files), err)
+}
+
+func (a *API) fileGet(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "file_id", "file")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	file, err := a.files.Get(ctx, fv1.GetRequest{ID: id})
+	a.reply(w, r, http.StatusOK, "file", file, err)
+}
+
+func (a *API) fileDownload(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "file_id", "file")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.files.DownloadURL(ctx, fv1.DownloadURLRequest{ID: id})
+	a.reply(w, r, http.StatusOK, "download url", reply.URL, err)
+}
+
+// renameQuery is the query of PUT /file/rename/{file_id}.
+type renameQuery struct {
+	NewName string `form:"new_name" json:"new_name" doc:"New file name"`
+}
+
+func (a *API) fileRename(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "file_id", "file")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	var q renameQuery
+	if e := bindQuery(r, &q); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	file, err := a.files.Rename(ctx, fv1.RenameRequest{ID: id, NewName: q.NewName})
+	a.reply(w, r, http.StatusOK, "file renamed", file, err)
+}
+
+func (a *API) fileDelete(w http.ResponseWriter, r *http.Request) {
+	id, e := pathID(r, "file_id", "file")
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.files.Delete(ctx, fv1.DeleteRequest{ID: id})
+	a.reply(w, r, http.StatusOK, "file deleted", reply, err)
+}
+
+func (a *API) fileBatchDelete(w http.ResponseWriter, r *http.Request) {
+	var req fv1.BatchDeleteRequest
+	if e := bindBody(w, r, &req); e != nil {
+		a.reject(w, e)
+		return
+	}
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := a.files.BatchDelete(ctx, req)
+	a.reply(w, r, http.StatusOK, "batch delete", reply, err)
+}

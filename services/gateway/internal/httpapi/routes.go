@@ -1,0 +1,191 @@
+package httpapi
+
+import (
+	"net/http"
+
+	cv1 "github.com/nonefinity/backend/contracts/credentialv1"
+	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	fv1 "github.com/nonefinity/backend/contracts/filev1"
+	"github.com/nonefinity/backend/contracts/userv1"
+	"github.com/nonefinity/backend/pkg/telemetry"
+)
+
+// access says who may call a route.
+type access int
+
+const (
+	// accessOps: operations routes, open and not rate limited.
+	accessOps access = iota
+	// accessPublic: API routes without a token, rate limited by address.
+	accessPublic
+	// accessUser: a bearer token, rate limited by user.
+	accessUser
+	// accessAdmin: a bearer token of an admin.
+	accessAdmin
+)
+
+// APIPrefix is the path prefix of every API route.
+const APIPrefix = "/api/v1"
+
+// route is one row of the route table: what the router serves and what
+// the OpenAPI document says about it, from the same Go types.
+type route struct {
+	method  string
+	path    string
+	access  access
+	handler http.HandlerFunc
+	doc     opDoc
+}
+
+// opDoc describes an operation for the OpenAPI document.
+type opDoc struct {
+	id      string
+	summary string
+	tag     string
+	// query is the struct bound from the query string, body the request
+	// body; forms says the body may also be a urlencoded or multipart form.
+	query any
+	body  any
+	forms bool
+	// reply is the envelope's data on success, with status (default 200);
+	// paged adds the envelope's meta; also lists other success replies.
+	reply  any
+	status int
+	paged  bool
+	also   map[int]any
+	// raw is the content type of a response that is not the JSON envelope.
+	raw string
+	// description adds text to the summary.
+	description string
+}
+
+// ops is an operations route (no prefix, no token).
+func ops(method, path string, h http.HandlerFunc, d opDoc) route {
+	d.tag = "operations"
+	return route{method: method, path: path, access: accessOps, handler: h, doc: d}
+}
+
+func api(method, path string, acc access, h http.HandlerFunc, d opDoc) route {
+	return route{method: method, path: APIPrefix + path, access: acc, handler: h, doc: d}
+}
+
+// handlerFunc adapts an optional http.Handler to the table.
+func handlerFunc(h http.Handler) http.HandlerFunc { return h.ServeHTTP }
+
+// routes is the route table: every row of API.md plus the operations.
+func (a *API) routes() []route {
+	rs := []route{
+		ops(http.MethodGet, "/health", a.health, opDoc{id: "health", summary: "Process is alive", reply: healthReply{}}),
+		ops(http.MethodGet, "/ready", a.ready, opDoc{id: "ready", summary: "NATS and every service answer (503 names what does not)", reply: map[string]string{}}),
+		ops(http.MethodGet, "/metrics", handlerFunc(telemetry.MetricsHandler(a.registry)), opDoc{id: "metrics", summary: "Prometheus metrics", raw: "text/plain"}),
+		ops(http.MethodGet, "/openapi.json", a.openapi, opDoc{id: "openapi", summary: "This document (OpenAPI 3.1)", raw: "application/json"}),
+		ops(http.MethodGet, "/docs", a.docsPage, opDoc{id: "docs", summary: "Interactive API documentation", raw: "text/html"}),
+
+		// auth
+		api(http.MethodGet, "/auth/verify-token", accessUser, a.verifyToken, opDoc{id: "verifyToken", tag: "auth", summary: "The verified claims of the bearer token", reply: tokenInfo{}}),
+		api(http.MethodGet, "/auth/me", accessUser, a.me, opDoc{id: "me", tag: "auth", summary: "The caller's user document", reply: userv1.User{}}),
+
+		// providers
+		api(http.MethodGet, "/providers", accessPublic, a.providersList, opDoc{id: "listProviders", tag: "providers", summary: "AI providers a credential can be for",
+			query: providersQuery{}, reply: cv1.ProvidersListReply{}}),
+		api(http.MethodPost, "/providers/refresh", accessAdmin, a.providersRefresh, opDoc{id: "refreshProviders", tag: "providers", summary: "Reload the providers YAML into MongoDB (admin)",
+			reply: cv1.ProvidersRefreshReply{}}),
+
+		// credentials
+		api(http.MethodPost, "/credentials", accessUser, a.credentialCreate, opDoc{id: "createCredential", tag: "credentials", summary: "Store a provider API key (encrypted; never returned)",
+			body: cv1.CreateRequest{}, forms: true, reply: cv1.Credential{}, status: http.StatusCreated}),
+		api(http.MethodGet, "/credentials", accessUser, a.credentialList, opDoc{id: "listCredentials", tag: "credentials", summary: "The caller's credentials, one page",
+			query: pageQuery{}, reply: cv1.ListReply{}, paged: true}),
+		api(http.MethodGet, "/credentials/{id}", accessUser, a.credentialGet, opDoc{id: "getCredential", tag: "credentials", summary: "One credential with its masked key",
+			reply: cv1.Credential{}}),
+		api(http.MethodPut, "/credentials/{id}", accessUser, a.credentialUpdate, opDoc{id: "updateCredential", tag: "credentials", summary: "Change the fields given (400 if none)",
+			body: credentialUpdate{}, forms: true, reply: cv1.Credential{}}),
+		api(http.MethodDelete, "/credentials/{id}", accessUser, a.credentialDelete, opDoc{id: "deleteCredential", tag: "credentials", summary: "Delete a credential",
+			reply: cv1.DeleteReply{}}),
+		api(http.MethodPost, "/credentials/test", accessUser, a.credentialTest, opDoc{id: "testCredential", tag: "credentials", summary: "Probe a stored or ad-hoc key against its provider",
+			body: cv1.TestRequest{}, forms: true, reply: cv1.TestReply{}}),
+		api(http.MethodGet, "/credentials/provider/{provider_name}", accessUser, a.credentialListByProvider, opDoc{id: "listCredentialsByProvider", tag: "credentials",
+			summary: "The caller's credentials for one provider", reply: cv1.ListByProviderReply{}}),
+		api(http.MethodGet, "/credentials/encryption/health", accessUser, a.encryptionHealth, opDoc{id: "encryptionHealth", tag: "credentials",
+			summary: "Key encryption self test and rotation progress", reply: cv1.EncryptionHealthReply{}}),
+		api(http.MethodPost, "/credentials/encryption/generate-key", accessUser, a.generateKey, opDoc{id: "generateKey", tag: "credentials",
+			summary: "A fresh random secret for CREDENTIAL_SECRET_KEY", body: cv1.GenerateKeyRequest{}, forms: true, reply: cv1.GenerateKeyReply{}}),
+		api(http.MethodPost, "/credentials/encryption/rotate", accessAdmin, a.rotateKeys, opDoc{id: "rotateKeys", tag: "credentials",
+			summary: "Start re-encrypting every credential to the current key (admin)", body: cv1.RotateRequest{}, forms: true, reply: cv1.RotateReply{}}),
+
+		// files
+		api(http.MethodPost, "/file/upload-url", accessUser, a.fileUploadURL, opDoc{id: "fileUploadURL", tag: "files", summary: "A presigned PUT for a new upload",
+			body: fv1.UploadURLRequest{}, forms: true, reply: fv1.UploadURLReply{}}),
+		api(http.MethodPost, "/file/upload", accessUser, a.fileUpload, opDoc{id: "fileUpload", tag: "files", summary: "Record an uploaded object (JSON), or upload through the gateway (multipart field file)",
+			body: fv1.CommitRequest{}, reply: fv1.File{}, status: http.StatusCreated}),
+		api(http.MethodGet, "/file/list", accessUser, a.fileList, opDoc{id: "listFiles", tag: "files", summary: "The caller's files", reply: []fv1.File{}}),
+		api(http.MethodGet, "/file/search", accessUser, a.fileSearch, opDoc{id: "searchFiles", tag: "files", summary: "Files whose name contains q (literally, any case)",
+			query: fv1.SearchRequest{}, reply: []fv1.File{}}),
+		api(http.MethodGet, "/file/stats", accessUser, a.fileStats, opDoc{id: "fileStats", tag: "files", summary: "Counts and sizes of the caller's files", reply: fv1.StatsReply{}}),
+		api(http.MethodGet, "/file/types", accessUser, a.fileTypes, opDoc{id: "fileTypes", tag: "files", summary: "Sorted distinct MIME types", reply: []string{}}),
+		api(http.MethodGet, "/file/allow-convert", accessUser, a.fileAllowConvert, opDoc{id: "filesAllowConvert", tag: "files", summary: "Files that can become datasets", reply: []fv1.File{}}),
+		api(http.MethodGet, "/file/download/{file_id}", accessUser, a.fileDownload, opDoc{id: "fileDownload", tag: "files", summary: "A presigned GET URL of the file", reply: ""}),
+		api(http.MethodPut, "/file/rename/{file_id}", accessUser, a.fileRename, opDoc{id: "renameFile", tag: "files", summary: "Rename a file (the object stays)",
+			query: renameQuery{}, reply: fv1.File{}}),
+		api(http.MethodPost, "/file/batch/delete", accessUser, a.fileBatchDelete, opDoc{id: "batchDeleteFiles", tag: "files", summary: "Delete several files; each succeeds or fails alone",
+			body: fv1.BatchDeleteRequest{}, reply: fv1.BatchDeleteReply{}}),
+		api(http.MethodGet, "/file/{file_id}", accessUser, a.fileGet, opDoc{id: "getFile", tag: "files", summary: "One file with processing status and preview", reply: fv1.File{}}),
+		api(http.MethodDelete, "/file/{file_id}", accessUser, a.fileDelete, opDoc{id: "deleteFile", tag: "files", summary: "Remove the object and the document", reply: fv1.DeleteReply{}}),
+
+		// datasets
+		api(http.MethodPost, "/datasets/convert", accessUser, a.datasetConvert, opDoc{id: "convertDataset", tag: "datasets", summary: "Turn a CSV/XLSX file into a dataset",
+			description: "201 with the dataset when the conversion finished, 202 with its id and status when it runs on (async, or slow).",
+			body:        dv1.ConvertRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated, also: map[int]any{http.StatusAccepted: convertAccepted{}}}),
+		api(http.MethodPost, "/datasets/create", accessUser, a.datasetCreate, opDoc{id: "createDataset", tag: "datasets", summary: "An empty dataset with a declared schema",
+			description: "In a form, schema is a JSON array of {column_name, column_type, desc}.",
+			body:        dv1.CreateRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated}),
+		api(http.MethodGet, "/datasets/list", accessUser, a.datasetList, opDoc{id: "listDatasets", tag: "datasets", summary: "The caller's datasets, one page",
+			query: pageQuery{}, reply: []dv1.Dataset{}, paged: true}),
+		api(http.MethodPost, "/datasets/query", accessUser, a.datasetQuery, opDoc{id: "queryDatasets", tag: "datasets", summary: "Run one read-only SQL statement over the caller's datasets",
+			body: dv1.QueryRequest{}, forms: true, reply: dv1.QueryReply{}}),
+		api(http.MethodGet, "/datasets/{id}", accessUser, a.datasetGet, opDoc{id: "getDataset", tag: "datasets", summary: "One dataset", reply: dv1.Dataset{}}),
+		api(http.MethodPut, "/datasets/{id}", accessUser, a.datasetUpdate, opDoc{id: "updateDataset", tag: "datasets", summary: "Rename a dataset or change its description",
+			body: datasetUpdate{}, reply: dv1.Dataset{}}),
+		api(http.MethodDelete, "/datasets/{id}", accessUser, a.datasetDelete, opDoc{id: "deleteDataset", tag: "datasets", summary: "Delete a dataset", reply: true}),
+		api(http.MethodPut, "/datasets/{id}/schema", accessUser, a.datasetUpdateSchema, opDoc{id: "updateDatasetSchema", tag: "datasets", summary: "Set column descriptions",
+			body: schemaDescriptions{}, reply: dv1.Dataset{}}),
+		api(http.MethodGet, "/datasets/{id}/data", accessUser, a.datasetData, opDoc{id: "datasetData", tag: "datasets", summary: "A window of the dataset's rows",
+			query: pageQuery{}, reply: dv1.DataReply{}}),
+		api(http.MethodGet, "/datasets/{id}/export", accessUser, a.datasetExport, opDoc{id: "exportDataset", tag: "datasets", summary: "The whole dataset as CSV, Parquet or JSON, streamed",
+			query: exportQuery{}, raw: "application/octet-stream"}),
+		api(http.MethodGet, "/datasets/{id}/file-columns/{file_id}", accessUser, a.datasetFileColumns, opDoc{id: "datasetFileColumns", tag: "datasets",
+			summary: "A file's columns next to the dataset's, to map them before an insert", reply: dv1.FileColumnsReply{}}),
+		api(http.MethodPost, "/datasets/{id}/insert/{file_id}", accessUser, a.datasetInsert, opDoc{id: "insertIntoDataset", tag: "datasets",
+			summary: "Append a file's rows (columns matched by name; mismatches are a 422 naming them)", reply: dv1.InsertReply{}}),
+
+		// duckdb
+		api(http.MethodGet, "/duckdb/stats", accessUser, a.duckdbStats, opDoc{id: "duckdbStats", tag: "duckdb", summary: "Per-user DuckDB sessions of the answering instance", reply: dv1.DuckDBStatsReply{}}),
+		api(http.MethodPost, "/duckdb/cleanup", accessAdmin, a.duckdbCleanup, opDoc{id: "duckdbCleanup", tag: "duckdb", summary: "Close expired sessions now (admin)", reply: dv1.CleanupReply{}}),
+	}
+	if a.minter != nil {
+		rs = append(rs, api(http.MethodGet, "/auth/create-token", accessPublic, a.createToken, opDoc{id: "createToken", tag: "auth",
+			summary: "Mint a development session token (APP_ENV=dev only)", query: createTokenQuery{}, reply: MintedToken{}}))
+	}
+	if a.webhooks != nil {
+		rs = append(rs, api(http.MethodPost, "/webhooks/clerk", accessPublic, handlerFunc(a.webhooks), opDoc{id: "clerkWebhook", tag: "webhooks",
+			summary: "Clerk user events, signed with svix (svix-id, svix-timestamp, svix-signature)", raw: "application/json",
+			description: "user.created and user.updated upsert the user, user.deleted erases it everywhere; other types are answered 204."}))
+	}
+	if a.events != nil {
+		rs = append(rs, api(http.MethodGet, "/events", accessUser, handlerFunc(a.events), opDoc{id: "events", tag: "events",
+			summary: "Server-Sent Events of the caller's own file, dataset and user events", raw: "text/event-stream",
+			description: "Each event's id is the stream position (FILES:n,DATASETS:n,USERS:n); reconnecting with Last-Event-ID resumes without gaps. " +
+				"event is <domain>.<event> (file.processed, dataset.converted…), data the event's JSON. A comment is sent every 15 s."}))
+	}
+	if a.jwks != nil {
+		rs = append(rs, ops(http.MethodGet, "/.well-known/jwks.json", handlerFunc(a.jwks), opDoc{id: "jwks", summary: "Public keys of development tokens", raw: "application/json"}))
+	}
+	return rs
+}
+
+// healthReply is the data of GET /health.
+type healthReply struct {
+	Status  string `json:"status" example:"ok"`
+	Service string `json:"service" example:"gateway"`
+	Version string `json:"version" example:"0.1.0"`
+}
