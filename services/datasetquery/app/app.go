@@ -5,10 +5,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nonefinity/backend/contracts"
@@ -17,6 +21,12 @@ import (
 	"github.com/nonefinity/backend/pkg/health"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
+	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
+	"github.com/nonefinity/backend/services/datasetquery/internal/events"
+	"github.com/nonefinity/backend/services/datasetquery/internal/fileclient"
+	"github.com/nonefinity/backend/services/datasetquery/internal/natsapi"
+	"github.com/nonefinity/backend/services/datasetquery/internal/store"
 )
 
 // Name is the service's name in the micro registry (nats micro ls).
@@ -25,9 +35,51 @@ const Name = "datasetquery"
 // Version is the service's semantic version, reported by micro.
 const Version = "0.1.0"
 
-// Config is the service's configuration.
+// Config is the service's configuration. Zero values (as when services/all
+// builds it without reading the environment) take the documented defaults.
 type Config struct {
 	config.Base
+	// DuckDBMemoryLimit is each session's memory_limit.
+	DuckDBMemoryLimit string `env:"DUCKDB_MEMORY_LIMIT" envDefault:"1GB"`
+	// DuckDBThreads is each session's threads setting.
+	DuckDBThreads int `env:"DUCKDB_THREADS" envDefault:"2"`
+	// DuckDBMaxTempDirectorySize caps a session's spill files.
+	DuckDBMaxTempDirectorySize string `env:"DUCKDB_MAX_TEMP_DIRECTORY_SIZE" envDefault:"2GB"`
+	// DuckDBQueryTimeout interrupts a longer query.
+	DuckDBQueryTimeout config.Duration `env:"DUCKDB_QUERY_TIMEOUT" envDefault:"30s"`
+	// DuckDBMaxConcurrentQueriesPerUser: more at once are refused (429).
+	DuckDBMaxConcurrentQueriesPerUser int `env:"DUCKDB_MAX_CONCURRENT_QUERIES_PER_USER" envDefault:"4"`
+	// DuckDBMaxResultBytes caps one query reply (NATS payloads are 1 MiB by
+	// default); a longer result is cut and marked truncated.
+	DuckDBMaxResultBytes int `env:"DUCKDB_MAX_RESULT_BYTES" envDefault:"786432"`
+	// DatasetConvertWait is how long convert waits for its job before it
+	// answers 202.
+	DatasetConvertWait config.Duration `env:"DATASET_CONVERT_WAIT" envDefault:"60s"`
+	// DatasetMaxFileBytes caps a file downloaded for conversion or insert
+	// (after transcoding to UTF-8); default 2 GiB.
+	DatasetMaxFileBytes int64 `env:"DATASET_MAX_FILE_BYTES" envDefault:"2147483648"`
+	// StreamReplicas for the streams this service ensures.
+	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
+}
+
+// duckConfig is the session configuration; the temp folder defaults to
+// DATA_DIR/duckdb.
+func (c Config) duckConfig() duck.Config {
+	root := c.DuckDB.TempFolder
+	if root == "" {
+		root = filepath.Join(c.DataDir, "duckdb")
+	}
+	return duck.Config{
+		Root:                 root,
+		InstanceTTL:          c.DuckDB.InstanceTTL.Duration(),
+		CleanupInterval:      c.DuckDB.CleanupInterval.Duration(),
+		QueryTimeout:         c.DuckDBQueryTimeout.Duration(),
+		MemoryLimit:          c.DuckDBMemoryLimit,
+		MaxTempDirectorySize: c.DuckDBMaxTempDirectorySize,
+		Threads:              c.DuckDBThreads,
+		MaxConcurrentQueries: c.DuckDBMaxConcurrentQueriesPerUser,
+		MaxResultBytes:       c.DuckDBMaxResultBytes,
+	}
 }
 
 // Deps are the connections the service works with.
@@ -41,6 +93,42 @@ type Deps struct {
 // Run serves until ctx is cancelled, then stops taking requests and returns
 // once in-flight requests are answered.
 func Run(ctx context.Context, cfg Config, d Deps) error {
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(d.NC)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := ensureStreams(ctx, js, max(cfg.StreamReplicas, 1)); err != nil {
+		return err
+	}
+	st := store.New(d.DB)
+	if err := st.EnsureIndexes(ctx, log); err != nil {
+		return fmt.Errorf("datasets indexes: %w", err)
+	}
+	dcfg := cfg.duckConfig()
+	sessions, err := duck.NewManager(dcfg, st, d.Store, log)
+	if err != nil {
+		return err
+	}
+	defer sessions.Close()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go sessions.Run(sweepCtx)
+	pub := events.NewPublisher(js)
+	core := datasets.NewService(datasets.Deps{
+		Store: st, Objects: d.Store, Engine: sessions, Pub: pub, Jobs: pub,
+		Files: fileclient.New(natsx.NewClient(d.NC)),
+		Convert: datasets.ConvertConfig{
+			MaxFileBytes: cfg.DatasetMaxFileBytes,
+			Limits:       duck.Limits{MemoryLimit: dcfg.MemoryLimit, Threads: dcfg.Threads},
+		},
+		Scratch: filepath.Join(sessions.Config().Root, "_scratch"),
+		Log:     log,
+	})
+
 	svc, err := natsx.NewService(d.NC, natsx.ServiceConfig{
 		Name:        Name,
 		Version:     Version,
@@ -49,14 +137,52 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)
 	}
-	if err := natsx.Handle(svc, healthv1.Subject(contracts.ServiceDataset), health.Handler(Name, Version, map[string]health.Check{
-		"mongodb":        func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
-		"object_storage": d.Store.EnsureBucket,
-	})); err != nil {
+	err = errors.Join(
+		natsx.Handle(svc, healthv1.Subject(contracts.ServiceDataset), health.Handler(Name, Version, map[string]health.Check{
+			"mongodb":        func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
+			"object_storage": d.Store.EnsureBucket,
+		})),
+		natsapi.Register(svc, core, sessions, natsapi.Options{
+			QueryConcurrency: 2 * max(dcfg.MaxConcurrentQueries, 4),
+			NC:               d.NC,
+			ConvertWait:      cfg.DatasetConvertWait.Duration(),
+		}),
+	)
+	if err != nil {
 		_ = svc.Stop()
-		return fmt.Errorf("register health endpoint: %w", err)
+		return fmt.Errorf("register endpoints: %w", err)
 	}
-	d.Log.Info("service ready", "version", Version)
+	erasing, err := events.StartErasing(ctx, js, core, natsx.ConsumerOptions{MaxDeliver: 10, Logger: log})
+	if err != nil {
+		_ = svc.Stop()
+		return fmt.Errorf("start erasure consumer: %w", err)
+	}
+	converting, err := events.StartConverting(ctx, js, core, natsx.ConsumerOptions{
+		MaxDeliver: 5, Concurrency: 1, HandlerTimeout: 30 * time.Minute, Logger: log,
+	})
+	if err != nil {
+		_ = svc.Stop()
+		erasing.Stop()
+		return fmt.Errorf("start conversion consumer: %w", err)
+	}
+	log.Info("service ready", "version", Version)
 	<-ctx.Done()
-	return svc.Stop()
+	stopErr := svc.Stop()
+	erasing.Stop()
+	converting.Stop()
+	return stopErr
+}
+
+// ensureStreams creates the streams this service publishes to (DATASETS,
+// JOBS) and consumes from (USERS), so it can start before the others.
+func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	var specs []contracts.StreamSpec
+	for _, name := range []string{contracts.StreamDatasets, contracts.StreamJobs, contracts.StreamUsers} {
+		spec, ok := contracts.StreamFor(name)
+		if !ok {
+			return fmt.Errorf("stream %s is not in contracts", name)
+		}
+		specs = append(specs, spec)
+	}
+	return natsx.EnsureStreams(ctx, js, specs, natsx.StreamOptions{Replicas: replicas})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nonefinity/backend/contracts"
+	"github.com/nonefinity/backend/contracts/healthv1"
 	"github.com/nonefinity/backend/pkg/boot"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/embedded"
@@ -184,6 +185,11 @@ func Run(ctx context.Context, cfg Config, version string) error {
 			return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log})
 		}),
 	)
+	if startErr == nil {
+		// The gateway opens only once every service answers, so the first
+		// request never meets a service still creating its indexes.
+		startErr = waitServicesHealthy(ctx, base.NATSURL, errs)
+	}
 	if startErr != nil {
 		ln.Close()
 		stopServices()
@@ -281,4 +287,41 @@ func waitHealthy(ctx context.Context, addr string) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// serviceStartTimeout bounds how long the services may take to register.
+const serviceStartTimeout = 60 * time.Second
+
+// waitServicesHealthy asks each service for its health until all answer ok,
+// a service stops with an error (reported on failed) or the timeout passes.
+func waitServicesHealthy(ctx context.Context, natsURL string, failed chan error) error {
+	nc, err := natsx.Connect(natsURL, natsx.ConnectOptions{Name: "nonefinity-startup"})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	client := natsx.NewClient(nc)
+	deadline := time.Now().Add(serviceStartTimeout)
+	for _, svc := range []string{contracts.ServiceCredential, contracts.ServiceFile, contracts.ServiceDataset} {
+		for {
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			reply, err := natsx.Call[healthv1.Reply](cctx, client, healthv1.Subject(svc), healthv1.Request{})
+			cancel()
+			if err == nil && reply.Status == healthv1.StatusOK {
+				break
+			}
+			select {
+			case ferr := <-failed:
+				failed <- ferr // keep it for the shutdown report
+				return ferr
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s service not healthy after %s", svc, serviceStartTimeout)
+			}
+		}
+	}
+	return nil
 }

@@ -1,0 +1,216 @@
+package app_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nonefinity/backend/contracts"
+	"github.com/nonefinity/backend/contracts/client"
+	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/contracts/userv1"
+	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/natsx"
+	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/pkg/reqctx"
+	"github.com/nonefinity/backend/pkg/testkit"
+	"github.com/nonefinity/backend/services/datasetquery/app"
+)
+
+const (
+	alice = "65f2a1b3c4d5e6f708192a01"
+	bob   = "65f2a1b3c4d5e6f708192a02"
+)
+
+type env struct {
+	ds    client.Dataset
+	js    jetstream.JetStream
+	store *objstore.Store
+	nc    *nats.Conn
+}
+
+func start(t testing.TB) env {
+	t.Helper()
+	ns := testkit.NATS(t)
+	db := testkit.Mongo(t)
+	b := testkit.S3(t)
+	st, err := objstore.New(objstore.Config{Endpoint: b.Endpoint, AccessKey: b.AccessKey, SecretKey: b.SecretKey, Bucket: b.Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := app.Config{DuckDBQueryTimeout: config.Duration(3 * time.Second), DuckDBMemoryLimit: "256MB"}
+	cfg.DuckDB.TempFolder = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, cfg, app.Deps{NC: ns.Conn(t), DB: db, Store: st, Log: slog.New(slog.DiscardHandler)})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	nc := ns.Conn(t)
+	ds := client.Dataset{R: natsx.NewClient(nc)}
+	// Ready when health answers (bounded).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := ds.Health(context.Background()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("service did not come up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return env{ds: ds, js: ns.JetStream(t), store: st, nc: nc}
+}
+
+func as(user string, role ...string) context.Context {
+	m := reqctx.Meta{UserID: user}
+	if len(role) > 0 {
+		m.Role = role[0]
+	}
+	return reqctx.With(context.Background(), m)
+}
+
+func wantCode(t *testing.T, err error, code rpcerr.Code) {
+	t.Helper()
+	re, ok := rpcerr.As(err)
+	if !ok || re.Code != code {
+		t.Fatalf("error %v, want %s", err, code)
+	}
+}
+
+func TestDatasetsLifecycle(t *testing.T) {
+	e := start(t)
+	schema := []dv1.Column{{ColumnName: "id", ColumnType: "bigint", Desc: "key"}, {ColumnName: "label", ColumnType: "string"}, {ColumnName: "at", ColumnType: "timestamp"}}
+
+	// 2xx: create, get, list.
+	d, err := e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "sales", Description: "d", Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != dv1.StatusReady || len(d.DataSchema) != 3 || d.OwnerID != alice {
+		t.Fatalf("created %+v", d)
+	}
+	if got, err := e.ds.Get(as(alice), dv1.GetRequest{ID: d.ID}); err != nil || got.Name != "sales" {
+		t.Fatalf("get %v %+v", err, got)
+	}
+	if l, err := e.ds.List(as(alice), dv1.ListRequest{}); err != nil || l.Total != 1 || len(l.Datasets) != 1 {
+		t.Fatalf("list %v %+v", err, l)
+	}
+	// The empty dataset is queryable with its declared types.
+	q, err := e.ds.Query(as(alice), dv1.QueryRequest{Query: "SELECT count(*) AS n FROM sales"})
+	if err != nil || q.Data[0]["n"] != float64(0) {
+		t.Fatalf("query %v %+v", err, q)
+	}
+	q, err = e.ds.Query(as(alice), dv1.QueryRequest{Query: "DESCRIBE sales"})
+	if err != nil || q.RowCount != 3 || q.Data[2]["column_type"] != "TIMESTAMP" {
+		t.Fatalf("describe %v %+v", err, q.Data)
+	}
+	if data, err := e.ds.Data(as(alice), dv1.DataRequest{ID: d.ID}); err != nil || data.TotalRows != 0 || len(data.Data) != 0 || data.Limit != 100 {
+		t.Fatalf("data %v %+v", err, data)
+	}
+
+	// 4xx: bad names and types, duplicates, other user's id, unknown id.
+	_, err = e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "select", Schema: schema})
+	wantCode(t, err, rpcerr.Validation)
+	_, err = e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "1abc", Schema: schema})
+	wantCode(t, err, rpcerr.Validation)
+	_, err = e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "ok", Schema: []dv1.Column{{ColumnName: "x", ColumnType: "VARCHAR(10)"}}})
+	wantCode(t, err, rpcerr.Validation)
+	_, err = e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "sales", Schema: schema})
+	wantCode(t, err, rpcerr.Conflict)
+	_, err = e.ds.Get(as(bob), dv1.GetRequest{ID: d.ID})
+	wantCode(t, err, rpcerr.NotFound)
+	_, err = e.ds.Get(as(alice), dv1.GetRequest{ID: "nope"})
+	wantCode(t, err, rpcerr.NotFound)
+	_, err = e.ds.Query(as(bob), dv1.QueryRequest{Query: "SELECT * FROM sales"})
+	wantCode(t, err, rpcerr.BadRequest)
+	_, err = e.ds.Query(as(alice), dv1.QueryRequest{Query: "COPY sales TO '/tmp/leak.csv'"})
+	wantCode(t, err, rpcerr.BadRequest)
+	_, err = e.ds.Query(as(alice), dv1.QueryRequest{Query: "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"})
+	wantCode(t, err, rpcerr.BadRequest)
+	_, err = e.ds.Query(context.Background(), dv1.QueryRequest{Query: "SELECT 1"})
+	wantCode(t, err, rpcerr.Unauthorized)
+
+	// Rename: the rules apply, the new name is the table name, the old one is gone.
+	other, err := e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "other", Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ds.Update(as(alice), dv1.UpdateRequest{ID: other.ID, Name: ptr("sales")})
+	wantCode(t, err, rpcerr.Conflict)
+	_, err = e.ds.Update(as(alice), dv1.UpdateRequest{ID: other.ID, Name: ptr("from")})
+	wantCode(t, err, rpcerr.Validation)
+	renamed, err := e.ds.Update(as(alice), dv1.UpdateRequest{ID: d.ID, Name: ptr("sales_2024"), Description: ptr("new")})
+	if err != nil || renamed.Name != "sales_2024" || renamed.Description != "new" {
+		t.Fatalf("rename %v %+v", err, renamed)
+	}
+	if _, err := e.ds.Query(as(alice), dv1.QueryRequest{Query: "SELECT * FROM sales_2024"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ds.Query(as(alice), dv1.QueryRequest{Query: "SELECT * FROM sales"})
+	wantCode(t, err, rpcerr.BadRequest)
+
+	// Schema descriptions.
+	up, err := e.ds.UpdateSchema(as(alice), dv1.UpdateSchemaRequest{ID: d.ID, Descriptions: map[string]string{"LABEL": "a label"}})
+	if err != nil || up.DataSchema[1].Desc != "a label" || up.DataSchema[0].Desc != "key" {
+		t.Fatalf("update schema %v %+v", err, up.DataSchema)
+	}
+	_, err = e.ds.UpdateSchema(as(alice), dv1.UpdateSchemaRequest{ID: d.ID, Descriptions: map[string]string{"nope": "x"}})
+	wantCode(t, err, rpcerr.Validation)
+
+	// Sessions: stats for anyone, cleanup for admins only.
+	st, err := e.ds.DuckDBStats(as(alice))
+	if err != nil || st.TotalInstances < 1 || st.InstanceTTL != 600 {
+		t.Fatalf("stats %v %+v", err, st)
+	}
+	_, err = e.ds.DuckDBCleanup(as(alice))
+	wantCode(t, err, rpcerr.Forbidden)
+	if _, err := e.ds.DuckDBCleanup(as(alice, contracts.RoleAdmin)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Delete: document and objects go; another user cannot delete.
+	_, err = e.ds.Delete(as(bob), dv1.DeleteRequest{ID: d.ID})
+	wantCode(t, err, rpcerr.NotFound)
+	if r, err := e.ds.Delete(as(alice), dv1.DeleteRequest{ID: d.ID}); err != nil || !r.Deleted {
+		t.Fatalf("delete %v %+v", err, r)
+	}
+	_, err = e.ds.Get(as(alice), dv1.GetRequest{ID: d.ID})
+	wantCode(t, err, rpcerr.NotFound)
+	for obj, err := range e.store.List(context.Background(), "users/"+alice+"/datasets/"+d.ID+"/") {
+		t.Fatalf("object left: %+v %v", obj, err)
+	}
+
+	// Erasure: a user.deleted event removes the rest.
+	if err := natsx.Publish(context.Background(), e.js, userv1.UserDeleted{UserID: alice}.Subject(), "user.deleted."+alice,
+		userv1.UserDeleted{UserID: alice, DeletedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := e.ds.Get(as(alice), dv1.GetRequest{ID: other.ID})
+		if err != nil {
+			wantCode(t, err, rpcerr.NotFound)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("dataset survived the user's erasure")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for obj, err := range e.store.List(context.Background(), "users/"+alice+"/") {
+		t.Fatalf("object left after erasure: %+v %v", obj, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

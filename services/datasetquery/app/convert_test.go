@@ -1,0 +1,356 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/nonefinity/backend/contracts"
+	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	fv1 "github.com/nonefinity/backend/contracts/filev1"
+	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/natsx"
+	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/pkg/reqctx"
+)
+
+// fileService is a small fileingest peer on the test's NATS: it answers
+// svc.file.v1.get/open for the files the test stored, only to their owner,
+// with presigned GETs from the test's object storage.
+type fileService struct {
+	store *objstore.Store
+	mu    sync.Mutex
+	next  int
+	files map[string]fv1.File
+}
+
+func startFileService(t testing.TB, e env) *fileService {
+	t.Helper()
+	fs := &fileService{store: e.store, files: map[string]fv1.File{}}
+	svc, err := natsx.NewService(e.nc, natsx.ServiceConfig{Name: "fileingest", Version: "0.0.1"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop() })
+	if err := natsx.Handle(svc, fv1.Subject(fv1.OpOpen), func(ctx context.Context, req fv1.OpenRequest) (fv1.OpenReply, error) {
+		f, err := fs.lookup(ctx, req.FileID)
+		if err != nil {
+			return fv1.OpenReply{}, err
+		}
+		u, err := fs.store.PresignGet(ctx, f.FilePath, 15*time.Minute, "")
+		if err != nil {
+			return fv1.OpenReply{}, err
+		}
+		return fv1.OpenReply{URL: u.String(), ExpiresIn: 900, File: f}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := natsx.Handle(svc, fv1.Subject(fv1.OpGet), func(ctx context.Context, req fv1.GetRequest) (fv1.File, error) {
+		return fs.lookup(ctx, req.ID)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func (fs *fileService) lookup(ctx context.Context, id string) (fv1.File, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	f, ok := fs.files[id]
+	if !ok || f.OwnerID != reqctx.From(ctx).UserID {
+		return fv1.File{}, rpcerr.NotFoundf("file not found")
+	}
+	return f, nil
+}
+
+// add stores body as one of owner's files, ready, with its preview.
+func (fs *fileService) add(t testing.TB, owner, name, contentType string, body []byte, p *fv1.Preview) string {
+	t.Helper()
+	fs.mu.Lock()
+	fs.next++
+	id := fmt.Sprintf("%024x", 0xf000+fs.next)
+	fs.mu.Unlock()
+	key := "users/" + owner + "/files/" + id
+	if _, err := fs.store.Put(context.Background(), key, bytes.NewReader(body), int64(len(body)), contentType); err != nil {
+		t.Fatal(err)
+	}
+	f := fv1.File{ID: id, OwnerID: owner, FilePath: key, FileName: name, FileType: contentType, DetectedType: contentType,
+		FileSize: int64(len(body)), Status: fv1.StatusReady, Preview: p}
+	fs.mu.Lock()
+	fs.files[id] = f
+	fs.mu.Unlock()
+	return id
+}
+
+func csvPreview(delim string, cols ...string) *fv1.Preview {
+	return &fv1.Preview{Columns: cols, Encoding: "utf-8", Delimiter: delim, HasHeader: true}
+}
+
+func convert(t *testing.T, e env, user, fileID, name string, o dv1.ConvertOptions) dv1.Dataset {
+	t.Helper()
+	r, err := e.ds.Convert(as(user), dv1.ConvertRequest{FileID: fileID, DatasetName: name, ConvertOptions: o})
+	if err != nil {
+		t.Fatalf("convert %s: %v", name, err)
+	}
+	if r.Accepted || r.Dataset == nil || r.Status != dv1.StatusReady {
+		t.Fatalf("convert %s: %+v", name, r)
+	}
+	return *r.Dataset
+}
+
+func types(d dv1.Dataset) string {
+	var out []string
+	for _, c := range d.DataSchema {
+		out = append(out, c.ColumnName+":"+c.ColumnType)
+	}
+	return strings.Join(out, ",")
+}
+
+func queryOne(t *testing.T, e env, user, sql string) map[string]any {
+	t.Helper()
+	q, err := e.ds.Query(as(user), dv1.QueryRequest{Query: sql})
+	if err != nil || len(q.Data) != 1 {
+		t.Fatalf("%s: %v %+v", sql, err, q)
+	}
+	return q.Data[0]
+}
+
+func TestConvertCSV(t *testing.T) {
+	e := start(t)
+	fs := startFileService(t, e)
+
+	// 201: typed schema, row count, queryable under its name.
+	sales := "id,category,amount,sold_at\n1,books,12.5,2024-01-02 10:00:00\n2,toys,7.25,2024-01-03 11:30:00\n3,books,1,2024-02-29 23:59:59\n"
+	fid := fs.add(t, alice, "sales", "text/csv", []byte(sales), csvPreview(",", "id", "category", "amount", "sold_at"))
+	d := convert(t, e, alice, fid, "sales", dv1.ConvertOptions{})
+	if d.RowCount != 3 || types(d) != "id:bigint,category:string,amount:double,sold_at:timestamp" || d.Error != "" {
+		t.Fatalf("converted %+v (%s)", d, types(d))
+	}
+	if row := queryOne(t, e, alice, "SELECT count(*) AS n, sum(amount) AS s FROM sales WHERE category = 'books'"); row["n"] != float64(2) || row["s"] != 13.5 {
+		t.Fatalf("query %+v", row)
+	}
+	if got, err := e.ds.Get(as(alice), dv1.GetRequest{ID: d.ID}); err != nil || got.Status != dv1.StatusReady || got.RowCount != 3 {
+		t.Fatalf("get %v %+v", err, got)
+	}
+
+	// A column that turns from integers to text after row 30,000 keeps
+	// every row: the column widens to text.
+	var b strings.Builder
+	b.WriteString("n,code\n")
+	for i := 1; i <= 40000; i++ {
+		code := fmt.Sprint(i)
+		if i > 30000 {
+			code = fmt.Sprintf("X-%d", i)
+		}
+		fmt.Fprintf(&b, "%d,%s\n", i, code)
+	}
+	fid = fs.add(t, alice, "codes", "text/csv", []byte(b.String()), csvPreview(",", "n", "code"))
+	d = convert(t, e, alice, fid, "codes", dv1.ConvertOptions{})
+	if d.RowCount != 40000 || types(d) != "n:bigint,code:string" {
+		t.Fatalf("widened %+v (%s)", d, types(d))
+	}
+	if row := queryOne(t, e, alice, "SELECT count(*) AS n, count(*) FILTER (WHERE code LIKE 'X-%') AS text_codes, max(n) AS last FROM codes"); row["n"] != float64(40000) || row["text_codes"] != float64(10000) || row["last"] != float64(40000) {
+		t.Fatalf("widened rows %+v", row)
+	}
+
+	// ';'-delimited, dialect from the preview; and from the request when
+	// the preview has none.
+	semi := "city;pop\nParis;2100000\nLyon;520000\n"
+	fid = fs.add(t, alice, "cities", "text/csv", []byte(semi), csvPreview(";", "city", "pop"))
+	d = convert(t, e, alice, fid, "cities", dv1.ConvertOptions{})
+	if d.RowCount != 2 || types(d) != "city:string,pop:bigint" {
+		t.Fatalf("semicolon %+v (%s)", d, types(d))
+	}
+	fid = fs.add(t, alice, "cities2", "text/csv", []byte("a|b\n1|x\n"), nil)
+	d = convert(t, e, alice, fid, "pipes", dv1.ConvertOptions{Delimiter: "|", Header: ptr(true)})
+	if d.RowCount != 1 || types(d) != "a:bigint,b:string" {
+		t.Fatalf("request dialect %+v (%s)", d, types(d))
+	}
+
+	// UTF-16 (little-endian with BOM), transcoded while downloading.
+	u16 := []byte{0xFF, 0xFE}
+	for _, r := range "city;note\nZürich;größer\nMalmö;ñ\n" {
+		u16 = append(u16, byte(r), byte(r>>8))
+	}
+	p := csvPreview(";", "city", "note")
+	p.Encoding = "utf-16le"
+	fid = fs.add(t, alice, "utf16", "text/csv", u16, p)
+	d = convert(t, e, alice, fid, "utf16", dv1.ConvertOptions{})
+	if d.RowCount != 2 || types(d) != "city:string,note:string" {
+		t.Fatalf("utf-16 %+v (%s)", d, types(d))
+	}
+	if row := queryOne(t, e, alice, "SELECT note FROM utf16 WHERE city = 'Zürich'"); row["note"] != "größer" {
+		t.Fatalf("utf-16 value %+v", row)
+	}
+
+	// Malformed rows: skipped, counted, reported with their line numbers;
+	// with ignore_errors off the conversion fails and says where.
+	bad := "id,name\n1,a\n2,b\n3,c,extra\n4,d\n5\n6,f\n"
+	fid = fs.add(t, alice, "bad", "text/csv", []byte(bad), csvPreview(",", "id", "name"))
+	d = convert(t, e, alice, fid, "bad", dv1.ConvertOptions{})
+	if d.RowCount != 4 || !strings.Contains(d.Error, "line 4") || !strings.Contains(d.Error, "line 6") || !strings.Contains(d.Error, "skipped 2 malformed rows") {
+		t.Fatalf("malformed report %+v", d)
+	}
+	_, err := e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "bad_strict", ConvertOptions: dv1.ConvertOptions{IgnoreErrors: ptr(false)}})
+	wantCode(t, err, rpcerr.Validation)
+	if !strings.Contains(err.Error(), "line 4") {
+		t.Fatalf("strict failure %v", err)
+	}
+
+	// 202 with async, then the converted event.
+	events := make(chan dv1.DatasetConverted, 4)
+	sub, err := e.nc.Subscribe(contracts.EventSubject(contracts.DomainDataset, contracts.EventConverted, alice), func(m *nats.Msg) {
+		var ev dv1.DatasetConverted
+		if json.Unmarshal(m.Data, &ev) == nil {
+			events <- ev
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	fid = fs.add(t, alice, "later", "text/csv", []byte(sales), csvPreview(",", "id", "category", "amount", "sold_at"))
+	r, err := e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "later", Async: true})
+	if err != nil || !r.Accepted || r.Status != dv1.StatusProcessing || r.DatasetID == "" || r.Dataset != nil {
+		t.Fatalf("async %v %+v", err, r)
+	}
+	timeout := time.After(30 * time.Second)
+	for done := false; !done; {
+		select {
+		case ev := <-events:
+			done = ev.DatasetID == r.DatasetID
+			if done && (ev.RowCount != 3 || ev.FileID != fid || ev.Name != "later") {
+				t.Fatalf("event %+v", ev)
+			}
+		case <-timeout:
+			t.Fatal("no converted event")
+		}
+	}
+	if got, err := e.ds.Get(as(alice), dv1.GetRequest{ID: r.DatasetID}); err != nil || got.Status != dv1.StatusReady {
+		t.Fatalf("after event %v %+v", err, got)
+	}
+
+	// 4xx: another user's file, not a spreadsheet, not ready, duplicate
+	// name, bad name, bad option.
+	bobs := fs.add(t, bob, "bobs", "text/csv", []byte(sales), csvPreview(",", "id"))
+	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: bobs, DatasetName: "stolen"})
+	wantCode(t, err, rpcerr.NotFound)
+	png := fs.add(t, alice, "pic", "image/png", []byte("\x89PNG\r\n\x1a\n"), nil)
+	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: png, DatasetName: "pic"})
+	wantCode(t, err, rpcerr.UnsupportedMediaType)
+	pending := fs.add(t, alice, "pending", "text/csv", []byte(sales), nil)
+	fs.mu.Lock()
+	f := fs.files[pending]
+	f.Status = fv1.StatusProcessing
+	fs.files[pending] = f
+	fs.mu.Unlock()
+	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: pending, DatasetName: "pending"})
+	wantCode(t, err, rpcerr.UnsupportedMediaType)
+	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "sales"})
+	wantCode(t, err, rpcerr.Conflict)
+	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "select"})
+	wantCode(t, err, rpcerr.Validation)
+	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "enc", ConvertOptions: dv1.ConvertOptions{Encoding: "ebcdic"}})
+	wantCode(t, err, rpcerr.Validation)
+	// Nothing was stored for the refused conversions.
+	if _, err := e.ds.Query(as(alice), dv1.QueryRequest{Query: "SELECT * FROM stolen"}); err == nil {
+		t.Fatal("a refused conversion left a dataset")
+	}
+}
+
+func TestInsertFileColumnsExport(t *testing.T) {
+	e := start(t)
+	fs := startFileService(t, e)
+	base := "id,category,amount\n1,books,12.5\n2,toys,7.25\n"
+	fid := fs.add(t, alice, "base", "text/csv", []byte(base), csvPreview(",", "id", "category", "amount"))
+	d := convert(t, e, alice, fid, "sales", dv1.ConvertOptions{})
+
+	// file_columns: the file's columns from its preview and the dataset's.
+	more := "AMOUNT,Category,ID,ignored\n3.5,games,3,x\n4,books,4,y\n5,toys,5,z\n"
+	moreID := fs.add(t, alice, "more", "text/csv", []byte(more), csvPreview(",", "AMOUNT", "Category", "ID", "ignored"))
+	fc, err := e.ds.FileColumns(as(alice), dv1.FileColumnsRequest{ID: d.ID, FileID: moreID})
+	if err != nil || strings.Join(fc.FileColumns, ",") != "AMOUNT,Category,ID,ignored" || len(fc.DatasetColumns) != 3 ||
+		fc.DatasetColumns[2].ColumnType != "double" || fc.FileInfo.FileID != moreID || fc.DatasetInfo.DatasetName != "sales" {
+		t.Fatalf("file columns %v %+v", err, fc)
+	}
+
+	// Insert: matched by name case-insensitively, cast, appended.
+	ins, err := e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: moreID})
+	if err != nil || ins.InsertedRows != 3 {
+		t.Fatalf("insert %v %+v", err, ins)
+	}
+	if got, err := e.ds.Get(as(alice), dv1.GetRequest{ID: d.ID}); err != nil || got.RowCount != 5 {
+		t.Fatalf("after insert %v %+v", err, got)
+	}
+	if row := queryOne(t, e, alice, "SELECT count(*) AS n, sum(amount) AS s, max(id) AS m FROM sales"); row["n"] != float64(5) || row["s"] != 32.25 || row["m"] != float64(5) {
+		t.Fatalf("after insert %+v", row)
+	}
+
+	// 422 naming the column: missing, or a value that does not cast; no
+	// row of either file becomes visible.
+	missing := fs.add(t, alice, "missing", "text/csv", []byte("id,category\n6,x\n"), csvPreview(",", "id", "category"))
+	_, err = e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: missing})
+	wantCode(t, err, rpcerr.Validation)
+	if re, _ := rpcerr.As(err); re.Field != "amount" {
+		t.Fatalf("missing column error names %q: %v", re.Field, err)
+	}
+	uncast := fs.add(t, alice, "uncast", "text/csv", []byte("id,category,amount\n6,x,1.5\n7,y,lots\n"), csvPreview(",", "id", "category", "amount"))
+	_, err = e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: uncast})
+	wantCode(t, err, rpcerr.Validation)
+	if re, _ := rpcerr.As(err); re.Field != "amount" {
+		t.Fatalf("uncastable column error names %q: %v", re.Field, err)
+	}
+	if row := queryOne(t, e, alice, "SELECT count(*) AS n FROM sales"); row["n"] != float64(5) {
+		t.Fatalf("a failed insert became visible: %+v", row)
+	}
+	_, err = e.ds.Insert(as(bob), dv1.InsertRequest{ID: d.ID, FileID: moreID})
+	wantCode(t, err, rpcerr.NotFound)
+
+	// Export: a presigned URL whose body has the rows.
+	x, err := e.ds.Export(as(alice), dv1.ExportRequest{ID: d.ID, Format: dv1.FormatCSV})
+	if err != nil || x.FileName != "sales.csv" || x.ContentType != "text/csv" || x.ExpiresIn <= 0 {
+		t.Fatalf("export %v %+v", err, x)
+	}
+	body := httpGet(t, x.URL)
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	if len(lines) != 6 || lines[0] != "id,category,amount" || lines[1] != "1,books,12.5" || lines[5] != "5,toys,5.0" {
+		t.Fatalf("csv export %q", body)
+	}
+	x, err = e.ds.Export(as(alice), dv1.ExportRequest{ID: d.ID, Format: dv1.FormatJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(httpGet(t, x.URL)), &rows); err != nil || len(rows) != 5 || rows[2]["category"] != "games" {
+		t.Fatalf("json export %v %+v", err, rows)
+	}
+	_, err = e.ds.Export(as(alice), dv1.ExportRequest{ID: d.ID, Format: "xml"})
+	wantCode(t, err, rpcerr.Validation)
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET export: %v %s %s", err, resp.Status, b)
+	}
+	return string(b)
+}

@@ -1,0 +1,116 @@
+package datasets
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+
+	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+)
+
+var namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// sqlKeywords are words a dataset may not be named: a table named after
+// them would need quoting in every query. DuckDB's reserved keywords plus
+// the common SQL ones.
+var sqlKeywords = []string{
+	"all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "between", "both", "by",
+	"case", "cast", "check", "collate", "column", "constraint", "create", "cross", "default", "deferrable",
+	"delete", "desc", "describe", "distinct", "do", "drop", "else", "end", "except", "false", "fetch", "for",
+	"foreign", "from", "full", "grant", "group", "having", "in", "initially", "inner", "insert", "intersect",
+	"into", "is", "join", "lateral", "leading", "left", "like", "limit", "natural", "not", "null", "offset",
+	"on", "only", "or", "order", "outer", "pivot", "pivot_longer", "pivot_wider", "placing", "primary",
+	"qualify", "references", "returning", "right", "select", "show", "some", "summarize", "symmetric",
+	"table", "then", "to", "trailing", "true", "union", "unique", "unpivot", "update", "using", "values",
+	"variadic", "when", "where", "window", "with",
+}
+
+// ValidateName checks a dataset name: 1–63 of [A-Za-z_][A-Za-z0-9_]*, not a
+// SQL keyword.
+func ValidateName(name string) error {
+	if !namePattern.MatchString(name) {
+		return &ValidationError{Field: "dataset_name", Message: "must be 1-63 letters, digits or underscores, not starting with a digit"}
+	}
+	if slices.Contains(sqlKeywords, strings.ToLower(name)) {
+		return &ValidationError{Field: "dataset_name", Message: "must not be an SQL keyword"}
+	}
+	return nil
+}
+
+// duckTypes maps the vocabulary onto DuckDB column types.
+var duckTypes = map[string]string{
+	"string": "VARCHAR", "varchar": "VARCHAR", "text": "VARCHAR",
+	"integer": "INTEGER", "bigint": "BIGINT", "smallint": "SMALLINT", "tinyint": "TINYINT",
+	"float": "FLOAT", "double": "DOUBLE", "decimal": "DECIMAL(18,3)", "numeric": "DECIMAL(18,3)",
+	"boolean": "BOOLEAN", "bool": "BOOLEAN",
+	"date": "DATE", "timestamp": "TIMESTAMP", "datetime": "TIMESTAMP",
+	"json": "JSON", "array": "VARCHAR[]", "struct": "JSON",
+}
+
+// DuckType is the DuckDB type of a vocabulary type.
+func DuckType(t string) (string, bool) {
+	d, ok := duckTypes[strings.ToLower(t)]
+	return d, ok
+}
+
+// VocabularyType maps a DuckDB type name back onto the vocabulary.
+func VocabularyType(duckType string) string {
+	t := strings.ToUpper(duckType)
+	switch {
+	case strings.HasSuffix(t, "[]") || strings.HasPrefix(t, "LIST"):
+		return "array"
+	case strings.HasPrefix(t, "STRUCT") || strings.HasPrefix(t, "MAP"):
+		return "struct"
+	case strings.HasPrefix(t, "DECIMAL"):
+		return "decimal"
+	case strings.HasPrefix(t, "TIMESTAMP"):
+		return "timestamp"
+	}
+	switch t {
+	case "VARCHAR", "UUID", "BLOB", "TIME", "INTERVAL", "ENUM":
+		return "string"
+	case "INTEGER", "UINTEGER", "USMALLINT":
+		return "integer"
+	case "BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT":
+		return "bigint"
+	case "SMALLINT", "UTINYINT":
+		return "smallint"
+	case "TINYINT":
+		return "tinyint"
+	case "FLOAT":
+		return "float"
+	case "DOUBLE":
+		return "double"
+	case "BOOLEAN":
+		return "boolean"
+	case "DATE":
+		return "date"
+	case "JSON":
+		return "json"
+	}
+	return "string"
+}
+
+// ValidateSchema checks a declared schema: at least one column, names
+// unique (case-insensitively) and types from the vocabulary.
+func ValidateSchema(cols []Column) error {
+	if len(cols) == 0 {
+		return &ValidationError{Field: "schema", Message: "must declare at least one column"}
+	}
+	seen := map[string]bool{}
+	for _, c := range cols {
+		if strings.TrimSpace(c.Name) == "" {
+			return &ValidationError{Field: "schema", Message: "every column needs a column_name"}
+		}
+		key := strings.ToLower(c.Name)
+		if seen[key] {
+			return &ValidationError{Field: "schema", Message: "duplicate column " + c.Name}
+		}
+		seen[key] = true
+		if !slices.Contains(dv1.ColumnTypes(), strings.ToLower(c.Type)) {
+			return &ValidationError{Field: "schema", Message: "column " + c.Name + ": unknown type " + c.Type +
+				" (one of " + strings.Join(dv1.ColumnTypes(), ", ") + ")"}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,501 @@
+// Package duck runs users' SQL on DuckDB: one locked-down session per user
+// with their datasets as views over locally cached Parquet, a guard that
+// admits exactly one read-only statement (decided by DuckDB's parser), and
+// results converted to JSON-safe values.
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/nonefinity/backend/pkg/objstore"
+)
+
+// Config sets where sessions live and what they may use.
+type Config struct {
+	// Root holds one directory per user (DUCKDB_TEMP_FOLDER).
+	Root string
+	// InstanceTTL closes a session this long after its last use;
+	// CleanupInterval is how often the sweep looks.
+	InstanceTTL, CleanupInterval time.Duration
+	// QueryTimeout interrupts a statement that runs longer.
+	QueryTimeout time.Duration
+	// MemoryLimit and MaxTempDirectorySize are DuckDB sizes ("1GB").
+	MemoryLimit, MaxTempDirectorySize string
+	// Threads per session.
+	Threads int
+	// MaxConcurrentQueries per user; more at once are refused.
+	MaxConcurrentQueries int
+	// MaxResultBytes caps the encoded rows of one reply; the result is cut
+	// (Truncated) before it would exceed it.
+	MaxResultBytes int
+}
+
+func (c Config) withDefaults() Config {
+	if c.InstanceTTL <= 0 {
+		c.InstanceTTL = 10 * time.Minute
+	}
+	if c.CleanupInterval <= 0 {
+		c.CleanupInterval = time.Minute
+	}
+	if c.QueryTimeout <= 0 {
+		c.QueryTimeout = 30 * time.Second
+	}
+	if c.MemoryLimit == "" {
+		c.MemoryLimit = "1GB"
+	}
+	if c.MaxTempDirectorySize == "" {
+		c.MaxTempDirectorySize = "2GB"
+	}
+	if c.Threads <= 0 {
+		c.Threads = 2
+	}
+	if c.MaxConcurrentQueries <= 0 {
+		c.MaxConcurrentQueries = 4
+	}
+	if c.MaxResultBytes <= 0 {
+		c.MaxResultBytes = 768 << 10
+	}
+	return c
+}
+
+// Table is a ready dataset as a query sees it: its name and Parquet parts.
+type Table struct {
+	Name      string
+	DatasetID string
+	Parts     []Part
+}
+
+// Part is one Parquet object of a dataset; ETag identifies its content.
+type Part struct {
+	Key  string
+	ETag string
+	Size int64
+}
+
+// Catalog lists a user's ready datasets; the database is the truth, so
+// another instance's change is seen on the next query.
+type Catalog interface {
+	ReadyTables(ctx context.Context, ownerID string) ([]Table, error)
+}
+
+// Objects reads dataset objects from object storage.
+type Objects interface {
+	Get(ctx context.Context, key string) (io.ReadCloser, objstore.ObjectInfo, error)
+}
+
+// Column is a result column and its DuckDB type name.
+type Column struct {
+	Name string
+	Type string
+}
+
+// Result is a query's answer.
+type Result struct {
+	Columns   []Column
+	Rows      []map[string]any
+	Truncated bool
+	Elapsed   time.Duration
+}
+
+// Stats describes this instance's sessions; Running counts the queries
+// executing now.
+type Stats struct {
+	Total, Active, Expired, Running int
+}
+
+// Manager owns every session of this instance.
+type Manager struct {
+	cfg     Config
+	catalog Catalog
+	objects Objects
+	log     *slog.Logger
+	counter *statementCounter
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	closed   bool
+}
+
+// NewManager prepares the session root. Call Run to sweep expired sessions
+// and Close at shutdown.
+func NewManager(cfg Config, catalog Catalog, objects Objects, log *slog.Logger) (*Manager, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Root == "" {
+		return nil, errors.New("duck: session root directory is empty")
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("duck: session root: %w", err)
+	}
+	cfg.Root = root
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("duck: create session root: %w", err)
+	}
+	counter, err := newStatementCounter()
+	if err != nil {
+		return nil, fmt.Errorf("duck: %w", err)
+	}
+	return &Manager{cfg: cfg, catalog: catalog, objects: objects, log: log, counter: counter, sessions: map[string]*session{}}, nil
+}
+
+// Config is the effective configuration (defaults applied).
+func (m *Manager) Config() Config { return m.cfg }
+
+// Run closes expired sessions every CleanupInterval until ctx is done.
+func (m *Manager) Run(ctx context.Context) {
+	t := time.NewTicker(m.cfg.CleanupInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := m.CloseExpired(); n > 0 {
+				m.log.Info("closed expired DuckDB sessions", "count", n)
+			}
+		}
+	}
+}
+
+// Close closes every session; the manager refuses work afterwards.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	sessions := m.sessions
+	m.sessions = map[string]*session{}
+	m.closed = true
+	m.mu.Unlock()
+	for _, s := range sessions {
+		if err := s.close(false); err != nil {
+			m.log.Warn("close DuckDB session", "error", err)
+		}
+	}
+	m.counter.close()
+}
+
+// Stats counts sessions; an expired one is past its TTL but not swept yet.
+func (m *Manager) Stats() Stats {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := Stats{Total: len(m.sessions)}
+	for _, s := range m.sessions {
+		if s.expired(now, m.cfg.InstanceTTL) {
+			st.Expired++
+		}
+		st.Running += int(s.querying.Load())
+	}
+	st.Active = st.Total - st.Expired
+	return st
+}
+
+// CloseExpired closes the sessions past their TTL that run nothing and
+// returns how many it closed.
+func (m *Manager) CloseExpired() int {
+	now := time.Now()
+	var victims []*session
+	m.mu.Lock()
+	for id, s := range m.sessions {
+		if s.running.Load() == 0 && s.expired(now, m.cfg.InstanceTTL) {
+			victims = append(victims, s)
+			delete(m.sessions, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range victims {
+		if err := s.close(false); err != nil {
+			m.log.Warn("close expired DuckDB session", "user_id", s.userID, "error", err)
+		}
+	}
+	return len(victims)
+}
+
+// DropUser closes the user's session (waiting for its running statements)
+// and removes its database and Parquet cache.
+func (m *Manager) DropUser(userID string) error {
+	if err := checkUserID(userID); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	s := m.sessions[userID]
+	delete(m.sessions, userID)
+	m.mu.Unlock()
+	if s != nil {
+		return s.close(true)
+	}
+	if err := os.RemoveAll(filepath.Join(m.cfg.Root, userID)); err != nil {
+		return fmt.Errorf("remove session directory: %w", err)
+	}
+	return nil
+}
+
+// ForgetDataset drops the cached copy of a dataset in the user's session on
+// this instance (deleted or rewritten); the next query re-reads the catalog.
+func (m *Manager) ForgetDataset(userID, datasetID string) {
+	if checkUserID(userID) != nil {
+		return
+	}
+	m.mu.Lock()
+	s := m.sessions[userID]
+	m.mu.Unlock()
+	if s == nil {
+		_ = os.RemoveAll(filepath.Join(m.cfg.Root, userID, "cache", safeName(datasetID)))
+		return
+	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	// Views over the removed files would fail; drop them so the next query
+	// recreates them from the catalog.
+	for name := range s.views {
+		_ = s.exec(context.Background(), "DROP VIEW IF EXISTS "+sqlIdent(name))
+		delete(s.views, name)
+	}
+	_ = os.RemoveAll(filepath.Join(s.cacheDir, safeName(datasetID)))
+}
+
+var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// checkUserID keeps the user id usable as a directory name: it comes from a
+// header, and must never walk out of the session root.
+func checkUserID(id string) error {
+	if !userIDPattern.MatchString(id) {
+		return errors.New("duck: invalid user id")
+	}
+	return nil
+}
+
+// acquire returns the user's session, opened if needed, counted as running
+// so the sweep leaves it alone until release.
+func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(), error) {
+	if err := checkUserID(userID); err != nil {
+		return nil, nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, nil, errors.New("duck: manager is closed")
+	}
+	s := m.sessions[userID]
+	if s == nil {
+		var err error
+		s, err = openSession(ctx, m.cfg, userID)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.sessions[userID] = s
+	}
+	s.running.Add(1)
+	s.touch()
+	return s, func() { s.touch(); s.running.Add(-1) }, nil
+}
+
+// Query runs one read-only statement for userID and returns at most limit
+// rows. Errors: ErrEmptyQuery, ErrMultipleStatements, ErrNotReadOnly,
+// ErrTooManyQueries, ErrTimeout, *QueryError (DuckDB's message, paths
+// removed), or an infrastructure error.
+func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (Result, error) {
+	started := time.Now()
+	n, err := m.counter.count(query)
+	if err != nil {
+		return Result{}, m.queryError(err)
+	}
+	switch {
+	case n == 0:
+		return Result{}, ErrEmptyQuery
+	case n > 1:
+		return Result{}, ErrMultipleStatements
+	}
+	if err := m.counter.checkReadOnly(ctx, query); err != nil {
+		return Result{}, m.queryError(err)
+	}
+
+	s, release, err := m.acquire(ctx, userID)
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
+	select {
+	case s.slots <- struct{}{}:
+		s.querying.Add(1)
+		defer func() { s.querying.Add(-1); <-s.slots }()
+	default:
+		return Result{}, ErrTooManyQueries
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.QueryTimeout)
+	defer cancel()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return Result{}, m.runError(ctx, err)
+	}
+	defer conn.Close()
+
+	names, err := duckdb.GetTableNames(conn, query, false)
+	if err != nil {
+		return Result{}, m.runError(ctx, err)
+	}
+	if err := m.syncViews(ctx, s, names); err != nil {
+		return Result{}, m.runError(ctx, err)
+	}
+
+	var res Result
+	runOnce := func() error {
+		return conn.Raw(func(dc any) error {
+			var rerr error
+			res, rerr = m.run(ctx, dc.(*duckdb.Conn), query, limit)
+			return rerr
+		})
+	}
+	err = runOnce()
+	if missing := missingTable(err); missing != "" {
+		// The name extraction missed a reference (DESCRIBE t, SUMMARIZE t):
+		// if it is one of the user's datasets, load it and try once more.
+		if serr := m.syncViews(ctx, s, []string{missing}); serr != nil {
+			return Result{}, m.runError(ctx, serr)
+		}
+		if _, ok := s.viewFor(missing); ok {
+			err = runOnce()
+		}
+	}
+	if err != nil {
+		return Result{}, m.runError(ctx, err)
+	}
+	res.Elapsed = time.Since(started)
+	return res, nil
+}
+
+// run prepares the statement, checks its type and reads up to limit rows
+// (and up to MaxResultBytes of encoded rows).
+func (m *Manager) run(ctx context.Context, conn *duckdb.Conn, query string, limit int) (Result, error) {
+	prepared, err := conn.PrepareContext(ctx, query)
+	if err != nil {
+		return Result{}, err
+	}
+	stmt := prepared.(*duckdb.Stmt)
+	defer stmt.Close()
+	typ, err := stmt.StatementType()
+	if err != nil {
+		return Result{}, err
+	}
+	if !readOnlyStatement(typ) {
+		return Result{}, ErrNotReadOnly
+	}
+	if stmt.NumInput() > 0 {
+		return Result{}, &QueryError{Message: "query parameters ($1, ?) are not supported"}
+	}
+	drows, err := stmt.QueryContext(ctx, nil)
+	if err != nil {
+		return Result{}, err
+	}
+	defer drows.Close()
+	return readRows(drows, limit, m.cfg.MaxResultBytes)
+}
+
+func readRows(drows driver.Rows, limit, maxBytes int) (Result, error) {
+	names := uniqueNames(drows.Columns())
+	typed, _ := drows.(driver.RowsColumnTypeDatabaseTypeName)
+	res := Result{Columns: make([]Column, len(names)), Rows: []map[string]any{}}
+	for i, n := range names {
+		res.Columns[i].Name = n
+		if typed != nil {
+			res.Columns[i].Type = typed.ColumnTypeDatabaseTypeName(i)
+		}
+	}
+	dest := make([]driver.Value, len(names))
+	size := 2
+	for {
+		if err := drows.Next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				return res, nil
+			}
+			return Result{}, err
+		}
+		if len(res.Rows) == limit {
+			res.Truncated = true
+			return res, nil
+		}
+		row := make(map[string]any, len(names))
+		for i, v := range dest {
+			row[names[i]] = jsonSafe(v, res.Columns[i].Type)
+		}
+		b, err := json.Marshal(row)
+		if err != nil {
+			return Result{}, fmt.Errorf("encode row: %w", err)
+		}
+		size += len(b) + 1
+		if size > maxBytes {
+			res.Truncated = true
+			return res, nil
+		}
+		res.Rows = append(res.Rows, row)
+	}
+}
+
+// uniqueNames makes result column names usable as object keys: a repeated
+// name gets a suffix ("a", "a_2").
+func uniqueNames(cols []string) []string {
+	seen := make(map[string]bool, len(cols))
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		name := c
+		for k := 2; seen[name]; k++ {
+			name = c + "_" + strconv.Itoa(k)
+		}
+		seen[name] = true
+		out[i] = name
+	}
+	return out
+}
+
+var missingTablePattern = regexp.MustCompile(`Table with name ([A-Za-z_][A-Za-z0-9_]*) does not exist`)
+
+// missingTable is the table name of a DuckDB "does not exist" error, or "".
+func missingTable(err error) string {
+	var de *duckdb.Error
+	if err == nil || !errors.As(err, &de) {
+		return ""
+	}
+	if m := missingTablePattern.FindStringSubmatch(de.Msg); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// runError classifies a failure while running a statement.
+func (m *Manager) runError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w after %s", ErrTimeout, m.cfg.QueryTimeout)
+	}
+	return m.queryError(err)
+}
+
+// queryError turns a DuckDB error into a *QueryError with paths removed;
+// other errors pass unchanged.
+func (m *Manager) queryError(err error) error {
+	var qe *QueryError
+	if errors.As(err, &qe) {
+		return &QueryError{Message: scrubPaths(qe.Message)}
+	}
+	var de *duckdb.Error
+	if errors.As(err, &de) {
+		return &QueryError{Message: scrubPaths(de.Msg)}
+	}
+	if errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("session closed: %w", err)
+	}
+	return err
+}

@@ -1,0 +1,320 @@
+package duck_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/nonefinity/backend/pkg/logx"
+	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/pkg/testkit"
+	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
+)
+
+const (
+	alice = "65f2a1b3c4d5e6f708192a01"
+	bob   = "65f2a1b3c4d5e6f708192a02"
+)
+
+// catalog is a fixed list of ready tables per user, standing in for the
+// datasets collection (tested in the store and component tests).
+type catalog struct {
+	mu     sync.Mutex
+	tables map[string][]duck.Table
+}
+
+func (c *catalog) ReadyTables(_ context.Context, owner string) ([]duck.Table, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]duck.Table(nil), c.tables[owner]...), nil
+}
+
+func (c *catalog) set(owner string, tables ...duck.Table) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tables[owner] = tables
+}
+
+type env struct {
+	m     *duck.Manager
+	cat   *catalog
+	store *objstore.Store
+	root  string
+}
+
+func newEnv(t *testing.T, cfg duck.Config) env {
+	t.Helper()
+	b := testkit.S3(t)
+	st, err := objstore.New(objstore.Config{Endpoint: b.Endpoint, AccessKey: b.AccessKey, SecretKey: b.SecretKey, Bucket: b.Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := &catalog{tables: map[string][]duck.Table{}}
+	cfg.Root = t.TempDir()
+	m, err := duck.NewManager(cfg, cat, st, logx.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return env{m: m, cat: cat, store: st, root: cfg.Root}
+}
+
+// putParquet writes the rows of a SELECT as Parquet with a plain DuckDB and
+// stores it under key; it returns the part.
+func (e env) putParquet(t *testing.T, key, selectSQL string) duck.Part {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	path := filepath.Join(t.TempDir(), "part.parquet")
+	if _, err := db.Exec("COPY (" + selectSQL + ") TO '" + path + "' (FORMAT parquet, COMPRESSION zstd)"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	info, err := e.store.Put(context.Background(), key, f, fi.Size(), "application/vnd.apache.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return duck.Part{Key: key, ETag: info.ETag, Size: fi.Size()}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestQueryReadsUsersDatasetsWithJSONSafeValues(t *testing.T) {
+	e := newEnv(t, duck.Config{})
+	part := e.putParquet(t, "users/"+alice+"/datasets/d1/part-0.parquet", `
+		SELECT i AS id, ['books','toys'][1 + i % 2] AS category, i * 1.5 AS amount,
+		       TIMESTAMP '2024-02-29 23:59:59' + INTERVAL (i) SECOND AS sold_at
+		FROM range(1000) t(i)`)
+	e.cat.set(alice, duck.Table{Name: "sales", DatasetID: "d1", Parts: []duck.Part{part}})
+	ctx := ctxT(t)
+
+	res, err := e.m.Query(ctx, alice, "SELECT category, sum(amount) AS total, count(*) AS n FROM Sales GROUP BY 1 ORDER BY 1", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 2 || res.Rows[0]["category"] != "books" || res.Truncated {
+		t.Fatalf("rows %+v truncated %v", res.Rows, res.Truncated)
+	}
+	if res.Columns[1].Type != "DECIMAL(38,1)" || res.Rows[0]["total"] != "374250.0" {
+		t.Errorf("decimal sum: %+v %v", res.Columns[1], res.Rows[0]["total"])
+	}
+
+	res, err = e.m.Query(ctx, alice, `SELECT sold_at, DATE '2024-02-29' AS d, 170141183460469231731687303715884105727::HUGEINT AS h,
+		'\x00\x01\x02'::BLOB AS raw, 'nan'::DOUBLE AS nan, 'inf'::FLOAT AS inf, 0.10::DECIMAL(4,2) AS dec, [DATE '2024-01-02'] AS dl
+		FROM sales ORDER BY id LIMIT 1`, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"sold_at": "2024-02-29T23:59:59Z", "d": "2024-02-29", "h": "170141183460469231731687303715884105727",
+		"raw": "AAEC", "nan": nil, "inf": nil, "dec": "0.10"}
+	for k, v := range want {
+		if got := res.Rows[0][k]; got != v {
+			t.Errorf("%s = %#v, want %#v", k, got, v)
+		}
+	}
+	for _, q := range []string{
+		"WITH c AS (SELECT category FROM sales) SELECT count(*) FROM c",
+		"VALUES (1, 'a')",
+		"FROM sales LIMIT 1",
+		"PIVOT sales ON category IN ('books', 'toys') USING sum(amount)",
+		"DESCRIBE sales",
+		"SUMMARIZE sales",
+		"SHOW TABLES",
+		"-- a comment\n(SELECT 1)",
+	} {
+		if r, err := e.m.Query(ctx, alice, q, 10); err != nil || len(r.Rows) == 0 {
+			t.Errorf("%q: %v, %d rows", q, err, len(r.Rows))
+		}
+	}
+	if dl, ok := res.Rows[0]["dl"].([]any); !ok || len(dl) != 1 || dl[0] != "2024-01-02" {
+		t.Errorf("date list %#v", res.Rows[0]["dl"])
+	}
+}
+
+func TestRowCapAndByteCapTruncate(t *testing.T) {
+	e := newEnv(t, duck.Config{MaxResultBytes: 10_000})
+	ctx := ctxT(t)
+	res, err := e.m.Query(ctx, alice, "SELECT * FROM range(50)", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 10 || !res.Truncated {
+		t.Fatalf("row cap: %d rows truncated %v", len(res.Rows), res.Truncated)
+	}
+	res, err = e.m.Query(ctx, alice, "SELECT * FROM range(5)", 10)
+	if err != nil || len(res.Rows) != 5 || res.Truncated {
+		t.Fatalf("under cap: %v %d %v", err, len(res.Rows), res.Truncated)
+	}
+	res, err = e.m.Query(ctx, alice, "SELECT repeat('x', 1000) AS s FROM range(100)", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Truncated || len(res.Rows) == 0 || len(res.Rows) >= 10 {
+		t.Fatalf("byte cap: %d rows truncated %v", len(res.Rows), res.Truncated)
+	}
+}
+
+// Every way out of the sandbox is refused with a client error, and the
+// session keeps working afterwards.
+func TestIsolation(t *testing.T) {
+	e := newEnv(t, duck.Config{QueryTimeout: 2 * time.Second, MemoryLimit: "64MB", MaxTempDirectorySize: "32MB", Threads: 1})
+	ctx := ctxT(t)
+	alicePart := e.putParquet(t, "users/"+alice+"/datasets/da/part-0.parquet", "SELECT 1 AS secret")
+	bobPart := e.putParquet(t, "users/"+bob+"/datasets/db/part-0.parquet", "SELECT 42 AS bobs_secret")
+	e.cat.set(alice, duck.Table{Name: "mine", DatasetID: "da", Parts: []duck.Part{alicePart}})
+	e.cat.set(bob, duck.Table{Name: "bobs", DatasetID: "db", Parts: []duck.Part{bobPart}})
+	// Bob's session caches his Parquet under the same root.
+	if _, err := e.m.Query(ctx, bob, "SELECT * FROM bobs", 10); err != nil {
+		t.Fatal(err)
+	}
+	var bobFile string
+	_ = filepath.WalkDir(filepath.Join(e.root, bob, "cache"), func(p string, d os.DirEntry, _ error) error {
+		if d != nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") {
+			bobFile = p
+		}
+		return nil
+	})
+	if bobFile == "" {
+		t.Fatal("bob's cache file not found")
+	}
+
+	for _, tc := range []struct {
+		name, sql string
+		want      error // nil: any *QueryError
+	}{
+		{"read_csv of a system file", "SELECT * FROM read_csv('/etc/passwd')", nil},
+		{"read_text of a system file", "SELECT * FROM read_text('/etc/hostname')", nil},
+		{"another user's cache file", "SELECT * FROM read_parquet('" + bobFile + "')", nil},
+		{"another user's dataset", "SELECT * FROM bobs", nil},
+		{"attach", "ATTACH '/tmp/x.duckdb' AS x", duck.ErrNotReadOnly},
+		{"install", "INSTALL httpfs", duck.ErrNotReadOnly},
+		{"load", "LOAD httpfs", duck.ErrNotReadOnly},
+		{"set", "SET enable_external_access = true", duck.ErrNotReadOnly},
+		{"reset", "RESET lock_configuration", duck.ErrNotReadOnly},
+		{"copy to", "COPY (SELECT 1) TO '/tmp/out.csv'", duck.ErrNotReadOnly},
+		{"export", "EXPORT DATABASE '/tmp/exp'", duck.ErrNotReadOnly},
+		{"pragma", "PRAGMA database_list", duck.ErrNotReadOnly},
+		{"pragma in a comment's shadow", "/* SELECT */ PRAGMA show_tables", duck.ErrNotReadOnly},
+		{"create", "CREATE TABLE t AS SELECT 1", duck.ErrNotReadOnly},
+		{"insert", "INSERT INTO mine VALUES (2)", duck.ErrNotReadOnly},
+		{"update", "UPDATE mine SET secret = 2", duck.ErrNotReadOnly},
+		{"drop view", "DROP VIEW mine", duck.ErrNotReadOnly},
+		{"call", "CALL pragma_version()", duck.ErrNotReadOnly},
+		{"multiple statements", "SELECT 1; COPY (SELECT 1) TO '/tmp/out2.csv'", duck.ErrMultipleStatements},
+		{"multiple selects", "SELECT 1; SELECT 2", duck.ErrMultipleStatements},
+		{"syntax error", "SELEC 1", nil},
+		{"never-ending recursive CTE", "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r", nil},
+		{"memory-exhausting cross join", "SELECT a.range AS x, b.range AS y, repeat('x', 100) AS pad FROM range(100000) a, range(100000) b ORDER BY pad, x DESC", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.m.Query(ctx, alice, tc.sql, 10)
+			var qe *duck.QueryError
+			switch {
+			case err == nil:
+				t.Fatal("query was allowed")
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("error %v, want %v", err, tc.want)
+			case tc.want == nil && !errors.As(err, &qe) && !errors.Is(err, duck.ErrTimeout):
+				t.Fatalf("error %T %v, want a query error or timeout", err, err)
+			}
+			if strings.Contains(err.Error(), e.root) {
+				t.Errorf("error leaks a path: %v", err)
+			}
+			res, err := e.m.Query(ctx, alice, "SELECT secret FROM mine", 10)
+			if err != nil || len(res.Rows) != 1 {
+				t.Fatalf("session unusable afterwards: %v %+v", err, res.Rows)
+			}
+		})
+	}
+	for _, f := range []string{"/tmp/out.csv", "/tmp/out2.csv", "/tmp/x.duckdb"} {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("%s was written", f)
+		}
+	}
+}
+
+func TestConcurrentQueriesPerUserAreCapped(t *testing.T) {
+	e := newEnv(t, duck.Config{MaxConcurrentQueries: 1, QueryTimeout: 3 * time.Second, Threads: 1})
+	ctx := ctxT(t)
+	if _, err := e.m.Query(ctx, alice, "SELECT 1", 1); err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan error, 1)
+	go func() {
+		_, err := e.m.Query(ctx, alice, "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r", 1)
+		slow <- err
+	}()
+	// Wait (bounded) until the slow query holds the only slot.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.m.Stats().Running == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err := e.m.Query(ctx, alice, "SELECT 1", 1)
+	if !errors.Is(err, duck.ErrTooManyQueries) {
+		t.Fatalf("second query: %v, want ErrTooManyQueries", err)
+	}
+	if _, err := e.m.Query(ctx, bob, "SELECT 1", 1); err != nil {
+		t.Fatalf("another user is not limited: %v", err)
+	}
+	if err := <-slow; !errors.Is(err, duck.ErrTimeout) {
+		t.Fatalf("slow query: %v, want ErrTimeout", err)
+	}
+	if _, err := e.m.Query(ctx, alice, "SELECT 1", 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSessionsExpireAndDatasetsFollowTheCatalog(t *testing.T) {
+	e := newEnv(t, duck.Config{InstanceTTL: time.Millisecond})
+	ctx := ctxT(t)
+	p1 := e.putParquet(t, "users/"+alice+"/datasets/d1/part-0.parquet", "SELECT 1 AS v")
+	e.cat.set(alice, duck.Table{Name: "t1", DatasetID: "d1", Parts: []duck.Part{p1}})
+	if res, err := e.m.Query(ctx, alice, "SELECT v FROM t1", 10); err != nil || res.Rows[0]["v"] != int32(1) {
+		t.Fatalf("%v %+v", err, res.Rows)
+	}
+	// Rewritten on "another instance": new object, new ETag in the catalog.
+	p2 := e.putParquet(t, "users/"+alice+"/datasets/d1/part-0.parquet", "SELECT 2 AS v")
+	e.cat.set(alice, duck.Table{Name: "renamed", DatasetID: "d1", Parts: []duck.Part{p2}})
+	if res, err := e.m.Query(ctx, alice, "SELECT v FROM renamed", 10); err != nil || res.Rows[0]["v"] != int32(2) {
+		t.Fatalf("after rewrite: %v %+v", err, res.Rows)
+	}
+	if _, err := e.m.Query(ctx, alice, "SELECT v FROM t1", 10); err == nil {
+		t.Fatal("old name still answers after the rename")
+	}
+	time.Sleep(5 * time.Millisecond) // let the 1ms TTL pass; not a sync wait
+	if st := e.m.Stats(); st.Total != 1 || st.Expired != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if n := e.m.CloseExpired(); n != 1 {
+		t.Fatalf("closed %d", n)
+	}
+	if st := e.m.Stats(); st.Total != 0 {
+		t.Fatalf("stats after cleanup %+v", st)
+	}
+	if err := e.m.DropUser(alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, alice)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("user directory left: %v", err)
+	}
+}

@@ -1,0 +1,162 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/duckdb/duckdb-go/v2/mapping"
+)
+
+// statementCounter splits SQL with DuckDB's own parser on a private
+// in-memory database that holds no data and is never used to run anything.
+//
+// It exists because duckdb-go's PrepareContext, given several statements,
+// executes all but the last one before preparing the last: counting first is
+// the only way to refuse "SELECT 1; COPY … TO …" without running the COPY.
+//
+// It also classifies the statement before anything is bound: DuckDB
+// rewrites PRAGMA into a SELECT while preparing, so the prepared statement
+// type alone cannot tell "PRAGMA database_list" from a query. The parser
+// database (empty, no file access, configuration locked) serializes the
+// parse tree with json_serialize_sql, which succeeds only for SELECT
+// statements (WITH, VALUES, FROM-first, DESCRIBE, SHOW, SUMMARIZE).
+type statementCounter struct {
+	mu   sync.Mutex
+	db   mapping.Database
+	conn mapping.Connection
+
+	sqlDB *sql.DB
+}
+
+func newStatementCounter() (*statementCounter, error) {
+	c := &statementCounter{}
+	if mapping.Open(":memory:", &c.db) == mapping.StateError {
+		return nil, errors.New("open DuckDB parser database")
+	}
+	if mapping.Connect(c.db, &c.conn) == mapping.StateError {
+		mapping.Close(&c.db)
+		return nil, errors.New("connect DuckDB parser database")
+	}
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("open DuckDB classifier database: %w", err)
+	}
+	c.sqlDB = sql.OpenDB(connector)
+	for _, stmt := range []string{
+		"SET GLOBAL enable_external_access = false",
+		"SET GLOBAL autoinstall_known_extensions = false",
+		"SET GLOBAL lock_configuration = true",
+	} {
+		if _, err := c.sqlDB.Exec(stmt); err != nil {
+			c.close()
+			return nil, fmt.Errorf("configure DuckDB classifier database: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// serializedStatements is json_serialize_sql's answer.
+type serializedStatements struct {
+	Error        bool              `json:"error"`
+	ErrorType    string            `json:"error_type"`
+	ErrorMessage string            `json:"error_message"`
+	Statements   []json.RawMessage `json:"statements"`
+}
+
+// checkReadOnly admits one statement that DuckDB parses as a SELECT, or a
+// PIVOT/UNPIVOT statement (which DuckDB turns into a SELECT but does not
+// serialize); the prepared statement's type is checked again later.
+func (c *statementCounter) checkReadOnly(ctx context.Context, query string) error {
+	var raw string
+	if err := c.sqlDB.QueryRowContext(ctx, "SELECT json_serialize_sql($1::VARCHAR)::VARCHAR", query).Scan(&raw); err != nil {
+		return fmt.Errorf("classify statement: %w", err)
+	}
+	var out serializedStatements
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return fmt.Errorf("classify statement: %w", err)
+	}
+	switch {
+	case !out.Error && len(out.Statements) == 1:
+		return nil
+	case !out.Error:
+		return ErrMultipleStatements
+	case out.ErrorType == "parser":
+		return &QueryError{Message: "Parser Error: " + out.ErrorMessage}
+	}
+	switch strings.ToUpper(firstKeyword(query)) {
+	case "PIVOT", "UNPIVOT", "PIVOT_WIDER", "PIVOT_LONGER":
+		return nil
+	}
+	return ErrNotReadOnly
+}
+
+// firstKeyword is the first word of query after leading blanks, comments
+// and parentheses.
+func firstKeyword(query string) string {
+	q := query
+	for {
+		q = strings.TrimLeftFunc(q, func(r rune) bool { return unicode.IsSpace(r) || r == '(' })
+		switch {
+		case strings.HasPrefix(q, "--"):
+			if i := strings.IndexByte(q, '\n'); i >= 0 {
+				q = q[i+1:]
+				continue
+			}
+			return ""
+		case strings.HasPrefix(q, "/*"):
+			if i := strings.Index(q, "*/"); i >= 0 {
+				q = q[i+2:]
+				continue
+			}
+			return ""
+		}
+		end := strings.IndexFunc(q, func(r rune) bool { return !(unicode.IsLetter(r) || r == '_') })
+		if end < 0 {
+			return q
+		}
+		return q[:end]
+	}
+}
+
+// count returns how many statements query holds; a syntax error is a
+// *QueryError carrying DuckDB's message.
+func (c *statementCounter) count(query string) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var stmts mapping.ExtractedStatements
+	n := mapping.ExtractStatements(c.conn, query, &stmts)
+	defer mapping.DestroyExtracted(&stmts)
+	if n == 0 {
+		if msg := mapping.ExtractStatementsError(stmts); msg != "" {
+			return 0, &QueryError{Message: msg}
+		}
+		return 0, nil
+	}
+	return int(n), nil
+}
+
+func (c *statementCounter) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sqlDB != nil {
+		_ = c.sqlDB.Close()
+	}
+	mapping.Disconnect(&c.conn)
+	mapping.Close(&c.db)
+}
+
+// QueryError is DuckDB refusing or failing a user's statement; Message is
+// DuckDB's own text with file system paths removed.
+type QueryError struct {
+	Message string
+}
+
+func (e *QueryError) Error() string { return fmt.Sprintf("query: %s", e.Message) }

@@ -1,0 +1,163 @@
+package duck
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// syncViews makes every name the query refers to that is one of the user's
+// ready datasets a view over the dataset's Parquet in the local cache
+// (downloaded when the object's ETag differs from the cached copy), and
+// drops views whose dataset is gone or renamed. Names that are no dataset
+// are left alone: DuckDB reports them as unknown tables.
+func (m *Manager) syncViews(ctx context.Context, s *session, names []string) error {
+	tables, err := m.catalog.ReadyTables(ctx, s.userID)
+	if err != nil {
+		return fmt.Errorf("list datasets: %w", err)
+	}
+	byName := make(map[string]Table, len(tables))
+	for _, t := range tables {
+		byName[strings.ToLower(t.Name)] = t
+	}
+
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	// Every view whose dataset is gone or was renamed is dropped whether
+	// or not the query names it: DuckDB's table-name extraction does not
+	// see every reference (DESCRIBE, or a name a view already resolves),
+	// and a stale view must never answer.
+	for key := range s.views {
+		if _, ok := byName[key]; !ok {
+			if err := s.exec(ctx, "DROP VIEW IF EXISTS "+sqlIdent(key)); err != nil {
+				return err
+			}
+			delete(s.views, key)
+		}
+	}
+	for _, name := range names {
+		key := strings.ToLower(lastIdentPart(name))
+		t, ok := byName[key]
+		current, hasView := s.views[key]
+		if !ok || len(t.Parts) == 0 {
+			if hasView {
+				if err := s.exec(ctx, "DROP VIEW IF EXISTS "+sqlIdent(key)); err != nil {
+					return err
+				}
+				delete(s.views, key)
+			}
+			continue
+		}
+		files, err := m.cacheParts(ctx, s, t)
+		if err != nil {
+			return err
+		}
+		want := strings.Join(files, "\n")
+		if hasView && current == want {
+			continue
+		}
+		quoted := make([]string, len(files))
+		for i, f := range files {
+			quoted[i] = sqlString(f)
+		}
+		stmt := fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet([%s])",
+			sqlIdent(key), strings.Join(quoted, ", "))
+		if err := s.exec(ctx, stmt); err != nil {
+			return err
+		}
+		s.views[key] = want
+	}
+	return nil
+}
+
+// lastIdentPart strips a schema/catalog qualifier ("main.sales" → "sales").
+func lastIdentPart(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return name[i+1:]
+	}
+	return name
+}
+
+// cacheParts returns local copies of the table's Parquet parts, fetching
+// those whose ETag is not cached yet. A cached file is named after the
+// object key and ETag, so a changed object is a different file; copies of
+// older versions are removed.
+func (m *Manager) cacheParts(ctx context.Context, s *session, t Table) ([]string, error) {
+	dir := filepath.Join(s.cacheDir, safeName(t.DatasetID))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create cache directory: %w", err)
+	}
+	keep := map[string]bool{}
+	files := make([]string, 0, len(t.Parts))
+	for _, p := range t.Parts {
+		sum := sha256.Sum256([]byte(p.Key + "\x00" + p.ETag))
+		path := filepath.Join(dir, hex.EncodeToString(sum[:12])+".parquet")
+		keep[filepath.Base(path)] = true
+		files = append(files, path)
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		if err := m.download(ctx, p, path); err != nil {
+			return nil, err
+		}
+	}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if !keep[e.Name()] {
+				_ = os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return files, nil
+}
+
+// download streams one object into path through a temporary file, so a
+// half-written file is never taken for a cached copy. A copy whose ETag is
+// not the expected one (the object changed meanwhile) is still used: the
+// catalog is re-read on the next query and the view follows it.
+func (m *Manager) download(ctx context.Context, p Part, path string) error {
+	body, _, err := m.objects.Get(ctx, p.Key)
+	if err != nil {
+		return fmt.Errorf("fetch dataset part: %w", err)
+	}
+	defer body.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".download-*")
+	if err != nil {
+		return fmt.Errorf("create cache file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, body); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("fetch dataset part: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write cache file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("store cache file: %w", err)
+	}
+	return nil
+}
+
+// safeName keeps an id usable as one path segment.
+func safeName(id string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, id)
+}
+
+// exec runs a maintenance statement (views) on the session's database.
+func (s *session) exec(ctx context.Context, stmt string) error {
+	if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("maintain views: %w", err)
+	}
+	return nil
+}

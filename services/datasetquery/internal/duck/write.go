@@ -1,0 +1,90 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// ColumnDef is a column to create: its name and DuckDB type.
+type ColumnDef struct {
+	Name, Type string
+}
+
+// WriteEmptyParquet writes a Parquet file with the columns and no rows, so
+// an empty dataset reads like any other.
+func WriteEmptyParquet(ctx context.Context, path string, cols []ColumnDef) error {
+	exprs := make([]string, len(cols))
+	for i, c := range cols {
+		exprs[i] = fmt.Sprintf("CAST(NULL AS %s) AS %s", c.Type, sqlIdent(c.Name))
+	}
+	return withScratchDB(ctx, func(db *sql.DB) error {
+		_, err := db.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s LIMIT 0) TO %s (FORMAT parquet, COMPRESSION zstd)",
+			strings.Join(exprs, ", "), sqlString(path)))
+		return err
+	})
+}
+
+// withScratchDB runs fn on a private in-memory DuckDB used by the service
+// itself (never by user SQL).
+func withScratchDB(ctx context.Context, fn func(db *sql.DB) error) error {
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return fmt.Errorf("open scratch database: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	if err := fn(db); err != nil {
+		return fmt.Errorf("duckdb: %w", err)
+	}
+	return nil
+}
+
+// Window reads rows [offset, offset+limit) of a table in file order (stable:
+// insertion order is preserved for a plain scan) for the data browser. It
+// uses the user's session, so the Parquet cache is shared with queries.
+func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, limit int) ([]map[string]any, error) {
+	s, release, err := m.acquire(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	files, err := m.cacheParts(ctx, s, t)
+	if err != nil {
+		return nil, err
+	}
+	quoted := make([]string, len(files))
+	for i, f := range files {
+		quoted[i] = sqlString(f)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.QueryTimeout)
+	defer cancel()
+	q := fmt.Sprintf("SELECT * FROM read_parquet([%s]) LIMIT %d OFFSET %d", strings.Join(quoted, ", "), limit, offset)
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var res Result
+	err = conn.Raw(func(dc any) error {
+		prepared, err := dc.(*duckdb.Conn).PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer prepared.Close()
+		rows, err := prepared.(*duckdb.Stmt).QueryContext(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		res, err = readRows(rows, limit, m.cfg.MaxResultBytes)
+		return err
+	})
+	if err != nil {
+		return nil, m.runError(ctx, err)
+	}
+	return res.Rows, nil
+}

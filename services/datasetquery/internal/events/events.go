@@ -1,0 +1,120 @@
+// Package events publishes dataset events on the DATASETS stream and runs
+// the service's durable consumers (user erasure).
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nonefinity/backend/contracts"
+	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	"github.com/nonefinity/backend/contracts/userv1"
+	"github.com/nonefinity/backend/pkg/natsx"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
+)
+
+// Publisher implements datasets.Publisher over JetStream.
+type Publisher struct{ js jetstream.JetStream }
+
+// NewPublisher returns a publisher on js.
+func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
+
+// Created announces a stored dataset.
+func (p *Publisher) Created(ctx context.Context, d datasets.Dataset) error {
+	e := dv1.DatasetCreated{DatasetID: d.ID, OwnerID: d.OwnerID, Name: d.Name, Status: dv1.Status(d.Status), CreatedAt: d.CreatedAt}
+	return natsx.Publish(ctx, p.js, e.Subject(), "dataset.created."+d.ID, e)
+}
+
+// Updated announces a rename or a content change; the message id carries
+// the update time so each change is one event.
+func (p *Publisher) Updated(ctx context.Context, d datasets.Dataset, previousName string) error {
+	e := dv1.DatasetUpdated{DatasetID: d.ID, OwnerID: d.OwnerID, Name: d.Name, PreviousName: previousName, RowCount: d.RowCount, UpdatedAt: d.UpdatedAt}
+	return natsx.Publish(ctx, p.js, e.Subject(), "dataset.updated."+d.ID+"."+d.UpdatedAt.Format(time.RFC3339Nano), e)
+}
+
+// Deleted announces a removed dataset.
+func (p *Publisher) Deleted(ctx context.Context, d datasets.Dataset) error {
+	e := dv1.DatasetDeleted{DatasetID: d.ID, OwnerID: d.OwnerID, Name: d.Name, DeletedAt: time.Now().UTC()}
+	return natsx.Publish(ctx, p.js, e.Subject(), "dataset.deleted."+d.ID, e)
+}
+
+// Converted announces a finished conversion.
+func (p *Publisher) Converted(ctx context.Context, d datasets.Dataset) error {
+	e := dv1.DatasetConverted{DatasetID: d.ID, OwnerID: d.OwnerID, FileID: d.FileID, Name: d.Name, RowCount: d.RowCount, ConvertedAt: d.UpdatedAt}
+	return natsx.Publish(ctx, p.js, e.Subject(), "dataset.converted."+d.ID, e)
+}
+
+// Failed announces a failed conversion.
+func (p *Publisher) Failed(ctx context.Context, d datasets.Dataset) error {
+	e := dv1.DatasetFailed{DatasetID: d.ID, OwnerID: d.OwnerID, FileID: d.FileID, Error: d.Error, FailedAt: d.UpdatedAt}
+	return natsx.Publish(ctx, p.js, e.Subject(), "dataset.failed."+d.ID, e)
+}
+
+// EnqueueConvert publishes a conversion job on the JOBS work queue; the
+// dataset id is the message id, so a retried publish queues one job.
+func (p *Publisher) EnqueueConvert(ctx context.Context, j datasets.ConvertJob) error {
+	o := j.Options
+	job := dv1.ConvertJob{DatasetID: j.DatasetID, OwnerID: j.OwnerID, FileID: j.FileID, RequestedAt: j.RequestedAt,
+		ConvertOptions: dv1.ConvertOptions{Sheet: o.Sheet, Delimiter: o.Delimiter, Header: o.Header, Encoding: o.Encoding,
+			Quote: o.Quote, IgnoreErrors: o.IgnoreErrors}}
+	return natsx.Publish(ctx, p.js, job.Subject(), j.DatasetID, job)
+}
+
+// Converter runs conversion jobs.
+type Converter interface {
+	RunConvert(ctx context.Context, j datasets.ConvertJob) error
+	FailConvert(ctx context.Context, j datasets.ConvertJob, reason string) error
+}
+
+// StartConverting consumes job.dataset.v1.convert.* with the durable
+// contracts.DurableDatasetConvert. A job that keeps failing (o.MaxDeliver)
+// fails its dataset, which publishes evt.dataset.v1.failed.
+func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o natsx.ConsumerOptions) (*natsx.Consumer, error) {
+	o.Stream = contracts.StreamJobs
+	o.Durable = contracts.DurableDatasetConvert
+	o.FilterSubjects = []string{contracts.ConvertJobSubject("*")}
+	o.OnPoison = func(ctx context.Context, msg jetstream.Msg, lastErr error) error {
+		var j dv1.ConvertJob
+		if err := json.Unmarshal(msg.Data(), &j); err != nil || j.DatasetID == "" {
+			return nil // nothing to fail
+		}
+		return c.FailConvert(ctx, coreJob(j), "conversion failed: "+lastErr.Error())
+	}
+	return natsx.Consume(ctx, js, o, func(ctx context.Context, m natsx.Delivery[dv1.ConvertJob]) error {
+		if m.Data.DatasetID == "" || m.Data.OwnerID == "" {
+			return natsx.Permanent(errors.New("job names no dataset or owner"))
+		}
+		return c.RunConvert(ctx, coreJob(m.Data))
+	})
+}
+
+func coreJob(j dv1.ConvertJob) datasets.ConvertJob {
+	o := j.ConvertOptions
+	return datasets.ConvertJob{DatasetID: j.DatasetID, OwnerID: j.OwnerID, FileID: j.FileID, RequestedAt: j.RequestedAt,
+		Options: datasets.ConvertOptions{Sheet: o.Sheet, Delimiter: o.Delimiter, Header: o.Header, Encoding: o.Encoding,
+			Quote: o.Quote, IgnoreErrors: o.IgnoreErrors}}
+}
+
+// Eraser removes a deleted user's data.
+type Eraser interface {
+	EraseUser(ctx context.Context, ownerID string) error
+}
+
+// StartErasing consumes evt.user.v1.deleted.* with the durable
+// contracts.DurableDatasetUserErase and erases each user's datasets.
+func StartErasing(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ConsumerOptions) (*natsx.Consumer, error) {
+	o.Stream = contracts.StreamUsers
+	o.Durable = contracts.DurableDatasetUserErase
+	o.FilterSubjects = []string{contracts.EventFilter(contracts.DomainUser, contracts.EventDeleted)}
+	return natsx.Consume(ctx, js, o, func(ctx context.Context, m natsx.Delivery[userv1.UserDeleted]) error {
+		owner := m.Data.UserID
+		if owner == "" {
+			owner = contracts.UserIDFromSubject(m.Subject)
+		}
+		return e.EraseUser(ctx, owner)
+	})
+}

@@ -1,0 +1,167 @@
+package natsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/nonefinity/backend/contracts"
+	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
+)
+
+// convert stores the dataset as processing, queues its job and waits for
+// the outcome up to convertWait: it listens to the user's converted/failed
+// events (subscribed before the job is queued, so the outcome cannot slip
+// by) and, as a safety net for a lost event, re-reads the document now and
+// then. Past the wait, or with Async, it answers Accepted (202).
+func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertReply, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.ConvertReply{}, err
+	}
+	var outcome <-chan string
+	if !req.Async && a.nc != nil {
+		ch, stop, err := a.watchOutcomes(ctx, uid)
+		if err != nil {
+			return dv1.ConvertReply{}, err
+		}
+		defer stop()
+		outcome = ch
+	}
+	o := req.ConvertOptions
+	d, err := a.core.StartConvert(ctx, uid, req.FileID, req.DatasetName, req.Description, datasets.ConvertOptions{
+		Sheet: o.Sheet, Delimiter: o.Delimiter, Encoding: o.Encoding, Quote: o.Quote, Header: o.Header, IgnoreErrors: o.IgnoreErrors,
+	})
+	if err != nil {
+		return dv1.ConvertReply{}, mapError(err)
+	}
+	accepted := dv1.ConvertReply{DatasetID: d.ID, Status: dv1.StatusProcessing, Accepted: true}
+	if req.Async {
+		return accepted, nil
+	}
+	// Answer 202 before the caller's own deadline passes.
+	waitFor := a.convertWait
+	if dl, ok := ctx.Deadline(); ok {
+		waitFor = min(waitFor, time.Until(dl)-time.Second)
+	}
+	wait := time.NewTimer(max(waitFor, 0))
+	defer wait.Stop()
+	recheck := time.NewTicker(2 * time.Second)
+	defer recheck.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// The caller gave up; the job goes on.
+			return accepted, nil
+		case <-wait.C:
+			return accepted, nil
+		case id := <-outcome:
+			if id != d.ID {
+				continue
+			}
+		case <-recheck.C:
+		}
+		cur, err := a.core.Get(ctx, uid, d.ID)
+		if err != nil {
+			return dv1.ConvertReply{}, mapError(err)
+		}
+		switch cur.Status {
+		case datasets.StatusReady:
+			out := fromCoreDataset(cur)
+			return dv1.ConvertReply{Dataset: &out, DatasetID: cur.ID, Status: dv1.StatusReady}, nil
+		case datasets.StatusFailed:
+			return dv1.ConvertReply{}, rpcerr.Field(rpcerr.Validation, "file_id",
+				fmt.Sprintf("conversion failed (dataset %s): %s", cur.ID, cur.Error))
+		}
+	}
+}
+
+// watchOutcomes delivers the dataset ids of the user's conversion outcome
+// events until stop is called.
+func (a api) watchOutcomes(ctx context.Context, uid string) (<-chan string, func(), error) {
+	ch := make(chan string, 64)
+	handler := func(m *nats.Msg) {
+		var e struct {
+			DatasetID string `json:"dataset_id"`
+		}
+		if json.Unmarshal(m.Data, &e) != nil {
+			return
+		}
+		select {
+		case ch <- e.DatasetID:
+		default: // a busy user's other outcomes; the recheck covers ours
+		}
+	}
+	var subs []*nats.Subscription
+	stop := func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}
+	for _, ev := range []string{contracts.EventConverted, contracts.EventFailed} {
+		s, err := a.nc.Subscribe(contracts.EventSubject(contracts.DomainDataset, ev, uid), handler)
+		if err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("watch conversion outcome: %w", err)
+		}
+		subs = append(subs, s)
+	}
+	// The subscriptions must be live at the server before the job exists.
+	if err := a.nc.FlushWithContext(ctx); err != nil {
+		stop()
+		return nil, nil, errors.Join(rpcerr.New(rpcerr.Unavailable, "message bus unavailable"), err)
+	}
+	return ch, stop, nil
+}
+
+func (a api) fileColumns(ctx context.Context, req dv1.FileColumnsRequest) (dv1.FileColumnsReply, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.FileColumnsReply{}, err
+	}
+	fc, err := a.core.FileColumns(ctx, uid, req.ID, req.FileID)
+	if err != nil {
+		return dv1.FileColumnsReply{}, mapError(err)
+	}
+	out := dv1.FileColumnsReply{
+		FileColumns: fc.Columns,
+		FileInfo:    dv1.FileInfo{FileID: fc.File.ID, FileName: fc.File.Name, FileType: fc.File.ContentType},
+		DatasetInfo: dv1.DatasetInfo{DatasetID: fc.Dataset.ID, DatasetName: fc.Dataset.Name, Description: fc.Dataset.Description},
+	}
+	for _, c := range fc.Dataset.Schema {
+		out.DatasetColumns = append(out.DatasetColumns, dv1.DatasetColumn{ColumnName: c.Name, ColumnType: c.Type, Description: c.Desc})
+	}
+	return out, nil
+}
+
+func (a api) insert(ctx context.Context, req dv1.InsertRequest) (dv1.InsertReply, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.InsertReply{}, err
+	}
+	n, err := a.core.Insert(ctx, uid, req.ID, req.FileID)
+	if err != nil {
+		return dv1.InsertReply{}, mapError(err)
+	}
+	return dv1.InsertReply{InsertedRows: n}, nil
+}
+
+// export answers with a presigned GET of the produced file (see
+// datasets.Service.Export): the gateway redirects or streams from it.
+func (a api) export(ctx context.Context, req dv1.ExportRequest) (dv1.ExportReply, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.ExportReply{}, err
+	}
+	e, err := a.core.Export(ctx, uid, req.ID, req.Format)
+	if err != nil {
+		return dv1.ExportReply{}, mapError(err)
+	}
+	return dv1.ExportReply{URL: e.URL, ContentType: e.ContentType, FileName: e.FileName, ExpiresIn: int(e.ExpiresIn.Seconds())}, nil
+}

@@ -1,0 +1,270 @@
+// Package natsapi serves svc.dataset.v1.<op>: decode, call the core or the
+// DuckDB sessions, map errors once, encode.
+package natsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/nonefinity/backend/contracts"
+	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/natsx"
+	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/pkg/reqctx"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
+	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
+)
+
+type api struct {
+	core        *datasets.Service
+	duck        *duck.Manager
+	slots       int
+	nc          *nats.Conn
+	convertWait time.Duration
+}
+
+// Options configure Register.
+type Options struct {
+	// QueryConcurrency bounds queries (and data windows) running at once
+	// on this instance; the per-user cap is the session's.
+	QueryConcurrency int
+	// NC receives conversion outcome events for a waiting convert.
+	NC *nats.Conn
+	// ConvertWait is how long convert waits for its job before it answers
+	// Accepted (202); default 60s.
+	ConvertWait time.Duration
+}
+
+// Register adds the dataset and DuckDB endpoints to svc.
+func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Options) error {
+	if o.ConvertWait <= 0 {
+		o.ConvertWait = 60 * time.Second
+	}
+	queryConcurrency := max(o.QueryConcurrency, 1)
+	a := api{core: core, duck: m, slots: queryConcurrency, nc: o.NC, convertWait: o.ConvertWait}
+	// Conversions, inserts and exports hold a DuckDB and a download each:
+	// a few at once per instance.
+	const fileWork = 4
+	return errors.Join(
+		natsx.Handle(svc, dv1.Subject(dv1.OpConvert), a.convert, natsx.WithConcurrency(32)),
+		natsx.Handle(svc, dv1.Subject(dv1.OpFileColumns), a.fileColumns),
+		natsx.Handle(svc, dv1.Subject(dv1.OpInsert), a.insert, natsx.WithConcurrency(fileWork)),
+		natsx.Handle(svc, dv1.Subject(dv1.OpExport), a.export, natsx.WithConcurrency(fileWork)),
+		natsx.Handle(svc, dv1.Subject(dv1.OpCreate), a.create),
+		natsx.Handle(svc, dv1.Subject(dv1.OpList), a.list),
+		natsx.Handle(svc, dv1.Subject(dv1.OpGet), a.get),
+		natsx.Handle(svc, dv1.Subject(dv1.OpUpdate), a.update),
+		natsx.Handle(svc, dv1.Subject(dv1.OpUpdateSchema), a.updateSchema),
+		natsx.Handle(svc, dv1.Subject(dv1.OpDelete), a.delete),
+		natsx.Handle(svc, dv1.Subject(dv1.OpData), a.data, natsx.WithConcurrency(queryConcurrency)),
+		natsx.Handle(svc, dv1.Subject(dv1.OpQuery), a.query, natsx.WithConcurrency(queryConcurrency)),
+		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBStats), a.stats),
+		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBCleanup), a.cleanup),
+	)
+}
+
+// owner is the calling user; every operation needs one.
+func owner(ctx context.Context) (string, error) {
+	id := reqctx.From(ctx).UserID
+	if id == "" {
+		return "", rpcerr.New(rpcerr.Unauthorized, "no user on the request")
+	}
+	return id, nil
+}
+
+func (a api) create(ctx context.Context, req dv1.CreateRequest) (dv1.Dataset, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.Dataset{}, err
+	}
+	d, err := a.core.Create(ctx, uid, req.DatasetName, req.Description, toCoreColumns(req.Schema))
+	if err != nil {
+		return dv1.Dataset{}, mapError(err)
+	}
+	return fromCoreDataset(d), nil
+}
+
+func (a api) list(ctx context.Context, req dv1.ListRequest) (dv1.ListReply, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.ListReply{}, err
+	}
+	p := req.Normalize()
+	ds, total, err := a.core.List(ctx, uid, p.Skip, p.Limit)
+	if err != nil {
+		return dv1.ListReply{}, mapError(err)
+	}
+	out := dv1.ListReply{Datasets: make([]dv1.Dataset, len(ds)), Total: total}
+	for i, d := range ds {
+		out.Datasets[i] = fromCoreDataset(d)
+	}
+	return out, nil
+}
+
+func (a api) get(ctx context.Context, req dv1.GetRequest) (dv1.Dataset, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.Dataset{}, err
+	}
+	d, err := a.core.Get(ctx, uid, req.ID)
+	if err != nil {
+		return dv1.Dataset{}, mapError(err)
+	}
+	return fromCoreDataset(d), nil
+}
+
+func (a api) update(ctx context.Context, req dv1.UpdateRequest) (dv1.Dataset, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.Dataset{}, err
+	}
+	d, err := a.core.Update(ctx, uid, req.ID, req.Name, req.Description)
+	if err != nil {
+		return dv1.Dataset{}, mapError(err)
+	}
+	return fromCoreDataset(d), nil
+}
+
+func (a api) updateSchema(ctx context.Context, req dv1.UpdateSchemaRequest) (dv1.Dataset, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.Dataset{}, err
+	}
+	d, err := a.core.UpdateSchema(ctx, uid, req.ID, req.Descriptions)
+	if err != nil {
+		return dv1.Dataset{}, mapError(err)
+	}
+	return fromCoreDataset(d), nil
+}
+
+func (a api) delete(ctx context.Context, req dv1.DeleteRequest) (dv1.DeleteReply, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.DeleteReply{}, err
+	}
+	if err := a.core.Delete(ctx, uid, req.ID); err != nil {
+		return dv1.DeleteReply{}, mapError(err)
+	}
+	return dv1.DeleteReply{DatasetID: req.ID, Deleted: true}, nil
+}
+
+func (a api) data(ctx context.Context, req dv1.DataRequest) (dv1.DataReply, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.DataReply{}, err
+	}
+	p := req.Normalize()
+	rows, total, err := a.core.Data(ctx, uid, req.ID, p.Skip, p.Limit)
+	if err != nil {
+		return dv1.DataReply{}, mapError(err)
+	}
+	return dv1.DataReply{Data: rows, TotalRows: total, Offset: p.Skip, Limit: p.Limit}, nil
+}
+
+func (a api) query(ctx context.Context, req dv1.QueryRequest) (dv1.QueryReply, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.QueryReply{}, err
+	}
+	limit := req.Limit
+	switch {
+	case limit <= 0:
+		limit = dv1.QueryDefaultLimit
+	case limit > dv1.QueryMaxLimit:
+		limit = dv1.QueryMaxLimit
+	}
+	res, err := a.duck.Query(ctx, uid, req.Query, limit)
+	if err != nil {
+		return dv1.QueryReply{}, mapError(err)
+	}
+	out := dv1.QueryReply{Columns: make([]dv1.QueryColumn, len(res.Columns)), Data: res.Rows, RowCount: len(res.Rows),
+		Truncated: res.Truncated, ElapsedMS: res.Elapsed.Milliseconds()}
+	for i, c := range res.Columns {
+		out.Columns[i] = dv1.QueryColumn{Name: c.Name, Type: c.Type}
+	}
+	return out, nil
+}
+
+func (a api) stats(ctx context.Context, _ struct{}) (dv1.DuckDBStatsReply, error) {
+	if _, err := owner(ctx); err != nil {
+		return dv1.DuckDBStatsReply{}, err
+	}
+	st := a.duck.Stats()
+	cfg := a.duck.Config()
+	return dv1.DuckDBStatsReply{
+		TotalInstances: st.Total, ActiveInstances: st.Active, ExpiredInstances: st.Expired,
+		InstanceTTL: int(cfg.InstanceTTL.Seconds()), CleanupInterval: int(cfg.CleanupInterval.Seconds()),
+	}, nil
+}
+
+func (a api) cleanup(ctx context.Context, _ struct{}) (dv1.CleanupReply, error) {
+	if _, err := owner(ctx); err != nil {
+		return dv1.CleanupReply{}, err
+	}
+	if reqctx.From(ctx).Role != contracts.RoleAdmin {
+		return dv1.CleanupReply{}, rpcerr.New(rpcerr.Forbidden, "admin role required")
+	}
+	return dv1.CleanupReply{ClosedInstances: a.duck.CloseExpired()}, nil
+}
+
+// mapError is the one place core and engine errors become rpcerr codes.
+func mapError(err error) error {
+	var ve *datasets.ValidationError
+	var qe *duck.QueryError
+	var ce *datasets.ColumnError
+	switch {
+	case errors.Is(err, datasets.ErrFileNotFound):
+		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.NotFound, "file_id", "file not found"), err)
+	case errors.Is(err, datasets.ErrUnsupportedFile):
+		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.UnsupportedMediaType, "file_id", err.Error()), err)
+	case errors.Is(err, datasets.ErrTooLarge):
+		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.TooLarge, "file_id", err.Error()), err)
+	case errors.Is(err, datasets.ErrConcurrentChange):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Conflict, err.Error()), err)
+	case errors.As(err, &ce):
+		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.Validation, ce.Column, ce.Error()), err)
+	case errors.As(err, &ve):
+		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.Validation, ve.Field, ve.Message), err)
+	case errors.Is(err, datasets.ErrNotFound):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.NotFound, "dataset not found"), err)
+	case errors.Is(err, datasets.ErrDuplicateName):
+		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.Conflict, "dataset_name", "a dataset with this name already exists"), err)
+	case errors.Is(err, datasets.ErrNotReady):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Conflict, "dataset is not ready"), err)
+	case errors.As(err, &qe):
+		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.BadRequest, "query", qe.Message), err)
+	case errors.Is(err, duck.ErrEmptyQuery), errors.Is(err, duck.ErrMultipleStatements), errors.Is(err, duck.ErrNotReadOnly):
+		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.BadRequest, "query", err.Error()), err)
+	case errors.Is(err, duck.ErrTimeout):
+		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.BadRequest, "query", err.Error()), err)
+	case errors.Is(err, duck.ErrTooManyQueries):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.RateLimited, "too many queries running at once; retry when one finished"), err)
+	case objstore.IsUnavailable(err):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "object storage unavailable"), err)
+	}
+	return err
+}
+
+func toCoreColumns(cols []dv1.Column) []datasets.Column {
+	out := make([]datasets.Column, len(cols))
+	for i, c := range cols {
+		out[i] = datasets.Column{Name: c.ColumnName, Type: c.ColumnType, Desc: c.Desc}
+	}
+	return out
+}
+
+func fromCoreDataset(d datasets.Dataset) dv1.Dataset {
+	schema := make([]dv1.Column, len(d.Schema))
+	for i, c := range d.Schema {
+		schema[i] = dv1.Column{ColumnName: c.Name, ColumnType: c.Type, Desc: c.Desc}
+	}
+	return dv1.Dataset{
+		ID: d.ID, Name: d.Name, Description: d.Description, OwnerID: d.OwnerID, DataSchema: schema,
+		RowCount: d.RowCount, Status: dv1.Status(d.Status), Error: d.Error, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+	}
+}

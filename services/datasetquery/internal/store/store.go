@@ -1,0 +1,300 @@
+// Package store keeps datasets in the MongoDB collection "datasets", with
+// the Python service's field names (owner_id, data_schema, row_count…).
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nonefinity/backend/pkg/mongox"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
+	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
+)
+
+// Collection is the datasets collection.
+const Collection = "datasets"
+
+type columnDoc struct {
+	ColumnName string `bson:"column_name"`
+	ColumnType string `bson:"column_type"`
+	Desc       string `bson:"desc,omitempty"`
+}
+
+type partDoc struct {
+	Key  string `bson:"key"`
+	ETag string `bson:"etag"`
+	Size int64  `bson:"size"`
+}
+
+type datasetDoc struct {
+	ID          bson.ObjectID `bson:"_id,omitempty"`
+	Name        string        `bson:"name"`
+	Description string        `bson:"description"`
+	OwnerID     string        `bson:"owner_id"`
+	DataSchema  []columnDoc   `bson:"data_schema"`
+	RowCount    int64         `bson:"row_count"`
+	Status      string        `bson:"status"`
+	Error       string        `bson:"error,omitempty"`
+	FileID      string        `bson:"file_id,omitempty"`
+	Parts       []partDoc     `bson:"parts,omitempty"`
+	CreatedAt   time.Time     `bson:"created_at"`
+	UpdatedAt   time.Time     `bson:"updated_at"`
+}
+
+// Store implements datasets.Store.
+type Store struct {
+	coll *mongo.Collection
+	now  func() time.Time
+}
+
+// New returns a store over db. Call EnsureIndexes once at startup.
+func New(db *mongo.Database) *Store {
+	return &Store{coll: db.Collection(Collection), now: time.Now}
+}
+
+// Indexes are the collection's indexes: names unique per owner, and the
+// owner's listing order.
+func Indexes() []mongox.Index {
+	return []mongox.Index{
+		{Collection: Collection, Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "name", Value: 1}}, Unique: true, Name: "owner_name_unique"},
+		{Collection: Collection, Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}, Name: "owner_created"},
+	}
+}
+
+// EnsureIndexes creates the indexes.
+func (s *Store) EnsureIndexes(ctx context.Context, log *slog.Logger) error {
+	_, err := mongox.EnsureIndexes(ctx, s.coll.Database(), Indexes(), log)
+	return err
+}
+
+// Insert stores a new dataset and returns it with its id.
+func (s *Store) Insert(ctx context.Context, d datasets.Dataset) (datasets.Dataset, error) {
+	doc := toDoc(d)
+	doc.ID = bson.NewObjectID()
+	if _, err := s.coll.InsertOne(ctx, doc); err != nil {
+		return datasets.Dataset{}, mapErr(err)
+	}
+	return fromDoc(doc), nil
+}
+
+// List returns a page of the owner's datasets, newest first, and the total.
+func (s *Store) List(ctx context.Context, ownerID string, skip, limit int) ([]datasets.Dataset, int, error) {
+	filter := bson.M{"owner_id": ownerID}
+	total, err := s.coll.CountDocuments(ctx, filter)
+	if err != nil {
+		return nil, 0, mapErr(err)
+	}
+	cur, err := s.coll.Find(ctx, filter, options.Find().
+		SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).
+		SetSkip(int64(skip)).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, 0, mapErr(err)
+	}
+	var docs []datasetDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	out := make([]datasets.Dataset, len(docs))
+	for i, d := range docs {
+		out[i] = fromDoc(d)
+	}
+	return out, int(total), nil
+}
+
+// Get returns one of the owner's datasets.
+func (s *Store) Get(ctx context.Context, ownerID, id string) (datasets.Dataset, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return datasets.Dataset{}, datasets.ErrNotFound
+	}
+	var doc datasetDoc
+	if err := s.coll.FindOne(ctx, bson.M{"_id": oid, "owner_id": ownerID}).Decode(&doc); err != nil {
+		return datasets.Dataset{}, mapErr(err)
+	}
+	return fromDoc(doc), nil
+}
+
+// Update sets the changed fields and returns the dataset after the update.
+func (s *Store) Update(ctx context.Context, ownerID, id string, c datasets.Changes) (datasets.Dataset, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return datasets.Dataset{}, datasets.ErrNotFound
+	}
+	set := bson.M{"updated_at": s.now().UTC().Truncate(time.Millisecond)}
+	if c.Name != nil {
+		set["name"] = *c.Name
+	}
+	if c.Description != nil {
+		set["description"] = *c.Description
+	}
+	if c.Schema != nil {
+		set["data_schema"] = toColumnDocs(c.Schema)
+	}
+	if c.Status != nil {
+		set["status"] = string(*c.Status)
+	}
+	if c.Error != nil {
+		set["error"] = *c.Error
+	}
+	if c.RowCount != nil {
+		set["row_count"] = *c.RowCount
+	}
+	if c.Parts != nil {
+		set["parts"] = toPartDocs(c.Parts)
+	}
+	var doc datasetDoc
+	err = s.coll.FindOneAndUpdate(ctx, bson.M{"_id": oid, "owner_id": ownerID}, bson.M{"$set": set},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc)
+	if err != nil {
+		return datasets.Dataset{}, mapErr(err)
+	}
+	return fromDoc(doc), nil
+}
+
+// Delete removes one of the owner's datasets and returns what it was.
+func (s *Store) Delete(ctx context.Context, ownerID, id string) (datasets.Dataset, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return datasets.Dataset{}, datasets.ErrNotFound
+	}
+	var doc datasetDoc
+	if err := s.coll.FindOneAndDelete(ctx, bson.M{"_id": oid, "owner_id": ownerID}).Decode(&doc); err != nil {
+		return datasets.Dataset{}, mapErr(err)
+	}
+	return fromDoc(doc), nil
+}
+
+// DeleteOwner removes every dataset of the owner.
+func (s *Store) DeleteOwner(ctx context.Context, ownerID string) (int, error) {
+	res, err := s.coll.DeleteMany(ctx, bson.M{"owner_id": ownerID})
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return int(res.DeletedCount), nil
+}
+
+// ReadyTables lists the owner's ready datasets with their Parquet parts,
+// for the query sessions (duck.Catalog).
+func (s *Store) ReadyTables(ctx context.Context, ownerID string) ([]duck.Table, error) {
+	cur, err := s.coll.Find(ctx, bson.M{"owner_id": ownerID, "status": string(datasets.StatusReady)},
+		options.Find().SetProjection(bson.M{"name": 1, "parts": 1}))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var docs []datasetDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]duck.Table, len(docs))
+	for i, d := range docs {
+		out[i] = duck.Table{Name: d.Name, DatasetID: d.ID.Hex(), Parts: fromPartDocs(d.Parts)}
+	}
+	return out, nil
+}
+
+// mapErr turns driver errors into the core's sentinels; an unreachable
+// database keeps its rpcerr Unavailable code.
+func mapErr(err error) error {
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return datasets.ErrNotFound
+	case mongox.IsDuplicateKey(err), isDuplicateKeyMessage(err):
+		return fmt.Errorf("%w: %w", datasets.ErrDuplicateName, err)
+	}
+	return mongox.MapError(err, "")
+}
+
+// isDuplicateKeyMessage catches a unique-index violation reported by
+// findAndModify, which some MongoDB-wire servers (FerretDB) return as a
+// plain command error the driver does not classify.
+func isDuplicateKeyMessage(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "E11000") || strings.Contains(msg, "duplicate key") || strings.Contains(msg, "UNIQUE constraint failed")
+}
+
+func toDoc(d datasets.Dataset) datasetDoc {
+	doc := datasetDoc{
+		Name: d.Name, Description: d.Description, OwnerID: d.OwnerID, DataSchema: toColumnDocs(d.Schema),
+		RowCount: d.RowCount, Status: string(d.Status), Error: d.Error, FileID: d.FileID, Parts: toPartDocs(d.Parts),
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+	}
+	if d.ID != "" {
+		doc.ID, _ = bson.ObjectIDFromHex(d.ID)
+	}
+	return doc
+}
+
+func fromDoc(doc datasetDoc) datasets.Dataset {
+	schema := make([]datasets.Column, len(doc.DataSchema))
+	for i, c := range doc.DataSchema {
+		schema[i] = datasets.Column{Name: c.ColumnName, Type: c.ColumnType, Desc: c.Desc}
+	}
+	return datasets.Dataset{
+		ID: doc.ID.Hex(), OwnerID: doc.OwnerID, Name: doc.Name, Description: doc.Description, Schema: schema,
+		RowCount: doc.RowCount, Status: datasets.Status(doc.Status), Error: doc.Error, FileID: doc.FileID,
+		Parts: fromPartDocs(doc.Parts), CreatedAt: doc.CreatedAt.UTC(), UpdatedAt: doc.UpdatedAt.UTC(),
+	}
+}
+
+func toColumnDocs(cols []datasets.Column) []columnDoc {
+	out := make([]columnDoc, len(cols))
+	for i, c := range cols {
+		out[i] = columnDoc{ColumnName: c.Name, ColumnType: c.Type, Desc: c.Desc}
+	}
+	return out
+}
+
+func toPartDocs(parts []duck.Part) []partDoc {
+	if parts == nil {
+		return nil
+	}
+	out := make([]partDoc, len(parts))
+	for i, p := range parts {
+		out[i] = partDoc{Key: p.Key, ETag: p.ETag, Size: p.Size}
+	}
+	return out
+}
+
+func fromPartDocs(parts []partDoc) []duck.Part {
+	out := make([]duck.Part, len(parts))
+	for i, p := range parts {
+		out[i] = duck.Part{Key: p.Key, ETag: p.ETag, Size: p.Size}
+	}
+	return out
+}
+
+// AppendPart adds a part and its rows to a dataset that still has
+// expectParts parts, in one update, so a concurrent insert cannot lose
+// either's rows; otherwise datasets.ErrConcurrentChange (or ErrNotFound).
+func (s *Store) AppendPart(ctx context.Context, ownerID, id string, expectParts int, p duck.Part, rows int64) (datasets.Dataset, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return datasets.Dataset{}, datasets.ErrNotFound
+	}
+	filter := bson.M{"_id": oid, "owner_id": ownerID, "parts": bson.M{"$size": expectParts}}
+	update := bson.M{
+		"$push": bson.M{"parts": partDoc{Key: p.Key, ETag: p.ETag, Size: p.Size}},
+		"$inc":  bson.M{"row_count": rows},
+		"$set":  bson.M{"updated_at": s.now().UTC().Truncate(time.Millisecond)},
+	}
+	var doc datasetDoc
+	err = s.coll.FindOneAndUpdate(ctx, filter, update, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		if _, gerr := s.Get(ctx, ownerID, id); gerr != nil {
+			return datasets.Dataset{}, gerr
+		}
+		return datasets.Dataset{}, datasets.ErrConcurrentChange
+	}
+	if err != nil {
+		return datasets.Dataset{}, mapErr(err)
+	}
+	return fromDoc(doc), nil
+}
