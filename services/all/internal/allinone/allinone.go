@@ -221,7 +221,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	if err := waitHealthy(ctx, httpAddr); err != nil {
 		log.Error("gateway did not become healthy", "err", err)
 	}
-	printBanner(os.Stdout, httpAddr, dataDir, time.Since(started))
+	printBanner(os.Stdout, httpAddr, dataDir, time.Since(started), cfg.IsDev() && cfg.Clerk.Issuer == "")
 
 	var runErr error
 	select {

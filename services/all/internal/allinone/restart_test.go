@@ -62,6 +62,7 @@ func TestRestartKeepsData(t *testing.T) {
 	eps := readEndpoints(t, dataDir)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	checkDevTokenFlow(t, port)
 
 	db := mongoDB(t, eps)
 	if _, err := db.Collection("restart_probe").InsertOne(ctx, bson.D{{Key: "_id", Value: "probe"}, {Key: "n", Value: 42}}); err != nil {
@@ -245,4 +246,42 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// checkDevTokenFlow does what the banner tells a newcomer: mint a dev token
+// and call an authenticated route with it.
+func checkDevTokenFlow(t *testing.T, port int) {
+	t.Helper()
+	base := "http://127.0.0.1:" + strconv.Itoa(port) + "/api/v1"
+	resp, err := http.Get(base + "/auth/create-token?clerk_id=user_1")
+	if err != nil {
+		t.Fatalf("create-token: %v", err)
+	}
+	var minted struct {
+		Data struct {
+			Token string `json:"token"`
+		} `json:"data"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&minted)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || minted.Data.Token == "" {
+		t.Fatalf("create-token = %d, %v, token %q", resp.StatusCode, err, minted.Data.Token)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/auth/me", nil)
+	req.Header.Set("Authorization", "Bearer "+minted.Data.Token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("auth/me: %v", err)
+	}
+	var me struct {
+		Data struct {
+			ID      string `json:"id"`
+			ClerkID string `json:"clerk_id"`
+		} `json:"data"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&me)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || me.Data.ClerkID != "user_1" || len(me.Data.ID) != 24 {
+		t.Fatalf("auth/me = %d, %v, %+v", resp.StatusCode, err, me.Data)
+	}
 }
