@@ -7,7 +7,7 @@ MODULES := contracts pkg services/gateway services/credential services/fileinges
 # so the build cache and the test scheduler are shared.
 PKGS := github.com/nonefinity/backend/...
 BIN := bin
-SERVICES := gateway credential fileingest datasetquery
+STATIC_SERVICES := gateway credential fileingest
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
@@ -41,13 +41,15 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-## build: one binary per service (and the all-in-one) into bin/
+## build: one binary per service (and the all-in-one) into bin/; static where
+## possible — only DuckDB (datasetquery, all-in-one) needs cgo
 build:
 	@mkdir -p $(BIN)
-	@for s in $(SERVICES); do \
-		echo "build $$s"; \
-		$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$s ./services/$$s/cmd/$$s || exit 1; \
+	@for s in $(STATIC_SERVICES); do \
+		echo "build $$s (static)"; \
+		CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$s ./services/$$s/cmd/$$s || exit 1; \
 	done
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/datasetquery ./services/datasetquery/cmd/datasetquery
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/nonefinity ./services/all/cmd/nonefinity
 	@ls -l $(BIN)
 
