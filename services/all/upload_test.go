@@ -101,49 +101,9 @@ func startUploadStack(tb testing.TB, files fileingest.Config, store *objstore.St
 	return s
 }
 
-// runServiceTB is runService for benchmarks too.
-func runServiceTB(tb testing.TB, name string, run func(ctx context.Context) error) {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("%s stopped with %v", name, err)
-			}
-		case <-time.After(20 * time.Second):
-			tb.Errorf("%s did not stop within 20s", name)
-		}
-	})
-}
-
-type response struct {
-	status int
-	body   []byte
-}
-
 func (s *uploadStack) do(tb testing.TB, method, path string, body io.Reader, contentType string) response {
 	tb.Helper()
-	req, err := http.NewRequest(method, s.base+path, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if s.token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, body: b}
+	return doHTTP(tb, method, s.base+path, s.token, body, contentType)
 }
 
 // patternReader is an endless stream of pseudo-random bytes, so the body
@@ -225,24 +185,6 @@ func heapInuse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse
-}
-
-type envelope struct {
-	Success bool            `json:"success"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
-	Errors  []struct {
-		Code, Field, Message string
-	} `json:"errors"`
-}
-
-func decodeEnvelope(tb testing.TB, r response) envelope {
-	tb.Helper()
-	var env envelope
-	if err := json.Unmarshal(r.body, &env); err != nil {
-		tb.Fatalf("envelope: %v: %s", err, r.body)
-	}
-	return env
 }
 
 // waitReady polls the file until processing finished.

@@ -213,6 +213,13 @@ func (h *Handler) startPosition(ctx context.Context, lastEventID string) (positi
 			continue
 		}
 		st, err := h.js.Stream(ctx, s.stream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			// The service that owns the stream has not run yet, so it has
+			// no events. Its first message will be sequence 1: an id of
+			// STREAM:0 resumes from there after a reconnect, without gaps.
+			start[s.stream] = 1
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", s.stream, err)
 		}
@@ -241,6 +248,11 @@ func (h *Handler) subscribe(ctx context.Context, userID string, start position, 
 			InactiveThreshold: consumerInactiveThreshold,
 			NamePrefix:        prefix + "_" + strings.ToLower(s.stream),
 		})
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			// See startPosition: a stream created after this connection
+			// opened is picked up on the client's next reconnect.
+			continue
+		}
 		if err != nil {
 			return subs, fmt.Errorf("consumer on %s: %w", s.stream, err)
 		}

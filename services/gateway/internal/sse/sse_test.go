@@ -336,21 +336,26 @@ func TestRefusals(t *testing.T) {
 	if s := e.connect("", ""); s.resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no user: %d", s.resp.StatusCode)
 	}
-	if err := e.js.DeleteStream(context.Background(), contracts.StreamUsers); err != nil {
+}
+
+// A stream whose owning service never ran does not keep the caller from the
+// events of the streams that exist.
+func TestMissingStreamIsSkipped(t *testing.T) {
+	e := newEnv(t, sse.Options{})
+	if err := e.js.DeleteStream(context.Background(), contracts.StreamDatasets); err != nil {
 		t.Fatal(err)
 	}
 	s := e.connect(userA, "")
-	if s.resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("missing stream: %d", s.resp.StatusCode)
+	if s.resp.StatusCode != http.StatusOK {
+		t.Fatalf("one stream missing: %d", s.resp.StatusCode)
 	}
-	var body struct {
-		Success bool `json:"success"`
-		Errors  []struct {
-			Code string `json:"code"`
-		} `json:"errors"`
+	ready := s.ready()
+	if !strings.Contains(ready.ID, contracts.StreamDatasets+":0") {
+		t.Fatalf("ready id %q does not start the missing stream at 0", ready.ID)
 	}
-	if err := json.NewDecoder(s.resp.Body).Decode(&body); err != nil || body.Success || len(body.Errors) != 1 || body.Errors[0].Code != "unavailable" {
-		t.Errorf("body %+v (%v)", body, err)
+	e.publish(contracts.DomainFile, contracts.EventProcessed, userA, map[string]string{"file_id": "f1"})
+	if f := s.next(); f.Event != "file.processed" {
+		t.Fatalf("got %+v, want the file event", f)
 	}
 }
 
