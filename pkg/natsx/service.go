@@ -70,6 +70,12 @@ func NewService(nc *nats.Conn, cfg ServiceConfig, log *slog.Logger) (*Service, e
 // afterwards.
 func (s *Service) Stop() error {
 	err := s.micro.Stop()
+	// micro drains its subscriptions asynchronously; a round trip to the
+	// server makes sure it has processed the UNSUBs, so once Stop returns no
+	// new request is routed here (callers see "no responders" at once).
+	if s.nc.IsConnected() {
+		_ = s.nc.FlushTimeout(2 * time.Second)
+	}
 	s.inflight.wait()
 	if err != nil {
 		return fmt.Errorf("stop micro service: %w", err)

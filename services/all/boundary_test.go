@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nonefinity/backend/pkg/testkit"
 )
 
 // Packages a production service binary must never link: DuckDB is linked by
@@ -43,7 +45,8 @@ func TestDependencyBoundaries(t *testing.T) {
 		t.Run(c.service, func(t *testing.T) {
 			t.Parallel()
 			cmd := exec.Command("go", "list", "-deps", "./cmd/"+c.service)
-			cmd.Dir = filepath.Join("..", c.service)
+			// Absolute: testkit.S3 changes the working directory of the process.
+			cmd.Dir = filepath.Join(testkit.WorkDir(), "..", c.service)
 			cmd.Env = append(cmd.Environ(), "GOWORK=off")
 			out, err := cmd.CombinedOutput()
 			if err != nil {

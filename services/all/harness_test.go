@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/nonefinity/backend/contracts/client"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/logx"
@@ -28,20 +30,25 @@ import (
 
 // runServiceTB runs one service until the test or benchmark ends and fails
 // it if the service returns an error or does not stop.
-func runServiceTB(tb testing.TB, name string, run func(ctx context.Context) error) {
+func runServiceTB(tb testing.TB, name string, ns *testkit.NATSServer, run func(ctx context.Context, nc *nats.Conn) error) {
 	tb.Helper()
-	stop := startService(tb, name, run)
+	stop := startService(tb, name, ns, run)
 	tb.Cleanup(stop)
 }
 
 // startService runs one service and returns the function that stops it
 // and waits for it to return (safe to call more than once). The caller
 // decides when: e2e tests stop a service mid-test to see the gateway's 503.
-func startService(tb testing.TB, name string, run func(ctx context.Context) error) (stop func()) {
+//
+// The service gets its own NATS connection, made here before the caller
+// registers stop as a cleanup: cleanups run last-in first-out, so the
+// connection closes only after the service has stopped.
+func startService(tb testing.TB, name string, ns *testkit.NATSServer, run func(ctx context.Context, nc *nats.Conn) error) (stop func()) {
 	tb.Helper()
+	nc := ns.Conn(tb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
+	go func() { done <- run(ctx, nc) }()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -146,23 +153,23 @@ func startE2E(tb testing.TB, o e2eOptions) *e2eStack {
 	}
 	settings := gateway.DefaultSettings()
 	settings.RateLimitPerMinute = 0
-	runServiceTB(tb, "gateway", func(ctx context.Context) error {
-		return gateway.Run(ctx, gateway.Config{Base: base, Settings: settings}, gateway.Deps{NC: ns.Conn(tb), DB: db, Log: log, Listener: ln})
+	runServiceTB(tb, "gateway", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return gateway.Run(ctx, gateway.Config{Base: base, Settings: settings}, gateway.Deps{NC: nc, DB: db, Log: log, Listener: ln})
 	})
 	s := &e2eStack{base: "http://" + ln.Addr().String() + "/api/v1"}
 	credCfg := credential.Config{Base: base, Settings: o.Credentials}
-	s.stopCreds = startService(tb, "credential", func(ctx context.Context) error {
-		return credential.Run(ctx, credCfg, credential.Deps{NC: ns.Conn(tb), DB: db, Log: log})
+	s.stopCreds = startService(tb, "credential", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return credential.Run(ctx, credCfg, credential.Deps{NC: nc, DB: db, Log: log})
 	})
 	tb.Cleanup(s.stopCreds)
 	files := o.Files
 	files.Base = base
-	s.stopFiles = startService(tb, "fileingest", func(ctx context.Context) error {
-		return fileingest.Run(ctx, files, fileingest.Deps{NC: ns.Conn(tb), DB: db, Store: store, Log: log})
+	s.stopFiles = startService(tb, "fileingest", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return fileingest.Run(ctx, files, fileingest.Deps{NC: nc, DB: db, Store: store, Log: log})
 	})
 	tb.Cleanup(s.stopFiles)
-	runServiceTB(tb, "datasetquery", func(ctx context.Context) error {
-		return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: ns.Conn(tb), DB: db, Store: store, Log: log})
+	runServiceTB(tb, "datasetquery", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: nc, DB: db, Store: store, Log: log})
 	})
 
 	req := natsx.NewClient(ns.Conn(tb))

@@ -26,26 +26,6 @@ import (
 	gateway "github.com/nonefinity/backend/services/gateway/app"
 )
 
-// runService runs one service until the test ends and fails the test if it
-// returns an error or does not stop.
-func runService(t *testing.T, name string, run func(ctx context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s stopped with %v", name, err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("%s did not stop within 20s", name)
-		}
-	})
-}
-
 // TestServicesRegisterAndAnswerHealth runs the gateway and the three services
 // on testkit infrastructure: each service is discoverable through micro
 // (what `nats micro ls/info` shows), answers its health operation through the
@@ -69,16 +49,16 @@ func TestServicesRegisterAndAnswerHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runService(t, "gateway", func(ctx context.Context) error {
-		return gateway.Run(ctx, gateway.Config{Base: base, Settings: gateway.DefaultSettings()}, gateway.Deps{NC: ns.Conn(t), DB: db, Log: log, Listener: ln})
+	runServiceTB(t, "gateway", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return gateway.Run(ctx, gateway.Config{Base: base, Settings: gateway.DefaultSettings()}, gateway.Deps{NC: nc, DB: db, Log: log, Listener: ln})
 	})
 	readyURL := "http://" + ln.Addr().String() + "/ready"
 
-	runService(t, "credential", func(ctx context.Context) error {
-		return credential.Run(ctx, credential.Config{Base: base}, credential.Deps{NC: ns.Conn(t), DB: db, Log: log})
+	runServiceTB(t, "credential", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return credential.Run(ctx, credential.Config{Base: base}, credential.Deps{NC: nc, DB: db, Log: log})
 	})
-	runService(t, "fileingest", func(ctx context.Context) error {
-		return fileingest.Run(ctx, fileingest.Config{Base: base}, fileingest.Deps{NC: ns.Conn(t), DB: db, Store: store, Log: log})
+	runServiceTB(t, "fileingest", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return fileingest.Run(ctx, fileingest.Config{Base: base}, fileingest.Deps{NC: nc, DB: db, Store: store, Log: log})
 	})
 
 	nc := ns.Conn(t)
@@ -103,8 +83,8 @@ func TestServicesRegisterAndAnswerHealth(t *testing.T) {
 		t.Fatalf("/ready body = %s, want one unavailable error for %q", body, contracts.ServiceDataset)
 	}
 
-	runService(t, "datasetquery", func(ctx context.Context) error {
-		return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: ns.Conn(t), DB: db, Store: store, Log: log})
+	runServiceTB(t, "datasetquery", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: nc, DB: db, Store: store, Log: log})
 	})
 	for _, want := range []struct{ name, subject string }{
 		{credential.Name, contracts.ServiceCredential},

@@ -21,6 +21,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/nonefinity/backend/contracts/client"
 	"github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/pkg/config"
@@ -66,12 +68,12 @@ func startUploadStack(tb testing.TB, files fileingest.Config, store *objstore.St
 	}
 	settings := gateway.DefaultSettings()
 	settings.RateLimitPerMinute = 0
-	runServiceTB(tb, "gateway", func(ctx context.Context) error {
-		return gateway.Run(ctx, gateway.Config{Base: base, Settings: settings}, gateway.Deps{NC: ns.Conn(tb), DB: db, Log: log, Listener: ln})
+	runServiceTB(tb, "gateway", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return gateway.Run(ctx, gateway.Config{Base: base, Settings: settings}, gateway.Deps{NC: nc, DB: db, Log: log, Listener: ln})
 	})
 	files.Base = base
-	runServiceTB(tb, "fileingest", func(ctx context.Context) error {
-		return fileingest.Run(ctx, files, fileingest.Deps{NC: ns.Conn(tb), DB: db, Store: store, Log: log})
+	runServiceTB(tb, "fileingest", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return fileingest.Run(ctx, files, fileingest.Deps{NC: nc, DB: db, Store: store, Log: log})
 	})
 	health := client.File{R: natsx.NewClient(ns.Conn(tb))}.Health
 	for deadline := time.Now().Add(30 * time.Second); ; {

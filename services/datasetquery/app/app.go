@@ -55,6 +55,10 @@ type Config struct {
 	// DatasetConvertWait is how long convert waits for its job before it
 	// answers 202.
 	DatasetConvertWait config.Duration `env:"DATASET_CONVERT_WAIT" envDefault:"60s"`
+	// DatasetConvertAckWait is how long JetStream waits for a conversion job
+	// whose instance went silent (killed) before redelivering it; a live
+	// instance extends it while it works. Zero takes natsx's default (30s).
+	DatasetConvertAckWait config.Duration `env:"DATASET_CONVERT_ACK_WAIT" envDefault:"30s"`
 	// DatasetMaxFileBytes caps a file downloaded for conversion or insert
 	// (after transcoding to UTF-8); default 2 GiB.
 	DatasetMaxFileBytes int64 `env:"DATASET_MAX_FILE_BYTES" envDefault:"2147483648"`
@@ -158,7 +162,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("start erasure consumer: %w", err)
 	}
 	converting, err := events.StartConverting(ctx, js, core, natsx.ConsumerOptions{
-		MaxDeliver: 5, Concurrency: 1, HandlerTimeout: 30 * time.Minute, Logger: log,
+		MaxDeliver: 5, Concurrency: 1, HandlerTimeout: 30 * time.Minute, AckWait: cfg.DatasetConvertAckWait.Duration(), Logger: log,
 	})
 	if err != nil {
 		_ = svc.Stop()

@@ -2,12 +2,15 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/client"
@@ -32,9 +35,18 @@ type env struct {
 	js    jetstream.JetStream
 	store *objstore.Store
 	nc    *nats.Conn
+	infra infra
 }
 
-func start(t testing.TB) env {
+// infra is what every datasetquery instance of a test shares: one NATS
+// server, one MongoDB database, one bucket.
+type infra struct {
+	ns    *testkit.NATSServer
+	db    *mongo.Database
+	store *objstore.Store
+}
+
+func newInfra(t testing.TB) infra {
 	t.Helper()
 	ns := testkit.NATS(t)
 	db := testkit.Mongo(t)
@@ -43,33 +55,126 @@ func start(t testing.TB) env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return infra{ns: ns, db: db, store: st}
+}
+
+// instance is one running datasetquery service (one app.Run).
+type instance struct {
+	dir  string
+	nc   *nats.Conn
+	stop func() error
+}
+
+// testConfig is the configuration tests run with; tweak adjusts it.
+func testConfig(dir string, tweak ...func(*app.Config)) app.Config {
 	cfg := app.Config{DuckDBQueryTimeout: config.Duration(3 * time.Second), DuckDBMemoryLimit: "256MB"}
-	cfg.DuckDB.TempFolder = t.TempDir()
+	cfg.DuckDB.TempFolder = dir
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	return cfg
+}
+
+// run starts an instance on its own NATS connection with DUCKDB_TEMP_FOLDER
+// dir; stop (also run at cleanup) cancels it and waits for Run to return.
+func (in infra) run(t testing.TB, dir string, tweak ...func(*app.Config)) *instance {
+	t.Helper()
+	nc := in.ns.Conn(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- app.Run(ctx, cfg, app.Deps{NC: ns.Conn(t), DB: db, Store: st, Log: slog.New(slog.DiscardHandler)})
+		done <- app.Run(ctx, testConfig(dir, tweak...), app.Deps{NC: nc, DB: in.db, Store: in.store, Log: slog.New(slog.DiscardHandler)})
 	}()
+	var once sync.Once
+	var runErr error
+	inst := &instance{dir: dir, nc: nc, stop: func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := inst.stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	nc := ns.Conn(t)
-	ds := client.Dataset{R: natsx.NewClient(nc)}
-	// Ready when health answers (bounded).
+	return inst
+}
+
+// env is a client on the shared infrastructure.
+func (in infra) env(t testing.TB) env {
+	t.Helper()
+	nc := in.ns.Conn(t)
+	return env{ds: client.Dataset{R: natsx.NewClient(nc)}, js: in.ns.JetStream(t), store: in.store, nc: nc, infra: in}
+}
+
+func start(t testing.TB, tweak ...func(*app.Config)) env {
+	t.Helper()
+	in := newInfra(t)
+	in.run(t, t.TempDir(), tweak...)
+	e := in.env(t)
+	waitInstances(t, e.nc, 1)
+	return e
+}
+
+// waitInstances waits (bounded) until exactly n datasetquery instances
+// report every endpoint in their micro stats (the last one registered is
+// duckdb.cleanup), and returns their request counts.
+func waitInstances(t testing.TB, nc *nats.Conn, n int) map[string]map[string]int {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := ds.Health(context.Background()); err == nil {
-			break
+		stats := instanceStats(t, nc, n)
+		ready := 0
+		for _, eps := range stats {
+			if _, ok := eps[dv1.Subject(dv1.OpDuckDBCleanup)]; ok {
+				ready++
+			}
+		}
+		if ready == n && len(stats) == n {
+			return stats
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("service did not come up")
+			t.Fatalf("%d datasetquery instances ready, want %d", ready, n)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return env{ds: ds, js: ns.JetStream(t), store: st, nc: nc}
+}
+
+// instanceStats asks $SRV.STATS.datasetquery and returns, per instance id,
+// the number of requests each endpoint subject has served. It stops
+// collecting once want instances answered or after a short quiet window.
+func instanceStats(t testing.TB, nc *nats.Conn, want int) map[string]map[string]int {
+	t.Helper()
+	inbox := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.PublishRequest("$SRV.STATS."+app.Name, inbox, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]int{}
+	for len(out) < want {
+		msg, err := sub.NextMsg(250 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		var st struct {
+			ID        string `json:"id"`
+			Endpoints []struct {
+				Subject     string `json:"subject"`
+				NumRequests int    `json:"num_requests"`
+			} `json:"endpoints"`
+		}
+		if json.Unmarshal(msg.Data, &st) != nil || st.ID == "" {
+			continue
+		}
+		eps := map[string]int{}
+		for _, ep := range st.Endpoints {
+			eps[ep.Subject] = ep.NumRequests
+		}
+		out[st.ID] = eps
+	}
+	return out
 }
 
 func as(user string, role ...string) context.Context {

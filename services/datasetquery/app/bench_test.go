@@ -3,7 +3,9 @@ package app_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,8 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver for the baseline
 
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/services/datasetquery/app"
 )
 
 // salesCSV is the benchmark data: 1,000,000 rows of an int id, a category
@@ -68,4 +72,145 @@ func BenchmarkConvertCSV(b *testing.B) {
 			}
 		}
 	})
+}
+
+// groupBySum is the query benchmarks compare; %s is the table.
+const groupBySum = "SELECT category, sum(amount) AS total FROM %s GROUP BY category"
+
+// benchConfig gives benchmark queries room: the tests' 3 s timeout is
+// meant to stop runaway SQL quickly, not to bound a cold 1M-row query on a
+// busy machine.
+func benchConfig(c *app.Config) { c.DuckDBQueryTimeout = config.Duration(2 * time.Minute) }
+
+// convertSales converts the 1,000,000-row benchmark CSV through the
+// service once and returns the dataset.
+func convertSales(b *testing.B, e env, name string) dv1.Dataset {
+	b.Helper()
+	fs := startFileService(b, e)
+	fid := fs.add(b, alice, "sales", "text/csv", salesCSV(1_000_000), csvPreview(",", "id", "category", "amount", "sold_at"))
+	ctx, cancel := context.WithTimeout(as(alice), 5*time.Minute)
+	defer cancel()
+	r, err := e.ds.Convert(ctx, dv1.ConvertRequest{FileID: fid, DatasetName: name})
+	if err != nil || r.Dataset == nil || r.Dataset.RowCount != 1_000_000 {
+		b.Fatalf("convert %v %+v", err, r)
+	}
+	return *r.Dataset
+}
+
+// queryGroupBySum runs the benchmark query through the query operation
+// and checks its answer (50 categories).
+func queryGroupBySum(b *testing.B, e env, table string) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(as(alice), 2*time.Minute)
+	defer cancel()
+	q, err := e.ds.Query(ctx, dv1.QueryRequest{Query: fmt.Sprintf(groupBySum, table)})
+	if err != nil || q.RowCount != 50 || q.Truncated {
+		b.Fatalf("query %v %+v", err, q)
+	}
+}
+
+// BenchmarkQueryGroupBySumWarm is a group-by-sum through the query
+// operation (NATS request, catalog check, DuckDB session with the dataset
+// cached) after one warm-up query. Compare with
+// BenchmarkDuckDBDirectGroupBySum (target ≤ 1.3×).
+func BenchmarkQueryGroupBySumWarm(b *testing.B) {
+	e := start(b, benchConfig)
+	convertSales(b, e, "sales")
+	queryGroupBySum(b, e, "sales")
+	b.ResetTimer()
+	for b.Loop() {
+		queryGroupBySum(b, e, "sales")
+	}
+}
+
+// BenchmarkQueryGroupBySumCold is the first query after the conversion on
+// an instance that has never seen the dataset: each iteration starts a
+// fresh instance (new DUCKDB_TEMP_FOLDER, so no session and no cache)
+// outside the timer, and the timed query opens the session, downloads the
+// Parquet from object storage and runs. Compare with
+// BenchmarkDuckDBDirectGroupBySum (target ≤ 3×).
+func BenchmarkQueryGroupBySumCold(b *testing.B) {
+	in := newInfra(b)
+	first := in.run(b, b.TempDir(), benchConfig)
+	e := in.env(b)
+	waitInstances(b, e.nc, 1)
+	convertSales(b, e, "sales")
+	if err := first.stop(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		inst := in.run(b, b.TempDir(), benchConfig)
+		waitInstances(b, e.nc, 1)
+		b.StartTimer()
+		queryGroupBySum(b, e, "sales")
+		b.StopTimer()
+		if err := inst.stop(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkDuckDBDirectGroupBySum is the baseline: the same SQL on a plain
+// DuckDB connection over the dataset's Parquet (downloaded once from
+// object storage to a local file), rows read as the service reads them.
+func BenchmarkDuckDBDirectGroupBySum(b *testing.B) {
+	e := start(b, benchConfig)
+	d := convertSales(b, e, "sales")
+	file := filepath.Join(b.TempDir(), "sales.parquet")
+	var parts int
+	for obj, err := range e.store.List(context.Background(), "users/"+alice+"/datasets/"+d.ID+"/") {
+		if err != nil {
+			b.Fatal(err)
+		}
+		parts++
+		body, _, err := e.store.Get(context.Background(), obj.Key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, err := os.Create(file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, cerr := io.Copy(f, body)
+		_ = body.Close()
+		if err := errors.Join(cerr, f.Close()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if parts != 1 {
+		b.Fatalf("dataset has %d parts, the baseline expects 1", parts)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	query := fmt.Sprintf(groupBySum, fmt.Sprintf("read_parquet('%s')", file))
+	run := func() {
+		rows, err := db.Query(query)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var cat string
+			var total float64
+			if err := rows.Scan(&cat, &total); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if err := rows.Err(); err != nil || n != 50 {
+			b.Fatalf("direct query: %d rows, %v", n, err)
+		}
+	}
+	run()
+	b.ResetTimer()
+	for b.Loop() {
+		run()
+	}
 }

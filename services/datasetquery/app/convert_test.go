@@ -32,11 +32,12 @@ type fileService struct {
 	mu    sync.Mutex
 	next  int
 	files map[string]fv1.File
+	urls  map[string]string // file id → download URL instead of a presigned GET
 }
 
 func startFileService(t testing.TB, e env) *fileService {
 	t.Helper()
-	fs := &fileService{store: e.store, files: map[string]fv1.File{}}
+	fs := &fileService{store: e.store, files: map[string]fv1.File{}, urls: map[string]string{}}
 	svc, err := natsx.NewService(e.nc, natsx.ServiceConfig{Name: "fileingest", Version: "0.0.1"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +47,12 @@ func startFileService(t testing.TB, e env) *fileService {
 		f, err := fs.lookup(ctx, req.FileID)
 		if err != nil {
 			return fv1.OpenReply{}, err
+		}
+		fs.mu.Lock()
+		url, ok := fs.urls[f.ID]
+		fs.mu.Unlock()
+		if ok {
+			return fv1.OpenReply{URL: url, ExpiresIn: 900, File: f}, nil
 		}
 		u, err := fs.store.PresignGet(ctx, f.FilePath, 15*time.Minute, "")
 		if err != nil {
@@ -90,6 +97,13 @@ func (fs *fileService) add(t testing.TB, owner, name, contentType string, body [
 	fs.files[id] = f
 	fs.mu.Unlock()
 	return id
+}
+
+// setURL makes open hand out url for the file instead of a presigned GET.
+func (fs *fileService) setURL(id, url string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.urls[id] = url
 }
 
 func csvPreview(delim string, cols ...string) *fv1.Preview {

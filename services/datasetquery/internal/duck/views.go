@@ -32,13 +32,20 @@ func (m *Manager) syncViews(ctx context.Context, s *session, names []string) err
 	// or not the query names it: DuckDB's table-name extraction does not
 	// see every reference (DESCRIBE, or a name a view already resolves),
 	// and a stale view must never answer.
-	for key := range s.views {
-		if _, ok := byName[key]; !ok {
-			if err := s.exec(ctx, "DROP VIEW IF EXISTS "+sqlIdent(key)); err != nil {
-				return err
-			}
-			delete(s.views, key)
+	// The same goes for a view whose dataset changed content (an insert or
+	// a re-conversion, maybe on another instance): once a view exists,
+	// DuckDB resolves the name through it and does not report it among
+	// the query's tables, so the view is dropped here and the query that
+	// names it recreates it from the catalog's current parts.
+	for key, current := range s.views {
+		t, ok := byName[key]
+		if ok && current == strings.Join(m.partPaths(s, t), "\n") {
+			continue
 		}
+		if err := s.exec(ctx, "DROP VIEW IF EXISTS "+sqlIdent(key)); err != nil {
+			return err
+		}
+		delete(s.views, key)
 	}
 	for _, name := range names {
 		key := strings.ToLower(lastIdentPart(name))
@@ -93,12 +100,10 @@ func (m *Manager) cacheParts(ctx context.Context, s *session, t Table) ([]string
 		return nil, fmt.Errorf("create cache directory: %w", err)
 	}
 	keep := map[string]bool{}
-	files := make([]string, 0, len(t.Parts))
-	for _, p := range t.Parts {
-		sum := sha256.Sum256([]byte(p.Key + "\x00" + p.ETag))
-		path := filepath.Join(dir, hex.EncodeToString(sum[:12])+".parquet")
+	files := m.partPaths(s, t)
+	for i, p := range t.Parts {
+		path := files[i]
 		keep[filepath.Base(path)] = true
-		files = append(files, path)
 		if _, err := os.Stat(path); err == nil {
 			continue
 		}
@@ -114,6 +119,18 @@ func (m *Manager) cacheParts(ctx context.Context, s *session, t Table) ([]string
 		}
 	}
 	return files, nil
+}
+
+// partPaths are where the table's parts are cached in the session: named
+// after each object's key and ETag, so a changed object is a different file.
+func (m *Manager) partPaths(s *session, t Table) []string {
+	dir := filepath.Join(s.cacheDir, safeName(t.DatasetID))
+	files := make([]string, len(t.Parts))
+	for i, p := range t.Parts {
+		sum := sha256.Sum256([]byte(p.Key + "\x00" + p.ETag))
+		files[i] = filepath.Join(dir, hex.EncodeToString(sum[:12])+".parquet")
+	}
+	return files
 }
 
 // download streams one object into path through a temporary file, so a
