@@ -27,22 +27,11 @@ func (a *API) providersList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) providersRefresh(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.credentials.ProvidersRefresh(ctx)
-	a.reply(w, r, http.StatusOK, "providers reloaded", reply, err)
+	serveNoInput(a, w, r, a.credentials.ProvidersRefresh, http.StatusOK, "providers reloaded")
 }
 
 func (a *API) credentialCreate(w http.ResponseWriter, r *http.Request) {
-	var req cv1.CreateRequest
-	if e := bindBody(w, r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	cred, err := a.credentials.Create(ctx, req)
-	a.reply(w, r, http.StatusCreated, "credential created", cred, err)
+	serveCall(a, w, r, fromBody, a.credentials.Create, http.StatusCreated, "credential created")
 }
 
 func (a *API) credentialList(w http.ResponseWriter, r *http.Request) {
@@ -63,15 +52,8 @@ func (a *API) credentialList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) credentialGet(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "id", "credential")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	cred, err := a.credentials.Get(ctx, cv1.GetRequest{ID: id})
-	a.reply(w, r, http.StatusOK, "credential", cred, err)
+	serveCall(a, w, r, byID("id", "credential", func(id string) cv1.GetRequest { return cv1.GetRequest{ID: id} }),
+		a.credentials.Get, http.StatusOK, "credential")
 }
 
 // credentialUpdate is the body of PUT /credentials/{id}: the fields to
@@ -89,32 +71,12 @@ func toUpdateCredential(id string, b credentialUpdate) cv1.UpdateRequest {
 }
 
 func (a *API) credentialUpdate(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "id", "credential")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	var body credentialUpdate
-	if e := bindBody(w, r, &body); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	cred, err := a.credentials.Update(ctx, toUpdateCredential(id, body))
-	a.reply(w, r, http.StatusOK, "credential updated", cred, err)
+	serveCall(a, w, r, byIDAndBody("id", "credential", toUpdateCredential), a.credentials.Update, http.StatusOK, "credential updated")
 }
 
 func (a *API) credentialDelete(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "id", "credential")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.credentials.Delete(ctx, cv1.DeleteRequest{ID: id})
-	a.reply(w, r, http.StatusOK, "credential deleted", reply, err)
+	serveCall(a, w, r, byID("id", "credential", func(id string) cv1.DeleteRequest { return cv1.DeleteRequest{ID: id} }),
+		a.credentials.Delete, http.StatusOK, "credential deleted")
 }
 
 func (a *API) credentialTest(w http.ResponseWriter, r *http.Request) {
@@ -138,32 +100,13 @@ func (a *API) credentialListByProvider(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) encryptionHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.credentials.EncryptionHealth(ctx)
-	a.reply(w, r, http.StatusOK, "encryption health", reply, err)
+	serveNoInput(a, w, r, a.credentials.EncryptionHealth, http.StatusOK, "encryption health")
 }
 
 func (a *API) generateKey(w http.ResponseWriter, r *http.Request) {
-	var req cv1.GenerateKeyRequest
-	if e := bindBody(w, r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.credentials.GenerateKey(ctx, req)
-	a.reply(w, r, http.StatusOK, "key generated", reply, err)
+	serveCall(a, w, r, fromBody, a.credentials.GenerateKey, http.StatusOK, "key generated")
 }
 
 func (a *API) rotateKeys(w http.ResponseWriter, r *http.Request) {
-	var req cv1.RotateRequest
-	if e := bindBody(w, r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.credentials.Rotate(ctx, req)
-	a.reply(w, r, http.StatusOK, "key rotation", reply, err)
+	serveCall(a, w, r, fromBody, a.credentials.Rotate, http.StatusOK, "key rotation")
 }

@@ -41,15 +41,7 @@ func (a *API) datasetConvert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) datasetCreate(w http.ResponseWriter, r *http.Request) {
-	var req dv1.CreateRequest
-	if e := bindBody(w, r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	ds, err := a.datasets.Create(ctx, req)
-	a.reply(w, r, http.StatusCreated, "dataset created", ds, err)
+	serveCall(a, w, r, fromBody, a.datasets.Create, http.StatusCreated, "dataset created")
 }
 
 func (a *API) datasetList(w http.ResponseWriter, r *http.Request) {
@@ -74,15 +66,8 @@ func (a *API) datasetList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) datasetGet(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "id", "dataset")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	ds, err := a.datasets.Get(ctx, dv1.GetRequest{ID: id})
-	a.reply(w, r, http.StatusOK, "dataset", ds, err)
+	serveCall(a, w, r, byID("id", "dataset", func(id string) dv1.GetRequest { return dv1.GetRequest{ID: id} }),
+		a.datasets.Get, http.StatusOK, "dataset")
 }
 
 // datasetUpdate is the body of PUT /datasets/{id}.
@@ -91,21 +76,12 @@ type datasetUpdate struct {
 	Description *string `json:"description,omitempty"`
 }
 
+func toUpdateDataset(id string, b datasetUpdate) dv1.UpdateRequest {
+	return dv1.UpdateRequest{ID: id, Name: b.Name, Description: b.Description}
+}
+
 func (a *API) datasetUpdate(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "id", "dataset")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	var body datasetUpdate
-	if e := bindBody(w, r, &body); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	ds, err := a.datasets.Update(ctx, dv1.UpdateRequest{ID: id, Name: body.Name, Description: body.Description})
-	a.reply(w, r, http.StatusOK, "dataset updated", ds, err)
+	serveCall(a, w, r, byIDAndBody("id", "dataset", toUpdateDataset), a.datasets.Update, http.StatusOK, "dataset updated")
 }
 
 // schemaDescriptions is the body of PUT /datasets/{id}/schema in either
@@ -184,66 +160,22 @@ func (a *API) datasetDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) datasetData(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "id", "dataset")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	var q pageQuery
-	if e := bindQuery(r, &q); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.datasets.Data(ctx, dv1.DataRequest{ID: id, Page: q.window()})
-	a.reply(w, r, http.StatusOK, "dataset rows", reply, err)
+	serveCall(a, w, r, byIDAndQuery("id", "dataset", func(id string, q pageQuery) dv1.DataRequest { return dv1.DataRequest{ID: id, Page: q.window()} }),
+		a.datasets.Data, http.StatusOK, "dataset rows")
 }
 
 func (a *API) datasetQuery(w http.ResponseWriter, r *http.Request) {
-	var req dv1.QueryRequest
-	if e := bindBody(w, r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.datasets.Query(ctx, req)
-	a.reply(w, r, http.StatusOK, "query result", reply, err)
+	serveCall(a, w, r, fromBody, a.datasets.Query, http.StatusOK, "query result")
 }
 
 func (a *API) datasetFileColumns(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "id", "dataset")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	fileID, e := pathID(r, "file_id", "file")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.datasets.FileColumns(ctx, dv1.FileColumnsRequest{ID: id, FileID: fileID})
-	a.reply(w, r, http.StatusOK, "file columns", reply, err)
+	serveCall(a, w, r, byDatasetAndFile(func(id, fileID string) dv1.FileColumnsRequest { return dv1.FileColumnsRequest{ID: id, FileID: fileID} }),
+		a.datasets.FileColumns, http.StatusOK, "file columns")
 }
 
 func (a *API) datasetInsert(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "id", "dataset")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	fileID, e := pathID(r, "file_id", "file")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.datasets.Insert(ctx, dv1.InsertRequest{ID: id, FileID: fileID})
-	a.reply(w, r, http.StatusOK, "rows inserted", reply, err)
+	serveCall(a, w, r, byDatasetAndFile(func(id, fileID string) dv1.InsertRequest { return dv1.InsertRequest{ID: id, FileID: fileID} }),
+		a.datasets.Insert, http.StatusOK, "rows inserted")
 }
 
 // exportQuery is the query of GET /datasets/{id}/export.
@@ -329,15 +261,9 @@ func defaultExportClient() *http.Client {
 }
 
 func (a *API) duckdbStats(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.datasets.DuckDBStats(ctx)
-	a.reply(w, r, http.StatusOK, "duckdb stats", reply, err)
+	serveNoInput(a, w, r, a.datasets.DuckDBStats, http.StatusOK, "duckdb stats")
 }
 
 func (a *API) duckdbCleanup(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.datasets.DuckDBCleanup(ctx)
-	a.reply(w, r, http.StatusOK, "expired sessions closed", reply, err)
+	serveNoInput(a, w, r, a.datasets.DuckDBCleanup, http.StatusOK, "expired sessions closed")
 }

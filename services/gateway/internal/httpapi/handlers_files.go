@@ -7,15 +7,7 @@ import (
 )
 
 func (a *API) fileUploadURL(w http.ResponseWriter, r *http.Request) {
-	var req fv1.UploadURLRequest
-	if e := bindBody(w, r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.files.UploadURL(ctx, req)
-	a.reply(w, r, http.StatusOK, "upload url", reply, err)
+	serveCall(a, w, r, fromBody, a.files.UploadURL, http.StatusOK, "upload url")
 }
 
 // fileUpload commits an object the client already PUT to its presigned URL
@@ -64,10 +56,7 @@ func (a *API) fileSearch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) fileStats(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.files.Stats(ctx)
-	a.reply(w, r, http.StatusOK, "file stats", reply, err)
+	serveNoInput(a, w, r, a.files.Stats, http.StatusOK, "file stats")
 }
 
 func (a *API) fileTypes(w http.ResponseWriter, r *http.Request) {
@@ -89,15 +78,8 @@ func (a *API) fileAllowConvert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) fileGet(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "file_id", "file")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	file, err := a.files.Get(ctx, fv1.GetRequest{ID: id})
-	a.reply(w, r, http.StatusOK, "file", file, err)
+	serveCall(a, w, r, byID("file_id", "file", func(id string) fv1.GetRequest { return fv1.GetRequest{ID: id} }),
+		a.files.Get, http.StatusOK, "file")
 }
 
 func (a *API) fileDownload(w http.ResponseWriter, r *http.Request) {
@@ -118,42 +100,15 @@ type renameQuery struct {
 }
 
 func (a *API) fileRename(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "file_id", "file")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	var q renameQuery
-	if e := bindQuery(r, &q); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	file, err := a.files.Rename(ctx, fv1.RenameRequest{ID: id, NewName: q.NewName})
-	a.reply(w, r, http.StatusOK, "file renamed", file, err)
+	serveCall(a, w, r, byIDAndQuery("file_id", "file", func(id string, q renameQuery) fv1.RenameRequest { return fv1.RenameRequest{ID: id, NewName: q.NewName} }),
+		a.files.Rename, http.StatusOK, "file renamed")
 }
 
 func (a *API) fileDelete(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "file_id", "file")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.files.Delete(ctx, fv1.DeleteRequest{ID: id})
-	a.reply(w, r, http.StatusOK, "file deleted", reply, err)
+	serveCall(a, w, r, byID("file_id", "file", func(id string) fv1.DeleteRequest { return fv1.DeleteRequest{ID: id} }),
+		a.files.Delete, http.StatusOK, "file deleted")
 }
 
 func (a *API) fileBatchDelete(w http.ResponseWriter, r *http.Request) {
-	var req fv1.BatchDeleteRequest
-	if e := bindBody(w, r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.files.BatchDelete(ctx, req)
-	a.reply(w, r, http.StatusOK, "batch delete", reply, err)
+	serveCall(a, w, r, fromBody, a.files.BatchDelete, http.StatusOK, "batch delete")
 }

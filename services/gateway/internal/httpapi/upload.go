@@ -179,13 +179,17 @@ func (a *API) relayParts(r *http.Request, grant fv1.MultipartStartReply, src io.
 		parts = append(parts, up.part)
 		return nil
 	}
-	// On every early return the PUT in flight is cancelled and awaited:
-	// its buffer must not outlive the handler.
+	// On every early return the PUT in flight is awaited (its buffer must
+	// not outlive the handler) and only then cancelled. Cancelling it first
+	// would leave the storage server finishing that part after the caller's
+	// abort, which recreates the upload the abort just removed (S3 documents
+	// the same race). When the client is gone, ctx is already cancelled and
+	// the wait is short.
 	defer func() {
-		cancel()
 		if inflight != nil {
 			<-inflight.done
 		}
+		cancel()
 	}()
 
 	for number := 1; ; number++ {
