@@ -62,6 +62,9 @@ type Config struct {
 	// DatasetMaxFileBytes caps a file downloaded for conversion or insert
 	// (after transcoding to UTF-8); default 2 GiB.
 	DatasetMaxFileBytes int64 `env:"DATASET_MAX_FILE_BYTES" envDefault:"2147483648"`
+	// DatasetXLSXMaxCells caps the cells (rows × columns) read from one
+	// sheet of an XLSX file being converted.
+	DatasetXLSXMaxCells int64 `env:"DATASET_XLSX_MAX_CELLS" envDefault:"50000000"`
 	// StreamReplicas for the streams this service ensures.
 	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
 }
@@ -127,6 +130,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		Files: fileclient.New(natsx.NewClient(d.NC)),
 		Convert: datasets.ConvertConfig{
 			MaxFileBytes: cfg.DatasetMaxFileBytes,
+			MaxXLSXCells: cfg.DatasetXLSXMaxCells,
 			Limits:       duck.Limits{MemoryLimit: dcfg.MemoryLimit, Threads: dcfg.Threads},
 		},
 		Scratch: filepath.Join(sessions.Config().Root, "_scratch"),

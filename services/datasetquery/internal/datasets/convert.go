@@ -79,6 +79,9 @@ type Jobs interface {
 type ConvertConfig struct {
 	// MaxFileBytes caps a downloaded (UTF-8) source file; default 2 GiB.
 	MaxFileBytes int64
+	// MaxXLSXCells caps the cells (rows × columns) read from a sheet;
+	// default 50,000,000.
+	MaxXLSXCells int64
 	// Limits bound the private DuckDB doing the work.
 	Limits duck.Limits
 	// HTTP downloads presigned URLs; default a client without timeout
@@ -102,19 +105,26 @@ func fileKind(f SourceFile) string {
 	return ""
 }
 
-// checkSource refuses files that are not ready or not CSV (XLSX conversion
-// is not built yet).
-func checkSource(f SourceFile) (string, error) {
+// checkSource refuses files that are not ready or not CSV/XLSX, and a
+// sheet the file's preview does not list.
+func checkSource(f SourceFile, o ConvertOptions) (string, error) {
 	if !f.Ready {
 		return "", &UnsupportedFileError{Reason: "file is not ready (status " + f.Status + ")"}
 	}
-	switch k := fileKind(f); k {
-	case kindCSV:
-		return k, nil
-	case kindXLSX:
-		return "", &UnsupportedFileError{Reason: "XLSX files cannot be converted yet; export the sheet as CSV"}
+	k := fileKind(f)
+	if k == "" {
+		return "", &UnsupportedFileError{Reason: "file is " + f.ContentType + ", not a CSV or XLSX"}
 	}
-	return "", &UnsupportedFileError{Reason: "file is " + f.ContentType + ", not a CSV or XLSX"}
+	if k == kindXLSX && o.Sheet != "" && f.Preview != nil && len(f.Preview.Sheets) > 0 {
+		found := false
+		for _, s := range f.Preview.Sheets {
+			found = found || s == o.Sheet
+		}
+		if !found {
+			return "", &ValidationError{Field: "sheet", Message: fmt.Sprintf("sheet %q not found (sheets: %s)", o.Sheet, strings.Join(f.Preview.Sheets, ", "))}
+		}
+	}
+	return k, nil
 }
 
 func validateOptions(o ConvertOptions) error {
@@ -178,7 +188,7 @@ func (s *Service) StartConvert(ctx context.Context, ownerID, fileID, name, descr
 	if err != nil {
 		return Dataset{}, err
 	}
-	if _, err := checkSource(f); err != nil {
+	if _, err := checkSource(f, o); err != nil {
 		return Dataset{}, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
@@ -226,10 +236,17 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 	if err != nil {
 		return err
 	}
-	if _, err := checkSource(f); err != nil {
+	kind, err := checkSource(f, j.Options)
+	if err != nil {
 		return s.FailConvert(ctx, j, err.Error())
 	}
-	res, part, err := s.convertCSV(ctx, d, f, j.Options)
+	var res duck.ConvertResult
+	var part duck.Part
+	if kind == kindXLSX {
+		res, part, err = s.convertXLSX(ctx, d, f, j.Options)
+	} else {
+		res, part, err = s.convertCSV(ctx, d, f, j.Options)
+	}
 	var ie *duck.InputError
 	switch {
 	case errors.As(err, &ie):
@@ -282,6 +299,29 @@ func (s *Service) convertCSV(ctx context.Context, d Dataset, f SourceFile, o Con
 	}
 	dst := filepath.Join(dir, "part.parquet")
 	res, err := duck.ConvertCSV(ctx, s.limits(dir), src, dst, csvOptions(f, o))
+	if err != nil {
+		return res, duck.Part{}, err
+	}
+	part, err := s.upload(ctx, dst, PartKey(d.OwnerID, d.ID, 0))
+	return res, part, err
+}
+
+// convertXLSX downloads the workbook, converts the chosen sheet and
+// uploads part 0.
+func (s *Service) convertXLSX(ctx context.Context, d Dataset, f SourceFile, o ConvertOptions) (duck.ConvertResult, duck.Part, error) {
+	dir, err := s.workDir("convert-" + d.ID)
+	if err != nil {
+		return duck.ConvertResult{}, duck.Part{}, err
+	}
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, "source.xlsx")
+	if err := fetch(ctx, s.conv.HTTP, f.URL, src, nil, s.conv.MaxFileBytes); err != nil {
+		return duck.ConvertResult{}, duck.Part{}, err
+	}
+	dst := filepath.Join(dir, "part.parquet")
+	res, err := duck.ConvertXLSX(ctx, s.limits(dir), src, dst, duck.XLSXOptions{
+		Sheet: o.Sheet, Header: o.Header, MaxCells: s.conv.MaxXLSXCells,
+	})
 	if err != nil {
 		return res, duck.Part{}, err
 	}

@@ -71,8 +71,12 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	if err != nil {
 		return 0, err
 	}
-	if _, err := checkSource(f); err != nil {
+	kind, err := checkSource(f, ConvertOptions{})
+	if err != nil {
 		return 0, err
+	}
+	if kind != kindCSV {
+		return 0, &UnsupportedFileError{Reason: "rows can be inserted from CSV files only; convert the XLSX file to a dataset instead"}
 	}
 	dec, err := decoderFor(encodingOf(f, ConvertOptions{}))
 	if err != nil {
