@@ -208,19 +208,28 @@ func TestEndpointErrorsReachTheCaller(t *testing.T) {
 	})
 	t.Run("micro stats count the errors", func(t *testing.T) {
 		subject, _ := micro.ControlSubject(micro.StatsVerb, "natsx-test", "")
-		reply, err := client.nc.Request(subject, nil, 5*time.Second)
-		if err != nil {
-			t.Fatalf("micro stats: %v", err)
-		}
-		var stats micro.Stats
-		if err := json.Unmarshal(reply.Data, &stats); err != nil {
-			t.Fatal(err)
-		}
+		// micro counts a request after its handler returned, which can be
+		// after the caller already has the reply: ask until it is counted.
 		var broken *micro.EndpointStats
-		for _, ep := range stats.Endpoints {
-			if ep.Name == "broken" {
-				broken = ep
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			reply, err := client.nc.Request(subject, nil, 5*time.Second)
+			if err != nil {
+				t.Fatalf("micro stats: %v", err)
 			}
+			var stats micro.Stats
+			if err := json.Unmarshal(reply.Data, &stats); err != nil {
+				t.Fatal(err)
+			}
+			broken = nil
+			for _, ep := range stats.Endpoints {
+				if ep.Name == "broken" {
+					broken = ep
+				}
+			}
+			if broken != nil && broken.NumRequests > 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 		if broken == nil || broken.NumRequests != 1 || broken.NumErrors != 1 {
 			t.Fatalf("stats of broken = %+v, want 1 request, 1 error", broken)
