@@ -110,8 +110,8 @@ func indexLabel(ix Index) string {
 }
 
 // isTTLRefused recognises a server that cannot build TTL indexes. FerretDB
-// v1.24.2 answers NotImplemented (238) with `Index option
-// "expireAfterSeconds" is not implemented yet`; other MongoDB-compatible
+// v1.24.2 answers NotImplemented (238) naming the "expireAfterSeconds"
+// index option as unsupported; other MongoDB-compatible
 // servers use CommandNotSupported (115) or InvalidIndexSpecificationOption
 // (197) naming the option.
 func isTTLRefused(err error) bool {
