@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nonefinity/backend/contracts/client"
 	"github.com/nonefinity/backend/pkg/config"
@@ -130,6 +131,22 @@ type e2eStack struct {
 	stopFiles func()
 }
 
+// startGateway runs the gateway (rate limit off) until the test ends and
+// returns its API base URL, http://host:port/api/v1.
+func startGateway(tb testing.TB, ns *testkit.NATSServer, db *mongo.Database, base config.Base) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	settings := gateway.DefaultSettings()
+	settings.RateLimitPerMinute = 0
+	runServiceTB(tb, "gateway", ns, func(ctx context.Context, nc *nats.Conn) error {
+		return gateway.Run(ctx, gateway.Config{Base: base, Settings: settings}, gateway.Deps{NC: nc, DB: db, Log: logx.Discard(), Listener: ln})
+	})
+	return "http://" + ln.Addr().String() + "/api/v1"
+}
+
 func startE2E(tb testing.TB, o e2eOptions) *e2eStack {
 	tb.Helper()
 	ns := testkit.NATS(tb)
@@ -147,16 +164,7 @@ func startE2E(tb testing.TB, o e2eOptions) *e2eStack {
 		tb.Fatal(err)
 	}
 	log := logx.Discard()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	settings := gateway.DefaultSettings()
-	settings.RateLimitPerMinute = 0
-	runServiceTB(tb, "gateway", ns, func(ctx context.Context, nc *nats.Conn) error {
-		return gateway.Run(ctx, gateway.Config{Base: base, Settings: settings}, gateway.Deps{NC: nc, DB: db, Log: log, Listener: ln})
-	})
-	s := &e2eStack{base: "http://" + ln.Addr().String() + "/api/v1"}
+	s := &e2eStack{base: startGateway(tb, ns, db, base)}
 	credCfg := credential.Config{Base: base, Settings: o.Credentials}
 	s.stopCreds = startService(tb, "credential", ns, func(ctx context.Context, nc *nats.Conn) error {
 		return credential.Run(ctx, credCfg, credential.Deps{NC: nc, DB: db, Log: log})

@@ -31,7 +31,6 @@ import (
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/testkit"
 	fileingest "github.com/nonefinity/backend/services/fileingest/app"
-	gateway "github.com/nonefinity/backend/services/gateway/app"
 )
 
 // uploadStack is the gateway and fileingest over testkit NATS, MongoDB and
@@ -61,34 +60,12 @@ func startUploadStack(tb testing.TB, files fileingest.Config, store *objstore.St
 	if err != nil {
 		tb.Fatal(err)
 	}
-	log := logx.Discard()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	settings := gateway.DefaultSettings()
-	settings.RateLimitPerMinute = 0
-	runServiceTB(tb, "gateway", ns, func(ctx context.Context, nc *nats.Conn) error {
-		return gateway.Run(ctx, gateway.Config{Base: base, Settings: settings}, gateway.Deps{NC: nc, DB: db, Log: log, Listener: ln})
-	})
+	s.base = startGateway(tb, ns, db, base)
 	files.Base = base
 	runServiceTB(tb, "fileingest", ns, func(ctx context.Context, nc *nats.Conn) error {
-		return fileingest.Run(ctx, files, fileingest.Deps{NC: nc, DB: db, Store: store, Log: log})
+		return fileingest.Run(ctx, files, fileingest.Deps{NC: nc, DB: db, Store: store, Log: logx.Discard()})
 	})
-	health := client.File{R: natsx.NewClient(ns.Conn(tb))}.Health
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := health(ctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("fileingest not answering: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.base = "http://" + ln.Addr().String() + "/api/v1"
+	waitHealthy(tb, "fileingest", client.File{R: natsx.NewClient(ns.Conn(tb))}.Health)
 
 	var tok struct {
 		Data struct {
