@@ -139,3 +139,13 @@ func SentryOptions(cfg config.Base, service, version string) telemetry.SentryOpt
 		SendDefaultPII:     cfg.Sentry.SendDefaultPII,
 	}
 }
+
+// IgnoreShutdown returns nil when err only reports that ctx was cancelled: a
+// service asked to stop while it was still starting (creating indexes,
+// consumers…) has stopped cleanly, not failed. Other errors pass unchanged.
+func IgnoreShutdown(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/healthv1"
+	"github.com/nonefinity/backend/pkg/boot"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/health"
 	"github.com/nonefinity/backend/pkg/natsx"
@@ -128,7 +129,7 @@ type Deps struct {
 // returns once in-flight requests are answered. A wrong secret (the canary
 // does not decrypt) or a broken providers file stops it before it serves.
 func Run(ctx context.Context, cfg Config, d Deps) error {
-	return run(ctx, cfg, d, hooks{})
+	return boot.IgnoreShutdown(ctx, run(ctx, cfg, d, hooks{}))
 }
 
 // hooks let tests watch and shorten background work.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/healthv1"
+	"github.com/nonefinity/backend/pkg/boot"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/health"
 	"github.com/nonefinity/backend/pkg/natsx"
@@ -100,6 +101,10 @@ type Deps struct {
 // Run serves until ctx is cancelled, then stops taking requests and returns
 // once in-flight requests are answered.
 func Run(ctx context.Context, cfg Config, d Deps) error {
+	return boot.IgnoreShutdown(ctx, serve(ctx, cfg, d))
+}
+
+func serve(ctx context.Context, cfg Config, d Deps) error {
 	log := d.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/healthv1"
+	"github.com/nonefinity/backend/pkg/boot"
 	"github.com/nonefinity/backend/pkg/health"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
@@ -42,6 +43,10 @@ type Deps struct {
 // Run serves until ctx is cancelled, then stops taking requests, lets the
 // files being processed finish, and returns.
 func Run(ctx context.Context, cfg Config, d Deps) error {
+	return boot.IgnoreShutdown(ctx, serve(ctx, cfg, d))
+}
+
+func serve(ctx context.Context, cfg Config, d Deps) error {
 	cfg = cfg.defaults()
 	log := d.Log
 	if log == nil {
