@@ -95,8 +95,13 @@ func TestNATSServersArePrivatePerTest(t *testing.T) {
 	if a.URL == "nats://127.0.0.1:4222" || b.URL == "nats://127.0.0.1:4222" {
 		t.Fatal("embedded NATS took the default port 4222")
 	}
-	sub, err := a.Conn(t).SubscribeSync("ping")
+	subConn := a.Conn(t)
+	sub, err := subConn.SubscribeSync("ping")
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Another connection publishes: the subscription must reach the server first.
+	if err := subConn.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	pub := a.Conn(t)

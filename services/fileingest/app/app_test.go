@@ -398,6 +398,9 @@ func TestManagement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := h.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if rep, err := h.files.Delete(ctx, filev1.DeleteRequest{ID: img.ID}); err != nil || rep.FileID != img.ID {
 		t.Fatalf("Delete = %+v, %v", rep, err)
 	}

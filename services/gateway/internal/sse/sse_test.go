@@ -279,6 +279,9 @@ func TestDisconnectReleasesConsumers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	s := e.connect(userA, "")
 	s.ready()
 	streams := []string{contracts.StreamFiles, contracts.StreamDatasets, contracts.StreamUsers}
