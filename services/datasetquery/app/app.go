@@ -126,6 +126,12 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		return err
 	}
 	defer sessions.Close()
+	changes, err := events.WatchChanges(d.NC)
+	if err != nil {
+		return err
+	}
+	defer changes.Stop()
+	sessions.TrackChanges(changes)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go sessions.Run(sweepCtx)

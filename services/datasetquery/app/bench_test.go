@@ -214,3 +214,21 @@ func BenchmarkDuckDBDirectGroupBySum(b *testing.B) {
 		run()
 	}
 }
+
+// BenchmarkQueryFixedOverhead is the smallest query through the query
+// operation: what the service adds to every statement (NATS round trip,
+// SQL guard, catalog, JSON), with next to nothing for DuckDB to do.
+func BenchmarkQueryFixedOverhead(b *testing.B) {
+	e := start(b, benchConfig)
+	run := func() {
+		q, err := e.ds.Query(as(alice), dv1.QueryRequest{Query: "SELECT 1 AS one"})
+		if err != nil || q.RowCount != 1 {
+			b.Fatalf("query %v %+v", err, q)
+		}
+	}
+	run()
+	b.ResetTimer()
+	for b.Loop() {
+		run()
+	}
+}

@@ -233,3 +233,77 @@ func BenchmarkConvertXLSX100k(b *testing.B) {
 		b.ReportMetric(float64(rows*n)/b.Elapsed().Seconds(), "rows/s")
 	})
 }
+
+// workbook is a one-sheet workbook of rows; time values get the built-in
+// date format, as a spreadsheet user's dates would.
+func workbook(t *testing.T, rows [][]any) []byte {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	dateStyle, err := f.NewStyle(&excelize.Style{NumFmt: 14})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, row := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, r+1)
+		if err := f.SetSheetRow("Sheet1", cell, &row); err != nil {
+			t.Fatal(err)
+		}
+		for c, v := range row {
+			if _, ok := v.(time.Time); ok {
+				cell, _ := excelize.CoordinatesToCellName(c+1, r+1)
+				if err := f.SetCellStyle("Sheet1", cell, cell, dateStyle); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	buf, err := f.WriteToBuffer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestInsertFromXLSX appends a workbook's first sheet to a dataset: columns
+// matched by name case-insensitively and in any order, dates from their
+// number format, extra columns ignored; a value that does not cast is a
+// 422 naming the column and nothing of that file becomes visible.
+func TestInsertFromXLSX(t *testing.T) {
+	e := start(t)
+	fs := startFileService(t, e)
+	base := fs.add(t, alice, "base", "text/csv", []byte("id,item,sold_on,price\n1,book,2024-01-02,12.5\n"), csvPreview(",", "id", "item", "sold_on", "price"))
+	d := convert(t, e, alice, base, "sales", dv1.ConvertOptions{})
+	if types(d) != "id:bigint,item:string,sold_on:date,price:double" {
+		t.Fatalf("base dataset %s", types(d))
+	}
+	day := func(y int, m time.Month, dd int) time.Time { return time.Date(y, m, dd, 0, 0, 0, 0, time.UTC) }
+	more := fs.add(t, alice, "more.xlsx", xlsxType, workbook(t, [][]any{
+		{"PRICE", "Sold_On", "note", "ID", "Item"},
+		{7, day(2023, 12, 31), "x", 2, "toy"},
+		{0.25, day(2024, 2, 29), "y", 3, "pen"},
+	}), nil)
+	ins, err := e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: more})
+	if err != nil || ins.InsertedRows != 2 {
+		t.Fatalf("insert %v %+v", err, ins)
+	}
+	row := queryOne(t, e, alice, `SELECT count(*) AS n, sum(price) AS total,
+		string_agg(item || '@' || CAST(sold_on AS VARCHAR), ',' ORDER BY id) AS rows FROM sales`)
+	if row["n"] != float64(3) || row["total"] != 19.75 || row["rows"] != "book@2024-01-02,toy@2023-12-31,pen@2024-02-29" {
+		t.Fatalf("after insert %+v", row)
+	}
+
+	bad := fs.add(t, alice, "bad.xlsx", xlsxType, workbook(t, [][]any{
+		{"id", "item", "sold_on", "price"},
+		{4, "cup", day(2024, 3, 1), 3},
+		{5, "mug", "soon", 4},
+	}), nil)
+	_, err = e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: bad})
+	wantCode(t, err, rpcerr.Validation)
+	if re, _ := rpcerr.As(err); re.Field != "sold_on" {
+		t.Fatalf("uncastable column error names %q: %v", re.Field, err)
+	}
+	if row := queryOne(t, e, alice, "SELECT count(*) AS n FROM sales"); row["n"] != float64(3) {
+		t.Fatalf("a failed insert became visible: %+v", row)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/encoding"
+
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
@@ -53,8 +55,8 @@ func (s *Service) FileColumns(ctx context.Context, ownerID, id, fileID string) (
 	return FileColumns{File: f, Columns: cols, Dataset: d}, nil
 }
 
-// Insert appends the rows of one of the owner's CSV files to a ready
-// dataset. File columns are matched to the dataset's by name
+// Insert appends the rows of one of the owner's CSV or XLSX files (its
+// first sheet, header detected) to a ready dataset. File columns are matched to the dataset's by name
 // case-insensitively and cast to its types; a missing column or a value
 // that does not cast is a *ColumnError. All rows or none become visible:
 // the rows go to a new Parquet part, and only a single conditional update
@@ -75,19 +77,18 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	if err != nil {
 		return 0, err
 	}
-	if kind != kindCSV {
-		return 0, &UnsupportedFileError{Reason: "rows can be inserted from CSV files only; convert the XLSX file to a dataset instead"}
-	}
-	dec, err := decoderFor(encodingOf(f, ConvertOptions{}))
-	if err != nil {
-		return 0, err
+	var dec *encoding.Decoder
+	if kind == kindCSV {
+		if dec, err = decoderFor(encodingOf(f, ConvertOptions{})); err != nil {
+			return 0, err
+		}
 	}
 	dir, err := s.workDir("insert-" + d.ID)
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	src := filepath.Join(dir, "source.csv")
+	src := filepath.Join(dir, "source")
 	if err := fetch(ctx, s.conv.HTTP, f.URL, src, dec, s.conv.MaxFileBytes); err != nil {
 		return 0, err
 	}
@@ -96,9 +97,14 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 		return 0, err
 	}
 	dst := filepath.Join(dir, "part.parquet")
-	opts := csvOptions(f, ConvertOptions{})
-	opts.IgnoreErrors = false
-	n, err := duck.CastCSV(ctx, s.limits(dir), src, parts[0], dst, opts)
+	var n int64
+	if kind == kindCSV {
+		opts := csvOptions(f, ConvertOptions{})
+		opts.IgnoreErrors = false
+		n, err = duck.CastCSV(ctx, s.limits(dir), src, parts[0], dst, opts)
+	} else {
+		n, err = duck.CastXLSX(ctx, s.limits(dir), src, parts[0], dst, duck.XLSXOptions{MaxCells: s.conv.MaxXLSXCells})
+	}
 	release()
 	var ce *duck.ColumnError
 	var ie *duck.InputError

@@ -261,42 +261,53 @@ func CastCSV(ctx context.Context, lim Limits, src, schemaFile, dst string, opts 
 		if err != nil {
 			return err
 		}
-		byLower := make(map[string]string, len(fileCols))
+		source := make(map[string]string, len(fileCols))
 		for _, c := range fileCols {
-			byLower[strings.ToLower(c)] = c
+			source[strings.ToLower(c)] = sqlIdent(c)
 		}
-		exprs := make([]string, len(target))
-		checks := make([]string, len(target))
-		for i, t := range target {
-			fc, ok := byLower[strings.ToLower(t.Name)]
-			if !ok {
-				return &ColumnError{Column: t.Name, Reason: "missing in the file"}
-			}
-			exprs[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", sqlIdent(fc), t.Type, sqlIdent(t.Name))
-			checks[i] = fmt.Sprintf("count(*) FILTER (WHERE %s IS NOT NULL AND TRY_CAST(%s AS %s) IS NULL)", sqlIdent(fc), sqlIdent(fc), t.Type)
-		}
-		bad := make([]any, len(target))
-		ptrs := make([]any, len(target))
-		for i := range bad {
-			ptrs[i] = &bad[i]
-		}
-		if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(checks, ", ")+" FROM src").Scan(ptrs...); err != nil {
-			return fmt.Errorf("check casts: %w", err)
-		}
-		for i, b := range bad {
-			if fmt.Sprint(b) != "0" {
-				return &ColumnError{Column: target[i].Name, Reason: fmt.Sprintf("%v values are not %s", b, strings.ToLower(target[i].Type))}
-			}
-		}
-		r, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM src) TO %s (FORMAT parquet, COMPRESSION zstd)",
-			strings.Join(exprs, ", "), sqlString(dst)))
-		if err != nil {
-			return inputError(err)
-		}
-		n, _ = r.RowsAffected()
-		return nil
+		n, err = castInto(ctx, conn, target, "src", source, dst)
+		return err
 	})
 	return n, err
+}
+
+// castInto writes the rows of a staging table of text columns to dst as
+// Parquet with the target columns, each filled from the source column of
+// the same lower-cased name (source maps it to the staging column's SQL
+// expression) and cast to the target's type. Every value is checked before
+// anything is written, so a missing column or a value that does not cast
+// is a *ColumnError naming the column.
+func castInto(ctx context.Context, conn *sql.Conn, target []ColumnDef, table string, source map[string]string, dst string) (int64, error) {
+	exprs := make([]string, len(target))
+	checks := make([]string, len(target))
+	for i, t := range target {
+		col, ok := source[strings.ToLower(t.Name)]
+		if !ok {
+			return 0, &ColumnError{Column: t.Name, Reason: "missing in the file"}
+		}
+		exprs[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", col, t.Type, sqlIdent(t.Name))
+		checks[i] = fmt.Sprintf("count(*) FILTER (WHERE %s IS NOT NULL AND TRY_CAST(%s AS %s) IS NULL)", col, col, t.Type)
+	}
+	bad := make([]any, len(target))
+	ptrs := make([]any, len(target))
+	for i := range bad {
+		ptrs[i] = &bad[i]
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(checks, ", ")+" FROM "+table).Scan(ptrs...); err != nil {
+		return 0, fmt.Errorf("check casts: %w", err)
+	}
+	for i, b := range bad {
+		if fmt.Sprint(b) != "0" {
+			return 0, &ColumnError{Column: target[i].Name, Reason: fmt.Sprintf("%v values are not %s", b, strings.ToLower(target[i].Type))}
+		}
+	}
+	r, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd)",
+		strings.Join(exprs, ", "), table, sqlString(dst)))
+	if err != nil {
+		return 0, inputError(err)
+	}
+	n, _ := r.RowsAffected()
+	return n, nil
 }
 
 // parquetColumnsOfTable lists a table's column names in order.

@@ -43,6 +43,10 @@ type Config struct {
 	// MaxResultBytes caps the encoded rows of one reply; the result is cut
 	// (Truncated) before it would exceed it.
 	MaxResultBytes int
+	// CatalogMaxAge bounds how long a session trusts its copy of the
+	// user's catalog with a live change feed: the safety net for a change
+	// whose event was never published.
+	CatalogMaxAge time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -70,6 +74,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxResultBytes <= 0 {
 		c.MaxResultBytes = 768 << 10
 	}
+	if c.CatalogMaxAge <= 0 {
+		c.CatalogMaxAge = 30 * time.Second
+	}
 	return c
 }
 
@@ -87,8 +94,9 @@ type Part struct {
 	Size int64
 }
 
-// Catalog lists a user's ready datasets; the database is the truth, so
-// another instance's change is seen on the next query.
+// Catalog lists a user's ready datasets; the database is the truth. With a
+// ChangeFeed (TrackChanges) a session keeps its copy until an event says
+// the user's datasets changed.
 type Catalog interface {
 	ReadyTables(ctx context.Context, ownerID string) ([]Table, error)
 }
@@ -125,6 +133,7 @@ type Manager struct {
 	objects Objects
 	log     *slog.Logger
 	counter *statementCounter
+	changes ChangeFeed
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -256,6 +265,7 @@ func (m *Manager) ForgetDataset(userID, datasetID string) {
 		_ = os.RemoveAll(filepath.Join(m.cfg.Root, userID, "cache", safeName(datasetID)))
 		return
 	}
+	s.catalog.invalidate()
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	// Views over the removed files would fail; drop them so the next query
@@ -309,17 +319,7 @@ func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(),
 // removed), or an infrastructure error.
 func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (Result, error) {
 	started := time.Now()
-	n, err := m.counter.count(query)
-	if err != nil {
-		return Result{}, m.queryError(err)
-	}
-	switch {
-	case n == 0:
-		return Result{}, ErrEmptyQuery
-	case n > 1:
-		return Result{}, ErrMultipleStatements
-	}
-	if err := m.counter.checkReadOnly(ctx, query); err != nil {
+	if err := m.counter.check(ctx, query); err != nil {
 		return Result{}, m.queryError(err)
 	}
 
@@ -348,7 +348,7 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 	if err != nil {
 		return Result{}, m.runError(ctx, err)
 	}
-	if err := m.syncViews(ctx, s, names); err != nil {
+	if err := m.syncViews(ctx, s, names, false); err != nil {
 		return Result{}, m.runError(ctx, err)
 	}
 
@@ -362,9 +362,10 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 	}
 	err = runOnce()
 	if missing := missingTable(err); missing != "" {
-		// The name extraction missed a reference (DESCRIBE t, SUMMARIZE t):
-		// if it is one of the user's datasets, load it and try once more.
-		if serr := m.syncViews(ctx, s, []string{missing}); serr != nil {
+		// The name extraction missed a reference (DESCRIBE t, SUMMARIZE t),
+		// or the dataset is newer than the session's catalog copy: if it is
+		// one of the user's datasets, load it and try once more.
+		if serr := m.syncViews(ctx, s, []string{missing}, true); serr != nil {
 			return Result{}, m.runError(ctx, serr)
 		}
 		if _, ok := s.viewFor(missing); ok {

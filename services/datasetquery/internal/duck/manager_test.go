@@ -29,12 +29,20 @@ const (
 type catalog struct {
 	mu     sync.Mutex
 	tables map[string][]duck.Table
+	reads  map[string]int
 }
 
 func (c *catalog) ReadyTables(_ context.Context, owner string) ([]duck.Table, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.reads[owner]++
 	return append([]duck.Table(nil), c.tables[owner]...), nil
+}
+
+func (c *catalog) readsOf(owner string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads[owner]
 }
 
 func (c *catalog) set(owner string, tables ...duck.Table) {
@@ -57,7 +65,7 @@ func newEnv(t *testing.T, cfg duck.Config) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := &catalog{tables: map[string][]duck.Table{}}
+	cat := &catalog{tables: map[string][]duck.Table{}, reads: map[string]int{}}
 	cfg.Root = t.TempDir()
 	m, err := duck.NewManager(cfg, cat, st, logx.Discard())
 	if err != nil {
@@ -223,6 +231,10 @@ func TestIsolation(t *testing.T) {
 		{"multiple statements", "SELECT 1; COPY (SELECT 1) TO '/tmp/out2.csv'", duck.ErrMultipleStatements},
 		{"multiple selects", "SELECT 1; SELECT 2", duck.ErrMultipleStatements},
 		{"syntax error", "SELEC 1", nil},
+		{"empty", "  ", duck.ErrEmptyQuery},
+		{"only a comment", "-- SELECT 1", duck.ErrEmptyQuery},
+		{"only semicolons", ";;", duck.ErrEmptyQuery},
+		{"pivot then copy", "PIVOT mine ON secret; COPY (SELECT 1) TO '/tmp/out3.csv'", duck.ErrMultipleStatements},
 		{"never-ending recursive CTE", "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r", nil},
 		{"memory-exhausting cross join", "SELECT a.range AS x, b.range AS y, repeat('x', 100) AS pad FROM range(100000) a, range(100000) b ORDER BY pad, x DESC", nil},
 	} {
@@ -246,7 +258,7 @@ func TestIsolation(t *testing.T) {
 			}
 		})
 	}
-	for _, f := range []string{"/tmp/out.csv", "/tmp/out2.csv", "/tmp/x.duckdb"} {
+	for _, f := range []string{"/tmp/out.csv", "/tmp/out2.csv", "/tmp/out3.csv", "/tmp/x.duckdb"} {
 		if _, err := os.Stat(f); err == nil {
 			t.Errorf("%s was written", f)
 		}

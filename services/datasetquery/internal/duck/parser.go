@@ -32,7 +32,8 @@ type statementCounter struct {
 	db   mapping.Database
 	conn mapping.Connection
 
-	sqlDB *sql.DB
+	sqlDB     *sql.DB
+	serialize *sql.Stmt
 }
 
 func newStatementCounter() (*statementCounter, error) {
@@ -60,6 +61,12 @@ func newStatementCounter() (*statementCounter, error) {
 			return nil, fmt.Errorf("configure DuckDB classifier database: %w", err)
 		}
 	}
+	// Prepared once: planning the wrapper query is most of a classification.
+	c.serialize, err = c.sqlDB.Prepare("SELECT json_serialize_sql($1::VARCHAR)::VARCHAR")
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("prepare DuckDB classifier statement: %w", err)
+	}
 	return c, nil
 }
 
@@ -71,12 +78,14 @@ type serializedStatements struct {
 	Statements   []json.RawMessage `json:"statements"`
 }
 
-// checkReadOnly admits one statement that DuckDB parses as a SELECT, or a
+// check admits exactly one statement that DuckDB parses as a SELECT, or a
 // PIVOT/UNPIVOT statement (which DuckDB turns into a SELECT but does not
-// serialize); the prepared statement's type is checked again later.
-func (c *statementCounter) checkReadOnly(ctx context.Context, query string) error {
+// serialize); the prepared statement's type is checked again later. It
+// returns ErrEmptyQuery, ErrMultipleStatements, ErrNotReadOnly or a
+// *QueryError with DuckDB's parser message.
+func (c *statementCounter) check(ctx context.Context, query string) error {
 	var raw string
-	if err := c.sqlDB.QueryRowContext(ctx, "SELECT json_serialize_sql($1::VARCHAR)::VARCHAR", query).Scan(&raw); err != nil {
+	if err := c.serialize.QueryRowContext(ctx, query).Scan(&raw); err != nil {
 		return fmt.Errorf("classify statement: %w", err)
 	}
 	var out serializedStatements
@@ -86,10 +95,22 @@ func (c *statementCounter) checkReadOnly(ctx context.Context, query string) erro
 	switch {
 	case !out.Error && len(out.Statements) == 1:
 		return nil
+	case !out.Error && len(out.Statements) == 0:
+		return ErrEmptyQuery
 	case !out.Error:
 		return ErrMultipleStatements
 	case out.ErrorType == "parser":
 		return &QueryError{Message: "Parser Error: " + out.ErrorMessage}
+	}
+	// Not serializable: count before judging, so "SELECT 1; COPY …" is
+	// refused as two statements, whatever the second one is.
+	switch n, err := c.count(query); {
+	case err != nil:
+		return err
+	case n == 0:
+		return ErrEmptyQuery
+	case n > 1:
+		return ErrMultipleStatements
 	}
 	switch strings.ToUpper(firstKeyword(query)) {
 	case "PIVOT", "UNPIVOT", "PIVOT_WIDER", "PIVOT_LONGER":
@@ -146,6 +167,9 @@ func (c *statementCounter) count(query string) (int, error) {
 func (c *statementCounter) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.serialize != nil {
+		_ = c.serialize.Close()
+	}
 	if c.sqlDB != nil {
 		_ = c.sqlDB.Close()
 	}

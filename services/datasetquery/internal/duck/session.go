@@ -32,6 +32,8 @@ type session struct {
 
 	syncMu sync.Mutex        // one view sync at a time
 	views  map[string]string // lower-case table name → files the view reads
+
+	catalog catalogEntry // the user's ready tables, while the change feed vouches for them
 }
 
 // openSession creates a fresh database for userID (a previous one left by

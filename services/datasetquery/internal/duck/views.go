@@ -15,15 +15,20 @@ import (
 // ready datasets a view over the dataset's Parquet in the local cache
 // (downloaded when the object's ETag differs from the cached copy), and
 // drops views whose dataset is gone or renamed. Names that are no dataset
-// are left alone: DuckDB reports them as unknown tables.
-func (m *Manager) syncViews(ctx context.Context, s *session, names []string) error {
-	tables, err := m.catalog.ReadyTables(ctx, s.userID)
+// are left alone: DuckDB reports them as unknown tables. With lookup, a
+// name the session's catalog copy does not know makes it read the catalog
+// again (a dataset newer than the copy).
+func (m *Manager) syncViews(ctx context.Context, s *session, names []string, lookup bool) error {
+	tables, err := m.tables(ctx, s, false)
 	if err != nil {
 		return fmt.Errorf("list datasets: %w", err)
 	}
-	byName := make(map[string]Table, len(tables))
-	for _, t := range tables {
-		byName[strings.ToLower(t.Name)] = t
+	byName := tablesByName(tables)
+	if lookup && !knowsAll(byName, names) {
+		if tables, err = m.tables(ctx, s, true); err != nil {
+			return fmt.Errorf("list datasets: %w", err)
+		}
+		byName = tablesByName(tables)
 	}
 
 	s.syncMu.Lock()
@@ -80,6 +85,23 @@ func (m *Manager) syncViews(ctx context.Context, s *session, names []string) err
 		s.views[key] = want
 	}
 	return nil
+}
+
+func tablesByName(tables []Table) map[string]Table {
+	byName := make(map[string]Table, len(tables))
+	for _, t := range tables {
+		byName[strings.ToLower(t.Name)] = t
+	}
+	return byName
+}
+
+func knowsAll(byName map[string]Table, names []string) bool {
+	for _, n := range names {
+		if _, ok := byName[strings.ToLower(lastIdentPart(n))]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // lastIdentPart strips a schema/catalog qualifier ("main.sales" → "sales").

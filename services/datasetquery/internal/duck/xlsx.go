@@ -7,7 +7,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,65 +73,15 @@ func widen(a, b colType) colType {
 // staged as text through a DuckDB appender while every column's type is
 // inferred over all rows, then cast once on the way to Parquet.
 func ConvertXLSX(ctx context.Context, lim Limits, src, dst string, opts XLSXOptions) (ConvertResult, error) {
-	if opts.MaxCells <= 0 {
-		opts.MaxCells = defaultXLSXMaxCells
-	}
-	f, err := excelize.OpenFile(src, excelize.Options{RawCellValue: true})
+	sheet, err := openSheet(src, opts.Sheet)
 	if err != nil {
-		return ConvertResult{}, &InputError{Message: "the file is not a readable XLSX workbook"}
+		return ConvertResult{}, err
 	}
-	defer f.Close()
-	sheets := f.GetSheetList()
-	sheet := opts.Sheet
-	switch {
-	case len(sheets) == 0:
-		return ConvertResult{}, &InputError{Message: "the workbook has no sheets"}
-	case sheet == "":
-		sheet = sheets[0]
-	default:
-		found := false
-		for _, s := range sheets {
-			found = found || s == sheet
-		}
-		if !found {
-			return ConvertResult{}, &InputError{Message: fmt.Sprintf("sheet %q not found (sheets: %s)", sheet, strings.Join(sheets, ", "))}
-		}
-	}
-	date1904 := false
-	if p, err := f.GetWorkbookProps(); err == nil && p.Date1904 != nil {
-		date1904 = *p.Date1904
-	}
-
-	zr, err := zip.OpenReader(src)
-	if err != nil {
-		return ConvertResult{}, &InputError{Message: "the file is not a readable XLSX workbook"}
-	}
-	defer zr.Close()
-	part, err := sheetPart(&zr.Reader, sheet)
-	if err != nil {
-		return ConvertResult{}, &InputError{Message: "sheet " + sheet + " cannot be read: " + scrubPaths(err.Error())}
-	}
-	partFile, err := zr.Open(part)
-	if err != nil {
-		return ConvertResult{}, &InputError{Message: "sheet " + sheet + " cannot be read"}
-	}
-	defer partFile.Close()
-	kinds := newKindScanner(partFile, &styleClasses{f: f, known: map[int]numFmtClass{}})
-
-	rows, err := f.Rows(sheet)
-	if err != nil {
-		return ConvertResult{}, &InputError{Message: "sheet " + sheet + " cannot be read: " + err.Error()}
-	}
-	defer rows.Close()
-
+	defer sheet.close()
 	var res ConvertResult
 	err = withScratchConn(ctx, lim, func(conn *sql.Conn) error {
-		st := &xlsxStage{ctx: ctx, conn: conn, date1904: date1904, maxCells: opts.MaxCells}
-		defer st.closeAppender()
-		if err := st.read(rows, kinds, opts.Header); err != nil {
-			return err
-		}
-		if err := st.closeAppender(); err != nil {
+		st, err := sheet.stage(ctx, conn, opts)
+		if err != nil {
 			return err
 		}
 		res.Rows = st.rows
@@ -141,6 +93,124 @@ func ConvertXLSX(ctx context.Context, lim Limits, src, dst string, opts XLSXOpti
 		return err
 	})
 	return res, err
+}
+
+// CastXLSX is CastCSV for one sheet of an XLSX workbook (opts.Sheet, the
+// first by default): the sheet is staged as ConvertXLSX stages it, then its
+// columns are matched to the dataset's by name and cast to their types.
+func CastXLSX(ctx context.Context, lim Limits, src, schemaFile, dst string, opts XLSXOptions) (int64, error) {
+	sheet, err := openSheet(src, opts.Sheet)
+	if err != nil {
+		return 0, err
+	}
+	defer sheet.close()
+	var n int64
+	err = withScratchConn(ctx, lim, func(conn *sql.Conn) error {
+		target, err := parquetColumns(ctx, conn, []string{schemaFile})
+		if err != nil {
+			return err
+		}
+		st, err := sheet.stage(ctx, conn, opts)
+		if err != nil {
+			return err
+		}
+		source := make(map[string]string, len(st.names))
+		for i, name := range st.names {
+			source[strings.ToLower(name)] = fmt.Sprintf("c%d", i)
+		}
+		n, err = castInto(ctx, conn, target, "stage", source, dst)
+		return err
+	})
+	return n, err
+}
+
+// sheetSource is one sheet of an open workbook: excelize's row iterator
+// with raw values, and the byte scan that reports each cell's kind.
+type sheetSource struct {
+	f        *excelize.File
+	zr       *zip.ReadCloser
+	part     io.ReadCloser
+	rows     *excelize.Rows
+	kinds    *kindScanner
+	date1904 bool
+}
+
+// openSheet opens the named sheet of the workbook src (the first one when
+// name is empty); a file that is no workbook or lacks the sheet is an
+// *InputError.
+func openSheet(src, name string) (*sheetSource, error) {
+	s := &sheetSource{}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+	var err error
+	s.f, err = excelize.OpenFile(src, excelize.Options{RawCellValue: true})
+	if err != nil {
+		return nil, &InputError{Message: "the file is not a readable XLSX workbook"}
+	}
+	sheets := s.f.GetSheetList()
+	switch {
+	case len(sheets) == 0:
+		return nil, &InputError{Message: "the workbook has no sheets"}
+	case name == "":
+		name = sheets[0]
+	case !slices.Contains(sheets, name):
+		return nil, &InputError{Message: fmt.Sprintf("sheet %q not found (sheets: %s)", name, strings.Join(sheets, ", "))}
+	}
+	if p, err := s.f.GetWorkbookProps(); err == nil && p.Date1904 != nil {
+		s.date1904 = *p.Date1904
+	}
+	if s.zr, err = zip.OpenReader(src); err != nil {
+		return nil, &InputError{Message: "the file is not a readable XLSX workbook"}
+	}
+	part, err := sheetPart(&s.zr.Reader, name)
+	if err != nil {
+		return nil, &InputError{Message: "sheet " + name + " cannot be read: " + scrubPaths(err.Error())}
+	}
+	if s.part, err = s.zr.Open(part); err != nil {
+		return nil, &InputError{Message: "sheet " + name + " cannot be read"}
+	}
+	s.kinds = newKindScanner(s.part, &styleClasses{f: s.f, known: map[int]numFmtClass{}})
+	if s.rows, err = s.f.Rows(name); err != nil {
+		return nil, &InputError{Message: "sheet " + name + " cannot be read: " + scrubPaths(err.Error())}
+	}
+	ok = true
+	return s, nil
+}
+
+func (s *sheetSource) close() {
+	if s.rows != nil {
+		_ = s.rows.Close()
+	}
+	if s.part != nil {
+		_ = s.part.Close()
+	}
+	if s.zr != nil {
+		_ = s.zr.Close()
+	}
+	if s.f != nil {
+		_ = s.f.Close()
+	}
+}
+
+// stage reads the whole sheet into the VARCHAR table "stage" on conn,
+// inferring every column's type on the way.
+func (s *sheetSource) stage(ctx context.Context, conn *sql.Conn, opts XLSXOptions) (*xlsxStage, error) {
+	if opts.MaxCells <= 0 {
+		opts.MaxCells = defaultXLSXMaxCells
+	}
+	st := &xlsxStage{ctx: ctx, conn: conn, date1904: s.date1904, maxCells: opts.MaxCells}
+	if err := st.read(s.rows, s.kinds, opts.Header); err != nil {
+		_ = st.closeAppender()
+		return nil, err
+	}
+	if err := st.closeAppender(); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // xlsxStage collects a sheet's rows in a VARCHAR staging table.

@@ -1,0 +1,92 @@
+package duck
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// ChangeFeed reports which users' datasets changed, from the dataset events
+// every instance publishes. Drain hands over the changes received since the
+// last call, in order, and returns an epoch that stays the same as long as
+// no change can have been missed (no reconnect, nothing dropped); ok is
+// false while changes cannot be tracked at all.
+//
+// The feed is drained at the start of every query rather than in the
+// background: the event of a write that finished before the query was sent
+// reached this instance's connection before the query did, so draining
+// first makes another instance's writes visible to the very next query.
+type ChangeFeed interface {
+	Drain(changed func(ownerID string)) (epoch uint64, ok bool)
+}
+
+// catalogEntry is a session's copy of the user's ready tables. A copy is
+// stored only if nothing invalidated it while it was read (token).
+type catalogEntry struct {
+	mu     sync.Mutex
+	tables []Table
+	loaded bool
+	epoch  uint64
+	at     time.Time
+	token  uint64
+}
+
+// TrackChanges lets sessions keep the user's catalog between queries,
+// invalidated by feed; without it every query reads the catalog. Call it
+// before the first query.
+func (m *Manager) TrackChanges(feed ChangeFeed) { m.changes = feed }
+
+// tables returns the user's ready tables: the session's copy when the
+// change feed vouches for it, else a fresh read of the catalog (kept for
+// the next query when the feed is live). reload skips the copy.
+func (m *Manager) tables(ctx context.Context, s *session, reload bool) ([]Table, error) {
+	var (
+		epoch uint64
+		live  bool
+	)
+	if m.changes != nil {
+		epoch, live = m.changes.Drain(m.Invalidate)
+	}
+	c := &s.catalog
+	c.mu.Lock()
+	if live && !reload && c.loaded && c.epoch == epoch && time.Since(c.at) < m.cfg.CatalogMaxAge {
+		tables := c.tables
+		c.mu.Unlock()
+		return tables, nil
+	}
+	// Every load and every invalidation moves the token, so a load stores
+	// its result only if nothing happened to the entry while it read.
+	c.token++
+	token := c.token
+	c.loaded, c.tables = false, nil
+	c.mu.Unlock()
+
+	tables, err := m.catalog.ReadyTables(ctx, s.userID)
+	if err != nil || !live {
+		return tables, err
+	}
+	c.mu.Lock()
+	if c.token == token {
+		c.tables, c.loaded, c.epoch, c.at = tables, true, epoch, time.Now()
+	}
+	c.mu.Unlock()
+	return tables, nil
+}
+
+// Invalidate forgets the catalog copy of ownerID's session on this
+// instance; the next query reads the catalog again.
+func (m *Manager) Invalidate(ownerID string) {
+	m.mu.Lock()
+	s := m.sessions[ownerID]
+	m.mu.Unlock()
+	if s != nil {
+		s.catalog.invalidate()
+	}
+}
+
+func (c *catalogEntry) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.token++
+	c.loaded, c.tables = false, nil
+}
