@@ -50,6 +50,9 @@ type Config struct {
 	DuckDBQueryTimeout config.Duration `env:"DUCKDB_QUERY_TIMEOUT" envDefault:"30s"`
 	// DuckDBMaxConcurrentQueriesPerUser: more at once are refused (429).
 	DuckDBMaxConcurrentQueriesPerUser int `env:"DUCKDB_MAX_CONCURRENT_QUERIES_PER_USER" envDefault:"4"`
+	// DuckDBCacheTTL removes the local Parquet cache of a user who has had
+	// no session on this instance for this long.
+	DuckDBCacheTTL config.Duration `env:"DUCKDB_CACHE_TTL" envDefault:"24h"`
 	// DuckDBMaxResultBytes caps one query reply (NATS payloads are 1 MiB by
 	// default); a longer result is cut and marked truncated.
 	DuckDBMaxResultBytes int `env:"DUCKDB_MAX_RESULT_BYTES" envDefault:"786432"`
@@ -87,6 +90,7 @@ func (c Config) duckConfig() duck.Config {
 		Threads:              c.DuckDBThreads,
 		MaxConcurrentQueries: c.DuckDBMaxConcurrentQueriesPerUser,
 		MaxResultBytes:       c.DuckDBMaxResultBytes,
+		CacheTTL:             c.DuckDBCacheTTL.Duration(),
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,10 @@ type Config struct {
 	// MaxResultBytes caps the encoded rows of one reply; the result is cut
 	// (Truncated) before it would exceed it.
 	MaxResultBytes int
+	// CacheTTL removes the Parquet cache of a user without a session on
+	// this instance this long after the session closed, so a user who
+	// does not come back does not keep disk space forever.
+	CacheTTL time.Duration
 	// CatalogMaxAge bounds how long a session trusts its copy of the
 	// user's catalog with a live change feed: the safety net for a change
 	// whose event was never published.
@@ -73,6 +78,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxResultBytes <= 0 {
 		c.MaxResultBytes = 768 << 10
+	}
+	if c.CacheTTL <= 0 {
+		c.CacheTTL = 24 * time.Hour
 	}
 	if c.CatalogMaxAge <= 0 {
 		c.CatalogMaxAge = 30 * time.Second
@@ -177,6 +185,9 @@ func (m *Manager) Run(ctx context.Context) {
 			if n := m.CloseExpired(); n > 0 {
 				m.log.Info("closed expired DuckDB sessions", "count", n)
 			}
+			if n := m.RemoveIdleCaches(); n > 0 {
+				m.log.Info("removed Parquet caches of idle users", "count", n)
+			}
 		}
 	}
 }
@@ -231,6 +242,56 @@ func (m *Manager) CloseExpired() int {
 		}
 	}
 	return len(victims)
+}
+
+// RemoveIdleCaches removes the directories (Parquet cache) of users who
+// have had no session on this instance for CacheTTL and returns how many it
+// removed. A closing session leaves its directory's modification time at
+// the moment it closed (its database files are removed then).
+func (m *Manager) RemoveIdleCaches() int {
+	entries, err := os.ReadDir(m.cfg.Root)
+	if err != nil {
+		m.log.Warn("list DuckDB session directories", "error", err)
+		return 0
+	}
+	cutoff := time.Now().Add(-m.cfg.CacheTTL)
+	removed := 0
+	for _, e := range entries {
+		userID := e.Name()
+		if strings.HasPrefix(userID, "_removing-") { // left by a crash mid-removal
+			_ = os.RemoveAll(filepath.Join(m.cfg.Root, userID))
+			continue
+		}
+		if !e.IsDir() || checkUserID(userID) != nil || userID[0] == '_' {
+			continue // _scratch and other service directories
+		}
+		info, err := e.Info()
+		if err != nil || info.ModTime().After(cutoff) {
+			continue
+		}
+		// Moved aside under the lock, so a session opening now starts from
+		// an empty directory rather than one being deleted under it.
+		dir := filepath.Join(m.cfg.Root, userID)
+		trash := filepath.Join(m.cfg.Root, "_removing-"+userID)
+		m.mu.Lock()
+		_, open := m.sessions[userID]
+		if !open {
+			err = os.Rename(dir, trash)
+		}
+		m.mu.Unlock()
+		if open {
+			continue
+		}
+		if err == nil {
+			err = os.RemoveAll(trash)
+		}
+		if err != nil {
+			m.log.Warn("remove idle Parquet cache", "user_id", userID, "error", err)
+			continue
+		}
+		removed++
+	}
+	return removed
 }
 
 // DropUser closes the user's session (waiting for its running statements)

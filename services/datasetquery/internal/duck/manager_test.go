@@ -330,3 +330,56 @@ func TestSessionsExpireAndDatasetsFollowTheCatalog(t *testing.T) {
 		t.Fatalf("user directory left: %v", err)
 	}
 }
+
+// TestIdleCachesAreRemoved: the cache of a user without a session for
+// CacheTTL is removed; an open session's cache and the service's own
+// directories are not, and a removed cache is fetched again when needed.
+func TestIdleCachesAreRemoved(t *testing.T) {
+	e := newEnv(t, duck.Config{InstanceTTL: time.Millisecond, CacheTTL: time.Hour})
+	ctx := ctxT(t)
+	for _, u := range []string{alice, bob} {
+		p := e.putParquet(t, "users/"+u+"/datasets/d1/part-0.parquet", "SELECT 7 AS v")
+		e.cat.set(u, duck.Table{Name: "t", DatasetID: "d1", Parts: []duck.Part{p}})
+		if _, err := e.m.Query(ctx, u, "SELECT v FROM t", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scratch := filepath.Join(e.root, "_scratch")
+	if err := os.MkdirAll(scratch, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	age := func(dir string) {
+		t.Helper()
+		old := time.Now().Add(-2 * time.Hour)
+		if err := os.Chtimes(dir, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exists := func(dir string) bool {
+		_, err := os.Stat(dir)
+		return err == nil
+	}
+
+	age(filepath.Join(e.root, alice)) // open session: kept
+	if n := e.m.RemoveIdleCaches(); n != 0 {
+		t.Fatalf("removed %d caches of open sessions", n)
+	}
+	time.Sleep(5 * time.Millisecond) // let the 1ms session TTL pass; not a sync wait
+	if n := e.m.CloseExpired(); n != 2 {
+		t.Fatalf("closed %d sessions", n)
+	}
+	if n := e.m.RemoveIdleCaches(); n != 0 {
+		t.Fatalf("removed %d caches of sessions that just closed", n)
+	}
+	age(filepath.Join(e.root, alice))
+	age(scratch)
+	if n := e.m.RemoveIdleCaches(); n != 1 {
+		t.Fatalf("removed %d idle caches, want alice's", n)
+	}
+	if exists(filepath.Join(e.root, alice)) || !exists(filepath.Join(e.root, bob, "cache")) || !exists(scratch) {
+		t.Fatal("wrong directories removed")
+	}
+	if res, err := e.m.Query(ctx, alice, "SELECT v FROM t", 1); err != nil || res.Rows[0]["v"] != int32(7) {
+		t.Fatalf("query after the cache was removed: %v %+v", err, res.Rows)
+	}
+}
