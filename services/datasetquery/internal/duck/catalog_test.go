@@ -52,9 +52,13 @@ func TestCatalogCopyFollowsDatasetEvents(t *testing.T) {
 		if err := other.Publish(contracts.EventSubject(contracts.DomainDataset, event, owner), []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
-		// The event is on the feed's connection before anything this test
-		// sends next, as a client's query after the write would be.
+		// A query reaches an instance on the connection its events arrive
+		// on, after the events already routed to it; a round trip on the
+		// feed's connection stands for that query's arrival.
 		if err := other.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := feedConn.Flush(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -44,6 +44,9 @@ type Config struct {
 	// MaxResultBytes caps the encoded rows of one reply; the result is cut
 	// (Truncated) before it would exceed it.
 	MaxResultBytes int
+	// SpareSessions is how many databases are kept open ahead of new
+	// sessions (negative: none).
+	SpareSessions int
 	// CacheTTL removes the Parquet cache of a user without a session on
 	// this instance this long after the session closed, so a user who
 	// does not come back does not keep disk space forever.
@@ -78,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxResultBytes <= 0 {
 		c.MaxResultBytes = 768 << 10
+	}
+	if c.SpareSessions == 0 {
+		c.SpareSessions = 1
 	}
 	if c.CacheTTL <= 0 {
 		c.CacheTTL = 24 * time.Hour
@@ -142,6 +148,7 @@ type Manager struct {
 	log     *slog.Logger
 	counter *statementCounter
 	changes ChangeFeed
+	spares  *sparePool
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -167,7 +174,12 @@ func NewManager(cfg Config, catalog Catalog, objects Objects, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("duck: %w", err)
 	}
-	return &Manager{cfg: cfg, catalog: catalog, objects: objects, log: log, counter: counter, sessions: map[string]*session{}}, nil
+	spares, err := newSparePool(cfg, filepath.Join(root, "_spare"), max(cfg.SpareSessions, 0), log)
+	if err != nil {
+		counter.close()
+		return nil, fmt.Errorf("duck: %w", err)
+	}
+	return &Manager{cfg: cfg, catalog: catalog, objects: objects, log: log, counter: counter, spares: spares, sessions: map[string]*session{}}, nil
 }
 
 // Config is the effective configuration (defaults applied).
@@ -204,6 +216,7 @@ func (m *Manager) Close() {
 			m.log.Warn("close DuckDB session", "error", err)
 		}
 	}
+	m.spares.close()
 	m.counter.close()
 }
 
@@ -361,9 +374,12 @@ func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(),
 		return nil, nil, errors.New("duck: manager is closed")
 	}
 	s := m.sessions[userID]
+	opened := false
 	if s == nil {
+		spare := m.spares.take()
+		opened = true
 		var err error
-		s, err = openSession(ctx, m.cfg, userID)
+		s, err = openSession(ctx, m.cfg, userID, spare)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -371,7 +387,13 @@ func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(),
 	}
 	s.running.Add(1)
 	s.touch()
-	return s, func() { s.touch(); s.running.Add(-1) }, nil
+	return s, func() {
+		s.touch()
+		s.running.Add(-1)
+		if opened {
+			m.spares.wake()
+		}
+	}, nil
 }
 
 // Query runs one read-only statement for userID and returns at most limit

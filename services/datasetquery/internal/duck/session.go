@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
 // session is one user's DuckDB database on this instance: an on-disk
@@ -24,6 +23,7 @@ type session struct {
 	dir      string
 	cacheDir string
 	db       *sql.DB
+	file     *database // db's file: a spare's under the root, or in dir
 	slots    chan struct{}
 
 	lastUsed atomic.Int64 // unix nanoseconds
@@ -36,10 +36,10 @@ type session struct {
 	catalog catalogEntry // the user's ready tables, while the change feed vouches for them
 }
 
-// openSession creates a fresh database for userID (a previous one left by
-// a crash is removed: views are rebuilt from the catalog anyway) and locks
-// it down.
-func openSession(ctx context.Context, cfg Config, userID string) (*session, error) {
+// openSession ties a database to userID, a spare when one is ready (else
+// one opened now in the user's directory), and locks it down. The user's
+// directory holds the Parquet cache and the spill files.
+func openSession(ctx context.Context, cfg Config, userID string, spare *database) (*session, error) {
 	dir := filepath.Join(cfg.Root, userID)
 	s := &session{
 		userID:   userID,
@@ -47,59 +47,47 @@ func openSession(ctx context.Context, cfg Config, userID string) (*session, erro
 		cacheDir: filepath.Join(dir, "cache"),
 		slots:    make(chan struct{}, cfg.MaxConcurrentQueries),
 		views:    map[string]string{},
+		file:     spare,
+	}
+	fail := func(err error) (*session, error) {
+		if s.file != nil {
+			_ = s.file.close()
+		}
+		return nil, err
 	}
 	for _, d := range []string{s.cacheDir, filepath.Join(dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("create session directory: %w", err)
+			return fail(fmt.Errorf("create session directory: %w", err))
 		}
 	}
-	dbPath := filepath.Join(dir, "session.duckdb")
-	for _, leftover := range []string{dbPath, dbPath + ".wal"} {
-		if err := os.Remove(leftover); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("remove stale session database: %w", err)
+	if s.file == nil {
+		f, err := openDatabase(ctx, cfg, filepath.Join(dir, "session.duckdb"))
+		if err != nil {
+			return nil, err
 		}
+		s.file = f
 	}
-	connector, err := duckdb.NewConnector(dbPath, nil)
-	if err != nil {
-		return nil, fmt.Errorf("open session database: %w", err)
-	}
-	s.db = sql.OpenDB(connector)
-	// One connection per query slot plus one for view maintenance.
-	s.db.SetMaxOpenConns(cfg.MaxConcurrentQueries + 1)
-	s.db.SetMaxIdleConns(cfg.MaxConcurrentQueries + 1)
-	if err := s.lockDown(ctx, cfg); err != nil {
-		_ = s.db.Close()
-		return nil, err
+	s.db = s.file.db
+	if err := s.lockDown(ctx); err != nil {
+		return fail(err)
 	}
 	s.touch()
 	return s, nil
 }
 
-// lockDown applies the limits and closes every door to the outside: no
-// file outside the cache directory, no extension install or autoload, and
-// lock_configuration so SQL cannot undo any of it. Order matters:
-// allowed_directories must be set before external access is disabled.
-func (s *session) lockDown(ctx context.Context, cfg Config) error {
-	settings := []string{
-		fmt.Sprintf("SET GLOBAL memory_limit = %s", sqlString(cfg.MemoryLimit)),
-		fmt.Sprintf("SET GLOBAL threads = %d", cfg.Threads),
-		fmt.Sprintf("SET GLOBAL temp_directory = %s", sqlString(filepath.Join(s.dir, "tmp"))),
-		fmt.Sprintf("SET GLOBAL max_temp_directory_size = %s", sqlString(cfg.MaxTempDirectorySize)),
-		"SET GLOBAL autoinstall_known_extensions = false",
-		"SET GLOBAL autoload_known_extensions = false",
-		fmt.Sprintf("SET GLOBAL allowed_directories = [%s]", sqlString(s.cacheDir+string(filepath.Separator))),
-		"SET GLOBAL enable_external_access = false",
-		"SET GLOBAL lock_configuration = true",
-	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("connect session database: %w", err)
-	}
-	defer conn.Close()
-	for _, stmt := range settings {
-		if _, err := conn.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("configure session (%s): %w", strings.SplitN(stmt, "=", 2)[0], err)
-		}
+// lockDown closes every door to the outside: no file outside the user's
+// cache directory, spills in the user's directory, and lock_configuration
+// so SQL cannot undo any of it (the limits were set when the database was
+// opened). Order matters: allowed_directories must be set before external
+// access is disabled.
+func (s *session) lockDown(ctx context.Context) error {
+	settings := fmt.Sprintf(`SET GLOBAL temp_directory = %s;
+		SET GLOBAL allowed_directories = [%s];
+		SET GLOBAL enable_external_access = false;
+		SET GLOBAL lock_configuration = true`,
+		sqlString(filepath.Join(s.dir, "tmp")), sqlString(s.cacheDir+string(filepath.Separator)))
+	if _, err := s.db.ExecContext(ctx, settings); err != nil {
+		return fmt.Errorf("lock down session: %w", err)
 	}
 	return nil
 }
@@ -113,10 +101,7 @@ func (s *session) expired(now time.Time, ttl time.Duration) bool {
 // close closes the database (waiting for running statements) and removes
 // its files; the Parquet cache stays for the next session unless purge.
 func (s *session) close(purge bool) error {
-	err := s.db.Close()
-	for _, f := range []string{"session.duckdb", "session.duckdb.wal"} {
-		_ = os.Remove(filepath.Join(s.dir, f))
-	}
+	err := s.file.close()
 	_ = os.RemoveAll(filepath.Join(s.dir, "tmp"))
 	if purge {
 		if rerr := os.RemoveAll(s.dir); rerr != nil {
