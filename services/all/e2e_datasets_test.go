@@ -339,6 +339,12 @@ func TestE2EDatasets(t *testing.T) {
 				"file_id": {salesFile.ID}, "dataset_name": {"sales"},
 			}), http.StatusConflict)
 		})
+		t.Run("no file_id 422", func(t *testing.T) {
+			env := expectAPIError(t, a.form(t, http.MethodPost, "/datasets/convert", url.Values{"dataset_name": {"nofile"}}), http.StatusUnprocessableEntity)
+			if env.Errors[0].Field != "file_id" {
+				t.Fatalf("errors = %+v", env.Errors)
+			}
+		})
 		t.Run("text file 415", func(t *testing.T) {
 			expectAPIError(t, a.form(t, http.MethodPost, "/datasets/convert", url.Values{
 				"file_id": {notesFile.ID}, "dataset_name": {"notes"},
@@ -474,6 +480,13 @@ func TestE2EDatasets(t *testing.T) {
 		}
 		if _, meta := listPageMeta(t, a, "?limit=5000"); meta.PageSize != 1000 {
 			t.Fatalf("limit=5000 not capped at 1000: %+v", meta)
+		}
+		for query, field := range map[string]string{"?skip=-1": "skip", "?limit=0": "limit", "?page=0": "page", "?page_size=-5": "page_size"} {
+			env := expectAPIError(t, a.get(t, "/datasets/list"+query), http.StatusUnprocessableEntity)
+			if env.Errors[0].Field != field {
+				t.Fatalf("%s: errors = %+v", query, env.Errors)
+			}
+			expectAPIError(t, a.get(t, "/datasets/"+sales.ID+"/data"+query), http.StatusUnprocessableEntity)
 		}
 		for _, d := range list {
 			if d.ID == sales.ID && (d.RowCount != int64(len(base)) || d.Name != "sales" || schemaString(d) != schemaString(sales)) {

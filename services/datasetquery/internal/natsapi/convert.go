@@ -25,6 +25,9 @@ func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertRe
 	if err != nil {
 		return dv1.ConvertReply{}, err
 	}
+	if req.FileID == "" {
+		return dv1.ConvertReply{}, rpcerr.Field(rpcerr.Validation, "file_id", "file_id is required")
+	}
 	var outcome <-chan string
 	if !req.Async && a.nc != nil {
 		ch, stop, err := a.watchOutcomes(ctx, uid)

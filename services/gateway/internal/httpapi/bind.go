@@ -46,9 +46,21 @@ func bindBody(w http.ResponseWriter, r *http.Request, dst any) *rpcerr.Error {
 	}
 }
 
-// bindQuery decodes the URL query into dst by the same field names.
+// bindQuery decodes the URL query into dst by the same field names; a
+// query type that knows its own bounds (validator) checks them.
 func bindQuery(r *http.Request, dst any) *rpcerr.Error {
-	return decodeValues(r.URL.Query(), dst)
+	if e := decodeValues(r.URL.Query(), dst); e != nil {
+		return e
+	}
+	if v, ok := dst.(validator); ok {
+		return v.validate()
+	}
+	return nil
+}
+
+// validator is a bound request that can tell a value out of its range.
+type validator interface {
+	validate() *rpcerr.Error
 }
 
 // mediaTypeOf is the request's media type without parameters, lower case;

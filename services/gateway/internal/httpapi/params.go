@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -18,6 +19,21 @@ type pageQuery struct {
 	Limit    *int `form:"limit" json:"limit,omitempty" doc:"Items per page (capped at 1000)" minimum:"1" maximum:"1000" default:"100"`
 	Page     *int `form:"page" json:"page,omitempty" doc:"1-based page number (instead of skip)" minimum:"1"`
 	PageSize *int `form:"page_size" json:"page_size,omitempty" doc:"Page size (instead of limit)" minimum:"1" maximum:"1000"`
+}
+
+// validate refuses a negative skip and pages or sizes below 1; a limit
+// above the cap is only capped, as the original service did.
+func (q *pageQuery) validate() *rpcerr.Error {
+	for _, f := range []struct {
+		name string
+		v    *int
+		min  int
+	}{{"skip", q.Skip, 0}, {"limit", q.Limit, 1}, {"page", q.Page, 1}, {"page_size", q.PageSize, 1}} {
+		if f.v != nil && *f.v < f.min {
+			return rpcerr.Field(rpcerr.Validation, f.name, fmt.Sprintf("%s must be at least %d", f.name, f.min))
+		}
+	}
+	return nil
 }
 
 // window is the normalized skip/limit window asked for; page/page_size is
