@@ -482,3 +482,43 @@ func TestOddButValidKeysRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestGetVersionReadsOnlyThatVersion: the version asked for is read in one
+// request; once the key holds other content the read fails with
+// ErrChanged, and a missing key is ErrNotFound, never another version's
+// bytes.
+func TestGetVersionReadsOnlyThatVersion(t *testing.T) {
+	ctx := testCtx(t)
+	s, _ := newStore(t)
+	first, err := s.Put(ctx, "v/part.bin", strings.NewReader("first"), 5, "application/octet-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(etag string) (string, error) {
+		rc, err := s.GetVersion(ctx, "v/part.bin", etag)
+		if err != nil {
+			return "", err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		return string(b), err
+	}
+	if got, err := read(first.ETag); err != nil || got != "first" {
+		t.Fatalf("GetVersion(first) = %q, %v", got, err)
+	}
+	put(t, ctx, s, "v/part.bin", "second")
+	if got, err := read(first.ETag); !errors.Is(err, objstore.ErrChanged) || got != "" {
+		t.Fatalf("GetVersion(first) after overwrite = %q, %v; want ErrChanged", got, err)
+	}
+	if _, err := read("0123456789abcdef0123456789abcdef"); !errors.Is(err, objstore.ErrChanged) {
+		t.Fatalf("GetVersion(unknown etag) = %v, want ErrChanged", err)
+	}
+	rc, err := s.GetVersion(ctx, "v/missing.bin", first.ETag)
+	if err == nil {
+		_, err = io.ReadAll(rc)
+		_ = rc.Close()
+	}
+	if !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("GetVersion(missing) = %v, want ErrNotFound", err)
+	}
+}

@@ -63,6 +63,8 @@ var (
 	// ErrUnavailable is wrapped when the server could not be reached or
 	// answered that it cannot serve now; see IsUnavailable.
 	ErrUnavailable = errors.New("objstore: storage unavailable")
+	// ErrChanged: the object is no longer the version asked for (GetVersion).
+	ErrChanged = errors.New("objstore: object changed")
 )
 
 // Store is one bucket on one S3 endpoint. It is safe for concurrent use.
@@ -196,6 +198,25 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo,
 		return nil, ObjectInfo{}, s.fail("get", key, err)
 	}
 	return &objectReader{obj: obj, store: s, key: key}, info, nil
+}
+
+// GetVersion opens key for reading if its ETag is still etag, in one
+// request (no Stat first): for a caller that knows which version it wants,
+// as a cache filling from a catalog does. Another version is ErrChanged, a
+// missing key ErrNotFound; both surface on the first Read at the latest.
+func (s *Store) GetVersion(ctx context.Context, key, etag string) (io.ReadCloser, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	var opts minio.GetObjectOptions
+	if err := opts.SetMatchETag(etag); err != nil {
+		return nil, s.fail("get", key, err)
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, opts)
+	if err != nil {
+		return nil, s.fail("get", key, err)
+	}
+	return &objectReader{obj: obj, store: s, key: key}, nil
 }
 
 // objectReader classifies read errors the same way as the other calls.
@@ -392,6 +413,8 @@ func (s *Store) fail(op, key string, err error) error {
 	switch {
 	case isNoSuchKey(err):
 		return fmt.Errorf("objstore: %s %q: %w", op, key, ErrNotFound)
+	case minio.ToErrorResponse(err).StatusCode == http.StatusPreconditionFailed:
+		return fmt.Errorf("objstore: %s %q: %w", op, key, ErrChanged)
 	case isUnavailableCause(err):
 		return fmt.Errorf("objstore: %s %q: %w: %w", op, key, ErrUnavailable, err)
 	}

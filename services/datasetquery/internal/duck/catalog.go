@@ -31,22 +31,51 @@ type catalogEntry struct {
 	token  uint64
 }
 
+// prefetch is a catalog read started when a query finds no session, so it
+// overlaps opening one. The session cannot hear of changes before it
+// exists, so the answer is kept only if no change at all was applied, and
+// the feed stayed the same, between the read's start and its use.
+type prefetch struct {
+	done    chan struct{}
+	tables  []Table
+	err     error
+	changes uint64 // m.changes seen when the read started
+	epoch   uint64
+	live    bool
+}
+
+// startPrefetch drains the feed (so changes already received count as
+// before the read) and reads ownerID's catalog in the background.
+func (m *Manager) startPrefetch(ctx context.Context, ownerID string) *prefetch {
+	p := &prefetch{done: make(chan struct{})}
+	p.epoch, p.live = m.drain()
+	p.changes = m.changeCount.Load()
+	go func() {
+		defer close(p.done)
+		p.tables, p.err = m.catalog.ReadyTables(ctx, ownerID)
+	}()
+	return p
+}
+
 // TrackChanges lets sessions keep the user's catalog between queries,
 // invalidated by feed; without it every query reads the catalog. Call it
 // before the first query.
 func (m *Manager) TrackChanges(feed ChangeFeed) { m.changes = feed }
 
-// tables returns the user's ready tables: the session's copy when the
-// change feed vouches for it, else a fresh read of the catalog (kept for
-// the next query when the feed is live). reload skips the copy.
-func (m *Manager) tables(ctx context.Context, s *session, reload bool) ([]Table, error) {
-	var (
-		epoch uint64
-		live  bool
-	)
-	if m.changes != nil {
-		epoch, live = m.changes.Drain(m.Invalidate)
+// drain applies the changes received so far.
+func (m *Manager) drain() (epoch uint64, live bool) {
+	if m.changes == nil {
+		return 0, false
 	}
+	return m.changes.Drain(m.Invalidate)
+}
+
+// tables returns the user's ready tables: the session's copy when the
+// change feed vouches for it, else pre (when given) or a fresh read of the
+// catalog, kept for the next query when the feed is live. reload skips the
+// copy and pre.
+func (m *Manager) tables(ctx context.Context, s *session, reload bool, pre *prefetch) ([]Table, error) {
+	epoch, live := m.drain()
 	c := &s.catalog
 	c.mu.Lock()
 	if live && !reload && c.loaded && c.epoch == epoch && time.Since(c.at) < m.cfg.CatalogMaxAge {
@@ -61,8 +90,23 @@ func (m *Manager) tables(ctx context.Context, s *session, reload bool) ([]Table,
 	c.loaded, c.tables = false, nil
 	c.mu.Unlock()
 
-	tables, err := m.catalog.ReadyTables(ctx, s.userID)
-	if err != nil || !live {
+	var (
+		tables []Table
+		err    error
+		keep   = live
+	)
+	if pre != nil && !reload {
+		select {
+		case <-pre.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		tables, err = pre.tables, pre.err
+		keep = keep && pre.live && pre.epoch == epoch && pre.changes == m.changeCount.Load()
+	} else {
+		tables, err = m.catalog.ReadyTables(ctx, s.userID)
+	}
+	if err != nil || !keep {
 		return tables, err
 	}
 	c.mu.Lock()
@@ -76,6 +120,7 @@ func (m *Manager) tables(ctx context.Context, s *session, reload bool) ([]Table,
 // Invalidate forgets the catalog copy of ownerID's session on this
 // instance; the next query reads the catalog again.
 func (m *Manager) Invalidate(ownerID string) {
+	m.changeCount.Add(1)
 	m.mu.Lock()
 	s := m.sessions[ownerID]
 	m.mu.Unlock()

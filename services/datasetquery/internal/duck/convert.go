@@ -111,7 +111,7 @@ func convertCSV(ctx context.Context, conn *sql.Conn, src, dst string, opts CSVOp
 				return res, fmt.Errorf("reset reject tables: %w", err)
 			}
 		}
-		stmt := fmt.Sprintf("COPY (SELECT * FROM read_csv(%s%s, store_rejects = true%s)) TO %s (FORMAT parquet, COMPRESSION zstd)",
+		stmt := fmt.Sprintf("COPY (SELECT * FROM read_csv(%s%s, store_rejects = true%s)) TO %s ("+partFormat+")",
 			sqlString(src), csvDialect(opts), extra, sqlString(dst))
 		r, err := conn.ExecContext(ctx, stmt)
 		if err != nil {
@@ -301,7 +301,7 @@ func castInto(ctx context.Context, conn *sql.Conn, target []ColumnDef, table str
 			return 0, &ColumnError{Column: target[i].Name, Reason: fmt.Sprintf("%v values are not %s", b, strings.ToLower(target[i].Type))}
 		}
 	}
-	r, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd)",
+	r, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s ("+partFormat+")",
 		strings.Join(exprs, ", "), table, sqlString(dst)))
 	if err != nil {
 		return 0, inputError(err)

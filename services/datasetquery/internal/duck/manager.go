@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -118,6 +119,7 @@ type Catalog interface {
 // Objects reads dataset objects from object storage.
 type Objects interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, objstore.ObjectInfo, error)
+	GetVersion(ctx context.Context, key, etag string) (io.ReadCloser, error)
 }
 
 // Column is a result column and its DuckDB type name.
@@ -149,6 +151,8 @@ type Manager struct {
 	counter *statementCounter
 	changes ChangeFeed
 	spares  *sparePool
+	// changeCount counts the changes applied from the feed (any user).
+	changeCount atomic.Uint64
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -362,6 +366,13 @@ func checkUserID(id string) error {
 	return nil
 }
 
+// hasSession reports whether userID has a session on this instance now.
+func (m *Manager) hasSession(userID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sessions[userID] != nil
+}
+
 // acquire returns the user's session, opened if needed, counted as running
 // so the sweep leaves it alone until release.
 func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(), error) {
@@ -406,6 +417,11 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 		return Result{}, m.queryError(err)
 	}
 
+	var pre *prefetch
+	if !m.hasSession(userID) {
+		// The query needs the catalog: read it while the session opens.
+		pre = m.startPrefetch(ctx, userID)
+	}
 	s, release, err := m.acquire(ctx, userID)
 	if err != nil {
 		return Result{}, err
@@ -431,7 +447,7 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 	if err != nil {
 		return Result{}, m.runError(ctx, err)
 	}
-	if err := m.syncViews(ctx, s, names, false); err != nil {
+	if err := m.syncViews(ctx, s, names, false, pre); err != nil {
 		return Result{}, m.runError(ctx, err)
 	}
 
@@ -448,7 +464,7 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 		// The name extraction missed a reference (DESCRIBE t, SUMMARIZE t),
 		// or the dataset is newer than the session's catalog copy: if it is
 		// one of the user's datasets, load it and try once more.
-		if serr := m.syncViews(ctx, s, []string{missing}, true); serr != nil {
+		if serr := m.syncViews(ctx, s, []string{missing}, true, nil); serr != nil {
 			return Result{}, m.runError(ctx, serr)
 		}
 		if _, ok := s.viewFor(missing); ok {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nonefinity/backend/pkg/objstore"
 )
 
 // syncViews makes every name the query refers to that is one of the user's
@@ -18,14 +21,14 @@ import (
 // are left alone: DuckDB reports them as unknown tables. With lookup, a
 // name the session's catalog copy does not know makes it read the catalog
 // again (a dataset newer than the copy).
-func (m *Manager) syncViews(ctx context.Context, s *session, names []string, lookup bool) error {
-	tables, err := m.tables(ctx, s, false)
+func (m *Manager) syncViews(ctx context.Context, s *session, names []string, lookup bool, pre *prefetch) error {
+	tables, err := m.tables(ctx, s, false, pre)
 	if err != nil {
 		return fmt.Errorf("list datasets: %w", err)
 	}
 	byName := tablesByName(tables)
 	if lookup && !knowsAll(byName, names) {
-		if tables, err = m.tables(ctx, s, true); err != nil {
+		if tables, err = m.tables(ctx, s, true, nil); err != nil {
 			return fmt.Errorf("list datasets: %w", err)
 		}
 		byName = tablesByName(tables)
@@ -156,21 +159,30 @@ func (m *Manager) partPaths(s *session, t Table) []string {
 }
 
 // download streams one object into path through a temporary file, so a
-// half-written file is never taken for a cached copy. A copy whose ETag is
-// not the expected one (the object changed meanwhile) is still used: the
-// catalog is re-read on the next query and the view follows it.
+// half-written file is never taken for a cached copy. The version the
+// catalog names is fetched in one request; if the object changed meanwhile
+// (never for a ready dataset's part, whose key is written once) its
+// current content is used, and the view follows the catalog next time.
 func (m *Manager) download(ctx context.Context, p Part, path string) error {
-	body, _, err := m.objects.Get(ctx, p.Key)
-	if err != nil {
-		return fmt.Errorf("fetch dataset part: %w", err)
-	}
-	defer body.Close()
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".download-*")
 	if err != nil {
 		return fmt.Errorf("create cache file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, body); err != nil {
+	err = m.copyObject(ctx, p, tmp)
+	if errors.Is(err, objstore.ErrChanged) {
+		if err = tmp.Truncate(0); err == nil {
+			_, err = tmp.Seek(0, io.SeekStart)
+		}
+		if err == nil {
+			body, _, gerr := m.objects.Get(ctx, p.Key)
+			if err = gerr; err == nil {
+				_, err = io.Copy(tmp, body)
+				_ = body.Close()
+			}
+		}
+	}
+	if err != nil {
 		_ = tmp.Close()
 		return fmt.Errorf("fetch dataset part: %w", err)
 	}
@@ -181,6 +193,26 @@ func (m *Manager) download(ctx context.Context, p Part, path string) error {
 		return fmt.Errorf("store cache file: %w", err)
 	}
 	return nil
+}
+
+// copyObject copies the catalog's version of a part into w.
+func (m *Manager) copyObject(ctx context.Context, p Part, w io.Writer) error {
+	if p.ETag == "" {
+		body, _, err := m.objects.Get(ctx, p.Key)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		_, err = io.Copy(w, body)
+		return err
+	}
+	body, err := m.objects.GetVersion(ctx, p.Key, p.ETag)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	_, err = io.Copy(w, body)
+	return err
 }
 
 // safeName keeps an id usable as one path segment.

@@ -497,7 +497,7 @@ func (st *xlsxStage) writeParquet(dst string) error {
 		}
 		exprs[i] = fmt.Sprintf("CAST(c%d AS %s) AS %s", i, colTypeSQL[t], sqlIdent(name))
 	}
-	_, err := st.conn.ExecContext(st.ctx, fmt.Sprintf("COPY (SELECT %s FROM stage) TO %s (FORMAT parquet, COMPRESSION zstd)",
+	_, err := st.conn.ExecContext(st.ctx, fmt.Sprintf("COPY (SELECT %s FROM stage) TO %s ("+partFormat+")",
 		strings.Join(exprs, ", "), sqlString(dst)))
 	var de *duckdb.Error
 	if errors.As(err, &de) {
