@@ -413,7 +413,8 @@ func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(),
 // removed), or an infrastructure error.
 func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (Result, error) {
 	started := time.Now()
-	if err := m.counter.check(ctx, query); err != nil {
+	names, err := m.counter.inspect(ctx, query)
+	if err != nil {
 		return Result{}, m.queryError(err)
 	}
 
@@ -443,10 +444,6 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 	}
 	defer conn.Close()
 
-	names, err := duckdb.GetTableNames(conn, query, false)
-	if err != nil {
-		return Result{}, m.runError(ctx, err)
-	}
 	if err := m.syncViews(ctx, s, names, false, pre); err != nil {
 		return Result{}, m.runError(ctx, err)
 	}

@@ -34,6 +34,102 @@ type statementCounter struct {
 
 	sqlDB     *sql.DB
 	serialize *sql.Stmt
+
+	verdicts verdictCache
+}
+
+// verdictCache remembers the guard's verdict and the table names of recent
+// query texts: both depend on the text alone, and dashboards and agents
+// send the same statements again and again.
+type verdictCache struct {
+	mu    sync.Mutex
+	byKey map[string]verdict
+	ring  []string // insertion order; the oldest is evicted first
+	next  int
+}
+
+type verdict struct {
+	names []string
+	err   error
+}
+
+const (
+	verdictCacheSize = 512
+	// maxCachedQuery keeps the cache small; longer texts are checked
+	// every time.
+	maxCachedQuery = 4 << 10
+)
+
+func (v *verdictCache) get(query string) (verdict, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r, ok := v.byKey[query]
+	return r, ok
+}
+
+func (v *verdictCache) put(query string, r verdict) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.byKey == nil {
+		v.byKey = make(map[string]verdict, verdictCacheSize)
+		v.ring = make([]string, verdictCacheSize)
+	}
+	if _, ok := v.byKey[query]; ok {
+		return
+	}
+	if old := v.ring[v.next]; old != "" {
+		delete(v.byKey, old)
+	}
+	v.ring[v.next] = query
+	v.next = (v.next + 1) % len(v.ring)
+	v.byKey[query] = r
+}
+
+// inspect runs the guard (check) and returns the table names the query
+// refers to, from DuckDB's parser. Verdicts on short texts are remembered;
+// failures of the classifier itself are not.
+func (c *statementCounter) inspect(ctx context.Context, query string) ([]string, error) {
+	cacheable := len(query) <= maxCachedQuery
+	if cacheable {
+		if r, ok := c.verdicts.get(query); ok {
+			return r.names, r.err
+		}
+	}
+	var r verdict
+	if r.err = c.check(ctx, query); r.err == nil {
+		names, err := c.tableNames(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		r.names = names
+	} else if !isVerdict(r.err) {
+		return nil, r.err
+	}
+	if cacheable {
+		c.verdicts.put(query, r)
+	}
+	return r.names, r.err
+}
+
+// isVerdict tells the guard refusing a query from the guard failing.
+func isVerdict(err error) bool {
+	var qe *QueryError
+	return errors.As(err, &qe) || errors.Is(err, ErrEmptyQuery) || errors.Is(err, ErrMultipleStatements) || errors.Is(err, ErrNotReadOnly)
+}
+
+// tableNames lists the tables query names, parsed on the classifier
+// database (parsing binds nothing, so any database gives the same names).
+func (c *statementCounter) tableNames(ctx context.Context, query string) ([]string, error) {
+	conn, err := c.sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("classify statement: %w", err)
+	}
+	defer conn.Close()
+	names, err := duckdb.GetTableNames(conn, query, false)
+	if err != nil {
+		return nil, fmt.Errorf("list tables of statement: %w", err)
+	}
+	return names, nil
 }
 
 func newStatementCounter() (*statementCounter, error) {
