@@ -16,7 +16,7 @@ import (
 
 // presignedPut sends data to an upload URL the way a browser would: a plain
 // PUT, no credentials of ours.
-func presignedPut(t *testing.T, uploadURL, contentType string, data []byte) {
+func presignedPut(t testing.TB, uploadURL, contentType string, data []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPut, uploadURL, bytes.NewReader(data))
 	if err != nil {
@@ -35,7 +35,7 @@ func presignedPut(t *testing.T, uploadURL, contentType string, data []byte) {
 }
 
 // putObject asks for an upload URL and PUTs data to it, without committing.
-func putObject(t *testing.T, u apiUser, name, contentType string, data []byte) fv1.UploadURLReply {
+func putObject(t testing.TB, u apiUser, name, contentType string, data []byte) fv1.UploadURLReply {
 	t.Helper()
 	var up fv1.UploadURLReply
 	expect(t, u.json(t, http.MethodPost, "/file/upload-url", fv1.UploadURLRequest{
@@ -49,7 +49,7 @@ func putObject(t *testing.T, u apiUser, name, contentType string, data []byte) f
 }
 
 // uploadFile is the whole presigned flow: upload-url, PUT, commit (201).
-func uploadFile(t *testing.T, u apiUser, name, contentType string, data []byte) fv1.File {
+func uploadFile(t testing.TB, u apiUser, name, contentType string, data []byte) fv1.File {
 	t.Helper()
 	up := putObject(t, u, name, contentType, data)
 	var f fv1.File
@@ -60,7 +60,7 @@ func uploadFile(t *testing.T, u apiUser, name, contentType string, data []byte) 
 }
 
 // waitProcessed waits for the file.processed event of one file.
-func waitProcessed(t *testing.T, frames <-chan sseFrame, fileID string) fv1.FileProcessed {
+func waitProcessed(t testing.TB, frames <-chan sseFrame, fileID string) fv1.FileProcessed {
 	t.Helper()
 	var ev fv1.FileProcessed
 	waitFrame(t, frames, func(f sseFrame) bool {

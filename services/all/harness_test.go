@@ -127,6 +127,7 @@ type e2eOptions struct {
 // gateway's event stream reads its DATASETS stream too.
 type e2eStack struct {
 	base      string // http://host:port/api/v1
+	store     *objstore.Store
 	stopCreds func()
 	stopFiles func()
 }
@@ -164,7 +165,7 @@ func startE2E(tb testing.TB, o e2eOptions) *e2eStack {
 		tb.Fatal(err)
 	}
 	log := logx.Discard()
-	s := &e2eStack{base: startGateway(tb, ns, db, base)}
+	s := &e2eStack{base: startGateway(tb, ns, db, base), store: store}
 	credCfg := credential.Config{Base: base, Settings: o.Credentials}
 	s.stopCreds = startService(tb, "credential", ns, func(ctx context.Context, nc *nats.Conn) error {
 		return credential.Run(ctx, credCfg, credential.Deps{NC: nc, DB: db, Log: log})
