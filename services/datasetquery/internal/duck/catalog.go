@@ -2,6 +2,8 @@ package duck
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,7 +34,8 @@ type catalogEntry struct {
 }
 
 // prefetch is a catalog read started when a query finds no session, so it
-// overlaps opening one. The session cannot hear of changes before it
+// overlaps opening one, followed by the download of the parts of the
+// datasets the query names. The session cannot hear of changes before it
 // exists, so the answer is kept only if no change at all was applied, and
 // the feed stayed the same, between the read's start and its use.
 type prefetch struct {
@@ -45,14 +48,26 @@ type prefetch struct {
 }
 
 // startPrefetch drains the feed (so changes already received count as
-// before the read) and reads ownerID's catalog in the background.
-func (m *Manager) startPrefetch(ctx context.Context, ownerID string) *prefetch {
+// before the read), reads ownerID's catalog in the background and caches
+// the parts of the tables among names. A failed download is left to the
+// query, which fetches what is missing and reports the error.
+func (m *Manager) startPrefetch(ctx context.Context, ownerID string, names []string) *prefetch {
 	p := &prefetch{done: make(chan struct{})}
 	p.epoch, p.live = m.drain()
 	p.changes = m.changeCount.Load()
 	go func() {
 		defer close(p.done)
 		p.tables, p.err = m.catalog.ReadyTables(ctx, ownerID)
+		if p.err != nil || checkUserID(ownerID) != nil {
+			return
+		}
+		byName := tablesByName(p.tables)
+		cacheDir := filepath.Join(m.cfg.Root, ownerID, "cache")
+		for _, name := range names {
+			if t, ok := byName[strings.ToLower(lastIdentPart(name))]; ok && len(t.Parts) > 0 {
+				_, _ = m.cacheParts(ctx, cacheDir, t)
+			}
+		}
 	}()
 	return p
 }

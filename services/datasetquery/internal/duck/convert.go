@@ -411,7 +411,7 @@ func (m *Manager) CachedParts(ctx context.Context, userID string, t Table) ([]st
 	if err != nil {
 		return nil, nil, err
 	}
-	files, err := m.cacheParts(ctx, s, t)
+	files, err := m.cacheParts(ctx, s.cacheDir, t)
 	if err != nil {
 		release()
 		return nil, nil, err

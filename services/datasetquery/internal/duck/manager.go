@@ -263,8 +263,8 @@ func (m *Manager) CloseExpired() int {
 
 // RemoveIdleCaches removes the directories (Parquet cache) of users who
 // have had no session on this instance for CacheTTL and returns how many it
-// removed. A closing session leaves its directory's modification time at
-// the moment it closed (its database files are removed then).
+// removed. A closing session sets its directory's modification time to the
+// moment it closed.
 func (m *Manager) RemoveIdleCaches() int {
 	entries, err := os.ReadDir(m.cfg.Root)
 	if err != nil {
@@ -420,8 +420,9 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 
 	var pre *prefetch
 	if !m.hasSession(userID) {
-		// The query needs the catalog: read it while the session opens.
-		pre = m.startPrefetch(ctx, userID)
+		// The query needs the catalog and its datasets' parts: fetch them
+		// while the session opens.
+		pre = m.startPrefetch(ctx, userID, names)
 	}
 	s, release, err := m.acquire(ctx, userID)
 	if err != nil {

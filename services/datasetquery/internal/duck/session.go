@@ -54,10 +54,8 @@ func openSession(ctx context.Context, cfg Config, userID string, spare *database
 		}
 		return nil, err
 	}
-	for _, d := range []string{s.cacheDir, filepath.Join(dir, "tmp")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fail(fmt.Errorf("create session directory: %w", err))
-		}
+	if err := os.MkdirAll(s.cacheDir, 0o700); err != nil {
+		return fail(fmt.Errorf("create session directory: %w", err))
 	}
 	if s.file == nil {
 		f, err := openDatabase(ctx, cfg, filepath.Join(dir, "session.duckdb"))
@@ -75,16 +73,15 @@ func openSession(ctx context.Context, cfg Config, userID string, spare *database
 }
 
 // lockDown closes every door to the outside: no file outside the user's
-// cache directory, spills in the user's directory, and lock_configuration
-// so SQL cannot undo any of it (the limits were set when the database was
+// cache directory, and lock_configuration so SQL cannot undo any of it
+// (the limits and the spill directory were set when the database was
 // opened). Order matters: allowed_directories must be set before external
 // access is disabled.
 func (s *session) lockDown(ctx context.Context) error {
-	settings := fmt.Sprintf(`SET GLOBAL temp_directory = %s;
-		SET GLOBAL allowed_directories = [%s];
+	settings := fmt.Sprintf(`SET GLOBAL allowed_directories = [%s];
 		SET GLOBAL enable_external_access = false;
 		SET GLOBAL lock_configuration = true`,
-		sqlString(filepath.Join(s.dir, "tmp")), sqlString(s.cacheDir+string(filepath.Separator)))
+		sqlString(s.cacheDir+string(filepath.Separator)))
 	if _, err := s.db.ExecContext(ctx, settings); err != nil {
 		return fmt.Errorf("lock down session: %w", err)
 	}
@@ -101,7 +98,11 @@ func (s *session) expired(now time.Time, ttl time.Duration) bool {
 // its files; the Parquet cache stays for the next session unless purge.
 func (s *session) close(purge bool) error {
 	err := s.file.close()
-	_ = os.RemoveAll(filepath.Join(s.dir, "tmp"))
+	if !purge {
+		// RemoveIdleCaches counts the cache's idle time from here.
+		now := time.Now()
+		_ = os.Chtimes(s.dir, now, now)
+	}
 	if purge {
 		if rerr := os.RemoveAll(s.dir); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("remove session directory: %w", rerr))

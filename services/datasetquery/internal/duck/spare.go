@@ -21,10 +21,11 @@ type database struct {
 }
 
 // openDatabase creates a database file at path with the session limits
-// that do not depend on the user; lockDown adds the rest.
+// that do not depend on the user, spilling to path.tmp; lockDown adds the
+// rest.
 func openDatabase(ctx context.Context, cfg Config, path string) (*database, error) {
-	for _, leftover := range []string{path, path + ".wal"} {
-		if err := os.Remove(leftover); err != nil && !os.IsNotExist(err) {
+	for _, leftover := range []string{path, path + ".wal", path + ".tmp"} {
+		if err := os.RemoveAll(leftover); err != nil {
 			return nil, fmt.Errorf("remove stale session database: %w", err)
 		}
 	}
@@ -38,10 +39,11 @@ func openDatabase(ctx context.Context, cfg Config, path string) (*database, erro
 	d.db.SetMaxIdleConns(cfg.MaxConcurrentQueries + 1)
 	settings := fmt.Sprintf(`SET GLOBAL memory_limit = %s;
 		SET GLOBAL threads = %d;
+		SET GLOBAL temp_directory = %s;
 		SET GLOBAL max_temp_directory_size = %s;
 		SET GLOBAL autoinstall_known_extensions = false;
 		SET GLOBAL autoload_known_extensions = false`,
-		sqlString(cfg.MemoryLimit), cfg.Threads, sqlString(cfg.MaxTempDirectorySize))
+		sqlString(cfg.MemoryLimit), cfg.Threads, sqlString(path+".tmp"), sqlString(cfg.MaxTempDirectorySize))
 	if _, err := d.db.ExecContext(ctx, settings); err != nil {
 		d.close()
 		return nil, fmt.Errorf("configure session database: %w", err)
@@ -50,12 +52,13 @@ func openDatabase(ctx context.Context, cfg Config, path string) (*database, erro
 }
 
 // close closes the handle (waiting for running statements) and removes the
-// file.
+// file and the spill directory.
 func (d *database) close() error {
 	err := d.db.Close()
 	for _, f := range []string{d.path, d.path + ".wal"} {
 		_ = os.Remove(f)
 	}
+	_ = os.RemoveAll(d.path + ".tmp")
 	return err
 }
 

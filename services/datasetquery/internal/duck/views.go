@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nonefinity/backend/pkg/objstore"
 )
@@ -47,7 +48,7 @@ func (m *Manager) syncViews(ctx context.Context, s *session, names []string, loo
 	// names it recreates it from the catalog's current parts.
 	for key, current := range s.views {
 		t, ok := byName[key]
-		if ok && current == strings.Join(m.partPaths(s, t), "\n") {
+		if ok && current == strings.Join(partPaths(s.cacheDir, t), "\n") {
 			continue
 		}
 		if err := s.exec(ctx, "DROP VIEW IF EXISTS "+sqlIdent(key)); err != nil {
@@ -68,7 +69,7 @@ func (m *Manager) syncViews(ctx context.Context, s *session, names []string, loo
 			}
 			continue
 		}
-		files, err := m.cacheParts(ctx, s, t)
+		files, err := m.cacheParts(ctx, s.cacheDir, t)
 		if err != nil {
 			return err
 		}
@@ -115,17 +116,18 @@ func lastIdentPart(name string) string {
 	return name
 }
 
-// cacheParts returns local copies of the table's Parquet parts, fetching
-// those whose ETag is not cached yet. A cached file is named after the
-// object key and ETag, so a changed object is a different file; copies of
-// older versions are removed.
-func (m *Manager) cacheParts(ctx context.Context, s *session, t Table) ([]string, error) {
-	dir := filepath.Join(s.cacheDir, safeName(t.DatasetID))
+// cacheParts returns local copies of the table's Parquet parts in the
+// user's cache directory, fetching those whose ETag is not cached yet. A
+// cached file is named after the object key and ETag, so a changed object
+// is a different file; copies of older versions are removed, downloads in
+// flight (of a concurrent caller) are not.
+func (m *Manager) cacheParts(ctx context.Context, cacheDir string, t Table) ([]string, error) {
+	dir := filepath.Join(cacheDir, safeName(t.DatasetID))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create cache directory: %w", err)
 	}
 	keep := map[string]bool{}
-	files := m.partPaths(s, t)
+	files := partPaths(cacheDir, t)
 	for i, p := range t.Parts {
 		path := files[i]
 		keep[filepath.Base(path)] = true
@@ -138,18 +140,29 @@ func (m *Manager) cacheParts(ctx context.Context, s *session, t Table) ([]string
 	}
 	if entries, err := os.ReadDir(dir); err == nil {
 		for _, e := range entries {
-			if !keep[e.Name()] {
-				_ = os.Remove(filepath.Join(dir, e.Name()))
+			if keep[e.Name()] || strings.HasPrefix(e.Name(), downloadPrefix) && !staleDownload(e) {
+				continue
 			}
+			_ = os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
 	return files, nil
 }
 
-// partPaths are where the table's parts are cached in the session: named
-// after each object's key and ETag, so a changed object is a different file.
-func (m *Manager) partPaths(s *session, t Table) []string {
-	dir := filepath.Join(s.cacheDir, safeName(t.DatasetID))
+// downloadPrefix names a part being downloaded; one older than an hour was
+// left by a crash.
+const downloadPrefix = ".download-"
+
+func staleDownload(e os.DirEntry) bool {
+	info, err := e.Info()
+	return err == nil && time.Since(info.ModTime()) > time.Hour
+}
+
+// partPaths are where the table's parts are cached in the user's cache
+// directory: named after each object's key and ETag, so a changed object
+// is a different file.
+func partPaths(cacheDir string, t Table) []string {
+	dir := filepath.Join(cacheDir, safeName(t.DatasetID))
 	files := make([]string, len(t.Parts))
 	for i, p := range t.Parts {
 		sum := sha256.Sum256([]byte(p.Key + "\x00" + p.ETag))
@@ -164,7 +177,7 @@ func (m *Manager) partPaths(s *session, t Table) []string {
 // (never for a ready dataset's part, whose key is written once) its
 // current content is used, and the view follows the catalog next time.
 func (m *Manager) download(ctx context.Context, p Part, path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".download-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), downloadPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("create cache file: %w", err)
 	}

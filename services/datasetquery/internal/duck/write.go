@@ -59,7 +59,7 @@ func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, li
 		return nil, err
 	}
 	defer release()
-	files, err := m.cacheParts(ctx, s, t)
+	files, err := m.cacheParts(ctx, s.cacheDir, t)
 	if err != nil {
 		return nil, err
 	}
