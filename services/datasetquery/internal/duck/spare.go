@@ -74,10 +74,10 @@ type sparePool struct {
 	dir    string
 	warmup string // the Parquet file spares scan once
 	log    *slog.Logger
-	ready chan *database
-	want  chan struct{}
-	stop  chan struct{}
-	done  sync.WaitGroup
+	ready  chan *database
+	want   chan struct{}
+	stop   chan struct{}
+	done   sync.WaitGroup
 }
 
 // newSparePool removes the spares a previous process left in dir and
