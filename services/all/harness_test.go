@@ -142,6 +142,7 @@ func startGateway(tb testing.TB, ns *testkit.NATSServer, db *mongo.Database, bas
 	}
 	settings := gateway.DefaultSettings()
 	settings.RateLimitPerMinute = 0
+	settings.RateLimitIPPerMinute = 0
 	runServiceTB(tb, "gateway", ns, func(ctx context.Context, nc *nats.Conn) error {
 		return gateway.Run(ctx, gateway.Config{Base: base, Settings: settings}, gateway.Deps{NC: nc, DB: db, Log: logx.Discard(), Listener: ln})
 	})

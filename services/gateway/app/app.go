@@ -47,6 +47,13 @@ type Settings struct {
 	// RateLimitPerMinute is how many API requests one user (or, without a
 	// token, one address) may make per minute; 0 turns limiting off.
 	RateLimitPerMinute int `env:"RATE_LIMIT_PER_MINUTE" envDefault:"120"`
+	// RateLimitIPPerMinute is how many API requests one client address may
+	// make per minute, counted before the token is checked (webhooks
+	// excepted); 0 turns it off.
+	RateLimitIPPerMinute int `env:"RATE_LIMIT_IP_PER_MINUTE" envDefault:"600"`
+	// TrustedProxies are the load balancers (CIDRs or addresses) whose
+	// X-Forwarded-For names the client; empty trusts the peer address.
+	TrustedProxies []string `env:"TRUSTED_PROXIES"`
 	// RequestTimeout bounds each API request's call to a service.
 	RequestTimeout config.Duration `env:"GATEWAY_REQUEST_TIMEOUT" envDefault:"30s"`
 	// SSEHeartbeat is the keep-alive interval of GET /api/v1/events.
@@ -57,10 +64,11 @@ type Settings struct {
 // callers that do not load them from the environment (tests).
 func DefaultSettings() Settings {
 	return Settings{
-		Config:             auth.DefaultConfig(),
-		RateLimitPerMinute: 120,
-		RequestTimeout:     config.Duration(httpapi.DefaultRequestTimeout),
-		SSEHeartbeat:       config.Duration(sse.DefaultHeartbeat),
+		Config:               auth.DefaultConfig(),
+		RateLimitPerMinute:   120,
+		RateLimitIPPerMinute: 600,
+		RequestTimeout:       config.Duration(httpapi.DefaultRequestTimeout),
+		SSEHeartbeat:         config.Duration(sse.DefaultHeartbeat),
 	}
 }
 
@@ -70,6 +78,12 @@ func (s Settings) Check() error {
 	var errs []error
 	if s.RateLimitPerMinute < 0 {
 		errs = append(errs, config.VarError{Var: "RATE_LIMIT_PER_MINUTE", Problem: "must not be negative"})
+	}
+	if s.RateLimitIPPerMinute < 0 {
+		errs = append(errs, config.VarError{Var: "RATE_LIMIT_IP_PER_MINUTE", Problem: "must not be negative"})
+	}
+	if _, err := httpapi.ParseTrustedProxies(s.TrustedProxies); err != nil {
+		errs = append(errs, config.VarError{Var: "TRUSTED_PROXIES", Problem: err.Error()})
 	}
 	if s.RequestTimeout <= 0 {
 		errs = append(errs, config.VarError{Var: "GATEWAY_REQUEST_TIMEOUT", Problem: "must be greater than zero"})
@@ -178,13 +192,21 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if authn.Minter != nil {
 		opts.Minter = tokenMinter{m: authn.Minter}
 	}
+	// Checked above; the error cannot happen here.
+	opts.TrustedProxies, _ = httpapi.ParseTrustedProxies(cfg.TrustedProxies)
+	newLimiter := func(limit int) httpapi.RateLimiter {
+		if rdb != nil {
+			return httpapi.NewRedisRateLimiter(rdb, redisPrefix, limit)
+		}
+		return httpapi.NewMemoryRateLimiter(limit)
+	}
 	if cfg.RateLimitPerMinute > 0 {
 		opts.RateLimit = cfg.RateLimitPerMinute
-		if rdb != nil {
-			opts.RateLimiter = httpapi.NewRedisRateLimiter(rdb, redisPrefix, cfg.RateLimitPerMinute)
-		} else {
-			opts.RateLimiter = httpapi.NewMemoryRateLimiter(cfg.RateLimitPerMinute)
-		}
+		opts.RateLimiter = newLimiter(cfg.RateLimitPerMinute)
+	}
+	if cfg.RateLimitIPPerMinute > 0 {
+		opts.IPRateLimit = cfg.RateLimitIPPerMinute
+		opts.IPRateLimiter = newLimiter(cfg.RateLimitIPPerMinute)
 	}
 	api, err := httpapi.New(opts)
 	if err != nil {
@@ -210,7 +232,8 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if d.Ready != nil {
 		d.Ready(ln.Addr())
 	}
-	log.Info("http listening", "addr", ln.Addr().String(), "dev_auth", authn.Dev, "rate_limit", cfg.RateLimitPerMinute, "redis", rdb != nil)
+	log.Info("http listening", "addr", ln.Addr().String(), "dev_auth", authn.Dev, "rate_limit", cfg.RateLimitPerMinute,
+		"ip_rate_limit", cfg.RateLimitIPPerMinute, "trusted_proxies", cfg.TrustedProxies, "redis", rdb != nil)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -343,6 +343,8 @@ type request struct {
 	body         string
 	contentType  string
 	header       map[string]string
+	// remoteAddr is the connection's peer; default httptest's 192.0.2.1:1234.
+	remoteAddr string
 }
 
 func (h *harness) do(r request) *httptest.ResponseRecorder {
@@ -362,6 +364,9 @@ func (h *harness) do(r request) *httptest.ResponseRecorder {
 	}
 	for k, v := range r.header {
 		req.Header.Set(k, v)
+	}
+	if r.remoteAddr != "" {
+		req.RemoteAddr = r.remoteAddr
 	}
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, req)

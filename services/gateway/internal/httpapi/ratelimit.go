@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -99,13 +99,19 @@ func (l *RedisRateLimiter) Take(ctx context.Context, key string, now time.Time) 
 	return rateDecision{allowed: n <= l.limit, remaining: max(l.limit-n, 0), resetAt: resetAt}, nil
 }
 
-// rateLimit enforces the per-minute limit. Authenticated requests count
-// against the user, anonymous ones against the client address. When the
-// counter store fails the request is let through (fail open) with a
-// warning: Redis being down must not take the API down.
+// rateLimit enforces a per-minute limit. The per-user limit counts
+// authenticated requests against the user and anonymous ones against the
+// client address; the pre-authentication limit (preAuth) counts every
+// request against the client address alone, under keys of its own, so
+// that refused tokens cost an attacker a share of the limit before they
+// cost us a signature check. When the counter store fails the request is
+// let through (fail open) with a warning: Redis being down must not take
+// the API down.
 type rateLimit struct {
 	limiter  RateLimiter
 	limit    int
+	preAuth  bool
+	trusted  []netip.Prefix
 	timeout  time.Duration
 	now      func() time.Time
 	log      *slog.Logger
@@ -116,18 +122,25 @@ type rateLimit struct {
 // down.
 const rateLimitTimeout = 250 * time.Millisecond
 
+func (rl *rateLimit) key(r *http.Request) string {
+	ip := clientIP(r, rl.trusted)
+	if rl.preAuth {
+		return "preauth:" + ip
+	}
+	if c, ok := callerFrom(r.Context()); ok {
+		return "user:" + c.identity.UserID
+	}
+	return "ip:" + ip
+}
+
 func (rl *rateLimit) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rl == nil || rl.limiter == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		key := "ip:" + clientIP(r)
-		if c, ok := callerFrom(r.Context()); ok {
-			key = "user:" + c.identity.UserID
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), rl.timeout)
-		d, err := rl.limiter.Take(ctx, key, rl.now())
+		d, err := rl.limiter.Take(ctx, rl.key(r), rl.now())
 		cancel()
 		if err != nil {
 			rl.warn(r.Context(), err)
@@ -135,16 +148,30 @@ func (rl *rateLimit) middleware(next http.Handler) http.Handler {
 			return
 		}
 		h := w.Header()
-		h.Set("X-RateLimit-Limit", strconv.Itoa(rl.limit))
-		h.Set("X-RateLimit-Remaining", strconv.Itoa(d.remaining))
-		if !d.allowed {
+		if d.allowed {
+			setLimitHeaders(h, rl.limit, d.remaining)
+		} else {
+			// A refusal speaks for its own limit, whatever another said.
 			wait := max(int(math.Ceil(d.resetAt.Sub(rl.now()).Seconds())), 1)
+			h.Set("X-RateLimit-Limit", strconv.Itoa(rl.limit))
+			h.Set("X-RateLimit-Remaining", "0")
 			h.Set("Retry-After", strconv.Itoa(wait))
 			writeError(w, rl.log, "", rpcerr.New(rpcerr.RateLimited, "too many requests; retry in "+strconv.Itoa(wait)+"s"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// setLimitHeaders reports the limit closest to running out: a request
+// passes both the per-address and the per-user limit, and a client pacing
+// itself by the roomier one would still be refused by the other.
+func setLimitHeaders(h http.Header, limit, remaining int) {
+	if prev, err := strconv.Atoi(h.Get("X-RateLimit-Remaining")); err == nil && prev < remaining {
+		return
+	}
+	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
 }
 
 // warn logs a counter failure at most once every ten seconds: a Redis
@@ -155,15 +182,5 @@ func (rl *rateLimit) warn(ctx context.Context, err error) {
 	if now-last < int64(10*time.Second) || !rl.lastWarn.CompareAndSwap(last, now) {
 		return
 	}
-	rl.log.WarnContext(ctx, "rate limiting skipped: counter store unavailable", "err", err)
-}
-
-// clientIP is the peer address of the connection. Forwarded headers are
-// not trusted: any client can set them.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	rl.log.WarnContext(ctx, "rate limiting skipped: counter store unavailable", "pre_auth", rl.preAuth, "err", err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -59,7 +60,17 @@ type Options struct {
 	// RateLimit is the number of requests per minute RateLimiter allows
 	// (shown in X-RateLimit-Limit).
 	RateLimit int
-	// Now is the rate limiter's clock; default time.Now.
+	// IPRateLimiter counts every API request by client address before
+	// authentication (webhooks excepted); nil disables that limit. It must
+	// not be the RateLimiter itself: each carries its own limit.
+	IPRateLimiter RateLimiter
+	// IPRateLimit is the number of requests per minute IPRateLimiter
+	// allows.
+	IPRateLimit int
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// address (see ParseTrustedProxies); empty trusts none.
+	TrustedProxies []netip.Prefix
+	// Now is the rate limiters' clock; default time.Now.
 	Now func() time.Time
 
 	CORSOrigins []string
@@ -101,6 +112,7 @@ type API struct {
 	events   http.Handler
 
 	rateLimit   *rateLimit
+	ipRateLimit *rateLimit
 	corsOrigins []string
 	hsts        bool
 
@@ -160,7 +172,10 @@ func New(o Options) (*API, error) {
 		a.adminIDs[id] = true
 	}
 	if o.RateLimiter != nil && o.RateLimit > 0 {
-		a.rateLimit = &rateLimit{limiter: o.RateLimiter, limit: o.RateLimit, timeout: rateLimitTimeout, now: o.Now, log: o.Log}
+		a.rateLimit = &rateLimit{limiter: o.RateLimiter, limit: o.RateLimit, trusted: o.TrustedProxies, timeout: rateLimitTimeout, now: o.Now, log: o.Log}
+	}
+	if o.IPRateLimiter != nil && o.IPRateLimit > 0 {
+		a.ipRateLimit = &rateLimit{limiter: o.IPRateLimiter, limit: o.IPRateLimit, preAuth: true, trusted: o.TrustedProxies, timeout: rateLimitTimeout, now: o.Now, log: o.Log}
 	}
 	return a, nil
 }
@@ -168,7 +183,8 @@ func New(o Options) (*API, error) {
 // Router returns the HTTP handler with every route. Middleware order, from
 // the outside: Sentry (a hub and transaction per request), request id,
 // access log and metrics, panic recovery, security headers, CORS; then per
-// route authentication, rate limiting and the admin check.
+// route the per-address limit, authentication, the per-user limit and the
+// admin check.
 func (a *API) Router() http.Handler {
 	r := chi.NewRouter()
 	r.Use(
@@ -180,7 +196,7 @@ func (a *API) Router() http.Handler {
 		corsPolicy(a.corsOrigins),
 	)
 	for _, rt := range a.routes() {
-		r.With(a.guards(rt.access)...).Method(rt.method, rt.path, rt.handler)
+		r.With(a.guards(rt)...).Method(rt.method, rt.path, rt.handler)
 	}
 	a.mountDocs(r)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -192,17 +208,23 @@ func (a *API) Router() http.Handler {
 	return r
 }
 
-// guards are the middlewares a route's access level needs.
-func (a *API) guards(acc access) []func(http.Handler) http.Handler {
-	switch acc {
-	case accessPublic:
-		return []func(http.Handler) http.Handler{a.rateLimit.middleware}
-	case accessUser:
-		return []func(http.Handler) http.Handler{a.authenticate, a.rateLimit.middleware}
-	case accessAdmin:
-		return []func(http.Handler) http.Handler{a.authenticate, a.rateLimit.middleware, a.requireAdmin}
+// guards are the middlewares a route needs. The per-address limit comes
+// before authentication so that a flood of bogus tokens is refused before
+// each costs a signature check.
+func (a *API) guards(rt route) []func(http.Handler) http.Handler {
+	var gs []func(http.Handler) http.Handler
+	if rt.access != accessOps && !rt.exemptIPLimit {
+		gs = append(gs, a.ipRateLimit.middleware)
 	}
-	return nil
+	switch rt.access {
+	case accessPublic:
+		gs = append(gs, a.rateLimit.middleware)
+	case accessUser:
+		gs = append(gs, a.authenticate, a.rateLimit.middleware)
+	case accessAdmin:
+		gs = append(gs, a.authenticate, a.rateLimit.middleware, a.requireAdmin)
+	}
+	return gs
 }
 
 // callCtx bounds one service call by the request timeout; the deadline
