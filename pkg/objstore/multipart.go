@@ -3,6 +3,7 @@ package objstore
 import (
 	"context"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -93,6 +94,88 @@ func (s *Store) AbortMultipartUpload(ctx context.Context, key, uploadID string) 
 		return s.fail("abort multipart upload", key, err)
 	}
 	return nil
+}
+
+// IncompleteUpload is a multipart upload that was started and neither
+// completed nor aborted.
+type IncompleteUpload struct {
+	Key      string
+	UploadID string
+	// Initiated is when the server says the upload began, to the second.
+	// Versity's posix backend reports the time of the upload's last part
+	// instead, which only makes an active upload look younger.
+	Initiated time.Time
+}
+
+// uploadsPage is how many uploads one listing request asks for (S3's
+// maximum).
+const uploadsPage = 1000
+
+// IncompleteUploads yields every unfinished multipart upload of a key under
+// prefix, in key order. An error is yielded once, as the last element.
+// Breaking out of the loop stops the listing.
+//
+// minio-go's ListIncompleteUploads is not used: it pages with key-marker
+// and upload-id-marker together, which Versity (v1.8) answers with
+// InvalidArgument from the second page on, and its goroutine can block
+// forever when the caller stops early. Instead the next page starts after
+// the page's second-to-last key, so the last key's uploads are listed again
+// in full and those already yielded are skipped; key-marker alone means the
+// same on every S3 server. Only a page holding nothing but one key's
+// uploads falls back to upload-id-marker.
+func (s *Store) IncompleteUploads(ctx context.Context, prefix string) iter.Seq2[IncompleteUpload, error] {
+	return s.incompleteUploads(ctx, prefix, uploadsPage)
+}
+
+func (s *Store) incompleteUploads(ctx context.Context, prefix string, pageSize int) iter.Seq2[IncompleteUpload, error] {
+	return func(yield func(IncompleteUpload, error) bool) {
+		if err := checkPrefix(prefix); err != nil {
+			yield(IncompleteUpload{}, err)
+			return
+		}
+		core := minio.Core{Client: s.client}
+		var keyMarker, uploadIDMarker string
+		// The uploads of tailKey, the last key of the previous page, that
+		// were yielded already: the next page lists that key again.
+		var tailKey string
+		tailSeen := map[string]bool{}
+		for {
+			page, err := core.ListMultipartUploads(ctx, s.bucket, prefix, keyMarker, uploadIDMarker, "", pageSize)
+			if err != nil {
+				yield(IncompleteUpload{}, s.fail("list multipart uploads", prefix, err))
+				return
+			}
+			for _, u := range page.Uploads {
+				if u.Key == tailKey && tailSeen[u.UploadID] {
+					continue
+				}
+				if !yield(IncompleteUpload{Key: u.Key, UploadID: u.UploadID, Initiated: u.Initiated}, nil) {
+					return
+				}
+			}
+			if !page.IsTruncated || len(page.Uploads) == 0 {
+				return
+			}
+			last := page.Uploads[len(page.Uploads)-1]
+			if last.Key != tailKey {
+				tailKey = last.Key
+				clear(tailSeen)
+			}
+			before := ""
+			for _, u := range slices.Backward(page.Uploads) {
+				if u.Key != tailKey {
+					before = u.Key
+					break
+				}
+				tailSeen[u.UploadID] = true
+			}
+			if before != "" {
+				keyMarker, uploadIDMarker = before, ""
+			} else {
+				keyMarker, uploadIDMarker = last.Key, last.UploadID
+			}
+		}
+	}
 }
 
 func isNoSuchUpload(err error) bool {

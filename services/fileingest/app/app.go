@@ -106,11 +106,19 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("start erasure consumer: %w", err)
 	}
 
+	sweeper := files.UploadSweeper{Store: d.Store, MaxAge: cfg.MultipartMaxAge.Duration(), Log: log}
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		sweeper.Run(ctx, cfg.MultipartSweepInterval.Duration())
+	}()
+
 	log.Info("service ready", "version", Version)
 	<-ctx.Done()
 	stopErr := svc.Stop()
 	processing.Stop()
 	erasing.Stop()
+	<-sweepDone
 	return stopErr
 }
 

@@ -47,6 +47,13 @@ type Config struct {
 	// TempDir holds spooled workbooks; empty means the system's.
 	TempDir string `env:"FILE_TMP_DIR"`
 
+	// MultipartSweepInterval is how often unfinished multipart uploads
+	// are looked at.
+	MultipartSweepInterval config.Duration `env:"FILE_MULTIPART_SWEEP_INTERVAL" envDefault:"1h"`
+	// MultipartMaxAge is how old an unfinished multipart upload must be to
+	// be aborted as abandoned (its relay died with it).
+	MultipartMaxAge config.Duration `env:"FILE_MULTIPART_MAX_AGE" envDefault:"24h"`
+
 	// StreamReplicas is the replica count of the streams this service
 	// creates (3 on a JetStream cluster).
 	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
@@ -81,6 +88,8 @@ func (c Config) defaults() Config {
 	setInt64(&c.SpreadsheetMaxBytes, 256<<20)
 	setInt64(&c.XLSXMaxUncompressed, 1<<30)
 	setInt(&c.XLSXMaxCells, 1_000_000)
+	setDur(&c.MultipartSweepInterval, time.Hour)
+	setDur(&c.MultipartMaxAge, 24*time.Hour)
 	setInt(&c.StreamReplicas, 1)
 	return c
 }
@@ -125,6 +134,14 @@ func (c Config) Validate() error {
 	}
 	if c.XLSXMaxCells < 1 {
 		bad("FILE_XLSX_MAX_CELLS", "must be at least 1")
+	}
+	// Every sweep lists all unfinished uploads in the bucket.
+	if c.MultipartSweepInterval.Duration() < time.Minute {
+		bad("FILE_MULTIPART_SWEEP_INTERVAL", "must be at least 1m")
+	}
+	// An upload whose part URLs may still be in use is not abandoned.
+	if c.MultipartMaxAge < c.UploadURLTTL || c.MultipartMaxAge <= 0 {
+		bad("FILE_MULTIPART_MAX_AGE", "must be at least FILE_UPLOAD_URL_TTL")
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		bad("NATS_STREAM_REPLICAS", "must be between 1 and 5")

@@ -76,8 +76,11 @@ func checkOwner(owner string) error {
 	return nil
 }
 
+// usersPrefix holds every user's objects, one OwnerPrefix each.
+const usersPrefix = "users/"
+
 // OwnerPrefix is where every object of one user lives.
-func OwnerPrefix(owner string) string { return "users/" + owner + "/" }
+func OwnerPrefix(owner string) string { return usersPrefix + owner + "/" }
 
 // rawPrefix is where a user's uploads live.
 func rawPrefix(owner string) string { return OwnerPrefix(owner) + "raw/" }

@@ -1,0 +1,37 @@
+package app_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/services/fileingest/app"
+)
+
+// The running service aborts multipart uploads older than
+// FILE_MULTIPART_MAX_AGE (here: any) on its own.
+func TestServiceSweepsAbandonedUploads(t *testing.T) {
+	h := start(t, app.Config{
+		MultipartMaxAge:        config.Duration(time.Nanosecond),
+		MultipartSweepInterval: config.Duration(10 * time.Millisecond),
+	})
+	ctx := h.ctx("")
+	const key = "users/" + alice + "/raw/01ABANDONED.csv"
+	if _, err := h.store.NewMultipartUpload(ctx, key, "text/csv"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for left := 1; left > 0; {
+		left = 0
+		for _, err := range h.store.IncompleteUploads(ctx, "users/") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			left++
+		}
+		if left > 0 && time.Now().After(deadline) {
+			t.Fatalf("%d uploads still there", left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
