@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/nonefinity/backend/pkg/embedded"
+	"github.com/nonefinity/backend/pkg/objstore"
 )
 
 // S3Bucket is a bucket of its own for one test in the test binary's S3
@@ -131,4 +133,21 @@ func removeBucket(t testing.TB, client *minio.Client, bucket string) {
 	if err := client.RemoveBucket(ctx, bucket); err != nil {
 		t.Errorf("testkit: remove bucket %s: %v", bucket, err)
 	}
+}
+
+// UnreachableStore is an object store client whose endpoint is a local
+// port nothing listens on, for tests of a storage outage.
+func UnreachableStore(t testing.TB) *objstore.Store {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	s, err := objstore.New(objstore.Config{Endpoint: "http://" + addr, AccessKey: "k", SecretKey: "s", Bucket: "down"})
+	if err != nil {
+		t.Fatalf("testkit: unreachable store: %v", err)
+	}
+	return s
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/textproto"
 	"os"
@@ -299,17 +298,7 @@ func TestMultipartUploadThroughGateway(t *testing.T) {
 }
 
 func TestMultipartUploadStorageDown(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dead, err := objstore.New(objstore.Config{Endpoint: "http://" + addr, AccessKey: "k", SecretKey: "s", Bucket: "down"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startUploadStack(t, fileingest.Config{}, dead)
+	s := startUploadStack(t, fileingest.Config{}, testkit.UnreachableStore(t))
 	body, ct, _ := multipartStream("a.csv", "text/csv", 1<<20, 3)
 	r := s.do(t, http.MethodPost, "/file/upload", body, ct)
 	if r.status != http.StatusServiceUnavailable {

@@ -21,6 +21,7 @@ import (
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/fileingest/app"
 )
 
@@ -451,7 +452,7 @@ func TestObjectStorageDown(t *testing.T) {
 	h := start(t, app.Config{})
 	f := h.upload(alice, "keep.csv", "text/csv", []byte(salesCSV))
 
-	dead := h.sibling(closedStore(t))
+	dead := h.sibling(testkit.UnreachableStore(t))
 
 	_, err := dead.files.Commit(dead.ctx(alice), filev1.CommitRequest{ObjectName: "users/" + alice + "/raw/01JX.csv", FileName: "x.csv", FileSize: 4})
 	wantCode(t, "commit", err, rpcerr.Unavailable, "")

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -283,20 +282,4 @@ func bomb(t *testing.T, size int) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-// closedStore is an object store on a port nothing listens on.
-func closedStore(t *testing.T) *objstore.Store {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	s, err := objstore.New(objstore.Config{Endpoint: "http://" + addr, AccessKey: "k", SecretKey: "s", Bucket: "down"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

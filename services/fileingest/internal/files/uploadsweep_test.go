@@ -3,7 +3,6 @@ package files_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"slices"
 	"testing"
 	"time"
@@ -24,22 +23,6 @@ func newBucket(t *testing.T) *objstore.Store {
 	t.Helper()
 	b := testkit.S3(t)
 	s, err := objstore.New(objstore.Config{Endpoint: b.Endpoint, AccessKey: b.AccessKey, SecretKey: b.SecretKey, Bucket: b.Bucket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// unreachableBucket is an object store on a port nothing listens on.
-func unreachableBucket(t *testing.T) *objstore.Store {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	s, err := objstore.New(objstore.Config{Endpoint: "http://" + addr, AccessKey: "k", SecretKey: "s", Bucket: "down"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +126,7 @@ func TestUploadSweeperAbortsOnlyOldUploads(t *testing.T) {
 }
 
 func TestUploadSweeperStorageDown(t *testing.T) {
-	n, err := files.UploadSweeper{Store: unreachableBucket(t)}.Sweep(sweepCtx(t))
+	n, err := files.UploadSweeper{Store: testkit.UnreachableStore(t)}.Sweep(sweepCtx(t))
 	if n != 0 || !objstore.IsUnavailable(err) {
 		t.Fatalf("Sweep of an unreachable store = %d, %v; want 0 and an unavailable error", n, err)
 	}
@@ -228,7 +211,7 @@ func TestUploadSweeperRun(t *testing.T) {
 	})
 	t.Run("keeps trying while storage is down", func(t *testing.T) {
 		sink := make(recordSink, 16)
-		stop := runSweeper(t, files.UploadSweeper{Store: unreachableBucket(t), Log: slog.New(sink)}, time.Millisecond)
+		stop := runSweeper(t, files.UploadSweeper{Store: testkit.UnreachableStore(t), Log: slog.New(sink)}, time.Millisecond)
 		nextRecord(t, sink, slog.LevelWarn)
 		nextRecord(t, sink, slog.LevelWarn)
 		stop()
