@@ -3,9 +3,7 @@ package app_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,38 +15,26 @@ import (
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/services/datasetquery/app"
+	"github.com/nonefinity/backend/services/datasetquery/salesbench"
 )
-
-// salesCSV is the benchmark data: 1,000,000 rows of an int id, a category
-// of 50 values, a double amount and a timestamp.
-func salesCSV(rows int) []byte {
-	var b strings.Builder
-	b.Grow(rows * 48)
-	b.WriteString("id,category,amount,sold_at\n")
-	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range rows {
-		fmt.Fprintf(&b, "%d,category_%02d,%.2f,%s\n", i+1, i%50, float64(i%100000)/7, start.Add(time.Duration(i)*time.Minute).Format("2006-01-02 15:04:05"))
-	}
-	return []byte(b.String())
-}
 
 // BenchmarkConvertCSV compares a conversion through the convert operation
 // (NATS request, file service, download from object storage, DuckDB,
 // upload, MongoDB) with DuckDB alone doing read_csv + COPY TO parquet on
 // the same local file.
 func BenchmarkConvertCSV(b *testing.B) {
-	data := salesCSV(1_000_000)
+	data := salesbench.CSV(salesbench.Rows)
 	b.Run("api", func(b *testing.B) {
 		e := start(b)
 		fs := startFileService(b, e)
-		fid := fs.add(b, alice, "sales", "text/csv", data, csvPreview(",", "id", "category", "amount", "sold_at"))
+		fid := fs.add(b, alice, "sales", "text/csv", data, csvPreview(",", salesbench.Columns...))
 		b.SetBytes(int64(len(data)))
 		b.ResetTimer()
 		for i := 0; b.Loop(); i++ {
 			ctx, cancel := context.WithTimeout(as(alice), 5*time.Minute)
 			r, err := e.ds.Convert(ctx, dv1.ConvertRequest{FileID: fid, DatasetName: fmt.Sprintf("sales_%d", i)})
 			cancel()
-			if err != nil || r.Dataset == nil || r.Dataset.RowCount != 1_000_000 {
+			if err != nil || r.Dataset == nil || r.Dataset.RowCount != salesbench.Rows {
 				b.Fatalf("convert %v %+v", err, r)
 			}
 		}
@@ -74,9 +60,6 @@ func BenchmarkConvertCSV(b *testing.B) {
 	})
 }
 
-// groupBySum is the query benchmarks compare; %s is the table.
-const groupBySum = "SELECT category, sum(amount) AS total FROM %s GROUP BY category"
-
 // benchConfig gives benchmark queries room: the tests' 3 s timeout is
 // meant to stop runaway SQL quickly, not to bound a cold 1M-row query on a
 // busy machine.
@@ -87,11 +70,11 @@ func benchConfig(c *app.Config) { c.DuckDBQueryTimeout = config.Duration(2 * tim
 func convertSales(b *testing.B, e env, name string) dv1.Dataset {
 	b.Helper()
 	fs := startFileService(b, e)
-	fid := fs.add(b, alice, "sales", "text/csv", salesCSV(1_000_000), csvPreview(",", "id", "category", "amount", "sold_at"))
+	fid := fs.add(b, alice, "sales", "text/csv", salesbench.CSV(salesbench.Rows), csvPreview(",", salesbench.Columns...))
 	ctx, cancel := context.WithTimeout(as(alice), 5*time.Minute)
 	defer cancel()
 	r, err := e.ds.Convert(ctx, dv1.ConvertRequest{FileID: fid, DatasetName: name})
-	if err != nil || r.Dataset == nil || r.Dataset.RowCount != 1_000_000 {
+	if err != nil || r.Dataset == nil || r.Dataset.RowCount != salesbench.Rows {
 		b.Fatalf("convert %v %+v", err, r)
 	}
 	return *r.Dataset
@@ -109,8 +92,8 @@ func queryGroupBySumAs(b *testing.B, e env, user, table string, suffix ...string
 	b.Helper()
 	ctx, cancel := context.WithTimeout(as(user), 2*time.Minute)
 	defer cancel()
-	q, err := e.ds.Query(ctx, dv1.QueryRequest{Query: fmt.Sprintf(groupBySum, table) + strings.Join(suffix, "")})
-	if err != nil || q.RowCount != 50 || q.Truncated {
+	q, err := e.ds.Query(ctx, dv1.QueryRequest{Query: fmt.Sprintf(salesbench.GroupBySum, table) + strings.Join(suffix, "")})
+	if err != nil || q.RowCount != salesbench.Categories || q.Truncated {
 		b.Fatalf("query %v %+v", err, q)
 	}
 }
@@ -151,15 +134,15 @@ func BenchmarkQueryGroupBySumWarmNewText(b *testing.B) {
 func BenchmarkQueryGroupBySumCold(b *testing.B) {
 	e := start(b, benchConfig)
 	fs := startFileService(b, e)
-	data := salesCSV(1_000_000)
+	data := salesbench.CSV(salesbench.Rows)
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		user := fmt.Sprintf("65f2a1b3c4d5e6f7081%05x", i)
-		fid := fs.add(b, user, "sales", "text/csv", data, csvPreview(",", "id", "category", "amount", "sold_at"))
+		fid := fs.add(b, user, "sales", "text/csv", data, csvPreview(",", salesbench.Columns...))
 		ctx, cancel := context.WithTimeout(as(user), 5*time.Minute)
 		r, err := e.ds.Convert(ctx, dv1.ConvertRequest{FileID: fid, DatasetName: "sales"})
 		cancel()
-		if err != nil || r.Dataset == nil || r.Dataset.RowCount != 1_000_000 {
+		if err != nil || r.Dataset == nil || r.Dataset.RowCount != salesbench.Rows {
 			b.Fatalf("convert %v %+v", err, r)
 		}
 		b.StartTimer()
@@ -196,65 +179,12 @@ func BenchmarkQueryGroupBySumColdInstance(b *testing.B) {
 }
 
 // BenchmarkDuckDBDirectGroupBySum is the baseline: the same SQL on a plain
-// DuckDB connection over the dataset's Parquet (downloaded once from
-// object storage to a local file), rows read as the service reads them.
+// DuckDB connection over the dataset's Parquet, downloaded once from
+// object storage to a local file (salesbench.DirectGroupBySum).
 func BenchmarkDuckDBDirectGroupBySum(b *testing.B) {
 	e := start(b, benchConfig)
 	d := convertSales(b, e, "sales")
-	file := filepath.Join(b.TempDir(), "sales.parquet")
-	var parts int
-	for obj, err := range e.store.List(context.Background(), "users/"+alice+"/datasets/"+d.ID+"/") {
-		if err != nil {
-			b.Fatal(err)
-		}
-		parts++
-		body, _, err := e.store.Get(context.Background(), obj.Key)
-		if err != nil {
-			b.Fatal(err)
-		}
-		f, err := os.Create(file)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, cerr := io.Copy(f, body)
-		_ = body.Close()
-		if err := errors.Join(cerr, f.Close()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if parts != 1 {
-		b.Fatalf("dataset has %d parts, the baseline expects 1", parts)
-	}
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	query := fmt.Sprintf(groupBySum, fmt.Sprintf("read_parquet('%s')", file))
-	run := func() {
-		rows, err := db.Query(query)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer rows.Close()
-		n := 0
-		for rows.Next() {
-			var cat string
-			var total float64
-			if err := rows.Scan(&cat, &total); err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if err := rows.Err(); err != nil || n != 50 {
-			b.Fatalf("direct query: %d rows, %v", n, err)
-		}
-	}
-	run()
-	b.ResetTimer()
-	for b.Loop() {
-		run()
-	}
+	salesbench.DirectGroupBySum(b, salesbench.FetchPart(b, e.store, alice, d.ID))
 }
 
 // BenchmarkQueryFixedOverhead is the smallest query through the query
