@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/logx"
@@ -66,25 +68,8 @@ func TestDevGatewayEndToEnd(t *testing.T) {
 	if cfg.RateLimitPerMinute != 50 || cfg.JWTLeeway != 30*time.Second || time.Duration(cfg.RequestTimeout) != 30*time.Second {
 		t.Fatalf("config %+v", cfg.Settings)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg, app.Deps{NC: ns.Conn(t), DB: db, Log: logx.Discard(), Listener: ln}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("gateway stopped with %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("gateway did not stop")
-		}
-	})
-	base := "http://" + ln.Addr().String()
+	g := runGateway(t, cfg, ns, db)
+	base := g.base
 
 	status, env := get(t, base+"/api/v1/auth/create-token?clerk_id=user_1", "")
 	if status != http.StatusOK {
@@ -150,14 +135,49 @@ func TestDevGatewayEndToEnd(t *testing.T) {
 	if err != nil || !strings.HasPrefix(line, "id: FILES:") {
 		t.Fatalf("events: %d %q %v", ev.StatusCode, line, err)
 	}
-	cancel()
+	g.cancel()
 	if _, err := io.Copy(io.Discard, stream); err != nil {
 		t.Errorf("event stream after shutdown: %v", err)
 	}
 	select {
-	case err := <-done:
-		done <- err // for the cleanup
+	case err := <-g.done:
+		g.done <- err // for the cleanup
 	case <-time.After(10 * time.Second):
 		t.Fatal("an open event stream held up the shutdown")
 	}
+}
+
+// gatewayRun is the wired gateway running in a test: base is
+// http://host:port, cancel stops it and done delivers what Run returned.
+type gatewayRun struct {
+	base   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// runGateway runs the wired gateway on a free port until the test ends and
+// checks that it then stops cleanly.
+func runGateway(t *testing.T, cfg app.Config, ns *testkit.NATSServer, db *mongo.Database) *gatewayRun {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &gatewayRun{base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		g.done <- app.Run(ctx, cfg, app.Deps{NC: ns.Conn(t), DB: db, Log: logx.Discard(), Listener: ln})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-g.done:
+			if err != nil {
+				t.Errorf("gateway stopped with %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("gateway did not stop")
+		}
+	})
+	return g
 }

@@ -1,17 +1,13 @@
 package app_test
 
 import (
-	"context"
 	"errors"
-	"net"
 	"net/http"
 	"reflect"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/nonefinity/backend/pkg/config"
-	"github.com/nonefinity/backend/pkg/logx"
 	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/gateway/app"
 )
@@ -71,27 +67,7 @@ func TestGatewayLimitsAddressesBeforeAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, cfg, app.Deps{NC: ns.Conn(t), DB: testkit.Mongo(t), Log: logx.Discard(), Listener: ln})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("gateway stopped with %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("gateway did not stop")
-		}
-	})
-	url := "http://" + ln.Addr().String() + "/api/v1/auth/me"
+	url := runGateway(t, cfg, ns, testkit.Mongo(t)).base + "/api/v1/auth/me"
 	call := func(client string) int {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
