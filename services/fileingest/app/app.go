@@ -85,20 +85,20 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("register endpoints: %w", err)
 	}
 
-	processing, err := events.StartProcessing(ctx, js, core, events.ConsumerOptions{
+	processing, err := events.StartProcessing(ctx, js, core, natsx.ConsumerOptions{
 		MaxDeliver:     cfg.ProcessMaxDeliver,
 		AckWait:        cfg.ProcessAckWait.Duration(),
 		Concurrency:    cfg.ProcessConcurrency,
 		HandlerTimeout: cfg.ProcessTimeout.Duration(),
-		Log:            log,
+		Logger:         log,
 	})
 	if err != nil {
 		_ = svc.Stop()
 		return fmt.Errorf("start processing consumer: %w", err)
 	}
-	erasing, err := events.StartErasing(ctx, js, core, events.ConsumerOptions{
+	erasing, err := events.StartErasing(ctx, js, core, natsx.ConsumerOptions{
 		MaxDeliver: 10,
-		Log:        log,
+		Logger:     log,
 	})
 	if err != nil {
 		processing.Stop()

@@ -77,8 +77,8 @@ func (v *verdictCache) put(query string, r verdict) {
 	if _, ok := v.byKey[query]; ok {
 		return
 	}
-	if old := v.ring[v.next]; old != "" {
-		delete(v.byKey, old)
+	if len(v.byKey) == len(v.ring) {
+		delete(v.byKey, v.ring[v.next])
 	}
 	v.ring[v.next] = query
 	v.next = (v.next + 1) % len(v.ring)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -27,22 +25,6 @@ type Eraser interface {
 	EraseOwner(ctx context.Context, owner string) error
 }
 
-// ConsumerOptions tune a consumer; zero fields take natsx's defaults.
-type ConsumerOptions struct {
-	// MaxDeliver is how often a message is tried before it is poison.
-	MaxDeliver int
-	// AckWait is how long the server waits before redelivering a message
-	// whose handler went silent (a crashed instance).
-	AckWait time.Duration
-	// Backoff is the delay before each retry.
-	Backoff []time.Duration
-	// Concurrency is how many messages one instance handles at once.
-	Concurrency int
-	// HandlerTimeout bounds one attempt.
-	HandlerTimeout time.Duration
-	Log            *slog.Logger
-}
-
 // GaveUpReason is the error a file gets when processing failed MaxDeliver
 // times. The causes were infrastructure errors, logged where they happened;
 // the owner learns only that it did not work.
@@ -51,26 +33,19 @@ const GaveUpReason = "processing failed repeatedly; upload the file again"
 // StartProcessing runs the durable consumer that processes every uploaded
 // file (evt.file.v1.uploaded.*). A message is acknowledged once the
 // file's outcome is stored; a file that keeps failing ends failed.
-func StartProcessing(ctx context.Context, js jetstream.JetStream, p Processor, o ConsumerOptions) (*natsx.Consumer, error) {
-	return natsx.Consume(ctx, js, natsx.ConsumerOptions{
-		Stream:         contracts.StreamFiles,
-		Durable:        contracts.DurableFileProcess,
-		FilterSubjects: []string{contracts.EventFilter(contracts.DomainFile, contracts.EventUploaded)},
-		MaxDeliver:     o.MaxDeliver,
-		AckWait:        o.AckWait,
-		Backoff:        o.Backoff,
-		Concurrency:    o.Concurrency,
-		HandlerTimeout: o.HandlerTimeout,
-		Logger:         o.Log,
-		OnPoison: func(ctx context.Context, msg jetstream.Msg, lastErr error) error {
-			var e filev1.FileUploaded
-			if err := json.Unmarshal(msg.Data(), &e); err != nil || e.FileID == "" {
-				// Names no file: there is nothing to mark failed.
-				return nil
-			}
-			return p.MarkFailed(ctx, contracts.UserIDFromSubject(msg.Subject()), e.FileID, GaveUpReason)
-		},
-	}, func(ctx context.Context, d natsx.Delivery[filev1.FileUploaded]) error {
+func StartProcessing(ctx context.Context, js jetstream.JetStream, p Processor, o natsx.ConsumerOptions) (*natsx.Consumer, error) {
+	o.Stream = contracts.StreamFiles
+	o.Durable = contracts.DurableFileProcess
+	o.FilterSubjects = []string{contracts.EventFilter(contracts.DomainFile, contracts.EventUploaded)}
+	o.OnPoison = func(ctx context.Context, msg jetstream.Msg, lastErr error) error {
+		var e filev1.FileUploaded
+		if err := json.Unmarshal(msg.Data(), &e); err != nil || e.FileID == "" {
+			// Names no file: there is nothing to mark failed.
+			return nil
+		}
+		return p.MarkFailed(ctx, contracts.UserIDFromSubject(msg.Subject()), e.FileID, GaveUpReason)
+	}
+	return natsx.Consume(ctx, js, o, func(ctx context.Context, d natsx.Delivery[filev1.FileUploaded]) error {
 		if d.Data.FileID == "" {
 			return natsx.Permanent(errors.New("uploaded event names no file"))
 		}
@@ -83,21 +58,14 @@ func StartProcessing(ctx context.Context, js jetstream.JetStream, p Processor, o
 // StartErasing runs the durable consumer that erases a deleted user's
 // objects and files (evt.user.v1.deleted.*). Erasure must not be dropped:
 // a message that keeps failing is retried at the longest backoff forever.
-func StartErasing(ctx context.Context, js jetstream.JetStream, e Eraser, o ConsumerOptions) (*natsx.Consumer, error) {
-	return natsx.Consume(ctx, js, natsx.ConsumerOptions{
-		Stream:         contracts.StreamUsers,
-		Durable:        contracts.DurableFileUserErase,
-		FilterSubjects: []string{contracts.EventFilter(contracts.DomainUser, contracts.EventDeleted)},
-		MaxDeliver:     o.MaxDeliver,
-		AckWait:        o.AckWait,
-		Backoff:        o.Backoff,
-		Concurrency:    o.Concurrency,
-		HandlerTimeout: o.HandlerTimeout,
-		Logger:         o.Log,
-		OnPoison: func(_ context.Context, msg jetstream.Msg, lastErr error) error {
-			return fmt.Errorf("erasing user %s keeps failing, retrying: %w", contracts.UserIDFromSubject(msg.Subject()), lastErr)
-		},
-	}, func(ctx context.Context, d natsx.Delivery[userv1.UserDeleted]) error {
+func StartErasing(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ConsumerOptions) (*natsx.Consumer, error) {
+	o.Stream = contracts.StreamUsers
+	o.Durable = contracts.DurableFileUserErase
+	o.FilterSubjects = []string{contracts.EventFilter(contracts.DomainUser, contracts.EventDeleted)}
+	o.OnPoison = func(_ context.Context, msg jetstream.Msg, lastErr error) error {
+		return fmt.Errorf("erasing user %s keeps failing, retrying: %w", contracts.UserIDFromSubject(msg.Subject()), lastErr)
+	}
+	return natsx.Consume(ctx, js, o, func(ctx context.Context, d natsx.Delivery[userv1.UserDeleted]) error {
 		return e.EraseOwner(ctx, contracts.UserIDFromSubject(d.Subject))
 	})
 }

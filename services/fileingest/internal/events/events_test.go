@@ -97,18 +97,18 @@ func (r *rig) core(js jetstream.JetStream, objects files.ObjectStore) *files.Ser
 	}, testLog())
 }
 
-var fastRetry = events.ConsumerOptions{MaxDeliver: 5, AckWait: 2 * time.Second, Backoff: []time.Duration{50 * time.Millisecond}}
+var fastRetry = natsx.ConsumerOptions{MaxDeliver: 5, AckWait: 2 * time.Second, Backoff: []time.Duration{50 * time.Millisecond}}
 
 // startProcessing runs a processing consumer on its own connection until
 // the test ends (or the returned stop is called).
-func (r *rig) startProcessing(objects files.ObjectStore, o events.ConsumerOptions) (*nats.Conn, *natsx.Consumer) {
+func (r *rig) startProcessing(objects files.ObjectStore, o natsx.ConsumerOptions) (*nats.Conn, *natsx.Consumer) {
 	r.t.Helper()
 	nc := r.nats.Conn(r.t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	o.Log = testLog()
+	o.Logger = testLog()
 	c, err := events.StartProcessing(context.Background(), js, r.core(js, objects), o)
 	if err != nil {
 		r.t.Fatalf("StartProcessing: %v", err)
@@ -412,8 +412,8 @@ func TestEraseDeletedUser(t *testing.T) {
 	}
 
 	flaky := &flakyPrefixDelete{ObjectStore: r.objects, tried: map[string]bool{}}
-	c, err := events.StartErasing(context.Background(), r.js, r.core(r.js, flaky), events.ConsumerOptions{
-		MaxDeliver: 5, Backoff: []time.Duration{50 * time.Millisecond}, Log: testLog(),
+	c, err := events.StartErasing(context.Background(), r.js, r.core(r.js, flaky), natsx.ConsumerOptions{
+		MaxDeliver: 5, Backoff: []time.Duration{50 * time.Millisecond}, Logger: testLog(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 
 	cv1 "github.com/nonefinity/backend/contracts/credentialv1"
+	"github.com/nonefinity/backend/contracts/paging"
 )
 
 // providersQuery is the query of GET /providers.
@@ -35,20 +37,9 @@ func (a *API) credentialCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) credentialList(w http.ResponseWriter, r *http.Request) {
-	var q pageQuery
-	if e := bindQuery(r, &q); e != nil {
-		a.reject(w, e)
-		return
-	}
-	page := q.window()
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.credentials.List(ctx, cv1.ListRequest{Page: page})
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writePage(w, a.log, "credentials", reply, pageMeta(page, reply.Total))
+	servePage(a, w, r, func(ctx context.Context, p paging.Page) (cv1.ListReply, error) {
+		return a.credentials.List(ctx, cv1.ListRequest{Page: p})
+	}, func(reply cv1.ListReply) (any, int) { return reply, reply.Total }, "credentials")
 }
 
 func (a *API) credentialGet(w http.ResponseWriter, r *http.Request) {

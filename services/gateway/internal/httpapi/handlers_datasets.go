@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	"github.com/nonefinity/backend/contracts/paging"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 )
 
@@ -45,24 +47,14 @@ func (a *API) datasetCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) datasetList(w http.ResponseWriter, r *http.Request) {
-	var q pageQuery
-	if e := bindQuery(r, &q); e != nil {
-		a.reject(w, e)
-		return
-	}
-	page := q.window()
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.datasets.List(ctx, dv1.ListRequest{Page: page})
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	list := reply.Datasets
-	if list == nil {
-		list = []dv1.Dataset{}
-	}
-	writePage(w, a.log, "datasets", list, pageMeta(page, reply.Total))
+	servePage(a, w, r, func(ctx context.Context, p paging.Page) (dv1.ListReply, error) {
+		return a.datasets.List(ctx, dv1.ListRequest{Page: p})
+	}, func(reply dv1.ListReply) (any, int) {
+		if reply.Datasets == nil {
+			return []dv1.Dataset{}, reply.Total
+		}
+		return reply.Datasets, reply.Total
+	}, "datasets")
 }
 
 func (a *API) datasetGet(w http.ResponseWriter, r *http.Request) {

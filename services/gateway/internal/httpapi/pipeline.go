@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/nonefinity/backend/contracts/paging"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 )
 
@@ -31,6 +32,27 @@ func serveNoInput[Resp any](a *API, w http.ResponseWriter, r *http.Request, call
 	defer cancel()
 	reply, err := call(ctx)
 	a.reply(w, r, status, message, reply, err)
+}
+
+// servePage is the pipeline of a paged list route: bind and check the
+// paging query, one service call for that window, then what data makes of
+// the reply (the envelope's data and the total) with the page meta.
+func servePage[Resp any](a *API, w http.ResponseWriter, r *http.Request, call func(context.Context, paging.Page) (Resp, error), data func(Resp) (any, int), message string) {
+	var q pageQuery
+	if e := bindQuery(r, &q); e != nil {
+		a.reject(w, e)
+		return
+	}
+	page := q.window()
+	ctx, cancel := a.callCtx(r)
+	defer cancel()
+	reply, err := call(ctx, page)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	body, total := data(reply)
+	writePage(w, a.log, message, body, pageMeta(page, total))
 }
 
 // fromBody decodes the request body as the service request itself.
