@@ -180,7 +180,7 @@ func ops() []op {
 			}},
 		{"svc.dataset.v1.delete", dv1.DeleteRequest{ID: id}, dv1.DeleteReply{DatasetID: id, Deleted: true},
 			func(x ctx, r rq) (any, error) { return d(r).Delete(x, dv1.DeleteRequest{ID: id}) }},
-		{"svc.dataset.v1.data", dv1.DataRequest{ID: id}, dv1.DataReply{Data: []map[string]any{{"a": "x"}}, TotalRows: 1, Limit: 100},
+		{"svc.dataset.v1.data", dv1.DataRequest{ID: id}, dv1.DataReply{Data: []dv1.Row{dv1.RowOf([]string{"a"}, "x")}, TotalRows: 1, Limit: 100},
 			func(x ctx, r rq) (any, error) { return d(r).Data(x, dv1.DataRequest{ID: id}) }},
 		{"svc.dataset.v1.file_columns", dv1.FileColumnsRequest{ID: id, FileID: id},
 			dv1.FileColumnsReply{FileColumns: []string{"a"}, DatasetColumns: []dv1.DatasetColumn{{ColumnName: "a"}}},
@@ -194,7 +194,7 @@ func ops() []op {
 				return d(r).Export(x, dv1.ExportRequest{ID: id, Format: dv1.FormatCSV})
 			}},
 		{"svc.dataset.v1.query", dv1.QueryRequest{Query: "SELECT 1"},
-			dv1.QueryReply{Columns: []dv1.QueryColumn{{Name: "1", Type: "INTEGER"}}, Data: []map[string]any{{"1": float64(1)}}, RowCount: 1},
+			dv1.QueryReply{Columns: []dv1.QueryColumn{{Name: "1", Type: "INTEGER"}}, Data: []dv1.Row{dv1.RowOf([]string{"1"}, 1)}, RowCount: 1},
 			func(x ctx, r rq) (any, error) { return d(r).Query(x, dv1.QueryRequest{Query: "SELECT 1"}) }},
 		{"svc.dataset.v1.duckdb_stats", nil, dv1.DuckDBStatsReply{TotalInstances: 2, ActiveInstances: 1, ExpiredInstances: 1},
 			func(x ctx, r rq) (any, error) { return d(r).DuckDBStats(x) }},

@@ -42,6 +42,11 @@ func (c Dataset) Data(ctx context.Context, req dv1.DataRequest) (dv1.DataReply, 
 	return call[dv1.DataReply](ctx, c.R, dv1.Subject(dv1.OpData), req)
 }
 
+// Rejects pages through the rows a conversion did not keep.
+func (c Dataset) Rejects(ctx context.Context, req dv1.RejectsRequest) (dv1.RejectsReply, error) {
+	return call[dv1.RejectsReply](ctx, c.R, dv1.Subject(dv1.OpRejects), req)
+}
+
 func (c Dataset) FileColumns(ctx context.Context, req dv1.FileColumnsRequest) (dv1.FileColumnsReply, error) {
 	return call[dv1.FileColumnsReply](ctx, c.R, dv1.Subject(dv1.OpFileColumns), req)
 }

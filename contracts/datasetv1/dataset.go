@@ -22,10 +22,11 @@ const (
 func ColumnTypes() []string {
 	return []string{
 		"string", "varchar", "text",
-		"integer", "bigint", "smallint", "tinyint",
+		"integer", "bigint", "smallint", "tinyint", "hugeint",
 		"float", "double", "decimal", "numeric",
 		"boolean", "bool",
-		"date", "timestamp", "datetime",
+		"date", "timestamp", "datetime", "timestamptz", "time", "interval",
+		"uuid", "blob",
 		"json", "array", "struct",
 	}
 }
@@ -39,17 +40,74 @@ type Column struct {
 
 // Dataset is a document of the datasets collection as the API shows it.
 // Name is also the table name a query uses.
+//
+// A converted dataset also says how its file was read: RowsRead data rows,
+// RowsRejected of them not kept (GET /datasets/{id}/rejects lists them),
+// Warnings a user should check, and Source (dialect, layout, how text
+// columns were typed). A ready dataset with warnings is "ready with
+// warnings": its data is usable, but not everything went as the file
+// literally says.
 type Dataset struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	OwnerID     string    `json:"owner_id"`
-	DataSchema  []Column  `json:"data_schema"`
-	RowCount    int64     `json:"row_count"`
-	Status      Status    `json:"status"`
-	Error       string    `json:"error,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Description  string    `json:"description,omitempty"`
+	OwnerID      string    `json:"owner_id"`
+	DataSchema   []Column  `json:"data_schema"`
+	RowCount     int64     `json:"row_count"`
+	Status       Status    `json:"status"`
+	Error        string    `json:"error,omitempty"`
+	RowsRead     *int64    `json:"rows_read,omitempty"`
+	RowsRejected *int64    `json:"rows_rejected,omitempty"`
+	Warnings     []Warning `json:"warnings,omitempty"`
+	Source       *Source   `json:"source,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Warning codes.
+const (
+	WarningRowsRejected       = "rows_rejected"
+	WarningRowsPadded         = "rows_padded"
+	WarningQuotesAsText       = "quotes_as_text"
+	WarningMixedEncoding      = "mixed_encoding"
+	WarningReplacedCharacters = "replaced_characters"
+	WarningNumbersAsText      = "numbers_as_text"
+)
+
+// Warning is one finding about a converted dataset: Count rows (or
+// characters) concerned, Lines the first of their line numbers in the file.
+type Warning struct {
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+	Count   int64   `json:"count,omitempty"`
+	Lines   []int64 `json:"lines,omitempty"`
+	Column  string  `json:"column,omitempty"`
+}
+
+// Source is how a converted dataset's file was read.
+type Source struct {
+	FileID    string `json:"file_id,omitempty"`
+	Format    string `json:"format"`
+	Encoding  string `json:"encoding,omitempty"`
+	Delimiter string `json:"delimiter,omitempty"`
+	// Quote is the quote character; "" when quotes were read as text.
+	Quote  string `json:"quote"`
+	Header bool   `json:"header"`
+	// SkipRows rows above the table were skipped; Preamble is their text.
+	SkipRows  int             `json:"skip_rows"`
+	Preamble  []string        `json:"preamble,omitempty"`
+	Sheet     string          `json:"sheet,omitempty"`
+	HeaderRow int             `json:"header_row,omitempty"`
+	Columns   []ColumnReading `json:"columns,omitempty"`
+}
+
+// ColumnReading says how one column's text became its type.
+type ColumnReading struct {
+	Column           string   `json:"column"`
+	NullTokens       []string `json:"null_tokens,omitempty"`
+	DecimalSeparator string   `json:"decimal_separator,omitempty"`
+	Exact            bool     `json:"exact,omitempty"`
+	Duration         bool     `json:"duration,omitempty"`
 }
 
 // MarshalJSON writes an empty schema as [], never null.
@@ -62,16 +120,26 @@ func (d Dataset) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
-// ConvertOptions override what the file's processing preview detected.
-// Nil pointers and empty strings mean "as detected" (IgnoreErrors defaults
-// to on, as in the original service).
+// ConvertOptions override what conversion detects. Nil pointers and empty
+// strings mean "as detected", except Quote: "" there turns quoting off.
+// IgnoreErrors defaults to on, as in the original service: rows that
+// cannot be read are set aside and reported; off, they fail the
+// conversion.
 type ConvertOptions struct {
-	Sheet        string `json:"sheet,omitempty"`
-	Delimiter    string `json:"delimiter,omitempty"`
-	Header       *bool  `json:"header,omitempty"`
-	Encoding     string `json:"encoding,omitempty"`
-	Quote        string `json:"quote,omitempty"`
-	IgnoreErrors *bool  `json:"ignore_errors,omitempty"`
+	Sheet     string  `json:"sheet,omitempty"`
+	Delimiter string  `json:"delimiter,omitempty"`
+	Header    *bool   `json:"header,omitempty"`
+	Encoding  string  `json:"encoding,omitempty"`
+	Quote     *string `json:"quote,omitempty"`
+	// SkipRows rows above the table are skipped; HeaderRow (from 1) names
+	// the row holding the column names.
+	SkipRows     *int  `json:"skip_rows,omitempty"`
+	HeaderRow    *int  `json:"header_row,omitempty"`
+	IgnoreErrors *bool `json:"ignore_errors,omitempty"`
+	// NullValues are texts read as NULL in every column.
+	NullValues []string `json:"null_values,omitempty"`
+	// DecimalSeparator is "," or "." to say how the file writes numbers.
+	DecimalSeparator string `json:"decimal_separator,omitempty"`
 }
 
 // ConvertRequest turns one of the caller's ready CSV/XLSX files into a

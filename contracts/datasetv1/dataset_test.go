@@ -43,20 +43,31 @@ func readyDataset() dv1.Dataset {
 	}
 }
 
-// Rows decode from JSON with numbers as float64, so the samples use float64.
-func rows() []map[string]any {
-	return []map[string]any{
-		{"id": float64(1), "category": "books", "amount": 12.5, "sold_at": "2024-02-29T23:59:59Z",
-			"total": "170141183460469231731687303715884105727", "ok": true, "ratio": nil, "raw": "AAEC"},
-		{"id": float64(2), "category": "toys", "amount": float64(0), "sold_at": "2024-03-01T00:00:00Z",
-			"total": "0.10", "ok": false, "ratio": 0.25, "raw": ""},
+// rows are result rows in column order, with the values the service
+// writes (HUGEINT and DECIMAL as strings, timestamps without a zone).
+func rows() []dv1.Row {
+	cols := []string{"id", "category", "amount", "sold_at", "total", "ok", "ratio", "raw"}
+	return []dv1.Row{
+		dv1.RowOf(cols, 1, "books", 12.5, "2024-02-29T23:59:59", "170141183460469231731687303715884105727", true, nil, "AAEC"),
+		dv1.RowOf(cols, 2, "toys", 0, "2024-03-01T00:00:00", "0.10", false, 0.25, ""),
 	}
 }
 
 func TestWireFormat(t *testing.T) {
 	opts := dv1.ConvertOptions{
-		Sheet: "Raw", Delimiter: ";", Header: ptr(true), Encoding: "utf-16", Quote: `"`, IgnoreErrors: ptr(false),
+		Sheet: "Raw", Delimiter: ";", Header: ptr(true), Encoding: "utf-16", Quote: ptr(`"`), IgnoreErrors: ptr(false),
+		SkipRows: ptr(2), NullValues: []string{"NA", "-"}, DecimalSeparator: ",",
 	}
+	quotesOff := dv1.ConvertOptions{Quote: ptr(""), HeaderRow: ptr(3)}
+	warned := readyDataset()
+	warned.RowsRead, warned.RowsRejected = ptr(int64(1000002)), ptr(int64(2))
+	warned.Warnings = []dv1.Warning{
+		{Code: dv1.WarningRowsRejected, Message: "2 rows of 1000002 could not be read", Count: 2, Lines: []int64{17, 90211}},
+		{Code: dv1.WarningMixedEncoding, Message: "1 line was not UTF-8 and was read as windows-1252", Count: 1, Lines: []int64{5}},
+	}
+	warned.Source = &dv1.Source{FileID: fileID, Format: "csv", Encoding: "utf-8", Delimiter: ";", Quote: `"`, Header: true,
+		SkipRows: 2, Preamble: []string{"Sales report 2024", ""},
+		Columns: []dv1.ColumnReading{{Column: "amount", NullTokens: []string{"NA"}, DecimalSeparator: ","}}}
 	failed := dv1.Dataset{
 		ID: "65f2a1b3c4d5e6f708192c02", Name: "broken", OwnerID: owner, DataSchema: []dv1.Column{}, Status: dv1.StatusFailed,
 		Error: "line 30001: value \"n/a\" is not a bigint", CreatedAt: created, UpdatedAt: updated,
@@ -65,6 +76,8 @@ func TestWireFormat(t *testing.T) {
 		{Name: "column", Value: schema()[0]},
 		{Name: "dataset_ready", Value: readyDataset()},
 		{Name: "dataset_failed", Value: failed},
+		{Name: "dataset_ready_with_warnings", Value: warned},
+		{Name: "convert_request_quotes_off", Value: dv1.ConvertRequest{FileID: fileID, DatasetName: "tokens", ConvertOptions: quotesOff}},
 		{Name: "convert_request", Value: dv1.ConvertRequest{
 			FileID: fileID, DatasetName: "sales", Description: "Orders of 2024", ConvertOptions: opts, Async: true,
 		}},

@@ -19,6 +19,7 @@ const (
 	OpUpdateSchema  = "update_schema"  // UpdateSchemaRequest -> Dataset
 	OpDelete        = "delete"         // DeleteRequest -> DeleteReply
 	OpData          = "data"           // DataRequest -> DataReply
+	OpRejects       = "rejects"        // RejectsRequest -> RejectsReply
 	OpFileColumns   = "file_columns"   // FileColumnsRequest -> FileColumnsReply
 	OpInsert        = "insert"         // InsertRequest -> InsertReply
 	OpExport        = "export"         // ExportRequest -> ExportReply
@@ -32,7 +33,7 @@ const (
 func Ops() []string {
 	return []string{
 		OpConvert, OpCreate, OpList, OpGet, OpUpdate, OpUpdateSchema, OpDelete,
-		OpData, OpFileColumns, OpInsert, OpExport, OpQuery, OpDuckDBStats,
+		OpData, OpRejects, OpFileColumns, OpInsert, OpExport, OpQuery, OpDuckDBStats,
 		OpDuckDBCleanup, OpHealth,
 	}
 }

@@ -25,11 +25,11 @@ type QueryColumn struct {
 // strings, dates and timestamps RFC 3339, blobs base64, NaN and Inf as null.
 // Truncated says the row cap cut the result.
 type QueryReply struct {
-	Columns   []QueryColumn    `json:"columns"`
-	Data      []map[string]any `json:"data"`
-	RowCount  int              `json:"row_count"`
-	Truncated bool             `json:"truncated"`
-	ElapsedMS int64            `json:"elapsed_ms"`
+	Columns   []QueryColumn `json:"columns"`
+	Data      []Row         `json:"data"`
+	RowCount  int           `json:"row_count"`
+	Truncated bool          `json:"truncated"`
+	ElapsedMS int64         `json:"elapsed_ms"`
 }
 
 // MarshalJSON writes empty lists as [], never null.
@@ -40,7 +40,7 @@ func (r QueryReply) MarshalJSON() ([]byte, error) {
 		p.Columns = []QueryColumn{}
 	}
 	if p.Data == nil {
-		p.Data = []map[string]any{}
+		p.Data = []Row{}
 	}
 	return json.Marshal(p)
 }

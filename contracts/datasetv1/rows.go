@@ -15,10 +15,10 @@ type DataRequest struct {
 // DataReply is a window of rows; TotalRows counts the whole dataset. Values
 // are JSON-safe as in QueryReply.
 type DataReply struct {
-	Data      []map[string]any `json:"data"`
-	TotalRows int64            `json:"total_rows"`
-	Offset    int              `json:"offset"`
-	Limit     int              `json:"limit"`
+	Data      []Row `json:"data"`
+	TotalRows int64 `json:"total_rows"`
+	Offset    int   `json:"offset"`
+	Limit     int   `json:"limit"`
 }
 
 // MarshalJSON writes an empty window as [], never null.
@@ -26,7 +26,41 @@ func (r DataReply) MarshalJSON() ([]byte, error) {
 	type plain DataReply
 	p := plain(r)
 	if p.Data == nil {
-		p.Data = []map[string]any{}
+		p.Data = []Row{}
+	}
+	return json.Marshal(p)
+}
+
+// RejectsRequest pages through the rows a conversion did not keep.
+type RejectsRequest struct {
+	ID string `json:"id"`
+	paging.Page
+}
+
+// Reject is one row of the file a conversion did not keep: its line in the
+// file (from 1, counting every line), why, and its text as it stands there
+// (cut at 64 KiB).
+type Reject struct {
+	Line   int64  `json:"line"`
+	Reason string `json:"reason"`
+	Raw    string `json:"raw"`
+}
+
+// RejectsReply is a page of rejected rows in line order; Total counts
+// them all (the dataset's rows_rejected).
+type RejectsReply struct {
+	Rejects []Reject `json:"rejects"`
+	Total   int64    `json:"total"`
+	Offset  int      `json:"offset"`
+	Limit   int      `json:"limit"`
+}
+
+// MarshalJSON writes an empty page as [], never null.
+func (r RejectsReply) MarshalJSON() ([]byte, error) {
+	type plain RejectsReply
+	p := plain(r)
+	if p.Rejects == nil {
+		p.Rejects = []Reject{}
 	}
 	return json.Marshal(p)
 }

@@ -181,13 +181,13 @@ func query(t *testing.T, u apiUser, sql string) dv1.QueryReply {
 }
 
 // rowIDs are the "id" values of rows, which JSON decodes as numbers.
-func rowIDs(t *testing.T, rows []map[string]any) []int {
+func rowIDs(t *testing.T, rows []dv1.Row) []int {
 	t.Helper()
 	ids := make([]int, len(rows))
 	for i, r := range rows {
-		f, ok := r["id"].(float64)
+		f, ok := r.Get("id").(float64)
 		if !ok {
-			t.Fatalf("row %d id = %#v", i, r["id"])
+			t.Fatalf("row %d id = %#v", i, r.Get("id"))
 		}
 		ids[i] = int(f)
 	}
@@ -382,7 +382,7 @@ func TestE2EDatasets(t *testing.T) {
 		}
 		// sum of a BIGINT is a HUGEINT, which the API writes as a string.
 		q := query(t, a, "SELECT sum(qty) AS q, sum(price) AS p FROM stock")
-		if q.RowCount != 1 || q.Data[0]["q"] != "23" || q.Data[0]["p"] != 4.25 {
+		if q.RowCount != 1 || q.Data[0].Get("q") != "23" || q.Data[0].Get("p") != 4.25 {
 			t.Fatalf("stock sums = %+v", q.Data)
 		}
 	})
@@ -407,11 +407,11 @@ func TestE2EDatasets(t *testing.T) {
 			t.Fatalf("created from JSON = %+v", plannedJSON)
 		}
 		q := query(t, a, "SELECT count(*) AS n FROM planned")
-		if q.Data[0]["n"] != float64(0) {
+		if q.Data[0].Get("n") != float64(0) {
 			t.Fatalf("empty dataset count = %+v", q.Data)
 		}
 		q = query(t, a, "DESCRIBE planned")
-		if q.RowCount != 3 || q.Data[1]["column_type"] != "DOUBLE" || q.Data[2]["column_type"] != "DATE" {
+		if q.RowCount != 3 || q.Data[1].Get("column_type") != "DOUBLE" || q.Data[2].Get("column_type") != "DATE" {
 			t.Fatalf("DESCRIBE planned = %+v", q.Data)
 		}
 		var data dv1.DataReply
@@ -511,7 +511,7 @@ func TestE2EDatasets(t *testing.T) {
 		if got.Name != "targets" || got.Description != "Q3 targets" || got.ID != planned.ID {
 			t.Fatalf("rename = %+v", got)
 		}
-		if q := query(t, a, "SELECT count(*) AS n FROM targets"); q.Data[0]["n"] != float64(0) {
+		if q := query(t, a, "SELECT count(*) AS n FROM targets"); q.Data[0].Get("n") != float64(0) {
 			t.Fatalf("renamed table = %+v", q.Data)
 		}
 		expectAPIError(t, a.form(t, http.MethodPost, "/datasets/query", url.Values{"query": {"SELECT * FROM planned"}}), http.StatusBadRequest)
@@ -558,7 +558,7 @@ func TestE2EDatasets(t *testing.T) {
 			t.Fatalf("window = %+v", w)
 		}
 		want := base[10]
-		if row := w.Data[0]; row["category"] != want.category || row["amount"] != want.amount ||
+		if row := w.Data[0].Map(); row["category"] != want.category || row["amount"] != want.amount ||
 			!strings.HasPrefix(fmt.Sprint(row["sold_on"]), want.soldOn) || len(row) != 4 {
 			t.Fatalf("row 11 = %v, want %+v", row, want)
 		}
@@ -593,7 +593,7 @@ func TestE2EDatasets(t *testing.T) {
 		}
 		totals := totalsByCategory(base)
 		for i, cat := range []string{"books", "games", "toys"} {
-			row := q.Data[i]
+			row := q.Data[i].Map()
 			if row["category"] != cat || row["n"] != float64(totals[cat].n) || row["total"] != totals[cat].sum {
 				t.Errorf("row %d = %v, want %s %+v", i, row, cat, totals[cat])
 			}
@@ -641,7 +641,7 @@ func TestE2EDatasets(t *testing.T) {
 			}
 		}
 		q := query(t, a, "SELECT count(*) AS n, sum(amount) AS s FROM sales")
-		if q.Data[0]["n"] != float64(len(base)) || q.Data[0]["s"] != sumAmounts(base) {
+		if q.Data[0].Get("n") != float64(len(base)) || q.Data[0].Get("s") != sumAmounts(base) {
 			t.Fatalf("after the refusals = %+v", q.Data)
 		}
 	})
@@ -659,7 +659,7 @@ func TestE2EDatasets(t *testing.T) {
 		}
 		tables := query(t, b, "SELECT table_name FROM information_schema.tables")
 		for _, row := range tables.Data {
-			if n := fmt.Sprint(row["table_name"]); slices.Contains([]string{"sales", "sales_async", "stock", "targets", "planned_json"}, n) {
+			if n := fmt.Sprint(row.Get("table_name")); slices.Contains([]string{"sales", "sales_async", "stock", "targets", "planned_json"}, n) {
 				t.Fatalf("B's catalog lists A's table %s", n)
 			}
 		}
@@ -668,11 +668,11 @@ func TestE2EDatasets(t *testing.T) {
 			"file_id": {bobsFile.ID}, "dataset_name": {"sales"},
 		}), http.StatusCreated, &bSales)
 		q := query(t, b, "SELECT count(*) AS n, sum(amount) AS s, min(id) AS first FROM sales")
-		if q.Data[0]["n"] != float64(len(bobs)) || q.Data[0]["s"] != sumAmounts(bobs) || q.Data[0]["first"] != float64(1000) {
+		if q.Data[0].Get("n") != float64(len(bobs)) || q.Data[0].Get("s") != sumAmounts(bobs) || q.Data[0].Get("first") != float64(1000) {
 			t.Fatalf("B's sales = %+v", q.Data)
 		}
 		q = query(t, a, "SELECT count(*) AS n, min(id) AS first FROM sales")
-		if q.Data[0]["n"] != float64(len(base)) || q.Data[0]["first"] != float64(1) {
+		if q.Data[0].Get("n") != float64(len(base)) || q.Data[0].Get("first") != float64(1) {
 			t.Fatalf("A's sales after B's convert = %+v", q.Data)
 		}
 	})
@@ -717,11 +717,11 @@ func TestE2EDatasets(t *testing.T) {
 		if w.TotalRows != int64(len(all)) || !slices.Equal(rowIDs(t, w.Data), idRange(49, 60)) {
 			t.Fatalf("window over the inserted rows: total %d ids %v", w.TotalRows, rowIDs(t, w.Data))
 		}
-		if row := w.Data[len(w.Data)-1]; row["category"] != more[9].category || row["amount"] != more[9].amount || len(row) != 4 {
+		if row := w.Data[len(w.Data)-1].Map(); row["category"] != more[9].category || row["amount"] != more[9].amount || len(row) != 4 {
 			t.Fatalf("inserted row 60 = %v, want %+v", row, more[9])
 		}
 		q := query(t, a, "SELECT count(*) AS n, sum(amount) AS s FROM sales")
-		if q.Data[0]["n"] != float64(len(all)) || q.Data[0]["s"] != sumAmounts(all) {
+		if q.Data[0].Get("n") != float64(len(all)) || q.Data[0].Get("s") != sumAmounts(all) {
 			t.Fatalf("after insert = %+v", q.Data)
 		}
 
@@ -744,7 +744,7 @@ func TestE2EDatasets(t *testing.T) {
 		if ins.InsertedRows != 3 {
 			t.Fatalf("XLSX insert = %+v", ins)
 		}
-		if q := query(t, a, "SELECT count(*) AS n, sum(qty) AS q FROM stock"); q.Data[0]["n"] != float64(6) || q.Data[0]["q"] != "46" {
+		if q := query(t, a, "SELECT count(*) AS n, sum(qty) AS q FROM stock"); q.Data[0].Get("n") != float64(6) || q.Data[0].Get("q") != "46" {
 			t.Fatalf("stock after the XLSX insert = %+v", q.Data)
 		}
 	})
@@ -778,11 +778,11 @@ func TestE2EDatasets(t *testing.T) {
 		if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
 			t.Fatalf("json export: %d %v %.200s", r.status, r.header, r.body)
 		}
-		var rows []map[string]any
+		var rows []dv1.Row
 		if err := json.Unmarshal(r.body, &rows); err != nil || len(rows) != len(all) {
 			t.Fatalf("json export: %v, %d rows: %.300s", err, len(rows), r.body)
 		}
-		if !slices.Equal(rowIDs(t, rows), idRange(1, 60)) || rows[59]["category"] != all[59].category || rows[59]["amount"] != all[59].amount {
+		if !slices.Equal(rowIDs(t, rows), idRange(1, 60)) || rows[59].Get("category") != all[59].category || rows[59].Get("amount") != all[59].amount {
 			t.Fatalf("json export rows: %v ... %v", rows[0], rows[59])
 		}
 
@@ -811,7 +811,7 @@ func TestE2EDatasets(t *testing.T) {
 		if got.Name != "sales" || got.Description != "Orders of 2024" || got.RowCount != int64(len(all)) || columnDesc(got, "id") != "order number" {
 			t.Fatalf("A's dataset after B's attempts = %+v", got)
 		}
-		if q := query(t, a, "SELECT count(*) AS n FROM sales"); q.Data[0]["n"] != float64(len(all)) {
+		if q := query(t, a, "SELECT count(*) AS n FROM sales"); q.Data[0].Get("n") != float64(len(all)) {
 			t.Fatalf("A's rows after B's attempts = %+v", q.Data)
 		}
 		list, total := listPage(t, b, "")
@@ -858,7 +858,7 @@ func TestE2EDatasets(t *testing.T) {
 		if after.ActiveInstances < st.ActiveInstances {
 			t.Fatalf("active sessions %d after cleanup, %d before", after.ActiveInstances, st.ActiveInstances)
 		}
-		if q := query(t, a, "SELECT count(*) AS n FROM sales"); q.Data[0]["n"] != float64(len(all)) {
+		if q := query(t, a, "SELECT count(*) AS n FROM sales"); q.Data[0].Get("n") != float64(len(all)) {
 			t.Fatalf("query after cleanup = %+v", q.Data)
 		}
 	})

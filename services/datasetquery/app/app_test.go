@@ -213,11 +213,11 @@ func TestDatasetsLifecycle(t *testing.T) {
 	}
 	// The empty dataset is queryable with its declared types.
 	q, err := e.ds.Query(as(alice), dv1.QueryRequest{Query: "SELECT count(*) AS n FROM sales"})
-	if err != nil || q.Data[0]["n"] != float64(0) {
+	if err != nil || q.Data[0].Get("n") != float64(0) {
 		t.Fatalf("query %v %+v", err, q)
 	}
 	q, err = e.ds.Query(as(alice), dv1.QueryRequest{Query: "DESCRIBE sales"})
-	if err != nil || q.RowCount != 3 || q.Data[2]["column_type"] != "TIMESTAMP" {
+	if err != nil || q.RowCount != 3 || q.Data[2].Get("column_type") != "TIMESTAMP" {
 		t.Fatalf("describe %v %+v", err, q.Data)
 	}
 	if data, err := e.ds.Data(as(alice), dv1.DataRequest{ID: d.ID}); err != nil || data.TotalRows != 0 || len(data.Data) != 0 || data.Limit != 100 {

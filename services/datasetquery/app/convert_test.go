@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -122,6 +123,22 @@ func convert(t *testing.T, e env, user, fileID, name string, o dv1.ConvertOption
 	return *r.Dataset
 }
 
+// mustGetByName finds one of alice's datasets by name.
+func mustGetByName(t *testing.T, e env, name string) dv1.Dataset {
+	t.Helper()
+	l, err := e.ds.List(as(alice), dv1.ListRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range l.Datasets {
+		if d.Name == name {
+			return d
+		}
+	}
+	t.Fatalf("no dataset %s", name)
+	return dv1.Dataset{}
+}
+
 func types(d dv1.Dataset) string {
 	var out []string
 	for _, c := range d.DataSchema {
@@ -136,7 +153,7 @@ func queryOne(t *testing.T, e env, user, sql string) map[string]any {
 	if err != nil || len(q.Data) != 1 {
 		t.Fatalf("%s: %v %+v", sql, err, q)
 	}
-	return q.Data[0]
+	return q.Data[0].Map()
 }
 
 func TestConvertCSV(t *testing.T) {
@@ -207,18 +224,41 @@ func TestConvertCSV(t *testing.T) {
 		t.Fatalf("utf-16 value %+v", row)
 	}
 
-	// Malformed rows: skipped, counted, reported with their line numbers;
-	// with ignore_errors off the conversion fails and says where.
+	// Malformed rows: a short row is padded with NULL, a row with more
+	// fields than the table is set aside, counted and retrievable with its
+	// line and text; the dataset is ready with warnings. With
+	// ignore_errors off the conversion fails and says where.
 	bad := "id,name\n1,a\n2,b\n3,c,extra\n4,d\n5\n6,f\n"
 	fid = fs.add(t, alice, "bad", "text/csv", []byte(bad), csvPreview(",", "id", "name"))
 	d = convert(t, e, alice, fid, "bad", dv1.ConvertOptions{})
-	if d.RowCount != 4 || !strings.Contains(d.Error, "line 4") || !strings.Contains(d.Error, "line 6") || !strings.Contains(d.Error, "skipped 2 malformed rows") {
+	if d.RowCount != 5 || *d.RowsRead != 6 || *d.RowsRejected != 1 || len(d.Warnings) != 2 ||
+		d.Warnings[0].Code != dv1.WarningRowsRejected || !slices.Equal(d.Warnings[0].Lines, []int64{4}) ||
+		d.Warnings[1].Code != dv1.WarningRowsPadded || !slices.Equal(d.Warnings[1].Lines, []int64{6}) {
 		t.Fatalf("malformed report %+v", d)
 	}
-	_, err := e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "bad_strict", ConvertOptions: dv1.ConvertOptions{IgnoreErrors: ptr(false)}})
+	rj, err := e.ds.Rejects(as(alice), dv1.RejectsRequest{ID: d.ID})
+	if err != nil || rj.Total != 1 || len(rj.Rejects) != 1 || rj.Rejects[0] != (dv1.Reject{Line: 4, Reason: "3 fields, the table has 2", Raw: "3,c,extra"}) {
+		t.Fatalf("rejects %v %+v", err, rj)
+	}
+	if row := queryOne(t, e, alice, "SELECT count(*) AS n, count(name) AS named FROM bad"); row["n"] != float64(5) || row["named"] != float64(4) {
+		t.Fatalf("padded rows %+v", row)
+	}
+	_, err = e.ds.Rejects(as(bob), dv1.RejectsRequest{ID: d.ID})
+	wantCode(t, err, rpcerr.NotFound)
+	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "bad_strict", ConvertOptions: dv1.ConvertOptions{IgnoreErrors: ptr(false)}})
 	wantCode(t, err, rpcerr.Validation)
 	if !strings.Contains(err.Error(), "line 4") {
 		t.Fatalf("strict failure %v", err)
+	}
+	// The failed dataset gave its name up: the retry with the same name
+	// (and errors ignored) takes it.
+	d = convert(t, e, alice, fid, "bad_strict", dv1.ConvertOptions{})
+	if d.RowCount != 5 || *d.RowsRejected != 1 {
+		t.Fatalf("retry after failure %+v", d)
+	}
+	// A clean file has no warnings and an empty rejects page.
+	if rj, err := e.ds.Rejects(as(alice), dv1.RejectsRequest{ID: mustGetByName(t, e, "sales").ID}); err != nil || rj.Total != 0 || len(rj.Rejects) != 0 {
+		t.Fatalf("clean rejects %v %+v", err, rj)
 	}
 
 	// 202 with async, then the converted event.

@@ -52,7 +52,7 @@ func queryOnEvery(t *testing.T, e env, ids []string, sql string, check func(q dv
 // rowsWant checks a single-row "count(*) AS n, … AS s" answer.
 func rowsWant(n, s float64) func(dv1.QueryReply, error) string {
 	return func(q dv1.QueryReply, err error) string {
-		if err != nil || len(q.Data) != 1 || q.Data[0]["n"] != n || q.Data[0]["s"] != s {
+		if err != nil || len(q.Data) != 1 || q.Data[0].Get("n") != n || q.Data[0].Get("s") != s {
 			return fmt.Sprintf("want n=%v s=%v, got %v %v", n, s, err, q.Data)
 		}
 		return ""

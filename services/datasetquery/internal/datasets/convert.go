@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/nonefinity/backend/pkg/tabular"
+	"github.com/nonefinity/backend/services/datasetquery/internal/csvprep"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
@@ -37,8 +39,10 @@ type SourceFile struct {
 	Size        int64
 	Ready       bool
 	Status      string
-	URL         string
-	Preview     *FilePreview
+	// Error is why processing failed (a password-protected workbook).
+	Error   string
+	URL     string
+	Preview *FilePreview
 }
 
 // FilePreview is the dialect and columns processing found.
@@ -57,10 +61,19 @@ type Files interface {
 	Open(ctx context.Context, ownerID, fileID string) (SourceFile, error)
 }
 
-// ConvertOptions override the preview's dialect; empty means as detected.
+// ConvertOptions override what is detected; empty means as detected.
 type ConvertOptions struct {
-	Sheet, Delimiter, Encoding, Quote string
-	Header, IgnoreErrors              *bool
+	Sheet, Delimiter, Encoding string
+	// Quote is the quote character; nil detects, "" turns quoting off.
+	Quote                *string
+	Header, IgnoreErrors *bool
+	// SkipRows counts the rows above the table (title lines); HeaderRow
+	// is the row (from 1) that names the columns. Either fixes the layout.
+	SkipRows, HeaderRow *int
+	// NullValues are texts read as NULL in every column.
+	NullValues []string
+	// DecimalSeparator is "," or "." to say how numbers are written.
+	DecimalSeparator string
 }
 
 // ConvertJob is the unit of work that fills a processing dataset.
@@ -109,7 +122,11 @@ func fileKind(f SourceFile) string {
 // sheet the file's preview does not list.
 func checkSource(f SourceFile, o ConvertOptions) (string, error) {
 	if !f.Ready {
-		return "", &UnsupportedFileError{Reason: "file is not ready (status " + f.Status + ")"}
+		reason := "file is not ready (status " + f.Status + ")"
+		if f.Error != "" {
+			reason = "file cannot be read: " + f.Error
+		}
+		return "", &UnsupportedFileError{Reason: reason}
 	}
 	k := fileKind(f)
 	if k == "" {
@@ -127,53 +144,92 @@ func checkSource(f SourceFile, o ConvertOptions) (string, error) {
 	return k, nil
 }
 
+// Bounds of the options.
+const (
+	maxSkipRows   = 1000
+	maxNullValues = 50
+)
+
 func validateOptions(o ConvertOptions) error {
-	if o.Delimiter != "" && utf8.RuneCountInString(o.Delimiter) != 1 && o.Delimiter != `\t` {
-		return &ValidationError{Field: "delimiter", Message: "must be one character"}
+	if o.Delimiter != "" && o.Delimiter != `\t` && (len(o.Delimiter) != 1 || strings.ContainsAny(o.Delimiter, "\r\n\"")) {
+		return &ValidationError{Field: "delimiter", Message: "must be one ASCII character other than a quote or a line break"}
 	}
-	if o.Quote != "" && utf8.RuneCountInString(o.Quote) != 1 {
-		return &ValidationError{Field: "quote", Message: "must be one character"}
+	if o.Quote != nil && *o.Quote != "" && (len(*o.Quote) != 1 || strings.ContainsAny(*o.Quote, "\r\n")) {
+		return &ValidationError{Field: "quote", Message: "must be one ASCII character, or empty to read quotes as text"}
 	}
-	_, err := decoderFor(o.Encoding)
-	return err
+	if o.Quote != nil && *o.Quote != "" && o.Delimiter != "" && *o.Quote == o.Delimiter {
+		return &ValidationError{Field: "quote", Message: "must differ from the delimiter"}
+	}
+	if o.SkipRows != nil && (*o.SkipRows < 0 || *o.SkipRows > maxSkipRows) {
+		return &ValidationError{Field: "skip_rows", Message: fmt.Sprintf("must be between 0 and %d", maxSkipRows)}
+	}
+	if o.HeaderRow != nil && (*o.HeaderRow < 1 || *o.HeaderRow > maxSkipRows+1) {
+		return &ValidationError{Field: "header_row", Message: fmt.Sprintf("must be between 1 and %d", maxSkipRows+1)}
+	}
+	if o.HeaderRow != nil && (o.SkipRows != nil || (o.Header != nil && !*o.Header)) {
+		return &ValidationError{Field: "header_row", Message: "cannot be combined with skip_rows or header=false"}
+	}
+	switch o.DecimalSeparator {
+	case "", ",", ".":
+	default:
+		return &ValidationError{Field: "decimal_separator", Message: `must be "," or "."`}
+	}
+	if len(o.NullValues) > maxNullValues {
+		return &ValidationError{Field: "null_values", Message: fmt.Sprintf("at most %d values", maxNullValues)}
+	}
+	for _, v := range o.NullValues {
+		if len(v) > 64 || strings.ContainsAny(v, "\r\n") {
+			return &ValidationError{Field: "null_values", Message: "each value must be one line of at most 64 bytes"}
+		}
+	}
+	if o.Encoding != "" && !tabular.Supported(o.Encoding) {
+		return &ValidationError{Field: "encoding", Message: tabular.UnknownEncodingMessage(o.Encoding)}
+	}
+	return nil
 }
 
-// csvOptions merges the preview's dialect with the request's overrides.
-func csvOptions(f SourceFile, o ConvertOptions) duck.CSVOptions {
-	out := duck.CSVOptions{Delimiter: o.Delimiter, Quote: o.Quote, Header: o.Header, IgnoreErrors: true}
-	if out.Delimiter == `\t` {
-		out.Delimiter = "\t"
+// layoutOptions are the user's header and skip choices as the layout
+// takes them: header_row N is "skip N-1 rows, then a header".
+func layoutOptions(o ConvertOptions) (*bool, *int) {
+	if o.HeaderRow != nil {
+		yes, skip := true, *o.HeaderRow-1
+		return &yes, &skip
 	}
-	if p := f.Preview; p != nil {
-		if out.Delimiter == "" {
-			out.Delimiter = p.Delimiter
+	return o.Header, o.SkipRows
+}
+
+// prepOptions turns the request's options into the preparation's.
+func prepOptions(f SourceFile, o ConvertOptions) csvprep.Options {
+	header, skip := layoutOptions(o)
+	out := csvprep.Options{Encoding: o.Encoding, Header: header, SkipRows: skip,
+		TabHint: strings.EqualFold(f.ContentType, "text/tab-separated-values") || strings.EqualFold(f.Ext, ".txt")}
+	switch o.Delimiter {
+	case "":
+	case `\t`:
+		out.Delimiter = '\t'
+	default:
+		out.Delimiter = o.Delimiter[0]
+	}
+	if o.Quote != nil {
+		out.QuoteSet = true
+		if *o.Quote != "" {
+			out.Quote = (*o.Quote)[0]
 		}
-		if out.Header == nil && len(p.Columns) > 0 {
-			h := p.HasHeader
-			out.Header = &h
-		}
-	}
-	if out.Delimiter == "" && strings.EqualFold(f.ContentType, "text/tab-separated-values") {
-		out.Delimiter = "\t"
-	}
-	if o.IgnoreErrors != nil {
-		out.IgnoreErrors = *o.IgnoreErrors
 	}
 	return out
 }
 
-func encodingOf(f SourceFile, o ConvertOptions) string {
-	if o.Encoding != "" {
-		return o.Encoding
+func csvReading(o ConvertOptions) duck.CSVOptions {
+	out := duck.CSVOptions{NullValues: o.NullValues}
+	if o.DecimalSeparator != "" {
+		out.DecimalSeparator = o.DecimalSeparator[0]
 	}
-	if f.Preview != nil {
-		return f.Preview.Encoding
-	}
-	return ""
+	return out
 }
 
 // StartConvert validates a conversion, stores the dataset as processing
-// and queues its job. The caller waits for the outcome (or not).
+// and queues its job. The caller waits for the outcome (or not). A failed
+// dataset of the same name gives its name up: a retry replaces it.
 func (s *Service) StartConvert(ctx context.Context, ownerID, fileID, name, description string, o ConvertOptions) (Dataset, error) {
 	if err := ValidateName(name); err != nil {
 		return Dataset{}, err
@@ -192,10 +248,14 @@ func (s *Service) StartConvert(ctx context.Context, ownerID, fileID, name, descr
 		return Dataset{}, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	d, err := s.store.Insert(ctx, Dataset{
+	doc := Dataset{
 		OwnerID: ownerID, Name: name, Description: description, Schema: []Column{},
 		Status: StatusProcessing, FileID: f.ID, CreatedAt: now, UpdatedAt: now,
-	})
+	}
+	d, err := s.store.Insert(ctx, doc)
+	if errors.Is(err, ErrDuplicateName) && s.releaseFailedName(ctx, ownerID, name) {
+		d, err = s.store.Insert(ctx, doc)
+	}
 	if err != nil {
 		return Dataset{}, err
 	}
@@ -210,10 +270,24 @@ func (s *Service) StartConvert(ctx context.Context, ownerID, fileID, name, descr
 	return d, nil
 }
 
+// releaseFailedName deletes the owner's failed dataset of that name, so a
+// retry can take it; it says whether one was removed.
+func (s *Service) releaseFailedName(ctx context.Context, ownerID, name string) bool {
+	old, err := s.store.GetByName(ctx, ownerID, name)
+	if err != nil || old.Status != StatusFailed {
+		return false
+	}
+	if err := s.Delete(ctx, ownerID, old.ID); err != nil {
+		s.log.WarnContext(ctx, "release the name of a failed dataset", "dataset_id", old.ID, "error", err)
+		return false
+	}
+	return true
+}
+
 // RunConvert does one conversion job. It is idempotent: a dataset already
 // ready or failed only has its outcome event published again (the event is
 // de-duplicated), a deleted one is skipped, and a re-run overwrites the same
-// part object. Problems with the file's content fail the dataset and return
+// objects. Problems with the file's content fail the dataset and return
 // nil; any other error is returned so the job is retried.
 func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 	d, err := s.store.Get(ctx, j.OwnerID, j.DatasetID)
@@ -240,12 +314,11 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 	if err != nil {
 		return s.FailConvert(ctx, j, err.Error())
 	}
-	var res duck.ConvertResult
-	var part duck.Part
+	var c converted
 	if kind == kindXLSX {
-		res, part, err = s.convertXLSX(ctx, d, f, j.Options)
+		c, err = s.convertXLSX(ctx, d, f, j.Options)
 	} else {
-		res, part, err = s.convertCSV(ctx, d, f, j.Options)
+		c, err = s.convertCSV(ctx, d, f, j.Options)
 	}
 	var ie *duck.InputError
 	switch {
@@ -256,17 +329,15 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 	case err != nil:
 		return err
 	}
-	schema := make([]Column, len(res.Columns))
-	for i, c := range res.Columns {
-		schema[i] = Column{Name: c.Name, Type: VocabularyType(c.Type)}
+	schema := make([]Column, len(c.columns))
+	for i, col := range c.columns {
+		schema[i] = Column{Name: col.Name, Type: VocabularyType(col.Type)}
 	}
 	ready := StatusReady
-	warning := ""
-	if res.RejectedRows > 0 {
-		warning = fmt.Sprintf("skipped %d malformed rows: %s", res.RejectedRows, duck.DescribeRejects(res.Rejects))
-	}
+	noError := ""
 	d, err = s.store.Update(ctx, j.OwnerID, j.DatasetID, Changes{
-		Status: &ready, Schema: schema, RowCount: &res.Rows, Parts: []duck.Part{part}, Error: &warning,
+		Status: &ready, Schema: schema, RowCount: &c.rows, Parts: []duck.Part{c.part}, Error: &noError,
+		Report: &c.report, Rejects: c.rejects,
 	})
 	if errors.Is(err, ErrNotFound) {
 		// Deleted while converting: leave no object behind.
@@ -282,51 +353,132 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 	return s.pub.Converted(ctx, d)
 }
 
-// convertCSV downloads the file, converts it and uploads part 0.
-func (s *Service) convertCSV(ctx context.Context, d Dataset, f SourceFile, o ConvertOptions) (duck.ConvertResult, duck.Part, error) {
-	dec, err := decoderFor(encodingOf(f, o))
-	if err != nil {
-		return duck.ConvertResult{}, duck.Part{}, err
-	}
+// converted is what a conversion produced.
+type converted struct {
+	columns []duck.ColumnDef
+	rows    int64
+	part    duck.Part
+	rejects *duck.Part
+	report  Report
+}
+
+// convertCSV downloads the file (scanning its encoding on the way),
+// prepares it, converts it, and uploads part 0 and the rejects.
+func (s *Service) convertCSV(ctx context.Context, d Dataset, f SourceFile, o ConvertOptions) (converted, error) {
 	dir, err := s.workDir("convert-" + d.ID)
 	if err != nil {
-		return duck.ConvertResult{}, duck.Part{}, err
+		return converted{}, err
 	}
 	defer os.RemoveAll(dir)
-	src := filepath.Join(dir, "source.csv")
-	if err := fetch(ctx, s.conv.HTTP, f.URL, src, dec, s.conv.MaxFileBytes); err != nil {
-		return duck.ConvertResult{}, duck.Part{}, err
+	p, err := s.prepareCSV(ctx, dir, f, o)
+	if err != nil {
+		return converted{}, err
+	}
+	ignore := o.IgnoreErrors == nil || *o.IgnoreErrors
+	if !ignore && p.Rejected.Count > 0 {
+		return converted{}, &duck.InputError{Message: rejectedMessage(p)}
 	}
 	dst := filepath.Join(dir, "part.parquet")
-	res, err := duck.ConvertCSV(ctx, s.limits(dir), src, dst, csvOptions(f, o))
-	if err != nil {
-		return res, duck.Part{}, err
+	res, err := duck.ConvertCSV(ctx, s.limits(dir), csvSource(p), dst, csvReading(o))
+	var de *duck.DisagreeError
+	if errors.As(err, &de) && !p.Normalized {
+		// DuckDB read the file differently from the scan: read it again
+		// in the canonical dialect, which leaves nothing to interpret.
+		s.log.WarnContext(ctx, "csv read disagreed with the scan; normalizing", "dataset_id", d.ID, "detail", de.Detail)
+		if err := p.Normalize(ctx); err != nil {
+			return converted{}, err
+		}
+		if !ignore && p.Rejected.Count > 0 {
+			return converted{}, &duck.InputError{Message: rejectedMessage(p)}
+		}
+		res, err = duck.ConvertCSV(ctx, s.limits(dir), csvSource(p), dst, csvReading(o))
 	}
-	part, err := s.upload(ctx, dst, PartKey(d.OwnerID, d.ID, 0))
-	return res, part, err
+	if errors.As(err, &de) {
+		s.log.ErrorContext(ctx, "csv read disagreed with the normalized file", "dataset_id", d.ID, "detail", de.Detail)
+		return converted{}, &duck.InputError{Message: "the file could not be read consistently: " + de.Detail}
+	}
+	if err != nil {
+		return converted{}, err
+	}
+	c := converted{columns: res.Columns, rows: res.Rows, report: csvReport(f, p, res, d.ID)}
+	if c.part, err = s.upload(ctx, dst, PartKey(d.OwnerID, d.ID, 0)); err != nil {
+		return converted{}, err
+	}
+	if p.RejectsPath != "" {
+		rj := filepath.Join(dir, "rejects.parquet")
+		if err := duck.WriteRejects(ctx, s.limits(dir), p.RejectsPath, rj); err != nil {
+			return converted{}, fmt.Errorf("write rejects: %w", err)
+		}
+		part, err := s.upload(ctx, rj, RejectsKey(d.OwnerID, d.ID))
+		if err != nil {
+			return converted{}, err
+		}
+		c.rejects = &part
+	}
+	return c, nil
+}
+
+// prepareCSV downloads a delimited text file and prepares it for DuckDB.
+func (s *Service) prepareCSV(ctx context.Context, dir string, f SourceFile, o ConvertOptions) (*csvprep.Prepared, error) {
+	raw := filepath.Join(dir, "source")
+	var scan tabular.EncodingScanner
+	var scanner io.Writer = &scan
+	if o.Encoding != "" {
+		scanner = nil
+	}
+	if err := fetch(ctx, s.conv.HTTP, f.URL, raw, scanner, s.conv.MaxFileBytes); err != nil {
+		return nil, err
+	}
+	var enc tabular.EncodingResult
+	if o.Encoding == "" {
+		enc = scan.Result()
+	}
+	p, err := csvprep.Prepare(ctx, raw, enc, dir, prepOptions(f, o))
+	if errors.Is(err, tabular.ErrUnknownEncoding) {
+		return nil, &ValidationError{Field: "encoding", Message: tabular.UnknownEncodingMessage(o.Encoding)}
+	}
+	return p, err
+}
+
+func csvSource(p *csvprep.Prepared) duck.CSVSource {
+	return duck.CSVSource{Path: p.Path, Delimiter: p.Dialect.Delimiter, Quote: p.Dialect.Quote, SkipLines: p.SkipLines,
+		Names: p.Names, Rows: p.Rows, MaxRecordBytes: p.MaxRecordBytes}
+}
+
+// rejectedMessage describes the first rejected rows of a file.
+func rejectedMessage(p *csvprep.Prepared) string {
+	parts := make([]string, len(p.FirstRejects))
+	for i, r := range p.FirstRejects {
+		parts[i] = fmt.Sprintf("line %d: %s", r.Line, r.Reason)
+	}
+	return fmt.Sprintf("%d rows cannot be read: %s", p.Rejected.Count, strings.Join(parts, "; "))
 }
 
 // convertXLSX downloads the workbook, converts the chosen sheet and
 // uploads part 0.
-func (s *Service) convertXLSX(ctx context.Context, d Dataset, f SourceFile, o ConvertOptions) (duck.ConvertResult, duck.Part, error) {
+func (s *Service) convertXLSX(ctx context.Context, d Dataset, f SourceFile, o ConvertOptions) (converted, error) {
 	dir, err := s.workDir("convert-" + d.ID)
 	if err != nil {
-		return duck.ConvertResult{}, duck.Part{}, err
+		return converted{}, err
 	}
 	defer os.RemoveAll(dir)
 	src := filepath.Join(dir, "source.xlsx")
 	if err := fetch(ctx, s.conv.HTTP, f.URL, src, nil, s.conv.MaxFileBytes); err != nil {
-		return duck.ConvertResult{}, duck.Part{}, err
+		return converted{}, err
 	}
 	dst := filepath.Join(dir, "part.parquet")
+	header, skip := layoutOptions(o)
 	res, err := duck.ConvertXLSX(ctx, s.limits(dir), src, dst, duck.XLSXOptions{
-		Sheet: o.Sheet, Header: o.Header, MaxCells: s.conv.MaxXLSXCells,
+		Sheet: o.Sheet, Header: header, SkipRows: skip, MaxCells: s.conv.MaxXLSXCells,
 	})
 	if err != nil {
-		return res, duck.Part{}, err
+		return converted{}, err
 	}
-	part, err := s.upload(ctx, dst, PartKey(d.OwnerID, d.ID, 0))
-	return res, part, err
+	c := converted{columns: res.Columns, rows: res.Rows, report: xlsxReport(f, res)}
+	if c.part, err = s.upload(ctx, dst, PartKey(d.OwnerID, d.ID, 0)); err != nil {
+		return converted{}, err
+	}
+	return c, nil
 }
 
 // workDir makes a private directory under the scratch directory.

@@ -42,8 +42,79 @@ type Dataset struct {
 	Error       string
 	FileID      string
 	Parts       []duck.Part
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Report is how a converted dataset's file was read; nil for a dataset
+	// created empty or still converting.
+	Report *Report
+	// Rejects is the Parquet file of the rows a conversion did not keep.
+	Rejects   *duck.Part
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Report is the account of a conversion: how many data rows the file had,
+// how many the dataset did not keep, what the user should know and how the
+// file was read.
+type Report struct {
+	RowsRead     int64
+	RowsRejected int64
+	Warnings     []Warning
+	Source       Source
+}
+
+// Warning codes: things about a dataset's content a user should check.
+const (
+	WarnRowsRejected       = "rows_rejected"
+	WarnRowsPadded         = "rows_padded"
+	WarnQuotesAsText       = "quotes_as_text"
+	WarnMixedEncoding      = "mixed_encoding"
+	WarnReplacedCharacters = "replaced_characters"
+	WarnNumbersAsText      = "numbers_as_text"
+)
+
+// Warning is one finding, with how many rows (or values) it concerns and
+// the first of their line numbers in the file.
+type Warning struct {
+	Code    string
+	Message string
+	Count   int64
+	Lines   []int64
+	Column  string
+}
+
+// Source is how the file was read: the dialect and layout used, what was
+// skipped above the table, and how text columns were read as other types.
+type Source struct {
+	FileID   string
+	Format   string // csv or xlsx
+	Encoding string
+	// Delimiter and Quote as used ("" quote: quoting off).
+	Delimiter string
+	Quote     string
+	Header    bool
+	// SkipRows counts the rows (records) above the table; Preamble holds
+	// the first of them as text.
+	SkipRows int
+	Preamble []string
+	// Sheet and HeaderRow (from 1; 0 without a header) for a workbook.
+	Sheet     string
+	HeaderRow int
+	Columns   []ColumnReading
+}
+
+// ColumnReading says how one column's text was read as its type.
+type ColumnReading struct {
+	Column string
+	// NullTokens are the texts read as NULL (NA, N/A, …).
+	NullTokens []string
+	// DecimalSeparator is set for numbers read with digit groups or a
+	// decimal comma.
+	DecimalSeparator string
+	// Exact says the column holds numbers too long for a double and was
+	// kept exact (a decimal, or text beyond 38 digits).
+	Exact bool
+	// Duration says spreadsheet durations ([h]:mm:ss) were read as
+	// intervals.
+	Duration bool
 }
 
 // Changes are the fields an update sets; nil leaves a field alone.
@@ -55,6 +126,11 @@ type Changes struct {
 	Error       *string
 	RowCount    *int64
 	Parts       []duck.Part
+	// Report replaces the conversion report, and Rejects the rejects file;
+	// with a Report, the fields it leaves empty are removed (a re-run).
+	Report      *Report
+	Rejects     *duck.Part
+	ClearReport bool
 }
 
 // Sentinel errors; adapters map them to rpcerr codes once.
@@ -80,6 +156,7 @@ type Store interface {
 	Insert(ctx context.Context, d Dataset) (Dataset, error)
 	List(ctx context.Context, ownerID string, skip, limit int) ([]Dataset, int, error)
 	Get(ctx context.Context, ownerID, id string) (Dataset, error)
+	GetByName(ctx context.Context, ownerID, name string) (Dataset, error)
 	Update(ctx context.Context, ownerID, id string, c Changes) (Dataset, error)
 	Delete(ctx context.Context, ownerID, id string) (Dataset, error)
 	DeleteOwner(ctx context.Context, ownerID string) (int, error)

@@ -10,8 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/encoding"
-
+	"github.com/nonefinity/backend/services/datasetquery/internal/csvprep"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
@@ -77,19 +76,23 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	if err != nil {
 		return 0, err
 	}
-	var dec *encoding.Decoder
-	if kind == kindCSV {
-		if dec, err = decoderFor(encodingOf(f, ConvertOptions{})); err != nil {
-			return 0, err
-		}
-	}
 	dir, err := s.workDir("insert-" + d.ID)
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
+	var csv *csvprep.Prepared
 	src := filepath.Join(dir, "source")
-	if err := fetch(ctx, s.conv.HTTP, f.URL, src, dec, s.conv.MaxFileBytes); err != nil {
+	if kind == kindCSV {
+		// An insert takes every row or none: a row the preparation could
+		// not keep refuses the insert.
+		if csv, err = s.prepareCSV(ctx, dir, f, ConvertOptions{}); err != nil {
+			return 0, err
+		}
+		if csv.Rejected.Count > 0 {
+			return 0, &ValidationError{Field: "file_id", Message: rejectedMessage(csv)}
+		}
+	} else if err := fetch(ctx, s.conv.HTTP, f.URL, src, nil, s.conv.MaxFileBytes); err != nil {
 		return 0, err
 	}
 	parts, release, err := s.engine.CachedParts(ctx, ownerID, duck.Table{Name: d.Name, DatasetID: d.ID, Parts: d.Parts})
@@ -99,9 +102,16 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	dst := filepath.Join(dir, "part.parquet")
 	var n int64
 	if kind == kindCSV {
-		opts := csvOptions(f, ConvertOptions{})
-		opts.IgnoreErrors = false
-		n, err = duck.CastCSV(ctx, s.limits(dir), src, parts[0], dst, opts)
+		n, err = duck.CastCSV(ctx, s.limits(dir), csvSource(csv), parts[0], dst, duck.CSVOptions{})
+		var de *duck.DisagreeError
+		if errors.As(err, &de) && !csv.Normalized {
+			if err = csv.Normalize(ctx); err == nil {
+				n, err = duck.CastCSV(ctx, s.limits(dir), csvSource(csv), parts[0], dst, duck.CSVOptions{})
+			}
+		}
+		if errors.As(err, &de) {
+			err = &duck.InputError{Message: "the file could not be read consistently: " + de.Detail}
+		}
 	} else {
 		n, err = duck.CastXLSX(ctx, s.limits(dir), src, parts[0], dst, duck.XLSXOptions{MaxCells: s.conv.MaxXLSXCells})
 	}

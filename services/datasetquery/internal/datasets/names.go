@@ -40,10 +40,11 @@ func ValidateName(name string) error {
 // duckTypes maps the vocabulary onto DuckDB column types.
 var duckTypes = map[string]string{
 	"string": "VARCHAR", "varchar": "VARCHAR", "text": "VARCHAR",
-	"integer": "INTEGER", "bigint": "BIGINT", "smallint": "SMALLINT", "tinyint": "TINYINT",
+	"integer": "INTEGER", "bigint": "BIGINT", "smallint": "SMALLINT", "tinyint": "TINYINT", "hugeint": "HUGEINT",
 	"float": "FLOAT", "double": "DOUBLE", "decimal": "DECIMAL(18,3)", "numeric": "DECIMAL(18,3)",
 	"boolean": "BOOLEAN", "bool": "BOOLEAN",
-	"date": "DATE", "timestamp": "TIMESTAMP", "datetime": "TIMESTAMP",
+	"date": "DATE", "timestamp": "TIMESTAMP", "datetime": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ",
+	"time": "TIME", "interval": "INTERVAL", "uuid": "UUID", "blob": "BLOB",
 	"json": "JSON", "array": "VARCHAR[]", "struct": "JSON",
 }
 
@@ -53,7 +54,9 @@ func DuckType(t string) (string, bool) {
 	return d, ok
 }
 
-// VocabularyType maps a DuckDB type name back onto the vocabulary.
+// VocabularyType maps a DuckDB type name back onto the vocabulary, naming
+// each type for what it holds: a TIMESTAMPTZ is not a plain timestamp, a
+// TIME or an INTERVAL is no string.
 func VocabularyType(duckType string) string {
 	t := strings.ToUpper(duckType)
 	switch {
@@ -63,16 +66,28 @@ func VocabularyType(duckType string) string {
 		return "struct"
 	case strings.HasPrefix(t, "DECIMAL"):
 		return "decimal"
+	case t == "TIMESTAMPTZ" || t == "TIMESTAMP WITH TIME ZONE":
+		return "timestamptz"
 	case strings.HasPrefix(t, "TIMESTAMP"):
 		return "timestamp"
 	}
 	switch t {
-	case "VARCHAR", "UUID", "BLOB", "TIME", "INTERVAL", "ENUM":
+	case "VARCHAR", "ENUM":
 		return "string"
+	case "UUID":
+		return "uuid"
+	case "BLOB":
+		return "blob"
+	case "TIME", "TIMETZ", "TIME WITH TIME ZONE":
+		return "time"
+	case "INTERVAL":
+		return "interval"
 	case "INTEGER", "UINTEGER", "USMALLINT":
 		return "integer"
-	case "BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT":
+	case "BIGINT", "UBIGINT":
 		return "bigint"
+	case "HUGEINT", "UHUGEINT":
+		return "hugeint"
 	case "SMALLINT", "UTINYINT":
 		return "smallint"
 	case "TINYINT":

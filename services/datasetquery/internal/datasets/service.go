@@ -27,7 +27,7 @@ type Objects interface {
 
 // Engine is the DuckDB side: per-user sessions and their caches.
 type Engine interface {
-	Window(ctx context.Context, userID string, t duck.Table, offset, limit int) ([]map[string]any, error)
+	Window(ctx context.Context, userID string, t duck.Table, offset, limit int) (duck.Result, error)
 	ForgetDataset(userID, datasetID string)
 	DropUser(userID string) error
 	CachedParts(ctx context.Context, userID string, t duck.Table) ([]string, func(), error)
@@ -255,17 +255,17 @@ func (s *Service) Delete(ctx context.Context, ownerID, id string) error {
 }
 
 // Data returns rows [skip, skip+limit) in file order and the full count.
-func (s *Service) Data(ctx context.Context, ownerID, id string, skip, limit int) ([]map[string]any, int64, error) {
+func (s *Service) Data(ctx context.Context, ownerID, id string, skip, limit int) (duck.Result, int64, error) {
 	d, err := s.store.Get(ctx, ownerID, id)
 	if err != nil {
-		return nil, 0, err
+		return duck.Result{}, 0, err
 	}
 	if d.Status != StatusReady || len(d.Parts) == 0 {
-		return nil, 0, ErrNotReady
+		return duck.Result{}, 0, ErrNotReady
 	}
 	rows, err := s.engine.Window(ctx, ownerID, duck.Table{Name: d.Name, DatasetID: d.ID, Parts: d.Parts}, skip, limit)
 	if err != nil {
-		return nil, 0, err
+		return duck.Result{}, 0, err
 	}
 	return rows, d.RowCount, nil
 }

@@ -39,7 +39,7 @@ func TestCatalogCopyFollowsDatasetEvents(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", query, err)
 		}
-		return res.Rows[0]["v"]
+		return cell(t, res, 0, "v")
 	}
 	reads := func(want int) {
 		t.Helper()
@@ -63,7 +63,7 @@ func TestCatalogCopyFollowsDatasetEvents(t *testing.T) {
 		}
 	}
 
-	if v := value("SELECT v FROM t1"); v != int32(1) {
+	if v := value("SELECT v FROM t1"); v != float64(1) {
 		t.Fatalf("first query %v", v)
 	}
 	reads(1)
@@ -75,12 +75,12 @@ func TestCatalogCopyFollowsDatasetEvents(t *testing.T) {
 	p2 := e.putParquet(t, "users/"+alice+"/datasets/d1/part-0.parquet", "SELECT 2 AS v")
 	e.cat.set(alice, duck.Table{Name: "t1", DatasetID: "d1", Parts: []duck.Part{p2}})
 	announce(contracts.EventUpdated, bob)
-	if v := value("SELECT v FROM t1"); v != int32(1) {
+	if v := value("SELECT v FROM t1"); v != float64(1) {
 		t.Fatalf("another user's event changed alice's answer: %v", v)
 	}
 	reads(1)
 	announce(contracts.EventUpdated, alice)
-	if v := value("SELECT v FROM t1"); v != int32(2) {
+	if v := value("SELECT v FROM t1"); v != float64(2) {
 		t.Fatalf("after the update event %v, want 2", v)
 	}
 	reads(2)
@@ -89,7 +89,7 @@ func TestCatalogCopyFollowsDatasetEvents(t *testing.T) {
 	p3 := e.putParquet(t, "users/"+alice+"/datasets/d2/part-0.parquet", "SELECT 3 AS v")
 	e.cat.set(alice, duck.Table{Name: "t1", DatasetID: "d1", Parts: []duck.Part{p2}},
 		duck.Table{Name: "t2", DatasetID: "d2", Parts: []duck.Part{p3}})
-	if v := value("SELECT v FROM t2"); v != int32(3) {
+	if v := value("SELECT v FROM t2"); v != float64(3) {
 		t.Fatalf("new dataset %v", v)
 	}
 	reads(3)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -21,33 +22,64 @@ type Limits struct {
 	Threads int
 }
 
-// CSVOptions is the dialect read_csv is given. The file is UTF-8 by then
-// (the caller transcodes other encodings while downloading).
-type CSVOptions struct {
-	// Delimiter and Quote are single characters; empty lets DuckDB sniff.
-	Delimiter, Quote string
-	// Header says whether the first line names the columns; nil sniffs.
-	Header *bool
-	// IgnoreErrors skips malformed rows (counted and reported); off, any
-	// malformed row fails the conversion.
-	IgnoreErrors bool
+// CSVSource is a delimited text file prepared for a strict read: UTF-8,
+// every data row as wide as Names (see package csvprep), so DuckDB has
+// nothing left to guess but the types.
+type CSVSource struct {
+	Path string
+	// Delimiter separates fields; Quote quotes them (0: never quoted).
+	Delimiter, Quote byte
+	// SkipLines physical lines come before the first data row.
+	SkipLines int64
+	Names     []string
+	// Rows is how many rows the read must produce: a different count
+	// means DuckDB read the file differently from the scan (a
+	// *DisagreeError), never a silent loss.
+	Rows int64
+	// MaxRecordBytes is the longest record, to raise DuckDB's line limit.
+	MaxRecordBytes int
 }
 
-// Reject is one malformed row that was skipped.
+// CSVOptions are the user's reading choices.
+type CSVOptions struct {
+	// NullValues are texts read as NULL in every column (besides the
+	// empty field).
+	NullValues []string
+	// DecimalSeparator is ',' or '.' when the user named it, 0 to detect:
+	// then numbers with a decimal comma are recognised in files whose
+	// delimiter is not a comma.
+	DecimalSeparator byte
+}
+
+// ColumnNote says how a column's text was read as another type.
+type ColumnNote struct {
+	Column string
+	// Type is the DuckDB type the column got.
+	Type string
+	// NullTokens are the texts read as NULL in it (NA, N/A, …).
+	NullTokens []string
+	// DecimalSeparator is set when numbers were read with it and digit
+	// groups ("1.234,5" → 1234.5).
+	DecimalSeparator string
+	// Exact says the column holds integers or decimals too long for a
+	// DOUBLE and was given an exact DECIMAL (or kept as text).
+	Exact bool
+}
+
+// Reject is one row a conversion did not keep.
 type Reject struct {
-	Line    int64
-	Kind    string
-	Message string
+	Line   int64
+	Reason string
+	Raw    string
 }
 
 // ConvertResult describes the Parquet file a conversion wrote.
 type ConvertResult struct {
 	Columns []ColumnDef
 	Rows    int64
-	// RejectedRows counts the malformed rows skipped; Rejects are the first
-	// few of them by line.
-	RejectedRows int64
-	Rejects      []Reject
+	Notes   []ColumnNote
+	// Sheet is how a workbook's sheet was read (XLSX only).
+	Sheet SheetReading
 }
 
 // InputError is a conversion or insert that failed because of the file's
@@ -55,10 +87,16 @@ type ConvertResult struct {
 // file system paths.
 type InputError struct {
 	Message string
-	Rejects []Reject
 }
 
 func (e *InputError) Error() string { return e.Message }
+
+// DisagreeError is a read of a prepared file that did not give the rows
+// the scan counted (or rejected some): the caller reads the file again in
+// the canonical dialect.
+type DisagreeError struct{ Detail string }
+
+func (e *DisagreeError) Error() string { return "the CSV reader disagreed with the scan: " + e.Detail }
 
 // ColumnError names a dataset column an inserted file cannot fill.
 type ColumnError struct {
@@ -68,20 +106,20 @@ type ColumnError struct {
 
 func (e *ColumnError) Error() string { return "column " + e.Column + ": " + e.Reason }
 
-// maxReportedRejects is how many malformed rows a result lists.
-const maxReportedRejects = 5
-
-// ConvertCSV reads the CSV file src and writes it to dst as zstd Parquet.
+// ConvertCSV reads the prepared CSV src and writes it to dst as zstd
+// Parquet.
 //
 // Types come from DuckDB's sniffer, which looks at a sample. A value past
 // the sample that does not fit the guessed type shows up as a CAST reject;
 // then the file is read again with the whole file as the sample (the column
 // widens, e.g. BIGINT → VARCHAR), and should that still reject casts the
-// offending columns are read as text. So a value is never dropped for its
-// type; only rows that really are malformed (wrong column count, bad
-// quoting, invalid UTF-8) are skipped and reported, or fail the conversion
-// when opts.IgnoreErrors is off. The common case reads the file once.
-func ConvertCSV(ctx context.Context, lim Limits, src, dst string, opts CSVOptions) (ConvertResult, error) {
+// offending columns are read as text. A DOUBLE column holding integers
+// beyond 2^53 is read again as text and made an exact DECIMAL. Text
+// columns that are numbers or dates apart from missing-value tokens (NA)
+// or written with decimal commas are then given their type (refine). So a
+// value is never dropped or rounded for its type. The common case reads
+// the file once.
+func ConvertCSV(ctx context.Context, lim Limits, src CSVSource, dst string, opts CSVOptions) (ConvertResult, error) {
 	var res ConvertResult
 	err := withScratchConn(ctx, lim, func(conn *sql.Conn) error {
 		var err error
@@ -91,130 +129,225 @@ func ConvertCSV(ctx context.Context, lim Limits, src, dst string, opts CSVOption
 	return res, err
 }
 
-func convertCSV(ctx context.Context, conn *sql.Conn, src, dst string, opts CSVOptions) (ConvertResult, error) {
+func convertCSV(ctx context.Context, conn *sql.Conn, src CSVSource, dst string, opts CSVOptions) (ConvertResult, error) {
 	var res ConvertResult
-	var textCols []string
-	for attempt := 0; ; attempt++ {
-		extra := ""
-		if attempt > 0 {
-			extra = ", sample_size = -1"
+	if src.Rows == 0 {
+		cols := make([]ColumnDef, len(src.Names))
+		for i, n := range src.Names {
+			cols[i] = ColumnDef{Name: n, Type: "VARCHAR"}
 		}
-		if len(textCols) > 0 {
-			pairs := make([]string, len(textCols))
-			for i, c := range textCols {
-				pairs[i] = sqlString(c) + ": 'VARCHAR'"
-			}
-			extra += ", types = {" + strings.Join(pairs, ", ") + "}"
+		if _, err := conn.ExecContext(ctx, emptyParquetStatement(cols, dst)); err != nil {
+			return res, fmt.Errorf("write empty parquet: %w", err)
+		}
+		res.Columns = cols
+		return res, nil
+	}
+	forced := map[string]string{}
+	for pass := 0; ; pass++ {
+		rows, err := readCSVToParquet(ctx, conn, src, dst, opts, forced)
+		if err != nil {
+			return res, err
+		}
+		res.Rows = rows
+		cols, err := parquetColumns(ctx, conn, []string{dst})
+		if err != nil {
+			return res, err
+		}
+		res.Columns = cols
+		big, err := inexactDoubles(ctx, conn, dst, cols)
+		if err != nil {
+			return res, err
+		}
+		if len(big) == 0 || pass > 0 {
+			break
+		}
+		for _, c := range big {
+			forced[c] = "VARCHAR"
+		}
+	}
+	cols, notes, err := refineText(ctx, conn, dst, res.Columns, src.Delimiter, opts, forced)
+	if err != nil {
+		return res, err
+	}
+	res.Columns, res.Notes = cols, notes
+	return res, nil
+}
+
+// readCSVToParquet runs the read (with the CAST retries) and checks it
+// against the scan.
+func readCSVToParquet(ctx context.Context, conn *sql.Conn, src CSVSource, dst string, opts CSVOptions, forced map[string]string) (int64, error) {
+	textCols := map[string]bool{}
+	var rows int64
+	for attempt := 0; ; attempt++ {
+		types := map[string]string{}
+		for c, t := range forced {
+			types[c] = t
+		}
+		for c := range textCols {
+			types[c] = "VARCHAR"
 		}
 		for _, t := range []string{"reject_errors", "reject_scans"} {
 			if _, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
-				return res, fmt.Errorf("reset reject tables: %w", err)
+				return 0, fmt.Errorf("reset reject tables: %w", err)
 			}
 		}
-		stmt := fmt.Sprintf("COPY (SELECT * FROM read_csv(%s%s, store_rejects = true%s)) TO %s ("+partFormat+")",
-			sqlString(src), csvDialect(opts), extra, sqlString(dst))
+		stmt := fmt.Sprintf("COPY (SELECT * FROM %s) TO %s ("+partFormat+")",
+			readCSVCall(src, opts, types, attempt > 0, false), sqlString(dst))
 		r, err := conn.ExecContext(ctx, stmt)
 		if err != nil {
-			return res, inputError(err)
+			var de *duckdb.Error
+			if errors.As(err, &de) {
+				return 0, &DisagreeError{Detail: scrubPaths(firstLine(de.Msg))}
+			}
+			return 0, err
 		}
-		res.Rows, _ = r.RowsAffected()
-		castCols, err := castRejectColumns(ctx, conn)
+		rows, _ = r.RowsAffected()
+		castCols, others, err := rejectSummary(ctx, conn)
 		if err != nil {
-			return res, err
+			return 0, err
+		}
+		if others != "" {
+			return 0, &DisagreeError{Detail: others}
 		}
 		if len(castCols) == 0 {
 			break
 		}
 		if attempt >= 2 {
-			return res, &InputError{Message: "columns " + strings.Join(castCols, ", ") + " could not be read even as text"}
+			return 0, &InputError{Message: "columns " + strings.Join(castCols, ", ") + " could not be read even as text"}
 		}
 		if attempt == 1 {
-			textCols = append(textCols, castCols...)
+			for _, c := range castCols {
+				textCols[c] = true
+			}
 		}
 	}
-	if err := conn.QueryRowContext(ctx, "SELECT count(DISTINCT line) FROM reject_errors").Scan(&res.RejectedRows); err != nil {
-		return res, fmt.Errorf("count rejected rows: %w", err)
+	if rows != src.Rows {
+		return 0, &DisagreeError{Detail: fmt.Sprintf("%d rows read, %d counted", rows, src.Rows)}
 	}
-	if res.RejectedRows > 0 {
-		rejects, err := firstRejects(ctx, conn)
-		if err != nil {
-			return res, err
-		}
-		res.Rejects = rejects
-		if !opts.IgnoreErrors {
-			return res, &InputError{Message: fmt.Sprintf("%d malformed rows: %s", res.RejectedRows, DescribeRejects(rejects)), Rejects: rejects}
-		}
-	}
-	cols, err := parquetColumns(ctx, conn, []string{dst})
-	if err != nil {
-		return res, err
-	}
-	res.Columns = cols
-	return res, nil
+	return rows, nil
 }
 
-// csvDialect renders the read_csv options the caller fixed.
-func csvDialect(o CSVOptions) string {
+// readCSVCall renders read_csv over a prepared source: the dialect fixed,
+// no header (the names are ours), no comment lines, rejects stored.
+func readCSVCall(src CSVSource, opts CSVOptions, types map[string]string, wholeSample, allVarchar bool) string {
 	var b strings.Builder
-	if o.Delimiter != "" {
-		b.WriteString(", delim = " + sqlString(o.Delimiter))
+	b.WriteString("read_csv(" + sqlString(src.Path))
+	b.WriteString(", delim = " + sqlString(string(src.Delimiter)))
+	if src.Quote == 0 {
+		b.WriteString(", quote = '', escape = ''")
+	} else {
+		q := sqlString(string(src.Quote))
+		b.WriteString(", quote = " + q + ", escape = " + q)
 	}
-	if o.Quote != "" {
-		b.WriteString(", quote = " + sqlString(o.Quote))
+	fmt.Fprintf(&b, ", header = false, skip = %d, comment = '', strict_mode = true", src.SkipLines)
+	names := make([]string, len(src.Names))
+	for i, n := range src.Names {
+		names[i] = sqlString(n)
 	}
-	if o.Header != nil {
-		fmt.Fprintf(&b, ", header = %t", *o.Header)
+	b.WriteString(", names = [" + strings.Join(names, ", ") + "]")
+	if src.MaxRecordBytes >= 1<<20 {
+		fmt.Fprintf(&b, ", max_line_size = %d", src.MaxRecordBytes+1024)
 	}
+	if len(opts.NullValues) > 0 {
+		nulls := []string{"''"}
+		for _, v := range opts.NullValues {
+			nulls = append(nulls, sqlString(v))
+		}
+		b.WriteString(", nullstr = [" + strings.Join(nulls, ", ") + "]")
+	}
+	if opts.DecimalSeparator == ',' {
+		b.WriteString(", decimal_separator = ','")
+	}
+	if allVarchar {
+		b.WriteString(", all_varchar = true")
+	} else {
+		b.WriteString(", store_rejects = true")
+	}
+	if wholeSample {
+		b.WriteString(", sample_size = -1")
+	}
+	if len(types) > 0 {
+		pairs := make([]string, 0, len(types))
+		for _, n := range src.Names {
+			if t, ok := types[n]; ok {
+				pairs = append(pairs, sqlString(n)+": "+sqlString(t))
+			}
+		}
+		b.WriteString(", types = {" + strings.Join(pairs, ", ") + "}")
+	}
+	b.WriteString(")")
 	return b.String()
 }
 
-// castRejectColumns lists the columns with values that did not fit the
-// sniffed type in the last scan.
-func castRejectColumns(ctx context.Context, conn *sql.Conn) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, "SELECT DISTINCT column_name FROM reject_errors WHERE error_type = 'CAST' AND column_name IS NOT NULL ORDER BY 1")
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(line)
+}
+
+// rejectSummary reads the last scan's rejects: the columns with values
+// that did not fit the sniffed type, and any other kind of reject (which
+// a prepared file must not have).
+func rejectSummary(ctx context.Context, conn *sql.Conn) ([]string, string, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT error_type::VARCHAR, column_name, min(line), count(*) FROM reject_errors GROUP BY ALL ORDER BY 3")
 	if err != nil {
-		return nil, fmt.Errorf("read rejects: %w", err)
+		return nil, "", fmt.Errorf("read rejects: %w", err)
 	}
 	defer rows.Close()
+	var casts []string
+	var others []string
+	for rows.Next() {
+		var kind string
+		var col sql.NullString
+		var line, n int64
+		if err := rows.Scan(&kind, &col, &line, &n); err != nil {
+			return nil, "", fmt.Errorf("read rejects: %w", err)
+		}
+		if kind == "CAST" && col.Valid {
+			if !slices.Contains(casts, col.String) {
+				casts = append(casts, col.String)
+			}
+			continue
+		}
+		others = append(others, fmt.Sprintf("%d %s rejects from line %d", n, strings.ToLower(kind), line))
+	}
+	slices.Sort(casts)
+	return casts, strings.Join(others, "; "), rows.Err()
+}
+
+// exactDoubleLimit is 2^53: integers above it are not all representable
+// as a DOUBLE.
+const exactDoubleLimit = 9007199254740992
+
+// inexactDoubles lists the DOUBLE columns holding an integral value
+// beyond 2^53: read from text such as a 20-digit identifier, the DOUBLE
+// may have lost digits.
+func inexactDoubles(ctx context.Context, conn *sql.Conn, file string, cols []ColumnDef) ([]string, error) {
+	var names, exprs []string
+	for _, c := range cols {
+		if c.Type == "DOUBLE" {
+			names = append(names, c.Name)
+			id := sqlIdent(c.Name)
+			exprs = append(exprs, fmt.Sprintf("coalesce(bool_or(abs(%s) >= %d AND %s = trunc(%s)), false)", id, exactDoubleLimit, id, id))
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	flags := make([]bool, len(names))
+	ptrs := make([]any, len(names))
+	for i := range flags {
+		ptrs[i] = &flags[i]
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM read_parquet("+sqlString(file)+")").Scan(ptrs...); err != nil {
+		return nil, fmt.Errorf("check doubles: %w", err)
+	}
 	var out []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, fmt.Errorf("read rejects: %w", err)
+	for i, f := range flags {
+		if f {
+			out = append(out, names[i])
 		}
-		out = append(out, c)
 	}
-	return out, rows.Err()
-}
-
-// firstRejects returns the first malformed rows by line, one entry each.
-func firstRejects(ctx context.Context, conn *sql.Conn) ([]Reject, error) {
-	rows, err := conn.QueryContext(ctx, fmt.Sprintf(
-		"SELECT line, arg_min(error_type::VARCHAR, error_message), min(error_message) FROM reject_errors GROUP BY line ORDER BY line LIMIT %d",
-		maxReportedRejects))
-	if err != nil {
-		return nil, fmt.Errorf("read rejects: %w", err)
-	}
-	defer rows.Close()
-	var out []Reject
-	for rows.Next() {
-		var r Reject
-		if err := rows.Scan(&r.Line, &r.Kind, &r.Message); err != nil {
-			return nil, fmt.Errorf("read rejects: %w", err)
-		}
-		r.Message = scrubPaths(r.Message)
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-// DescribeRejects renders rejects for a message: "line 5: …; line 9: …".
-func DescribeRejects(rs []Reject) string {
-	parts := make([]string, len(rs))
-	for i, r := range rs {
-		parts[i] = fmt.Sprintf("line %d: %s (%s)", r.Line, r.Message, strings.ToLower(r.Kind))
-	}
-	return strings.Join(parts, "; ")
+	return out, nil
 }
 
 // parquetColumns are the column names and DuckDB types of Parquet files.
@@ -240,29 +373,35 @@ func parquetColumns(ctx context.Context, conn *sql.Conn, files []string) ([]Colu
 	return out, rows.Err()
 }
 
-// CastCSV reads the CSV src (every value as text) and writes to dst, as
-// Parquet, the columns of the dataset whose Parquet file is schemaFile:
-// file columns are matched to dataset columns by name case-insensitively
-// and cast to the dataset's exact types. A dataset column the file lacks,
-// or a value that does not cast, is a *ColumnError; a malformed row is an
-// *InputError (an insert takes all rows or none). It returns the row count.
-func CastCSV(ctx context.Context, lim Limits, src, schemaFile, dst string, opts CSVOptions) (int64, error) {
+// CastCSV reads the prepared CSV src (every value as text) and writes to
+// dst, as Parquet, the columns of the dataset whose Parquet file is
+// schemaFile: file columns are matched to dataset columns by name
+// case-insensitively and cast to the dataset's exact types. A dataset
+// column the file lacks, or a value that does not fit the type without
+// loss, is a *ColumnError (an insert takes all rows or none). It returns
+// the row count.
+func CastCSV(ctx context.Context, lim Limits, src CSVSource, schemaFile, dst string, opts CSVOptions) (int64, error) {
 	var n int64
 	err := withScratchConn(ctx, lim, func(conn *sql.Conn) error {
 		target, err := parquetColumns(ctx, conn, []string{schemaFile})
 		if err != nil {
 			return err
 		}
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TEMP TABLE src AS SELECT * FROM read_csv(%s%s, all_varchar = true)",
-			sqlString(src), csvDialect(opts))); err != nil {
+		if src.Rows == 0 {
+			return nil
+		}
+		if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE src AS SELECT * FROM "+readCSVCall(src, opts, nil, false, true)); err != nil {
 			return inputError(err)
 		}
-		fileCols, err := parquetColumnsOfTable(ctx, conn, "src")
-		if err != nil {
-			return err
+		var count int64
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM src").Scan(&count); err != nil {
+			return fmt.Errorf("count rows: %w", err)
 		}
-		source := make(map[string]string, len(fileCols))
-		for _, c := range fileCols {
+		if count != src.Rows {
+			return &DisagreeError{Detail: fmt.Sprintf("%d rows read, %d counted", count, src.Rows)}
+		}
+		source := make(map[string]string, len(src.Names))
+		for _, c := range src.Names {
 			source[strings.ToLower(c)] = sqlIdent(c)
 		}
 		n, err = castInto(ctx, conn, target, "src", source, dst)
@@ -275,8 +414,8 @@ func CastCSV(ctx context.Context, lim Limits, src, schemaFile, dst string, opts 
 // Parquet with the target columns, each filled from the source column of
 // the same lower-cased name (source maps it to the staging column's SQL
 // expression) and cast to the target's type. Every value is checked before
-// anything is written, so a missing column or a value that does not cast
-// is a *ColumnError naming the column.
+// anything is written, so a missing column or a value that does not fit is
+// a *ColumnError naming the column.
 func castInto(ctx context.Context, conn *sql.Conn, target []ColumnDef, table string, source map[string]string, dst string) (int64, error) {
 	exprs := make([]string, len(target))
 	checks := make([]string, len(target))
@@ -286,9 +425,9 @@ func castInto(ctx context.Context, conn *sql.Conn, target []ColumnDef, table str
 			return 0, &ColumnError{Column: t.Name, Reason: "missing in the file"}
 		}
 		exprs[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", col, t.Type, sqlIdent(t.Name))
-		checks[i] = fmt.Sprintf("count(*) FILTER (WHERE %s IS NOT NULL AND TRY_CAST(%s AS %s) IS NULL)", col, col, t.Type)
+		checks[i] = fmt.Sprintf("count(*) FILTER (WHERE %s)", mismatch(col, t.Type))
 	}
-	bad := make([]any, len(target))
+	bad := make([]int64, len(target))
 	ptrs := make([]any, len(target))
 	for i := range bad {
 		ptrs[i] = &bad[i]
@@ -297,8 +436,8 @@ func castInto(ctx context.Context, conn *sql.Conn, target []ColumnDef, table str
 		return 0, fmt.Errorf("check casts: %w", err)
 	}
 	for i, b := range bad {
-		if fmt.Sprint(b) != "0" {
-			return 0, &ColumnError{Column: target[i].Name, Reason: fmt.Sprintf("%v values are not %s", b, strings.ToLower(target[i].Type))}
+		if b != 0 {
+			return 0, &ColumnError{Column: target[i].Name, Reason: fmt.Sprintf("%d values are not %s", b, strings.ToLower(target[i].Type))}
 		}
 	}
 	r, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s ("+partFormat+")",
@@ -308,24 +447,6 @@ func castInto(ctx context.Context, conn *sql.Conn, target []ColumnDef, table str
 	}
 	n, _ := r.RowsAffected()
 	return n, nil
-}
-
-// parquetColumnsOfTable lists a table's column names in order.
-func parquetColumnsOfTable(ctx context.Context, conn *sql.Conn, table string) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, "SELECT column_name FROM duckdb_columns() WHERE table_name = "+sqlString(table)+" ORDER BY column_index")
-	if err != nil {
-		return nil, fmt.Errorf("list columns: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, fmt.Errorf("list columns: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // ExportFormats maps an export format to its COPY options and Content-Type.

@@ -128,10 +128,11 @@ type Column struct {
 	Type string
 }
 
-// Result is a query's answer.
+// Result is a query's answer. Each row holds one JSON-encoded value per
+// column (JSON-safe, see jsonSafe), in column order.
 type Result struct {
 	Columns   []Column
-	Rows      []map[string]any
+	Rows      [][]json.RawMessage
 	Truncated bool
 	Elapsed   time.Duration
 }
@@ -506,7 +507,7 @@ func (m *Manager) run(ctx context.Context, conn *duckdb.Conn, query string, limi
 func readRows(drows driver.Rows, limit, maxBytes int) (Result, error) {
 	names := uniqueNames(drows.Columns())
 	typed, _ := drows.(driver.RowsColumnTypeDatabaseTypeName)
-	res := Result{Columns: make([]Column, len(names)), Rows: []map[string]any{}}
+	res := Result{Columns: make([]Column, len(names)), Rows: [][]json.RawMessage{}}
 	for i, n := range names {
 		res.Columns[i].Name = n
 		if typed != nil {
@@ -526,15 +527,17 @@ func readRows(drows driver.Rows, limit, maxBytes int) (Result, error) {
 			res.Truncated = true
 			return res, nil
 		}
-		row := make(map[string]any, len(names))
+		row := make([]json.RawMessage, len(names))
+		rowSize := 2
 		for i, v := range dest {
-			row[names[i]] = jsonSafe(v, res.Columns[i].Type)
+			b, err := json.Marshal(jsonSafe(v, res.Columns[i].Type))
+			if err != nil {
+				return Result{}, fmt.Errorf("encode row: %w", err)
+			}
+			row[i] = b
+			rowSize += len(names[i]) + 4 + len(b)
 		}
-		b, err := json.Marshal(row)
-		if err != nil {
-			return Result{}, fmt.Errorf("encode row: %w", err)
-		}
-		size += len(b) + 1
+		size += rowSize + 1
 		if size > maxBytes {
 			res.Truncated = true
 			return res, nil

@@ -96,21 +96,59 @@ func decimalString(d duckdb.Decimal) string {
 	return sign + digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
 }
 
+// timeString writes a time value as its type means it: a DATE as
+// YYYY-MM-DD, a TIME as hh:mm:ss, a TIMESTAMP WITH TIME ZONE as RFC 3339 in
+// UTC, and a TIMESTAMP (a local time of unknown zone) without a zone, so it
+// is not mistaken for UTC.
 func timeString(t time.Time, dbType string) string {
 	switch {
 	case dbType == "DATE":
 		return t.Format(time.DateOnly)
+	case dbType == "TIMETZ" || dbType == "TIME WITH TIME ZONE":
+		return t.Format("15:04:05.999999Z07:00")
 	case strings.HasPrefix(dbType, "TIME") && !strings.HasPrefix(dbType, "TIMESTAMP"):
-		if dbType == "TIMETZ" || dbType == "TIME WITH TIME ZONE" {
-			return t.Format("15:04:05.999999Z07:00")
-		}
 		return t.Format("15:04:05.999999")
+	case dbType == "TIMESTAMPTZ" || dbType == "TIMESTAMP WITH TIME ZONE":
+		return t.UTC().Format(time.RFC3339Nano)
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return t.UTC().Format("2006-01-02T15:04:05.999999999")
 }
 
+// intervalString writes an interval the way DuckDB does: "1 year 2 months
+// 3 days 04:05:06.5", hours counting past 24 ("36:00:00").
 func intervalString(iv duckdb.Interval) string {
-	return fmt.Sprintf("P%dM%dDT%dUS", iv.Months, iv.Days, iv.Micros)
+	var parts []string
+	plural := func(n int64, unit string) string {
+		if n == 1 || n == -1 {
+			return fmt.Sprintf("%d %s", n, unit)
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	if y := int64(iv.Months) / 12; y != 0 {
+		parts = append(parts, plural(y, "year"))
+	}
+	if m := int64(iv.Months) % 12; m != 0 {
+		parts = append(parts, plural(m, "month"))
+	}
+	if iv.Days != 0 {
+		parts = append(parts, plural(int64(iv.Days), "day"))
+	}
+	if iv.Micros != 0 || len(parts) == 0 {
+		us := iv.Micros
+		sign := ""
+		if us < 0 {
+			sign, us = "-", -us
+		}
+		h, us := us/3_600_000_000, us%3_600_000_000
+		m, us := us/60_000_000, us%60_000_000
+		sec, frac := us/1_000_000, us%1_000_000
+		clock := fmt.Sprintf("%s%02d:%02d:%02d", sign, h, m, sec)
+		if frac != 0 {
+			clock += strings.TrimRight(fmt.Sprintf(".%06d", frac), "0")
+		}
+		parts = append(parts, clock)
+	}
+	return strings.Join(parts, " ")
 }
 
 // listElementType is the element type of a LIST type name ("DATE[]" →

@@ -24,15 +24,20 @@ type ColumnDef struct {
 // WriteEmptyParquet writes a Parquet file with the columns and no rows, so
 // an empty dataset reads like any other.
 func WriteEmptyParquet(ctx context.Context, path string, cols []ColumnDef) error {
+	return withScratchDB(ctx, func(db *sql.DB) error {
+		_, err := db.ExecContext(ctx, emptyParquetStatement(cols, path))
+		return err
+	})
+}
+
+// emptyParquetStatement is the COPY writing a Parquet file with the
+// columns and no rows.
+func emptyParquetStatement(cols []ColumnDef, path string) string {
 	exprs := make([]string, len(cols))
 	for i, c := range cols {
 		exprs[i] = fmt.Sprintf("CAST(NULL AS %s) AS %s", c.Type, sqlIdent(c.Name))
 	}
-	return withScratchDB(ctx, func(db *sql.DB) error {
-		_, err := db.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s LIMIT 0) TO %s ("+partFormat+")",
-			strings.Join(exprs, ", "), sqlString(path)))
-		return err
-	})
+	return fmt.Sprintf("COPY (SELECT %s LIMIT 0) TO %s ("+partFormat+")", strings.Join(exprs, ", "), sqlString(path))
 }
 
 // withScratchDB runs fn on a private in-memory DuckDB used by the service
@@ -53,15 +58,15 @@ func withScratchDB(ctx context.Context, fn func(db *sql.DB) error) error {
 // Window reads rows [offset, offset+limit) of a table in file order (stable:
 // insertion order is preserved for a plain scan) for the data browser. It
 // uses the user's session, so the Parquet cache is shared with queries.
-func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, limit int) ([]map[string]any, error) {
+func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, limit int) (Result, error) {
 	s, release, err := m.acquire(ctx, userID)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	defer release()
 	files, err := m.cacheParts(ctx, s.cacheDir, t)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	quoted := make([]string, len(files))
 	for i, f := range files {
@@ -72,7 +77,7 @@ func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, li
 	q := fmt.Sprintf("SELECT * FROM read_parquet([%s]) LIMIT %d OFFSET %d", strings.Join(quoted, ", "), limit, offset)
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	defer conn.Close()
 	var res Result
@@ -91,7 +96,7 @@ func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, li
 		return err
 	})
 	if err != nil {
-		return nil, m.runError(ctx, err)
+		return Result{}, m.runError(ctx, err)
 	}
-	return res.Rows, nil
+	return res, nil
 }

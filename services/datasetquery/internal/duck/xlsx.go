@@ -16,20 +16,45 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/nonefinity/backend/pkg/tabular"
 )
 
 // XLSXOptions choose what of a workbook becomes the dataset.
 type XLSXOptions struct {
 	// Sheet names the sheet; empty takes the first one.
 	Sheet string
-	// Header says whether the first non-empty row names the columns; nil
-	// decides from the row: a header when all its cells are text.
+	// Header says whether the table's first row names the columns; nil
+	// decides (tabular.DetectLayout).
 	Header *bool
+	// SkipRows fixes how many rows come before the table; nil finds the
+	// table below title and blank rows.
+	SkipRows *int
 	// MaxCells caps the cells read (rows × columns); 0 means 50,000,000.
 	MaxCells int64
 }
 
+// SheetReading is how a sheet was read.
+type SheetReading struct {
+	Name string
+	// HeaderRow is the sheet row (from 1) that named the columns, 0 for
+	// none; SkipRows the rows above the table, Preamble their text.
+	HeaderRow int
+	SkipRows  int
+	Preamble  []string
+	// Durations are the columns of elapsed times ([h]:mm:ss), read as
+	// intervals.
+	Durations []string
+	// NullTokens are, by column, the texts read as NULL in columns of
+	// another type.
+	NullTokens map[string][]string
+}
+
 const defaultXLSXMaxCells = 50_000_000
+
+// layoutRows is how many rows the layout decision reads before staging
+// starts.
+const layoutRows = 200
 
 // colType is a column's type inferred over all its values; a mix of
 // incompatible kinds widens to text so no value is lost.
@@ -42,12 +67,14 @@ const (
 	typeDouble
 	typeDate
 	typeTimestamp
+	typeTime
+	typeInterval
 	typeText
 )
 
 var colTypeSQL = [...]string{
 	typeNull: "VARCHAR", typeBool: "BOOLEAN", typeBigint: "BIGINT", typeDouble: "DOUBLE",
-	typeDate: "DATE", typeTimestamp: "TIMESTAMP", typeText: "VARCHAR",
+	typeDate: "DATE", typeTimestamp: "TIMESTAMP", typeTime: "TIME", typeInterval: "INTERVAL", typeText: "VARCHAR",
 }
 
 // widen is the type of a column holding values of types a and b.
@@ -90,6 +117,7 @@ func ConvertXLSX(ctx context.Context, lim Limits, src, dst string, opts XLSXOpti
 		}
 		cols, err := parquetColumns(ctx, conn, []string{dst})
 		res.Columns = cols
+		res.Sheet = st.reading(sheet.name)
 		return err
 	})
 	return res, err
@@ -118,6 +146,8 @@ func CastXLSX(ctx context.Context, lim Limits, src, schemaFile, dst string, opts
 		for i, name := range st.names {
 			source[strings.ToLower(name)] = fmt.Sprintf("c%d", i)
 		}
+		// Staged text of cells the workbook typed (dates, booleans) is in
+		// the forms the casts read.
 		n, err = castInto(ctx, conn, target, "stage", source, dst)
 		return err
 	})
@@ -127,6 +157,7 @@ func CastXLSX(ctx context.Context, lim Limits, src, schemaFile, dst string, opts
 // sheetSource is one sheet of an open workbook: excelize's row iterator
 // with raw values, and the byte scan that reports each cell's kind.
 type sheetSource struct {
+	name     string
 	f        *excelize.File
 	zr       *zip.ReadCloser
 	part     io.ReadCloser
@@ -160,6 +191,7 @@ func openSheet(src, name string) (*sheetSource, error) {
 	case !slices.Contains(sheets, name):
 		return nil, &InputError{Message: fmt.Sprintf("sheet %q not found (sheets: %s)", name, strings.Join(sheets, ", "))}
 	}
+	s.name = name
 	if p, err := s.f.GetWorkbookProps(); err == nil && p.Date1904 != nil {
 		s.date1904 = *p.Date1904
 	}
@@ -202,8 +234,8 @@ func (s *sheetSource) stage(ctx context.Context, conn *sql.Conn, opts XLSXOption
 	if opts.MaxCells <= 0 {
 		opts.MaxCells = defaultXLSXMaxCells
 	}
-	st := &xlsxStage{ctx: ctx, conn: conn, date1904: s.date1904, maxCells: opts.MaxCells}
-	if err := st.read(s.rows, s.kinds, opts.Header); err != nil {
+	st := &xlsxStage{ctx: ctx, conn: conn, date1904: s.date1904, maxCells: opts.MaxCells, tokens: map[int]map[string]bool{}}
+	if err := st.read(s.rows, s.kinds, opts); err != nil {
 		_ = st.closeAppender()
 		return nil, err
 	}
@@ -222,10 +254,17 @@ type xlsxStage struct {
 
 	names []string
 	types []colType
-	app   *duckdb.Appender
-	row   []driver.Value
-	rows  int64
-	cells int64
+	// tokens are, by column, the null tokens seen in text cells: NULL
+	// when the column turns out to be of another type.
+	tokens map[int]map[string]bool
+	app    *duckdb.Appender
+	row    []driver.Value
+	rows   int64
+	cells  int64
+
+	headerRow int
+	skipRows  int
+	preamble  []string
 }
 
 // rowBatch is a run of consecutive rows read by the iterator; first is the
@@ -281,12 +320,24 @@ func iterateSheet(rows *excelize.Rows, done <-chan struct{}) (<-chan rowBatch, f
 	return ch, wg.Wait
 }
 
-func (st *xlsxStage) read(rows *excelize.Rows, kinds *kindScanner, header *bool) error {
+// headRow is a row read before the layout is decided.
+type headRow struct {
+	n    int
+	vals []string
+	ks   []cellKind
+}
+
+func (st *xlsxStage) read(rows *excelize.Rows, kinds *kindScanner, opts XLSXOptions) error {
 	done := make(chan struct{})
 	batches, wait := iterateSheet(rows, done)
 	defer wait()
 	defer close(done)
-	seenFirst := false
+	want := layoutRows
+	if opts.SkipRows != nil {
+		want += *opts.SkipRows
+	}
+	var head []headRow
+	decided := false
 	for b := range batches {
 		if err := st.ctx.Err(); err != nil {
 			return err
@@ -297,21 +348,19 @@ func (st *xlsxStage) read(rows *excelize.Rows, kinds *kindScanner, header *bool)
 			if err != nil {
 				return &InputError{Message: fmt.Sprintf("row %d cannot be read: %s", n, scrubPaths(err.Error()))}
 			}
-			if isBlankRow(vals) {
-				continue
-			}
-			if !seenFirst {
-				seenFirst = true
-				isHeader := allText(vals, ks)
-				if header != nil {
-					isHeader = *header
-				}
-				if isHeader {
-					if err := st.addColumns(headerNames(vals)); err != nil {
-						return err
-					}
+			if !decided {
+				head = append(head, headRow{n: n, vals: vals, ks: slices.Clone(ks)})
+				if len(head) < want {
 					continue
 				}
+				if err := st.layout(head, opts); err != nil {
+					return err
+				}
+				decided = true
+				continue
+			}
+			if isBlankRow(vals) {
+				continue
 			}
 			if err := st.appendRow(n, vals, ks); err != nil {
 				return err
@@ -321,10 +370,108 @@ func (st *xlsxStage) read(rows *excelize.Rows, kinds *kindScanner, header *bool)
 			return &InputError{Message: "the sheet cannot be read: " + scrubPaths(b.err.Error())}
 		}
 	}
+	if !decided {
+		if err := st.layout(head, opts); err != nil {
+			return err
+		}
+	}
 	if len(st.names) == 0 {
 		return &InputError{Message: "the sheet is empty"}
 	}
 	return nil
+}
+
+// layout decides where the table starts and whether it has a header from
+// the first rows (the rule delimited files follow), then stages them.
+func (st *xlsxStage) layout(head []headRow, opts XLSXOptions) error {
+	cells := make([][]tabular.Cell, len(head))
+	for i, r := range head {
+		row := make([]tabular.Cell, len(r.vals))
+		for j, v := range r.vals {
+			k := kindEmpty
+			if j < len(r.ks) {
+				k = r.ks[j]
+			}
+			text, _ := st.render(v, k)
+			row[j] = tabular.Cell{Text: text, Kind: layoutKind(v, text, k)}
+		}
+		// A row is as long as its last non-empty cell.
+		for len(row) > 0 && row[len(row)-1].Kind == tabular.KindEmpty {
+			row = row[:len(row)-1]
+		}
+		cells[i] = row
+	}
+	l := tabular.DetectLayout(cells, tabular.LayoutOptions{Header: opts.Header, Start: opts.SkipRows})
+	if l.Width == 0 && l.Start >= len(head) {
+		return nil
+	}
+	for i := 0; i < l.Start && i < len(cells); i++ {
+		if text := joinCells(cells[i]); text != "" && len(st.preamble) < 5 {
+			st.preamble = append(st.preamble, text)
+		}
+	}
+	st.skipRows = l.Start
+	if l.Width > 0 {
+		if err := st.addColumns(l.Names); err != nil {
+			return err
+		}
+	}
+	first := l.Start
+	if l.HasHeader && l.Start < len(head) {
+		st.headerRow = head[l.Start].n
+		first++
+	}
+	for _, r := range head[min(first, len(head)):] {
+		if isBlankRow(r.vals) {
+			continue
+		}
+		if err := st.appendRow(r.n, r.vals, r.ks); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// layoutKind is the layout's kind of a cell: the workbook's type, and for
+// text the kind its text has (a number stored as text reads as a number).
+func layoutKind(raw, text string, k cellKind) tabular.Kind {
+	switch k {
+	case kindEmpty:
+		if strings.TrimSpace(raw) == "" {
+			return tabular.KindEmpty
+		}
+		return tabular.KindOf(raw)
+	case kindText:
+		return tabular.KindOf(text)
+	case kindBool:
+		return tabular.KindBool
+	case kindNumber:
+		if _, err := strconv.ParseInt(raw, 10, 64); err == nil {
+			return tabular.KindInt
+		}
+		return tabular.KindDecimal
+	case kindDate:
+		return tabular.KindDate
+	case kindDateTime:
+		return tabular.KindTimestamp
+	case kindTime, kindDuration:
+		return tabular.KindTime
+	}
+	return tabular.KindText
+}
+
+func joinCells(row []tabular.Cell) string {
+	var parts []string
+	for _, c := range row {
+		if t := strings.TrimSpace(c.Text); t != "" {
+			parts = append(parts, t)
+		}
+	}
+	text := strings.Join(parts, " ")
+	if len(text) > 200 {
+		text = strings.ToValidUTF8(text[:200], "")
+	}
+	return text
 }
 
 func isBlankRow(vals []string) bool {
@@ -334,36 +481,6 @@ func isBlankRow(vals []string) bool {
 		}
 	}
 	return true
-}
-
-func allText(vals []string, ks []cellKind) bool {
-	for i, v := range vals {
-		if v != "" && (i >= len(ks) || ks[i] != kindText) {
-			return false
-		}
-	}
-	return true
-}
-
-// headerNames turns a header row into column names: trimmed, an empty one
-// becomes column_<n>, a repeated one (DuckDB names are case-insensitive)
-// gets _<n> appended.
-func headerNames(vals []string) []string {
-	out := make([]string, len(vals))
-	used := make(map[string]bool, len(vals))
-	for i, v := range vals {
-		name := strings.TrimSpace(v)
-		if name == "" {
-			name = fmt.Sprintf("column_%d", i+1)
-		}
-		base := name
-		for k := 2; used[strings.ToLower(name)]; k++ {
-			name = fmt.Sprintf("%s_%d", base, k)
-		}
-		used[strings.ToLower(name)] = true
-		out[i] = name
-	}
-	return out
 }
 
 // addColumns adds staging columns (named later rows may be wider than the
@@ -417,9 +534,13 @@ func (st *xlsxStage) closeAppender() error {
 // appendRow stages one row, rendering each value as text its column type
 // can be cast from, and widens the column types.
 func (st *xlsxStage) appendRow(n int, vals []string, ks []cellKind) error {
-	if len(vals) > len(st.names) {
-		extra := make([]string, 0, len(vals)-len(st.names))
-		for i := len(st.names); i < len(vals); i++ {
+	last := len(vals)
+	for last > 0 && vals[last-1] == "" {
+		last--
+	}
+	if last > len(st.names) {
+		extra := make([]string, 0, last-len(st.names))
+		for i := len(st.names); i < last; i++ {
 			extra = append(extra, fmt.Sprintf("column_%d", i+1))
 		}
 		if err := st.addColumns(extra); err != nil {
@@ -441,6 +562,13 @@ func (st *xlsxStage) appendRow(n int, vals []string, ks []cellKind) error {
 		}
 		text, t := st.render(vals[i], k)
 		st.row[i] = text
+		if t == typeText && tabular.IsNullToken(text) {
+			if st.tokens[i] == nil {
+				st.tokens[i] = map[string]bool{}
+			}
+			st.tokens[i][strings.TrimSpace(text)] = true
+			continue
+		}
 		st.types[i] = widen(st.types[i], t)
 	}
 	if err := st.app.AppendRow(st.row...); err != nil {
@@ -464,8 +592,16 @@ func (st *xlsxStage) render(raw string, k cellKind) (string, colType) {
 			return raw, typeBigint
 		}
 		if v, err := strconv.ParseFloat(raw, 64); err == nil && !math.IsInf(v, 0) && !math.IsNaN(v) {
-			return raw, typeDouble
+			// The shortest text of the same double: 0.1, not the
+			// 0.10000000000000001 some writers store.
+			return strconv.FormatFloat(v, 'g', -1, 64), typeDouble
 		}
+	case kindDuration:
+		v, err := strconv.ParseFloat(raw, 64)
+		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+			break
+		}
+		return durationText(v), typeInterval
 	case kindDate, kindDateTime, kindTime:
 		v, err := strconv.ParseFloat(raw, 64)
 		if err != nil {
@@ -476,8 +612,8 @@ func (st *xlsxStage) render(raw string, k cellKind) (string, colType) {
 			break
 		}
 		switch {
-		case k == kindTime:
-			return t.Format("15:04:05"), typeText
+		case k == kindTime && v >= 0 && v < 1:
+			return t.Format("15:04:05.999999"), typeTime
 		case k == kindDate && v == math.Trunc(v):
 			return t.Format("2006-01-02"), typeDate
 		}
@@ -486,7 +622,29 @@ func (st *xlsxStage) render(raw string, k cellKind) (string, colType) {
 	return raw, typeText
 }
 
-// writeParquet casts the staged text to the inferred types into dst.
+// durationText writes a number of days as hours:minutes:seconds, the hours
+// counting past 24 ("36:00:00"), which DuckDB reads as an INTERVAL.
+func durationText(days float64) string {
+	sign := ""
+	if days < 0 {
+		sign, days = "-", -days
+	}
+	micros := int64(math.Round(days * 86400e6))
+	h := micros / 3600e6
+	micros -= h * 3600e6
+	m := micros / 60e6
+	micros -= m * 60e6
+	sec := micros / 1e6
+	frac := micros % 1e6
+	out := fmt.Sprintf("%s%d:%02d:%02d", sign, h, m, sec)
+	if frac != 0 {
+		out += strings.TrimRight(fmt.Sprintf(".%06d", frac), "0")
+	}
+	return out
+}
+
+// writeParquet casts the staged text to the inferred types into dst; null
+// tokens in a column of another type become NULL.
 func (st *xlsxStage) writeParquet(dst string) error {
 	exprs := make([]string, len(st.names))
 	for i, name := range st.names {
@@ -495,7 +653,11 @@ func (st *xlsxStage) writeParquet(dst string) error {
 			exprs[i] = fmt.Sprintf("c%d AS %s", i, sqlIdent(name))
 			continue
 		}
-		exprs[i] = fmt.Sprintf("CAST(c%d AS %s) AS %s", i, colTypeSQL[t], sqlIdent(name))
+		cast := fmt.Sprintf("CAST(c%d AS %s)", i, colTypeSQL[t])
+		if toks := st.tokenList(i); toks != nil {
+			cast = fmt.Sprintf("CASE WHEN trim(c%d) IN %s THEN NULL ELSE %s END", i, tokenList(toks), cast)
+		}
+		exprs[i] = cast + " AS " + sqlIdent(name)
 	}
 	_, err := st.conn.ExecContext(st.ctx, fmt.Sprintf("COPY (SELECT %s FROM stage) TO %s ("+partFormat+")",
 		strings.Join(exprs, ", "), sqlString(dst)))
@@ -504,4 +666,36 @@ func (st *xlsxStage) writeParquet(dst string) error {
 		return &InputError{Message: scrubPaths(de.Msg)}
 	}
 	return err
+}
+
+func (st *xlsxStage) tokenList(col int) []string {
+	if len(st.tokens[col]) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(st.tokens[col]))
+	for t := range st.tokens[col] {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// reading is how the sheet was read, for the dataset's report.
+func (st *xlsxStage) reading(sheet string) SheetReading {
+	r := SheetReading{Name: sheet, HeaderRow: st.headerRow, SkipRows: st.skipRows, Preamble: st.preamble}
+	for i, name := range st.names {
+		switch {
+		case st.types[i] == typeInterval:
+			r.Durations = append(r.Durations, name)
+		}
+		if st.types[i] != typeText && st.types[i] != typeNull {
+			if toks := st.tokenList(i); toks != nil {
+				if r.NullTokens == nil {
+					r.NullTokens = map[string][]string{}
+				}
+				r.NullTokens[name] = toks
+			}
+		}
+	}
+	return r
 }

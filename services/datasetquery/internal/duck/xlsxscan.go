@@ -29,6 +29,9 @@ const (
 	kindDate     // a number shown with a date format
 	kindDateTime // a number shown with a date-and-time format
 	kindTime     // a number shown with a time-only format
+	// kindDuration is a number shown with an elapsed-time format ([h]:mm),
+	// which counts past 24 hours.
+	kindDuration
 )
 
 // numFmtClass says how a number format shows a serial number.
@@ -39,6 +42,7 @@ const (
 	fmtDate
 	fmtDateTime
 	fmtTime
+	fmtDuration
 )
 
 // builtinDateFmts are the built-in number format ids that show dates or
@@ -47,15 +51,16 @@ var builtinDateFmts = map[int]numFmtClass{
 	14: fmtDate, 15: fmtDate, 16: fmtDate, 17: fmtDate,
 	18: fmtTime, 19: fmtTime, 20: fmtTime, 21: fmtTime, 22: fmtDateTime,
 	27: fmtDate, 28: fmtDate, 29: fmtDate, 30: fmtDate, 31: fmtDate, 32: fmtTime, 33: fmtTime, 34: fmtTime, 35: fmtTime, 36: fmtDate,
-	45: fmtTime, 46: fmtTime, 47: fmtTime,
+	45: fmtTime, 46: fmtDuration, 47: fmtTime,
 	50: fmtDate, 51: fmtDate, 52: fmtDate, 53: fmtDate, 54: fmtDate, 55: fmtDate, 56: fmtDate, 57: fmtDate, 58: fmtDate,
 }
 
 // classifyFormatCode reads a custom number format code: date tokens (y, d)
 // and time tokens (h, s) outside quoted text, escapes and [brackets]
-// (colors, locales; an elapsed [h] counts as time).
+// (colors, locales); an elapsed [h], [m] or [s] without a date makes it a
+// duration.
 func classifyFormatCode(code string) numFmtClass {
-	var hasDate, hasTime bool
+	var hasDate, hasTime, elapsed bool
 	section, _, _ := strings.Cut(code, ";")
 	for i := 0; i < len(section); i++ {
 		switch c := section[i]; c {
@@ -72,7 +77,7 @@ func classifyFormatCode(code string) numFmtClass {
 			}
 			inner := strings.ToLower(section[i+1 : i+j])
 			if inner == "h" || inner == "hh" || inner == "m" || inner == "mm" || inner == "s" || inner == "ss" {
-				hasTime = true
+				hasTime, elapsed = true, true
 			}
 			i += j
 		case 'y', 'Y', 'd', 'D':
@@ -82,6 +87,8 @@ func classifyFormatCode(code string) numFmtClass {
 		}
 	}
 	switch {
+	case elapsed && !hasDate:
+		return fmtDuration
 	case hasDate && hasTime:
 		return fmtDateTime
 	case hasDate:
@@ -349,6 +356,8 @@ func (k *kindScanner) kindOfCell(tag []byte) cellKind {
 		return kindDateTime
 	case fmtTime:
 		return kindTime
+	case fmtDuration:
+		return kindDuration
 	}
 	return kindNumber
 }

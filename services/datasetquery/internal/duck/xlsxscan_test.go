@@ -15,7 +15,9 @@ func TestClassifyFormatCode(t *testing.T) {
 		"yyyy-mm-dd hh:mm":           fmtDateTime,
 		"m/d/yy h:mm AM/PM":          fmtDateTime,
 		"hh:mm:ss":                   fmtTime,
-		"[h]:mm":                     fmtTime,
+		"[h]:mm":                     fmtDuration, // elapsed hours count past 24
+		"[mm]:ss":                    fmtDuration,
+		"yyyy-mm-dd [h]:mm":          fmtDateTime,
 		`0.0\d`:                      fmtNumber, // an escaped d
 		`"year "0`:                   fmtNumber,
 		"yyyy-mm-dd;[Red]yyyy-mm-dd": fmtDate,

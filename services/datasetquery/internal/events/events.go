@@ -57,10 +57,8 @@ func (p *Publisher) Failed(ctx context.Context, d datasets.Dataset) error {
 // EnqueueConvert publishes a conversion job on the JOBS work queue; the
 // dataset id is the message id, so a retried publish queues one job.
 func (p *Publisher) EnqueueConvert(ctx context.Context, j datasets.ConvertJob) error {
-	o := j.Options
 	job := dv1.ConvertJob{DatasetID: j.DatasetID, OwnerID: j.OwnerID, FileID: j.FileID, RequestedAt: j.RequestedAt,
-		ConvertOptions: dv1.ConvertOptions{Sheet: o.Sheet, Delimiter: o.Delimiter, Header: o.Header, Encoding: o.Encoding,
-			Quote: o.Quote, IgnoreErrors: o.IgnoreErrors}}
+		ConvertOptions: fromCoreOptions(j.Options)}
 	return natsx.Publish(ctx, p.js, job.Subject(), j.DatasetID, job)
 }
 
@@ -95,8 +93,15 @@ func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o
 func coreJob(j dv1.ConvertJob) datasets.ConvertJob {
 	o := j.ConvertOptions
 	return datasets.ConvertJob{DatasetID: j.DatasetID, OwnerID: j.OwnerID, FileID: j.FileID, RequestedAt: j.RequestedAt,
-		Options: datasets.ConvertOptions{Sheet: o.Sheet, Delimiter: o.Delimiter, Header: o.Header, Encoding: o.Encoding,
-			Quote: o.Quote, IgnoreErrors: o.IgnoreErrors}}
+		Options: datasets.ConvertOptions{Sheet: o.Sheet, Delimiter: o.Delimiter, Encoding: o.Encoding, Quote: o.Quote,
+			Header: o.Header, IgnoreErrors: o.IgnoreErrors, SkipRows: o.SkipRows, HeaderRow: o.HeaderRow,
+			NullValues: o.NullValues, DecimalSeparator: o.DecimalSeparator}}
+}
+
+func fromCoreOptions(o datasets.ConvertOptions) dv1.ConvertOptions {
+	return dv1.ConvertOptions{Sheet: o.Sheet, Delimiter: o.Delimiter, Header: o.Header, Encoding: o.Encoding,
+		Quote: o.Quote, SkipRows: o.SkipRows, HeaderRow: o.HeaderRow, IgnoreErrors: o.IgnoreErrors,
+		NullValues: o.NullValues, DecimalSeparator: o.DecimalSeparator}
 }
 
 // Eraser removes a deleted user's data.

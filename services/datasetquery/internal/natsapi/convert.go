@@ -37,10 +37,7 @@ func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertRe
 		defer stop()
 		outcome = ch
 	}
-	o := req.ConvertOptions
-	d, err := a.core.StartConvert(ctx, uid, req.FileID, req.DatasetName, req.Description, datasets.ConvertOptions{
-		Sheet: o.Sheet, Delimiter: o.Delimiter, Encoding: o.Encoding, Quote: o.Quote, Header: o.Header, IgnoreErrors: o.IgnoreErrors,
-	})
+	d, err := a.core.StartConvert(ctx, uid, req.FileID, req.DatasetName, req.Description, toCoreOptions(req.ConvertOptions))
 	if err != nil {
 		return dv1.ConvertReply{}, mapError(err)
 	}
@@ -167,4 +164,10 @@ func (a api) export(ctx context.Context, req dv1.ExportRequest) (dv1.ExportReply
 		return dv1.ExportReply{}, mapError(err)
 	}
 	return dv1.ExportReply{URL: e.URL, ContentType: e.ContentType, FileName: e.FileName, ExpiresIn: int(e.ExpiresIn.Seconds())}, nil
+}
+
+func toCoreOptions(o dv1.ConvertOptions) datasets.ConvertOptions {
+	return datasets.ConvertOptions{Sheet: o.Sheet, Delimiter: o.Delimiter, Encoding: o.Encoding, Quote: o.Quote,
+		Header: o.Header, IgnoreErrors: o.IgnoreErrors, SkipRows: o.SkipRows, HeaderRow: o.HeaderRow,
+		NullValues: o.NullValues, DecimalSeparator: o.DecimalSeparator}
 }

@@ -62,6 +62,7 @@ func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Opt
 		natsx.Handle(svc, dv1.Subject(dv1.OpUpdateSchema), a.updateSchema),
 		natsx.Handle(svc, dv1.Subject(dv1.OpDelete), a.delete),
 		natsx.Handle(svc, dv1.Subject(dv1.OpData), a.data, natsx.WithConcurrency(queryConcurrency)),
+		natsx.Handle(svc, dv1.Subject(dv1.OpRejects), a.rejects, natsx.WithConcurrency(queryConcurrency)),
 		natsx.Handle(svc, dv1.Subject(dv1.OpQuery), a.query, natsx.WithConcurrency(queryConcurrency)),
 		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBStats), a.stats),
 		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBCleanup), a.cleanup),
@@ -159,11 +160,28 @@ func (a api) data(ctx context.Context, req dv1.DataRequest) (dv1.DataReply, erro
 		return dv1.DataReply{}, err
 	}
 	p := req.Normalize()
-	rows, total, err := a.core.Data(ctx, uid, req.ID, p.Skip, p.Limit)
+	res, total, err := a.core.Data(ctx, uid, req.ID, p.Skip, p.Limit)
 	if err != nil {
 		return dv1.DataReply{}, mapError(err)
 	}
-	return dv1.DataReply{Data: rows, TotalRows: total, Offset: p.Skip, Limit: p.Limit}, nil
+	return dv1.DataReply{Data: fromEngineRows(res), TotalRows: total, Offset: p.Skip, Limit: p.Limit}, nil
+}
+
+func (a api) rejects(ctx context.Context, req dv1.RejectsRequest) (dv1.RejectsReply, error) {
+	uid, err := owner(ctx)
+	if err != nil {
+		return dv1.RejectsReply{}, err
+	}
+	p := req.Normalize()
+	rows, total, err := a.core.Rejects(ctx, uid, req.ID, p.Skip, p.Limit)
+	if err != nil {
+		return dv1.RejectsReply{}, mapError(err)
+	}
+	out := dv1.RejectsReply{Rejects: make([]dv1.Reject, len(rows)), Total: total, Offset: p.Skip, Limit: p.Limit}
+	for i, r := range rows {
+		out.Rejects[i] = dv1.Reject{Line: r.Line, Reason: r.Reason, Raw: r.Raw}
+	}
+	return out, nil
 }
 
 func (a api) query(ctx context.Context, req dv1.QueryRequest) (dv1.QueryReply, error) {
@@ -182,7 +200,7 @@ func (a api) query(ctx context.Context, req dv1.QueryRequest) (dv1.QueryReply, e
 	if err != nil {
 		return dv1.QueryReply{}, mapError(err)
 	}
-	out := dv1.QueryReply{Columns: make([]dv1.QueryColumn, len(res.Columns)), Data: res.Rows, RowCount: len(res.Rows),
+	out := dv1.QueryReply{Columns: make([]dv1.QueryColumn, len(res.Columns)), Data: fromEngineRows(res), RowCount: len(res.Rows),
 		Truncated: res.Truncated, ElapsedMS: res.Elapsed.Milliseconds()}
 	for i, c := range res.Columns {
 		out.Columns[i] = dv1.QueryColumn{Name: c.Name, Type: c.Type}
@@ -263,8 +281,43 @@ func fromCoreDataset(d datasets.Dataset) dv1.Dataset {
 	for i, c := range d.Schema {
 		schema[i] = dv1.Column{ColumnName: c.Name, ColumnType: c.Type, Desc: c.Desc}
 	}
-	return dv1.Dataset{
+	out := dv1.Dataset{
 		ID: d.ID, Name: d.Name, Description: d.Description, OwnerID: d.OwnerID, DataSchema: schema,
 		RowCount: d.RowCount, Status: dv1.Status(d.Status), Error: d.Error, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
+	if r := d.Report; r != nil {
+		read, rejected := r.RowsRead, r.RowsRejected
+		out.RowsRead, out.RowsRejected = &read, &rejected
+		for _, w := range r.Warnings {
+			out.Warnings = append(out.Warnings, dv1.Warning{Code: w.Code, Message: w.Message, Count: w.Count, Lines: w.Lines, Column: w.Column})
+		}
+		src := fromCoreSource(r.Source)
+		out.Source = &src
+	}
+	return out
+}
+
+func fromCoreSource(s datasets.Source) dv1.Source {
+	out := dv1.Source{FileID: s.FileID, Format: s.Format, Encoding: s.Encoding, Delimiter: s.Delimiter, Quote: s.Quote,
+		Header: s.Header, SkipRows: s.SkipRows, Preamble: s.Preamble, Sheet: s.Sheet, HeaderRow: s.HeaderRow}
+	for _, c := range s.Columns {
+		out.Columns = append(out.Columns, dv1.ColumnReading{Column: c.Column, NullTokens: c.NullTokens,
+			DecimalSeparator: c.DecimalSeparator, Exact: c.Exact, Duration: c.Duration})
+	}
+	return out
+}
+
+// fromEngineRows turns the engine's encoded rows into rows that keep the
+// column order.
+func fromEngineRows(res duck.Result) []dv1.Row {
+	names := make([]string, len(res.Columns))
+	for i, c := range res.Columns {
+		names[i] = c.Name
+	}
+	cols := dv1.NewRowColumns(names)
+	out := make([]dv1.Row, len(res.Rows))
+	for i, r := range res.Rows {
+		out[i] = dv1.NewRow(cols, r)
+	}
+	return out
 }

@@ -35,18 +35,53 @@ type partDoc struct {
 }
 
 type datasetDoc struct {
-	ID          bson.ObjectID `bson:"_id,omitempty"`
-	Name        string        `bson:"name"`
-	Description string        `bson:"description"`
-	OwnerID     string        `bson:"owner_id"`
-	DataSchema  []columnDoc   `bson:"data_schema"`
-	RowCount    int64         `bson:"row_count"`
-	Status      string        `bson:"status"`
-	Error       string        `bson:"error,omitempty"`
-	FileID      string        `bson:"file_id,omitempty"`
-	Parts       []partDoc     `bson:"parts,omitempty"`
-	CreatedAt   time.Time     `bson:"created_at"`
-	UpdatedAt   time.Time     `bson:"updated_at"`
+	ID           bson.ObjectID `bson:"_id,omitempty"`
+	Name         string        `bson:"name"`
+	Description  string        `bson:"description"`
+	OwnerID      string        `bson:"owner_id"`
+	DataSchema   []columnDoc   `bson:"data_schema"`
+	RowCount     int64         `bson:"row_count"`
+	Status       string        `bson:"status"`
+	Error        string        `bson:"error,omitempty"`
+	FileID       string        `bson:"file_id,omitempty"`
+	Parts        []partDoc     `bson:"parts,omitempty"`
+	RowsRead     *int64        `bson:"rows_read,omitempty"`
+	RowsRejected *int64        `bson:"rows_rejected,omitempty"`
+	Warnings     []warningDoc  `bson:"warnings,omitempty"`
+	Source       *sourceDoc    `bson:"source,omitempty"`
+	Rejects      *partDoc      `bson:"rejects,omitempty"`
+	CreatedAt    time.Time     `bson:"created_at"`
+	UpdatedAt    time.Time     `bson:"updated_at"`
+}
+
+type warningDoc struct {
+	Code    string  `bson:"code"`
+	Message string  `bson:"message"`
+	Count   int64   `bson:"count,omitempty"`
+	Lines   []int64 `bson:"lines,omitempty"`
+	Column  string  `bson:"column,omitempty"`
+}
+
+type sourceDoc struct {
+	FileID    string       `bson:"file_id,omitempty"`
+	Format    string       `bson:"format"`
+	Encoding  string       `bson:"encoding,omitempty"`
+	Delimiter string       `bson:"delimiter,omitempty"`
+	Quote     string       `bson:"quote"`
+	Header    bool         `bson:"header"`
+	SkipRows  int          `bson:"skip_rows"`
+	Preamble  []string     `bson:"preamble,omitempty"`
+	Sheet     string       `bson:"sheet,omitempty"`
+	HeaderRow int          `bson:"header_row,omitempty"`
+	Columns   []readingDoc `bson:"columns,omitempty"`
+}
+
+type readingDoc struct {
+	Column           string   `bson:"column"`
+	NullTokens       []string `bson:"null_tokens,omitempty"`
+	DecimalSeparator string   `bson:"decimal_separator,omitempty"`
+	Exact            bool     `bson:"exact,omitempty"`
+	Duration         bool     `bson:"duration,omitempty"`
 }
 
 // Store implements datasets.Store.
@@ -122,6 +157,15 @@ func (s *Store) Get(ctx context.Context, ownerID, id string) (datasets.Dataset, 
 	return fromDoc(doc), nil
 }
 
+// GetByName returns the owner's dataset of that name.
+func (s *Store) GetByName(ctx context.Context, ownerID, name string) (datasets.Dataset, error) {
+	var doc datasetDoc
+	if err := s.coll.FindOne(ctx, bson.M{"owner_id": ownerID, "name": name}).Decode(&doc); err != nil {
+		return datasets.Dataset{}, mapErr(err)
+	}
+	return fromDoc(doc), nil
+}
+
 // Update sets the changed fields and returns the dataset after the update.
 func (s *Store) Update(ctx context.Context, ownerID, id string, c datasets.Changes) (datasets.Dataset, error) {
 	oid, err := bson.ObjectIDFromHex(id)
@@ -150,8 +194,33 @@ func (s *Store) Update(ctx context.Context, ownerID, id string, c datasets.Chang
 	if c.Parts != nil {
 		set["parts"] = toPartDocs(c.Parts)
 	}
+	update := bson.M{}
+	if c.Report != nil {
+		r := toReportDoc(*c.Report)
+		set["rows_read"], set["rows_rejected"], set["source"] = r.RowsRead, r.RowsRejected, r.Source
+		if len(r.Warnings) > 0 {
+			set["warnings"] = r.Warnings
+		}
+	}
+	if c.Rejects != nil {
+		set["rejects"] = partDoc{Key: c.Rejects.Key, ETag: c.Rejects.ETag, Size: c.Rejects.Size}
+	}
+	// A re-run's report replaces the last one whole: what it does not
+	// set goes.
+	unset := bson.M{}
+	if c.ClearReport || c.Report != nil {
+		for _, f := range []string{"rows_read", "rows_rejected", "warnings", "source", "rejects"} {
+			if _, ok := set[f]; !ok {
+				unset[f] = ""
+			}
+		}
+	}
+	update["$set"] = set
+	if len(unset) > 0 {
+		update["$unset"] = unset
+	}
 	var doc datasetDoc
-	err = s.coll.FindOneAndUpdate(ctx, bson.M{"_id": oid, "owner_id": ownerID}, bson.M{"$set": set},
+	err = s.coll.FindOneAndUpdate(ctx, bson.M{"_id": oid, "owner_id": ownerID}, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc)
 	if err != nil {
 		return datasets.Dataset{}, mapErr(err)
@@ -237,11 +306,62 @@ func fromDoc(doc datasetDoc) datasets.Dataset {
 	for i, c := range doc.DataSchema {
 		schema[i] = datasets.Column{Name: c.ColumnName, Type: c.ColumnType, Desc: c.Desc}
 	}
-	return datasets.Dataset{
+	d := datasets.Dataset{
 		ID: doc.ID.Hex(), OwnerID: doc.OwnerID, Name: doc.Name, Description: doc.Description, Schema: schema,
 		RowCount: doc.RowCount, Status: datasets.Status(doc.Status), Error: doc.Error, FileID: doc.FileID,
 		Parts: fromPartDocs(doc.Parts), CreatedAt: doc.CreatedAt.UTC(), UpdatedAt: doc.UpdatedAt.UTC(),
 	}
+	if doc.RowsRead != nil || doc.Source != nil {
+		d.Report = fromReportDoc(doc)
+	}
+	if doc.Rejects != nil {
+		d.Rejects = &duck.Part{Key: doc.Rejects.Key, ETag: doc.Rejects.ETag, Size: doc.Rejects.Size}
+	}
+	return d
+}
+
+// reportDoc is a Report as the document's top-level fields.
+type reportDoc struct {
+	RowsRead, RowsRejected int64
+	Warnings               []warningDoc
+	Source                 sourceDoc
+}
+
+func toReportDoc(r datasets.Report) reportDoc {
+	out := reportDoc{RowsRead: r.RowsRead, RowsRejected: r.RowsRejected}
+	for _, w := range r.Warnings {
+		out.Warnings = append(out.Warnings, warningDoc{Code: w.Code, Message: w.Message, Count: w.Count, Lines: w.Lines, Column: w.Column})
+	}
+	s := r.Source
+	out.Source = sourceDoc{FileID: s.FileID, Format: s.Format, Encoding: s.Encoding, Delimiter: s.Delimiter, Quote: s.Quote,
+		Header: s.Header, SkipRows: s.SkipRows, Preamble: s.Preamble, Sheet: s.Sheet, HeaderRow: s.HeaderRow}
+	for _, c := range s.Columns {
+		out.Source.Columns = append(out.Source.Columns, readingDoc{Column: c.Column, NullTokens: c.NullTokens,
+			DecimalSeparator: c.DecimalSeparator, Exact: c.Exact, Duration: c.Duration})
+	}
+	return out
+}
+
+func fromReportDoc(doc datasetDoc) *datasets.Report {
+	r := &datasets.Report{}
+	if doc.RowsRead != nil {
+		r.RowsRead = *doc.RowsRead
+	}
+	if doc.RowsRejected != nil {
+		r.RowsRejected = *doc.RowsRejected
+	}
+	for _, w := range doc.Warnings {
+		r.Warnings = append(r.Warnings, datasets.Warning{Code: w.Code, Message: w.Message, Count: w.Count, Lines: w.Lines, Column: w.Column})
+	}
+	if s := doc.Source; s != nil {
+		r.Source = datasets.Source{FileID: s.FileID, Format: s.Format, Encoding: s.Encoding, Delimiter: s.Delimiter, Quote: s.Quote,
+			Header: s.Header, SkipRows: s.SkipRows, Preamble: s.Preamble, Sheet: s.Sheet, HeaderRow: s.HeaderRow}
+		for _, c := range s.Columns {
+			r.Source.Columns = append(r.Source.Columns, datasets.ColumnReading{Column: c.Column, NullTokens: c.NullTokens,
+				DecimalSeparator: c.DecimalSeparator, Exact: c.Exact, Duration: c.Duration})
+		}
+	}
+	return r
 }
 
 func toColumnDocs(cols []datasets.Column) []columnDoc {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
@@ -38,8 +39,21 @@ func (a *API) datasetConvert(w http.ResponseWriter, r *http.Request) {
 	case reply.Accepted || reply.Dataset == nil:
 		writeOK(w, a.log, http.StatusAccepted, "conversion started", convertAccepted{DatasetID: reply.DatasetID, Status: reply.Status})
 	default:
-		writeOK(w, a.log, http.StatusCreated, "dataset created", reply.Dataset)
+		writeOK(w, a.log, http.StatusCreated, convertedMessage(*reply.Dataset), reply.Dataset)
 	}
+}
+
+// convertedMessage says how a conversion went: a dataset with warnings is
+// not reported as plain success.
+func convertedMessage(d dv1.Dataset) string {
+	if len(d.Warnings) == 0 {
+		return "dataset created"
+	}
+	msgs := make([]string, len(d.Warnings))
+	for i, w := range d.Warnings {
+		msgs[i] = w.Message
+	}
+	return "dataset created with warnings: " + strings.Join(msgs, "; ")
 }
 
 func (a *API) datasetCreate(w http.ResponseWriter, r *http.Request) {
@@ -154,6 +168,11 @@ func (a *API) datasetDelete(w http.ResponseWriter, r *http.Request) {
 func (a *API) datasetData(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, byIDAndQuery("id", "dataset", func(id string, q pageQuery) dv1.DataRequest { return dv1.DataRequest{ID: id, Page: q.window()} }),
 		a.datasets.Data, http.StatusOK, "dataset rows")
+}
+
+func (a *API) datasetRejects(w http.ResponseWriter, r *http.Request) {
+	serveCall(a, w, r, byIDAndQuery("id", "dataset", func(id string, q pageQuery) dv1.RejectsRequest { return dv1.RejectsRequest{ID: id, Page: q.window()} }),
+		a.datasets.Rejects, http.StatusOK, "rejected rows")
 }
 
 func (a *API) datasetQuery(w http.ResponseWriter, r *http.Request) {

@@ -138,8 +138,13 @@ func (a *API) routes() []route {
 
 		// datasets
 		api(http.MethodPost, "/datasets/convert", accessUser, a.datasetConvert, opDoc{id: "convertDataset", tag: "datasets", summary: "Turn a CSV/XLSX file into a dataset",
-			description: "201 with the dataset when the conversion finished, 202 with its id and status when it runs on (async, or slow).",
-			body:        dv1.ConvertRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated, also: map[int]any{http.StatusAccepted: convertAccepted{}}}),
+			description: "201 with the dataset when the conversion finished, 202 with its id and status when it runs on (async, or slow). " +
+				"Encoding, delimiter, quoting, title rows above the table and the header are detected from the file; the options override them " +
+				"(quote empty reads quotes as text; header_row names the sheet row holding the column names). " +
+				"No row is dropped in silence: rows that cannot be read are counted in rows_rejected and listed by /datasets/{id}/rejects, " +
+				"and a dataset with warnings is ready with warnings (status ready, warnings non-empty, message \"dataset created with warnings: …\"). " +
+				"With ignore_errors=false any such row fails the conversion instead. A failed dataset gives its name up to a retry.",
+			body: dv1.ConvertRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated, also: map[int]any{http.StatusAccepted: convertAccepted{}}}),
 		api(http.MethodPost, "/datasets/create", accessUser, a.datasetCreate, opDoc{id: "createDataset", tag: "datasets", summary: "An empty dataset with a declared schema",
 			description: "In a form, schema is a JSON array of {column_name, column_type, desc}.",
 			body:        dv1.CreateRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated}),
@@ -155,6 +160,10 @@ func (a *API) routes() []route {
 			body: schemaDescriptions{}, reply: dv1.Dataset{}}),
 		api(http.MethodGet, "/datasets/{id}/data", accessUser, a.datasetData, opDoc{id: "datasetData", tag: "datasets", summary: "A window of the dataset's rows",
 			query: pageQuery{}, reply: dv1.DataReply{}}),
+		api(http.MethodGet, "/datasets/{id}/rejects", accessUser, a.datasetRejects, opDoc{id: "datasetRejects", tag: "datasets",
+			summary:     "The rows of the file the conversion did not keep, with their line and the reason",
+			description: "Paged like /data; total equals the dataset's rows_rejected. Empty for a dataset that kept every row.",
+			query:       pageQuery{}, reply: dv1.RejectsReply{}}),
 		api(http.MethodGet, "/datasets/{id}/export", accessUser, a.datasetExport, opDoc{id: "exportDataset", tag: "datasets", summary: "The whole dataset as CSV, Parquet or JSON, streamed",
 			query: exportQuery{}, raw: "application/octet-stream"}),
 		api(http.MethodGet, "/datasets/{id}/file-columns/{file_id}", accessUser, a.datasetFileColumns, opDoc{id: "datasetFileColumns", tag: "datasets",
