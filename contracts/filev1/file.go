@@ -59,6 +59,7 @@ type Preview struct {
 	Encoding  string     `json:"encoding,omitempty"`
 	Delimiter string     `json:"delimiter,omitempty"`
 	HasHeader bool       `json:"has_header"`
+	SkipRows  int        `json:"skip_rows,omitempty"`
 	Rows      [][]string `json:"rows"`
 	Sheets    []string   `json:"sheets,omitempty"`
 	Sheet     string     `json:"sheet,omitempty"`

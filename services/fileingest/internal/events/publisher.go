@@ -61,7 +61,7 @@ func FromCorePreview(p *files.Preview) *filev1.Preview {
 		return nil
 	}
 	return &filev1.Preview{
-		Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader,
+		Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader, SkipRows: p.SkipRows,
 		Rows: p.Rows, Sheets: p.Sheets, Sheet: p.Sheet,
 	}
 }

@@ -258,7 +258,7 @@ func fromCorePreview(p *files.Preview) *filev1.Preview {
 		return nil
 	}
 	return &filev1.Preview{
-		Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader,
+		Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader, SkipRows: p.SkipRows,
 		Rows: p.Rows, Sheets: p.Sheets, Sheet: p.Sheet,
 	}
 }

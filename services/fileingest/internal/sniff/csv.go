@@ -2,101 +2,75 @@ package sniff
 
 import (
 	"bytes"
-	"encoding/csv"
-	"errors"
-	"io"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/encoding/charmap"
-	xunicode "golang.org/x/text/encoding/unicode"
+	"github.com/nonefinity/backend/pkg/tabular"
 )
 
 // Encoding names reported in Preview.Encoding. They follow Python's codec
 // names, which the original service and DuckDB's read_csv understand.
 const (
-	EncodingUTF8        = "utf-8"
-	EncodingUTF8BOM     = "utf-8-sig"
-	EncodingUTF16LE     = "utf-16le"
-	EncodingUTF16BE     = "utf-16be"
-	EncodingWindows1252 = "windows-1252"
+	EncodingUTF8        = tabular.UTF8
+	EncodingUTF8BOM     = tabular.UTF8BOM
+	EncodingUTF16LE     = tabular.UTF16LE
+	EncodingUTF16BE     = tabular.UTF16BE
+	EncodingWindows1252 = tabular.Windows1252
 )
-
-var (
-	bomUTF8    = []byte{0xEF, 0xBB, 0xBF}
-	bomUTF16LE = []byte{0xFF, 0xFE}
-	bomUTF16BE = []byte{0xFE, 0xFF}
-)
-
-// delimiters are the candidates, in order of preference on a tie.
-var delimiters = []rune{',', ';', '\t', '|'}
 
 // inspectText decides whether the head is text and, for a file labelled
-// CSV or TSV, reads its dialect and first rows.
-func inspectText(res *Result, head []byte, truncated bool, h Hints, lim Limits) {
-	text, enc, ok := decodeText(head, truncated)
+// CSV or TSV (or a .txt file whose lines are delimited records, as Excel's
+// text exports are), reads its dialect and first rows. enc is the encoding
+// found over the whole file.
+func inspectText(res *Result, head []byte, truncated bool, h Hints, enc tabular.EncodingResult, lim Limits) {
+	text, ok := decodeHead(head, truncated, enc)
 	if !ok {
 		res.DetectedType = TypeBin
 		return
 	}
 	res.Text = true
 	res.DetectedType = textTypeFor(h)
-	if kind := labelKind(h); kind == labelCSV || kind == labelTSV {
-		res.Preview = csvPreview(text, truncated, enc, kind, lim)
+	kind := labelKind(h)
+	switch {
+	case kind == labelCSV || kind == labelTSV:
+		res.Preview = csvPreview(text, truncated, enc.Name, kind == labelTSV, lim)
+	case plainTextLabel(h):
+		if p, delim, ok := delimitedText(text, truncated, enc.Name, lim); ok {
+			res.Preview = p
+			res.DetectedType = TypeCSV
+			if delim == '\t' {
+				res.DetectedType = TypeTSV
+			}
+		}
 	}
 }
 
-// decodeText finds the encoding of head (a BOM, else valid UTF-8, else
-// Windows-1252, the superset of Latin-1 that spreadsheet exports use) and
-// returns it decoded as UTF-8. ok is false when the result does not look
-// like text. truncated says head is cut from a longer stream, so a partial
-// character at its end is expected.
-func decodeText(head []byte, truncated bool) (text string, enc string, ok bool) {
-	var decoded []byte
-	var err error
-	switch {
-	case bytes.HasPrefix(head, bomUTF8):
-		enc = EncodingUTF8BOM
-		decoded = trimPartialUTF8(head[len(bomUTF8):], truncated)
-		if !utf8.Valid(decoded) {
-			return "", "", false
+// decodeHead decodes the head of a file as the whole file's encoding says
+// (line by line for a file that mixes UTF-8 with a legacy encoding); ok is
+// false when the result does not look like text. A truncated head may end
+// inside a character: its last line is not used anyway.
+func decodeHead(head []byte, truncated bool, enc tabular.EncodingResult) (string, bool) {
+	var out bytes.Buffer
+	if enc.Decoding() {
+		if truncated && (enc.Name == EncodingUTF16LE || enc.Name == EncodingUTF16BE) && len(head)%2 == 1 {
+			head = head[:len(head)-1]
 		}
-	case bytes.HasPrefix(head, bomUTF16LE), bytes.HasPrefix(head, bomUTF16BE):
-		enc = EncodingUTF16LE
-		order := xunicode.LittleEndian
-		if bytes.HasPrefix(head, bomUTF16BE) {
-			enc, order = EncodingUTF16BE, xunicode.BigEndian
+		if _, err := tabular.Transcode(&out, bytes.NewReader(head), enc); err != nil {
+			return "", false
 		}
-		body := head
-		if truncated && len(body)%2 == 1 {
-			body = body[:len(body)-1]
+	} else {
+		b := trimPartialUTF8(head, truncated)
+		if !utf8.Valid(b) {
+			return "", false
 		}
-		decoded, err = xunicode.UTF16(order, xunicode.ExpectBOM).NewDecoder().Bytes(body)
-		if err != nil {
-			return "", "", false
-		}
-		if truncated {
-			// A surrogate pair cut in half decodes as U+FFFD at the end.
-			decoded = bytes.TrimSuffix(decoded, []byte(string(utf8.RuneError)))
-		}
-	default:
-		if candidate := trimPartialUTF8(head, truncated); utf8.Valid(candidate) {
-			enc, decoded = EncodingUTF8, candidate
-			break
-		}
-		enc = EncodingWindows1252
-		decoded, err = charmap.Windows1252.NewDecoder().Bytes(head)
-		if err != nil {
-			return "", "", false
-		}
+		out.Write(b)
 	}
-	s := string(decoded)
+	s := out.String()
 	if !looksLikeText(s) {
-		return "", "", false
+		return "", false
 	}
-	return s, enc, true
+	return s, true
 }
 
 // trimPartialUTF8 drops an incomplete UTF-8 sequence at the end of a head
@@ -135,156 +109,78 @@ func looksLikeText(s string) bool {
 	return control*100 <= total
 }
 
-// csvPreview reads the dialect and the first rows of decoded CSV text.
-func csvPreview(text string, truncated bool, enc string, kind label, lim Limits) *Preview {
-	text = strings.TrimPrefix(text, "\uFEFF")
-	if truncated {
-		// The last line may be cut; keep only complete ones.
-		if i := strings.LastIndexByte(text, '\n'); i >= 0 {
-			text = text[:i+1]
-		}
-	}
-	delim := detectDelimiter(text, kind)
-	r := csv.NewReader(strings.NewReader(text))
-	r.Comma = delim
-	r.LazyQuotes = true
-	r.FieldsPerRecord = -1
-	var records [][]string
-	for len(records) <= lim.PreviewRows {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			// The preview is what parsed cleanly before the first error.
-			break
-		}
-		records = append(records, rec)
-	}
-	p := &Preview{Encoding: enc, Delimiter: string(delim)}
-	fillPreview(p, records, lim)
+// csvPreview reads the dialect, the table's place and the first rows of
+// decoded CSV text with the rules the conversion uses, so the preview and
+// the dataset name the columns the same way.
+func csvPreview(text string, truncated bool, enc string, tab bool, lim Limits) *Preview {
+	h := tabular.ReadHead(text, truncated, tabular.HeadOptions{Hint: tabular.Hint{Tab: tab}})
+	return previewOf(h, enc, lim)
+}
+
+// previewOf turns a head into a preview: the layout's names (capped in
+// number) and the first data rows (cells capped in length).
+func previewOf(h tabular.Head, enc string, lim Limits) *Preview {
+	l := h.Layout
+	p := &Preview{Encoding: enc, Delimiter: string(h.Dialect.Delimiter), HasHeader: l.HasHeader, SkipRows: l.Start}
+	fillPreview(p, l, h.Records, lim)
 	return p
 }
 
-// detectDelimiter picks the candidate that splits the first lines most
-// consistently into the most fields. Quoted text is not counted.
-func detectDelimiter(text string, kind label) rune {
-	lines := firstLines(text, 20)
-	best, bestScore, bestFields := ',', -1.0, 0
-	if kind == labelTSV {
-		best = '\t'
+// fillPreview sets a preview's columns and rows from a layout over
+// records.
+func fillPreview(p *Preview, l tabular.Layout, records [][]string, lim Limits) {
+	width := min(l.Width, lim.MaxColumns)
+	p.Columns = append([]string(nil), l.Names[:width]...)
+	first := l.Start
+	if l.HasHeader {
+		first++
 	}
-	for _, d := range delimiters {
-		counts := map[int]int{}
-		for _, line := range lines {
-			counts[countOutsideQuotes(line, d)]++
+	p.Rows = [][]string{}
+	for _, rec := range records[min(first, len(records)):] {
+		if len(p.Rows) == lim.PreviewRows {
+			break
 		}
-		mode, modeLines := 0, 0
-		for c, n := range counts {
-			if n > modeLines || (n == modeLines && c > mode) {
-				mode, modeLines = c, n
-			}
-		}
-		if mode == 0 {
+		if blankRecord(rec) {
 			continue
 		}
-		score := float64(modeLines) / float64(len(lines))
-		if score > bestScore || (score == bestScore && mode > bestFields) {
-			best, bestScore, bestFields = d, score, mode
-		}
-	}
-	return best
-}
-
-func firstLines(text string, n int) []string {
-	var lines []string
-	for len(lines) < n && text != "" {
-		line, rest, _ := strings.Cut(text, "\n")
-		text = rest
-		if strings.TrimSpace(line) != "" {
-			lines = append(lines, line)
-		}
-	}
-	return lines
-}
-
-func countOutsideQuotes(line string, d rune) int {
-	n, quoted := 0, false
-	for _, r := range line {
-		switch {
-		case r == '"':
-			quoted = !quoted
-		case r == d && !quoted:
-			n++
-		}
-	}
-	return n
-}
-
-// fillPreview turns records (the first one possibly a header) into a
-// preview: header detection, column names, and capped rows and cells.
-func fillPreview(p *Preview, records [][]string, lim Limits) {
-	if len(records) == 0 {
-		return
-	}
-	p.HasHeader = looksLikeHeader(records[0])
-	data := records
-	if p.HasHeader {
-		data = records[1:]
-	}
-	width := 0
-	for _, rec := range records {
-		width = max(width, len(rec))
-	}
-	width = min(width, lim.MaxColumns)
-	p.Columns = make([]string, width)
-	for i := range width {
-		name := ""
-		if p.HasHeader && i < len(records[0]) {
-			name = strings.TrimSpace(truncateRunes(records[0][i], lim.MaxCellRunes))
-		}
-		if name == "" {
-			name = "column" + strconv.Itoa(i+1)
-		}
-		p.Columns[i] = name
-	}
-	data = data[:min(len(data), lim.PreviewRows)]
-	p.Rows = make([][]string, len(data))
-	for i, rec := range data {
 		row := make([]string, min(len(rec), width))
 		for j := range row {
 			row[j] = truncateRunes(rec[j], lim.MaxCellRunes)
 		}
-		p.Rows[i] = row
+		p.Rows = append(p.Rows, row)
 	}
 }
 
-// looksLikeHeader: a header names every column, once, and names are not
-// numbers. A first row of data almost always breaks one of those.
-func looksLikeHeader(first []string) bool {
-	seen := make(map[string]bool, len(first))
-	for _, f := range first {
-		f = strings.TrimSpace(f)
-		if f == "" || seen[f] || isNumber(f) {
+func blankRecord(rec []string) bool {
+	for _, f := range rec {
+		if strings.TrimSpace(f) != "" {
 			return false
 		}
-		seen[f] = true
 	}
-	return len(first) > 0
+	return true
 }
 
-func isNumber(s string) bool {
-	s = strings.TrimSpace(s)
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
-		return true
+// plainTextLabel says the file is labelled plain text (.txt, text/plain):
+// Excel's "Text (Tab delimited)" and "Unicode Text" exports are.
+func plainTextLabel(h Hints) bool {
+	return strings.EqualFold(h.Ext, ".txt") || baseType(h.DeclaredType) == TypeText
+}
+
+// delimitedText previews plain text whose lines are records of the same
+// width (two or more fields, every record of the head alike and none with
+// broken quoting): a table saved as text, not prose.
+func delimitedText(text string, truncated bool, enc string, lim Limits) (*Preview, byte, bool) {
+	h := tabular.ReadHead(text, truncated, tabular.HeadOptions{Hint: tabular.Hint{Tab: true}})
+	recs := h.Records[min(h.Layout.Start, len(h.Records)):]
+	if len(recs) < 2 || h.Layout.Width < 2 {
+		return nil, 0, false
 	}
-	// Decimal commas, as in ";"-separated European exports.
-	if strings.Count(s, ",") == 1 {
-		if _, err := strconv.ParseFloat(strings.Replace(s, ",", ".", 1), 64); err == nil {
-			return true
+	for _, r := range recs {
+		if len(r) != h.Layout.Width {
+			return nil, 0, false
 		}
 	}
-	return false
+	return previewOf(h, enc, lim), h.Dialect.Delimiter, true
 }
 
 func truncateRunes(s string, n int) string {

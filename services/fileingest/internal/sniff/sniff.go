@@ -10,6 +10,7 @@
 package sniff
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,8 @@ import (
 	"hash"
 	"io"
 	"os"
+
+	"github.com/nonefinity/backend/pkg/tabular"
 )
 
 // Preview is what inspection learned about a CSV or XLSX: columns, dialect
@@ -28,9 +31,11 @@ type Preview struct {
 	Encoding  string
 	Delimiter string
 	HasHeader bool
-	Rows      [][]string
-	Sheets    []string
-	Sheet     string
+	// SkipRows are the rows above the table (titles, notes, blank rows).
+	SkipRows int
+	Rows     [][]string
+	Sheets   []string
+	Sheet    string
 }
 
 // Hints is what the uploader claimed about the file. Inspection trusts the
@@ -173,8 +178,21 @@ func Inspect(ctx context.Context, r io.Reader, h Hints, lim Limits) (Result, err
 			defer zipSource.remove()
 		}
 	}
-	// Whatever was not read yet only feeds the hash.
-	if _, err := io.Copy(io.Discard, src); err != nil {
+	// Whatever was not read yet feeds the hash, and the encoding scan of
+	// text (decided from every byte, not the head) or the search of an
+	// OLE container for an encrypted workbook.
+	var enc tabular.EncodingScanner
+	var encrypted encryptedPackageFinder
+	var rest io.Writer = io.Discard
+	switch {
+	case sig.mime == TypeOLE || sig.mime == TypeXLS:
+		_, _ = encrypted.Write(head)
+		rest = &encrypted
+	case !sig.confident:
+		_, _ = enc.Write(head)
+		rest = &enc
+	}
+	if _, err := io.Copy(rest, src); err != nil {
 		return Result{}, fmt.Errorf("read: %w", err)
 	}
 
@@ -191,11 +209,40 @@ func Inspect(ctx context.Context, r io.Reader, h Hints, lim Limits) (Result, err
 	switch {
 	case sig.zip:
 		inspectZip(&res, zipSource, head, lim)
+	case encrypted.found():
+		res.Problem = "the workbook is password-protected (encrypted); save it without a password and upload it again"
 	case !sig.confident:
-		inspectText(&res, head, !complete, h, lim)
+		inspectText(&res, head, !complete, h, enc.Result(), lim)
 	}
 	return res, nil
 }
+
+// encryptedPackageName is the stream an encrypted Office Open XML file
+// keeps its content in, inside an OLE container, as the container's
+// directory spells it (UTF-16LE).
+var encryptedPackageName = []byte("E\x00n\x00c\x00r\x00y\x00p\x00t\x00e\x00d\x00P\x00a\x00c\x00k\x00a\x00g\x00e\x00")
+
+// encryptedPackageFinder looks for that name in a stream, across writes.
+type encryptedPackageFinder struct {
+	tail []byte
+	hit  bool
+}
+
+func (f *encryptedPackageFinder) Write(p []byte) (int, error) {
+	if f.hit {
+		return len(p), nil
+	}
+	window := append(f.tail, p...)
+	if bytes.Contains(window, encryptedPackageName) {
+		f.hit = true
+		return len(p), nil
+	}
+	keep := min(len(window), len(encryptedPackageName)-1)
+	f.tail = append(f.tail[:0], window[len(window)-keep:]...)
+	return len(p), nil
+}
+
+func (f *encryptedPackageFinder) found() bool { return f.hit }
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 

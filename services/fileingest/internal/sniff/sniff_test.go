@@ -62,7 +62,7 @@ func TestCSVUTF8BOMWithoutHeader(t *testing.T) {
 	if p == nil || p.Encoding != "utf-8-sig" || p.Delimiter != "|" || p.HasHeader {
 		t.Fatalf("preview = %+v", p)
 	}
-	if !reflect.DeepEqual(p.Columns, []string{"column1", "column2", "column3"}) || len(p.Rows) != 2 || p.Rows[0][0] != "1" {
+	if !reflect.DeepEqual(p.Columns, []string{"column_1", "column_2", "column_3"}) || len(p.Rows) != 2 || p.Rows[0][0] != "1" {
 		t.Fatalf("preview = %+v", p)
 	}
 }

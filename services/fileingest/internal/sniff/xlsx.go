@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/nonefinity/backend/pkg/tabular"
 )
 
 // Part names inside OOXML packages, lower-cased for comparison.
@@ -169,8 +171,13 @@ func xlsxPreview(zr *zip.Reader, small bool, lim Limits) (*Preview, string) {
 	if problem != "" {
 		return nil, problem
 	}
-	p := &Preview{Sheets: sheets, Sheet: sheets[0]}
-	fillPreview(p, records, lim)
+	cells := make([][]tabular.Cell, len(records))
+	for i, r := range records {
+		cells[i] = tabular.TextCells(r)
+	}
+	l := tabular.DetectLayout(cells, tabular.LayoutOptions{})
+	p := &Preview{Sheets: sheets, Sheet: sheets[0], HasHeader: l.HasHeader, SkipRows: l.Start}
+	fillPreview(p, l, records, lim)
 	return p, ""
 }
 
@@ -340,13 +347,17 @@ func decodePart(parts map[string]*zip.File, name string, v any, lim Limits) stri
 	return ""
 }
 
-// maxLeadingEmptyRows bounds how many empty rows are skipped before the
-// first row with content.
+// previewSheetRows is how many rows of a sheet the preview reads: enough
+// for the layout decision the conversion makes over its first rows.
+const previewSheetRows = 200
+
+// maxLeadingEmptyRows bounds how many empty rows are read before the first
+// row with content.
 const maxLeadingEmptyRows = 1000
 
-// firstRows reads the header candidate and PreviewRows rows of sheet,
-// skipping leading empty rows, with the row iterator: the sheet is never
-// loaded whole.
+// firstRows reads the first rows of sheet, from row 1 (empty rows
+// included, so positions are the sheet's), with the row iterator: the
+// sheet is never loaded whole.
 func firstRows(book *excelize.File, sheet string, lim Limits) ([][]string, string) {
 	rows, err := book.Rows(sheet)
 	if err != nil {
@@ -354,8 +365,8 @@ func firstRows(book *excelize.File, sheet string, lim Limits) ([][]string, strin
 	}
 	defer rows.Close()
 	var records [][]string
-	cells, skipped := 0, 0
-	for len(records) <= lim.PreviewRows && rows.Next() {
+	cells, content := 0, 0
+	for content < max(previewSheetRows, lim.PreviewRows+1) && rows.Next() {
 		cols, err := rows.Columns()
 		if err != nil {
 			return nil, "xlsx: " + shortError(err)
@@ -364,11 +375,12 @@ func firstRows(book *excelize.File, sheet string, lim Limits) ([][]string, strin
 		if cells > lim.MaxCells {
 			return nil, fmt.Sprintf("xlsx: more than %d cells in the first rows", lim.MaxCells)
 		}
-		if len(records) == 0 && isEmptyRow(cols) {
-			if skipped++; skipped > maxLeadingEmptyRows {
+		if isEmptyRow(cols) {
+			if content == 0 && len(records) >= maxLeadingEmptyRows {
 				break
 			}
-			continue
+		} else {
+			content++
 		}
 		records = append(records, cols)
 	}

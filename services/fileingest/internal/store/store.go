@@ -76,6 +76,7 @@ type previewDoc struct {
 	Encoding  string   `bson:"encoding,omitempty"`
 	Delimiter string   `bson:"delimiter,omitempty"`
 	HasHeader bool     `bson:"has_header"`
+	SkipRows  int      `bson:"skip_rows,omitempty"`
 	Rows      []rowDoc `bson:"rows"`
 	Sheets    []string `bson:"sheets,omitempty"`
 	Sheet     string   `bson:"sheet,omitempty"`
@@ -117,7 +118,7 @@ func toPreviewDoc(p *files.Preview) *previewDoc {
 		rows[i] = rowDoc{Cells: r}
 	}
 	return &previewDoc{
-		Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader,
+		Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader, SkipRows: p.SkipRows,
 		Rows: rows, Sheets: p.Sheets, Sheet: p.Sheet,
 	}
 }
@@ -147,7 +148,7 @@ func fromDoc(d fileDoc) files.File {
 			}
 		}
 		f.Preview = &files.Preview{
-			Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader,
+			Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader, SkipRows: p.SkipRows,
 			Rows: rows, Sheets: p.Sheets, Sheet: p.Sheet,
 		}
 	}
