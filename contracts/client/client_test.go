@@ -182,6 +182,8 @@ func ops() []op {
 			func(x ctx, r rq) (any, error) { return d(r).Delete(x, dv1.DeleteRequest{ID: id}) }},
 		{"svc.dataset.v1.data", dv1.DataRequest{ID: id}, dv1.DataReply{Data: []dv1.Row{dv1.RowOf([]string{"a"}, "x")}, TotalRows: 1, Limit: 100},
 			func(x ctx, r rq) (any, error) { return d(r).Data(x, dv1.DataRequest{ID: id}) }},
+		{"svc.dataset.v1.rejects", dv1.RejectsRequest{ID: id}, dv1.RejectsReply{Rejects: []dv1.Reject{{Line: 4, Reason: "3 fields, the table has 2", Raw: "a,b,c"}}, Total: 1, Limit: 100},
+			func(x ctx, r rq) (any, error) { return d(r).Rejects(x, dv1.RejectsRequest{ID: id}) }},
 		{"svc.dataset.v1.file_columns", dv1.FileColumnsRequest{ID: id, FileID: id},
 			dv1.FileColumnsReply{FileColumns: []string{"a"}, DatasetColumns: []dv1.DatasetColumn{{ColumnName: "a"}}},
 			func(x ctx, r rq) (any, error) {

@@ -110,13 +110,17 @@ func sepLine(s string) (byte, bool) {
 	return 0, false
 }
 
-// shape describes how a dialect splits the head's first records.
+// shape describes how a dialect splits the head's first records: how many
+// have the usual width, how many break the quoting, and how many use it (a
+// field starts with the quote).
 type shape struct {
-	records, modal, modalWidth, problems int
+	records, modal, modalWidth, problems, quoting int
 }
 
 func shapeOf(head string, d Dialect) shape {
 	rd := NewReader(strings.NewReader(head), d)
+	rd.WantRaw = d.Quote != 0
+	opens := string([]byte{d.Delimiter, d.Quote})
 	counts := map[int]int{}
 	var s shape
 	for s.records < dialectRecords {
@@ -129,6 +133,9 @@ func shapeOf(head string, d Dialect) shape {
 			break
 		}
 		s.records++
+		if d.Quote != 0 && (strings.HasPrefix(rec.Raw, string(d.Quote)) || strings.Contains(rec.Raw, opens)) {
+			s.quoting++
+		}
 		if rec.Problem != "" {
 			s.problems++
 			continue
@@ -176,13 +183,15 @@ func detectDelimiter(head string, base Dialect, hint Hint) byte {
 	return best
 }
 
-// detectQuote keeps the double quote unless reading quotes breaks records
-// that read cleanly without them (a TSV whose fields merely start with a
-// quotation mark).
+// detectQuote keeps the double quote unless most records that use it break
+// the quoting rules while reading without quotes splits the records at
+// least as consistently: a TSV whose fields merely start with a quotation
+// mark. A CSV with a few broken quotes among many good ones stays quoted
+// (those rows are then read with quotes as text, one by one).
 func detectQuote(head string, d Dialect) byte {
 	d.Quote = '"'
 	quoted := shapeOf(head, d)
-	if quoted.problems == 0 {
+	if quoted.problems == 0 || quoted.problems*2 <= quoted.quoting {
 		return '"'
 	}
 	d.Quote = 0

@@ -297,21 +297,40 @@ func utf16ByZeros(head []byte) string {
 	return ""
 }
 
-// DetectLegacy names the legacy encoding of text that is not UTF-8: the
-// most likely candidate of a statistical detector that decodes the sample
-// without invalid sequences or control characters, else windows-1252.
+// DetectLegacy names the legacy encoding of text that is not UTF-8. A
+// statistical detector (a port of Mozilla's universal detector) decides
+// when it is confident and its answer decodes the sample cleanly; it needs
+// more text than a small file has for some encodings (Shift_JIS), so East
+// Asian candidates are then tried on the sample itself: the one whose
+// characters are most often among its language's common characters wins.
+// Else the detector's best clean answer, else windows-1252.
 func DetectLegacy(sample []byte) string {
 	if len(sample) == 0 {
 		return Windows1252
 	}
-	for _, r := range chardet.DetectAll(sample) {
+	results := chardet.DetectAll(sample)
+	var fallback string
+	for _, r := range results {
 		name := detectedName(r.Encoding)
 		if name == "" {
 			continue
 		}
-		if dec, canonical, err := Lookup(name); err == nil && dec != nil && decodesCleanly(dec, sample) {
+		dec, canonical, err := Lookup(name)
+		if err != nil || dec == nil || !decodesCleanly(dec, sample) {
+			continue
+		}
+		if r.Confidence >= 0.5 {
 			return canonical
 		}
+		if fallback == "" {
+			fallback = canonical
+		}
+	}
+	if name := commonestEastAsian(sample); name != "" {
+		return name
+	}
+	if fallback != "" {
+		return fallback
 	}
 	return Windows1252
 }

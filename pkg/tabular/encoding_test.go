@@ -183,3 +183,23 @@ func TestLookup(t *testing.T) {
 		}
 	}
 }
+
+// A file too short for the statistical detector (a few lines of kanji
+// names and addresses) is still read as what it is.
+func TestShortEastAsianSamples(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		enc  encoding.Encoding
+		text string
+	}{
+		{"shift_jis", japanese.ShiftJIS, "名前,住所,金額\n山田太郎,東京都新宿区西新宿二丁目,1200\n鈴木花子,大阪府大阪市北区梅田,3400\n"},
+		{"shift_jis", japanese.ShiftJIS, "品名,数量\nりんご,3\nみかん,5\n"},
+		{"euc-kr", korean.EUCKR, "이름,도시\n김철수,서울\n"},
+		{"gb18030", simplifiedchinese.GB18030, "姓名,城市\n张伟,北京市\n"},
+		{"big5", traditionalchinese.Big5, "姓名,城市\n陳大文,臺北市\n"},
+	} {
+		if got := tabular.DetectLegacy(encode(t, tc.enc, tc.text)); got != tc.name {
+			t.Errorf("%q: %s, want %s", tc.text, got, tc.name)
+		}
+	}
+}

@@ -135,7 +135,8 @@ func TestDialectDetection(t *testing.T) {
 		{"sep line", "sep=;\na;b\n1;2\n", ';', '"', '\n', true},
 		{"cr", "a,b\r1,2\r", ',', '"', '\r', false},
 		{"crlf", "a,b\r\n1,2\r\n", ',', '"', '\n', false},
-		{"tsv with stray quotes", "id\tname\tnote\n1\t\"Mooi & Anders\": design tokens\tok\n2\tplain\tfine\n3\t\"quoted\"\tyes\n", '\t', 0, '\n', false},
+		{"tsv with stray quotes", "id\tname\tnote\n1\t\"Mooi & Anders\": design tokens\tok\n2\tplain\tfine\n3\t\"quoted\" in part\tyes\n", '\t', 0, '\n', false},
+		{"csv with one broken quote among good ones", "id,name,n\n1,\"Ann, Jr\",3\n2,\"Bob \"x\" y\",4\n3,\"Cy\",5\n", ',', '"', '\n', false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := tabular.ReadHead(tc.text, false, tabular.HeadOptions{}).Dialect

@@ -88,6 +88,11 @@ func widen(a, b colType) colType {
 		return typeDouble
 	case (a == typeDate && b == typeTimestamp) || (a == typeTimestamp && b == typeDate):
 		return typeTimestamp
+	case (a == typeTime && b == typeInterval) || (a == typeInterval && b == typeTime):
+		// A column of elapsed times where a writer formatted the ones under
+		// 24 hours as times of day (LibreOffice does): a time of day is the
+		// duration since midnight.
+		return typeInterval
 	}
 	return typeText
 }

@@ -38,6 +38,8 @@ func TestWiden(t *testing.T) {
 		{typeBool, typeBigint, typeText},
 		{typeDate, typeDouble, typeText},
 		{typeTimestamp, typeNull, typeTimestamp},
+		{typeTime, typeInterval, typeInterval},
+		{typeTime, typeTimestamp, typeText},
 	}
 	for _, c := range cases {
 		if got := widen(c.a, c.b); got != c.want {
