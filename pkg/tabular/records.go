@@ -46,6 +46,11 @@ type Record struct {
 	// was asked for them (strings owned by the caller).
 	NumFields int
 	Fields    []string
+	// StrayQuote says an unquoted field holds the quote character: kept
+	// as it stands, but readers disagree about such fields (one trims
+	// ' ""' to an empty quoted field), so a strict reader is better handed
+	// a canonical copy.
+	StrayQuote bool
 	// Problem says why the record does not parse with the dialect's
 	// quoting. Fields and NumFields are then its first line read with
 	// quoting off, and the reader goes on after that line.
@@ -330,6 +335,9 @@ func (r *Reader) parse(b []byte) (int, []string, parseState) {
 			end := len(text)
 			if j >= 0 {
 				end = i + j
+			}
+			if bytes.IndexByte(text[i:end], q) >= 0 {
+				r.rec.StrayQuote = true
 			}
 			if r.WantFields {
 				fields = append(fields, string(text[i:end]))

@@ -124,6 +124,18 @@ type Prepared struct {
 	dataRow int // index of the first data record
 }
 
+// StatedNewline is the line end to state to the reader of Path: the
+// canonical file's "\n", or the bare carriage return of a file that uses
+// it; 0 where "\n" and "\r\n" may both occur and the reader tells them
+// apart (a reader's guess can miss the others when quoted fields hold line
+// breaks).
+func (p *Prepared) StatedNewline() byte {
+	if p.Normalized || p.Dialect.Newline == '\r' {
+		return p.Dialect.Newline
+	}
+	return 0
+}
+
 // Prepare reads the file raw (already scanned into enc) and prepares it
 // under dir.
 func Prepare(ctx context.Context, raw string, enc tabular.EncodingResult, dir string, o Options) (*Prepared, error) {
@@ -220,9 +232,9 @@ func readHead(path string) (string, bool, error) {
 }
 
 // scan reads every record of the file once, counting, and says whether the
-// file is clean: every data record as wide as the table, quoting intact,
-// and the lines above the data free of quoted line breaks (DuckDB skips
-// them by line).
+// file is clean: every data record as wide as the table, quoting intact and
+// no quote inside an unquoted field, and the lines above the data free of
+// quoted line breaks (DuckDB skips them by line).
 func (p *Prepared) scan(ctx context.Context) (bool, error) {
 	f, err := os.Open(p.text)
 	if err != nil {
@@ -259,7 +271,7 @@ func (p *Prepared) scan(ctx context.Context) (bool, error) {
 			p.SkipLines = rec.Line - 1
 		}
 		p.RowsRead++
-		if rec.Problem != "" || rec.NumFields != p.width {
+		if rec.Problem != "" || rec.StrayQuote || rec.NumFields != p.width {
 			clean = false
 		}
 	}

@@ -441,8 +441,8 @@ func (s *Service) prepareCSV(ctx context.Context, dir string, f SourceFile, o Co
 }
 
 func csvSource(p *csvprep.Prepared) duck.CSVSource {
-	return duck.CSVSource{Path: p.Path, Delimiter: p.Dialect.Delimiter, Quote: p.Dialect.Quote, SkipLines: p.SkipLines,
-		Names: p.Names, Rows: p.Rows, MaxRecordBytes: p.MaxRecordBytes}
+	return duck.CSVSource{Path: p.Path, Delimiter: p.Dialect.Delimiter, Quote: p.Dialect.Quote, Newline: p.StatedNewline(),
+		SkipLines: p.SkipLines, Names: p.Names, Rows: p.Rows, MaxRecordBytes: p.MaxRecordBytes}
 }
 
 // rejectedMessage describes the first rejected rows of a file.

@@ -29,6 +29,9 @@ type CSVSource struct {
 	Path string
 	// Delimiter separates fields; Quote quotes them (0: never quoted).
 	Delimiter, Quote byte
+	// Newline fixes the line end ('\n', or '\r' for bare carriage
+	// returns); 0 lets DuckDB tell "\n" from "\r\n".
+	Newline byte
 	// SkipLines physical lines come before the first data row.
 	SkipLines int64
 	Names     []string
@@ -238,6 +241,12 @@ func readCSVCall(src CSVSource, opts CSVOptions, types map[string]string, wholeS
 	} else {
 		q := sqlString(string(src.Quote))
 		b.WriteString(", quote = " + q + ", escape = " + q)
+	}
+	switch src.Newline {
+	case '\n':
+		b.WriteString(", new_line = '\\n'")
+	case '\r':
+		b.WriteString(", new_line = '\\r'")
 	}
 	fmt.Fprintf(&b, ", header = false, skip = %d, comment = '', strict_mode = true", src.SkipLines)
 	names := make([]string, len(src.Names))
