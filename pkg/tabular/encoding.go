@@ -3,6 +3,7 @@ package tabular
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -222,7 +223,14 @@ func incompleteTail(p []byte) int {
 	return len(p)
 }
 
+// hasHighByte says p has a byte above 0x7F, eight bytes at a time.
 func hasHighByte(p []byte) bool {
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p)&0x8080808080808080 != 0 {
+			return true
+		}
+		p = p[8:]
+	}
 	for _, c := range p {
 		if c >= 0x80 {
 			return true

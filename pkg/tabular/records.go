@@ -32,8 +32,7 @@ const (
 	defaultMaxRecordBytes   = 16 << 20
 	defaultMaxRecordLines   = 10000
 	readerBufferSize        = 1 << 20
-	maxRawKept              = 64 << 10
-	maxQuotedLinesFastCheck = 1
+	defaultMaxRaw           = 64 << 10
 )
 
 // Record is one record of a file.
@@ -78,8 +77,9 @@ type Reader struct {
 	// fast scan of a whole file).
 	WantFields bool
 	// WantRaw fills Record.Raw for every record; it is always set for a
-	// record with a Problem.
+	// record with a Problem. MaxRaw caps it (64 KiB by default).
 	WantRaw bool
+	MaxRaw  int
 	// MaxRecordBytes and MaxRecordLines bound one record; a longer one is
 	// returned with a Problem and its first line only.
 	MaxRecordBytes int
@@ -105,7 +105,7 @@ func NewReader(r io.Reader, d Dialect) *Reader {
 		d.Newline = '\n'
 	}
 	return &Reader{d: d, br: bufio.NewReaderSize(r, readerBufferSize),
-		MaxRecordBytes: defaultMaxRecordBytes, MaxRecordLines: defaultMaxRecordLines}
+		MaxRecordBytes: defaultMaxRecordBytes, MaxRecordLines: defaultMaxRecordLines, MaxRaw: defaultMaxRaw}
 }
 
 // Lines is the number of physical lines read so far.
@@ -184,7 +184,7 @@ func (r *Reader) Next() (*Record, error) {
 		if r.d.Quote == 0 || bytes.IndexByte(text, r.d.Quote) < 0 {
 			r.plain(text)
 			if r.WantRaw {
-				r.rec.Raw = capRaw(text)
+				r.rec.Raw = r.capRaw(text)
 			}
 			r.MaxBytes = max(r.MaxBytes, len(text))
 			return &r.rec, nil
@@ -231,7 +231,7 @@ func (r *Reader) quoted(first []byte, n int64) (*Record, error) {
 			}
 			text := r.content(r.buf)
 			if r.WantRaw {
-				r.rec.Raw = capRaw(text)
+				r.rec.Raw = r.capRaw(text)
 			}
 			r.MaxBytes = max(r.MaxBytes, len(text))
 			return &r.rec, nil
@@ -267,14 +267,14 @@ func (r *Reader) reread(first []byte, consumed []pendingLine, problem string) *R
 	r.plain(text)
 	r.rec.Lines = 1
 	r.rec.Problem = problem
-	r.rec.Raw = capRaw(text)
+	r.rec.Raw = r.capRaw(text)
 	r.MaxBytes = max(r.MaxBytes, len(text))
 	return &r.rec
 }
 
-func capRaw(b []byte) string {
-	if len(b) > maxRawKept {
-		b = b[:maxRawKept]
+func (r *Reader) capRaw(b []byte) string {
+	if len(b) > r.MaxRaw {
+		b = b[:r.MaxRaw]
 	}
 	return string(b)
 }
@@ -302,24 +302,29 @@ func (r *Reader) parse(b []byte) (int, []string, parseState) {
 	for {
 		count++
 		if i < len(text) && text[i] == q {
-			// Quoted field.
+			// Quoted field: jump from quote to quote.
 			field = field[:0]
 			i++
 			closed := false
 			for i < len(text) {
-				c := text[i]
-				if c == q {
-					if i+1 < len(text) && text[i+1] == q {
-						field = append(field, q)
-						i += 2
-						continue
-					}
-					closed = true
-					i++
+				j := bytes.IndexByte(text[i:], q)
+				if j < 0 {
 					break
 				}
-				field = append(field, c)
+				if r.WantFields {
+					field = append(field, text[i:i+j]...)
+				}
+				i += j
+				if i+1 < len(text) && text[i+1] == q {
+					if r.WantFields {
+						field = append(field, q)
+					}
+					i += 2
+					continue
+				}
+				closed = true
 				i++
+				break
 			}
 			if !closed {
 				return count, nil, parseOpen

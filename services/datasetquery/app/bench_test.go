@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -23,7 +24,50 @@ import (
 // upload, MongoDB) with DuckDB alone doing read_csv + COPY TO parquet on
 // the same local file.
 func BenchmarkConvertCSV(b *testing.B) {
-	data := salesbench.CSV(salesbench.Rows)
+	benchConvert(b, salesbench.CSV(salesbench.Rows), salesbench.Rows)
+}
+
+// BenchmarkConvertCSVQuoted is the same data with every category quoted:
+// the preparation reads every record to check the quoting before DuckDB
+// reads the file as it is.
+func BenchmarkConvertCSVQuoted(b *testing.B) {
+	data := bytes.ReplaceAll(salesbench.CSV(salesbench.Rows), []byte(",category_"), []byte(`,"category_`))
+	quoted := bytes.NewBuffer(nil)
+	for line := range bytes.Lines(data) {
+		quoted.Write(quotedCategory(line))
+	}
+	benchConvert(b, quoted.Bytes(), salesbench.Rows)
+}
+
+// quotedCategory closes the quote opened before a category.
+func quotedCategory(line []byte) []byte {
+	i := bytes.Index(line, []byte(`,"category`))
+	if i < 0 {
+		return line
+	}
+	j := bytes.IndexByte(line[i+2:], ',')
+	return append(append(append([]byte(nil), line[:i+2+j]...), '"'), line[i+2+j:]...)
+}
+
+// BenchmarkConvertCSVNormalized has one short row in every thousand: the
+// file is rewritten in the canonical dialect (rows padded) before DuckDB
+// reads it.
+func BenchmarkConvertCSVNormalized(b *testing.B) {
+	var buf bytes.Buffer
+	n := 0
+	for line := range bytes.Lines(salesbench.CSV(salesbench.Rows)) {
+		if n > 0 && n%1000 == 0 {
+			line = append(bytes.TrimSuffix(line[:bytes.LastIndexByte(bytes.TrimSuffix(line, []byte("\n")), ',')], []byte("\n")), '\n')
+		}
+		buf.Write(line)
+		n++
+	}
+	benchConvert(b, buf.Bytes(), salesbench.Rows)
+}
+
+// benchConvert converts data through the convert operation and, for the
+// baseline, with DuckDB alone.
+func benchConvert(b *testing.B, data []byte, rows int64) {
 	b.Run("api", func(b *testing.B) {
 		e := start(b)
 		fs := startFileService(b, e)
@@ -34,7 +78,7 @@ func BenchmarkConvertCSV(b *testing.B) {
 			ctx, cancel := context.WithTimeout(as(alice), 5*time.Minute)
 			r, err := e.ds.Convert(ctx, dv1.ConvertRequest{FileID: fid, DatasetName: fmt.Sprintf("sales_%d", i)})
 			cancel()
-			if err != nil || r.Dataset == nil || r.Dataset.RowCount != salesbench.Rows {
+			if err != nil || r.Dataset == nil || r.Dataset.RowCount != rows {
 				b.Fatalf("convert %v %+v", err, r)
 			}
 		}

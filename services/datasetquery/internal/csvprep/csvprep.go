@@ -11,6 +11,7 @@ package csvprep
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -187,9 +188,15 @@ func Prepare(ctx context.Context, raw string, enc tabular.EncodingResult, dir st
 	if p.HasHeader {
 		p.dataRow++
 	}
-	clean, err := p.scan(ctx)
+	clean, err := p.quickScan(h)
 	if err != nil {
 		return nil, err
+	}
+	if !clean {
+		clean, err = p.scan(ctx)
+		if err != nil {
+			return nil, err
+		}
 	}
 	if !clean {
 		if err := p.Normalize(ctx); err != nil {
@@ -229,6 +236,63 @@ func readHead(path string) (string, bool, error) {
 	}
 	truncated := n > headBytes
 	return string(buf[:min(n, headBytes)]), truncated, nil
+}
+
+// quickScan says a file is clean without reading its records when no
+// quote can change how its lines split: quoting is off, or the quote
+// character occurs nowhere in the file (found at memory speed). Its lines
+// are then records, and DuckDB's strict mode rejects (never drops) a line
+// of the wrong width, which sends the file to Normalize: the row count is
+// DuckDB's (Rows is -1 until Counted). The lines above the data come from
+// the head.
+func (p *Prepared) quickScan(h tabular.Head) (bool, error) {
+	if p.dataRow >= len(h.Lines) {
+		return false, nil
+	}
+	// Without a quote, no record spans lines.
+	if p.Dialect.Quote != 0 {
+		found, err := containsByte(p.text, p.Dialect.Quote)
+		if err != nil || found {
+			return false, err
+		}
+	}
+	p.Path = p.text
+	p.SkipLines = h.Lines[p.dataRow] - 1
+	p.PreambleLines = 0
+	if p.start < len(h.Lines) {
+		p.PreambleLines = h.Lines[p.start] - 1
+	}
+	p.Rows, p.RowsRead = -1, -1
+	return true, nil
+}
+
+// containsByte says the file holds c, reading it in large blocks.
+func containsByte(path string, c byte) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := f.Read(buf)
+		if bytes.IndexByte(buf[:n], c) >= 0 {
+			return true, nil
+		}
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// Counted sets the row count of a quick-scanned file from its read.
+func (p *Prepared) Counted(rows int64) {
+	if p.Rows < 0 {
+		p.Rows, p.RowsRead = rows, rows
+	}
 }
 
 // scan reads every record of the file once, counting, and says whether the
@@ -306,8 +370,12 @@ func (p *Prepared) Normalize(ctx context.Context) error {
 	rejects := &rejectWriter{path: filepath.Join(p.dir, "rejects.csv")}
 	defer rejects.close()
 
+	// A file already in the canonical dialect has most records copied as
+	// they stand; only the ones to fix are split into fields.
+	canonical := p.FileDialect.Delimiter == ',' && p.FileDialect.Quote == '"'
 	r := tabular.NewReader(in, p.FileDialect)
-	r.WantFields, r.WantRaw = true, true
+	r.WantFields, r.WantRaw = !canonical, true
+	r.MaxRaw = r.MaxRecordBytes + 1
 	p.Rows, p.RowsRead, p.Rejected, p.FirstRejects = 0, 0, Lines{}, nil
 	p.Padded, p.Trimmed, p.QuotesAsText = Lines{}, Lines{}, Lines{}
 	p.PreambleLines = 0
@@ -330,6 +398,15 @@ func (p *Prepared) Normalize(ctx context.Context) error {
 			continue
 		}
 		p.RowsRead++
+		if canonical && rec.Problem == "" && !rec.StrayQuote && rec.NumFields <= p.width {
+			if err := p.copyCanonical(bw, rec); err != nil {
+				return err
+			}
+			continue
+		}
+		if rec.Fields == nil {
+			rec.Fields = p.fieldsOf(rec)
+		}
 		fields, reason := p.fit(rec)
 		if reason != "" {
 			p.Rejected.add(rec.Line)
@@ -366,6 +443,38 @@ func (p *Prepared) Normalize(ctx context.Context) error {
 	p.Normalized = true
 	p.MaxRecordBytes = max(p.MaxRecordBytes, r.MaxBytes)
 	return nil
+}
+
+// copyCanonical writes a record that is canonical CSV already as it
+// stands, padded with empty fields to the table's width.
+func (p *Prepared) copyCanonical(w *bufio.Writer, rec *tabular.Record) error {
+	if _, err := w.WriteString(rec.Raw); err != nil {
+		return err
+	}
+	if n := p.width - rec.NumFields; n > 0 {
+		p.Padded.add(rec.Line)
+		if _, err := w.WriteString(strings.Repeat(",", n)); err != nil {
+			return err
+		}
+	}
+	p.Rows++
+	return w.WriteByte('\n')
+}
+
+// fieldsOf splits a record the reader only counted: a quote-broken one
+// (its first line) with quoting off, any other by reading its text again.
+func (p *Prepared) fieldsOf(rec *tabular.Record) []string {
+	if rec.Problem != "" {
+		return strings.Split(rec.Raw, string(p.FileDialect.Delimiter))
+	}
+	r := tabular.NewReader(strings.NewReader(rec.Raw), tabular.Dialect{Delimiter: p.FileDialect.Delimiter, Quote: p.FileDialect.Quote, Newline: '\n'})
+	r.WantFields = true
+	r.MaxRecordBytes, r.MaxRecordLines = len(rec.Raw)+1, rec.Lines+1
+	again, err := r.Next()
+	if err != nil {
+		return strings.Split(rec.Raw, string(p.FileDialect.Delimiter))
+	}
+	return again.Fields
 }
 
 // fit makes a record as wide as the table, or says why it cannot be.

@@ -400,6 +400,7 @@ func (s *Service) convertCSV(ctx context.Context, d Dataset, f SourceFile, o Con
 	if err != nil {
 		return converted{}, err
 	}
+	p.Counted(res.Rows)
 	c := converted{columns: res.Columns, rows: res.Rows, report: csvReport(f, p, res, d.ID)}
 	if c.part, err = s.upload(ctx, dst, PartKey(d.OwnerID, d.ID, 0)); err != nil {
 		return converted{}, err

@@ -75,7 +75,7 @@ func TestReaderAndDuckDBAgree(t *testing.T) {
 		// As the conversion does: a clean file DuckDB cannot read, or reads
 		// into another number of rows, is read again normalized.
 		got, err := duckRows(p)
-		if !p.Normalized && (err != nil || int64(len(got)) != p.Rows) {
+		if !p.Normalized && (err != nil || (p.Rows >= 0 && int64(len(got)) != p.Rows)) {
 			if err := p.Normalize(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func duckRows(p *csvprep.Prepared) ([][]string, error) {
 	src := CSVSource{Path: p.Path, Delimiter: p.Dialect.Delimiter, Quote: p.Dialect.Quote, Newline: p.StatedNewline(),
 		SkipLines: p.SkipLines, Names: p.Names, Rows: p.Rows}
 	var out [][]string
-	if p.Rows == 0 {
+	if p.Rows == 0 || (p.Rows < 0 && p.SkipLines < 0) {
 		return out, nil
 	}
 	err := withScratchConn(context.Background(), Limits{}, func(conn *sql.Conn) error {
