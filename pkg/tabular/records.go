@@ -25,14 +25,14 @@ type Dialect struct {
 
 // Problems a record can have.
 const (
-	ProblemTextAfterQuote   = "text after a closing quote"
-	ProblemUnterminated     = "quoted field not closed before the end of the file"
-	ProblemTooLong          = "record longer than the limit"
-	ProblemTooManyLines     = "quoted field spans more lines than the limit"
-	defaultMaxRecordBytes   = 16 << 20
-	defaultMaxRecordLines   = 10000
-	readerBufferSize        = 1 << 20
-	defaultMaxRaw           = 64 << 10
+	ProblemTextAfterQuote = "text after a closing quote"
+	ProblemUnterminated   = "quoted field not closed before the end of the file"
+	ProblemTooLong        = "record longer than the limit"
+	ProblemTooManyLines   = "quoted field spans more lines than the limit"
+	defaultMaxRecordBytes = 16 << 20
+	defaultMaxRecordLines = 10000
+	readerBufferSize      = 1 << 20
+	defaultMaxRaw         = 64 << 10
 )
 
 // Record is one record of a file.
