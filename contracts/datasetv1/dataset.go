@@ -56,10 +56,10 @@ type Dataset struct {
 	RowCount     int64     `json:"row_count"`
 	Status       Status    `json:"status"`
 	Error        string    `json:"error,omitempty"`
-	RowsRead     *int64    `json:"rows_read,omitempty"`
-	RowsRejected *int64    `json:"rows_rejected,omitempty"`
-	Warnings     []Warning `json:"warnings,omitempty"`
-	Source       *Source   `json:"source,omitempty"`
+	RowsRead     *int64    `json:"rows_read,omitempty" doc:"Converted datasets: data rows in the file (row_count + rows_rejected)"`
+	RowsRejected *int64    `json:"rows_rejected,omitempty" doc:"Converted datasets: rows not kept; GET /datasets/{id}/rejects lists them"`
+	Warnings     []Warning `json:"warnings,omitempty" doc:"What the user should check; a ready dataset with warnings is 'ready with warnings'"`
+	Source       *Source   `json:"source,omitempty" doc:"How the file was read"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 }
@@ -77,10 +77,10 @@ const (
 // Warning is one finding about a converted dataset: Count rows (or
 // characters) concerned, Lines the first of their line numbers in the file.
 type Warning struct {
-	Code    string  `json:"code"`
+	Code    string  `json:"code" enum:"rows_rejected,rows_padded,quotes_as_text,mixed_encoding,replaced_characters,numbers_as_text"`
 	Message string  `json:"message"`
-	Count   int64   `json:"count,omitempty"`
-	Lines   []int64 `json:"lines,omitempty"`
+	Count   int64   `json:"count,omitempty" doc:"Rows (characters for replaced_characters) concerned"`
+	Lines   []int64 `json:"lines,omitempty" doc:"The first (up to 100) of their line numbers in the file, from 1"`
 	Column  string  `json:"column,omitempty"`
 }
 
@@ -126,20 +126,20 @@ func (d Dataset) MarshalJSON() ([]byte, error) {
 // cannot be read are set aside and reported; off, they fail the
 // conversion.
 type ConvertOptions struct {
-	Sheet     string  `json:"sheet,omitempty"`
-	Delimiter string  `json:"delimiter,omitempty"`
-	Header    *bool   `json:"header,omitempty"`
-	Encoding  string  `json:"encoding,omitempty"`
-	Quote     *string `json:"quote,omitempty"`
+	Sheet     string  `json:"sheet,omitempty" doc:"Sheet of a workbook; the first by default"`
+	Delimiter string  `json:"delimiter,omitempty" doc:"One character, or \\t; detected by default"`
+	Header    *bool   `json:"header,omitempty" doc:"Whether the table's first row names the columns; detected by default"`
+	Encoding  string  `json:"encoding,omitempty" doc:"The file's encoding (utf-8, utf-16, cp1252, latin-1, shift_jis, gb18030, big5, euc-kr…); detected by default"`
+	Quote     *string `json:"quote,omitempty" doc:"Quote character; empty reads quotation marks as text; detected when absent"`
 	// SkipRows rows above the table are skipped; HeaderRow (from 1) names
 	// the row holding the column names.
-	SkipRows     *int  `json:"skip_rows,omitempty"`
-	HeaderRow    *int  `json:"header_row,omitempty"`
-	IgnoreErrors *bool `json:"ignore_errors,omitempty"`
+	SkipRows     *int  `json:"skip_rows,omitempty" doc:"Rows above the table (titles, notes) to skip; detected by default"`
+	HeaderRow    *int  `json:"header_row,omitempty" doc:"The row (from 1) that names the columns"`
+	IgnoreErrors *bool `json:"ignore_errors,omitempty" doc:"Default true: rows that cannot be read are set aside and reported; false fails the conversion"`
 	// NullValues are texts read as NULL in every column.
-	NullValues []string `json:"null_values,omitempty"`
+	NullValues []string `json:"null_values,omitempty" doc:"Texts read as NULL in every column (besides the empty field)"`
 	// DecimalSeparator is "," or "." to say how the file writes numbers.
-	DecimalSeparator string `json:"decimal_separator,omitempty"`
+	DecimalSeparator string `json:"decimal_separator,omitempty" doc:"\",\" or \".\": how the file writes numbers (1.234,56 with ','); detected by default"`
 }
 
 // ConvertRequest turns one of the caller's ready CSV/XLSX files into a

@@ -41,9 +41,9 @@ type RejectsRequest struct {
 // file (from 1, counting every line), why, and its text as it stands there
 // (cut at 64 KiB).
 type Reject struct {
-	Line   int64  `json:"line"`
-	Reason string `json:"reason"`
-	Raw    string `json:"raw"`
+	Line   int64  `json:"line" doc:"Line in the file, from 1, counting every line"`
+	Reason string `json:"reason" doc:"Why the row was not kept"`
+	Raw    string `json:"raw" doc:"The row as it stands in the file (cut at 64 KiB)"`
 }
 
 // RejectsReply is a page of rejected rows in line order; Total counts
