@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -123,6 +124,20 @@ func TestInsertRefusesLossyCasts(t *testing.T) {
 		if re, ok := rpcerr.As(err); !ok || re.Field != name {
 			t.Fatalf("%s: %v", name, err)
 		}
+	}
+	// A row the file cannot fit into the table refuses the whole insert,
+	// here found only when DuckDB reads the file (it has no quotes, so it
+	// is not scanned record by record), and a file of a header alone
+	// inserts nothing.
+	ragged := fs.add(t, alice, "ragged", "text/csv", []byte("id,day,price\n2,2024-01-03,1\n3,2024-01-04,2,extra\n4,2024-01-05,3\n"), nil)
+	_, err := e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: ragged})
+	wantCode(t, err, rpcerr.Validation)
+	if !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("ragged insert: %v", err)
+	}
+	empty := fs.add(t, alice, "empty", "text/csv", []byte("id,day,price\n"), nil)
+	if r, err := e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: empty}); err != nil || r.InsertedRows != 0 {
+		t.Fatalf("header-only insert %v %+v", err, r)
 	}
 	good := fs.add(t, alice, "good", "text/csv", []byte("price,id,day\n2,2,2024-01-03\n,3,2024-01-04 00:00:00\n"), nil)
 	if r, err := e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: good}); err != nil || r.InsertedRows != 2 {

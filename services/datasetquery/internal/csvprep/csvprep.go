@@ -107,16 +107,14 @@ type Prepared struct {
 	// line.
 	Replaced      int64
 	ReplacedLines []int64
-	// Padded are rows shorter than the table, filled with NULL; Trimmed
-	// rows had empty fields past the table's width; QuotesAsText are rows
-	// whose quoting was broken, read with quotes as plain text.
+	// Padded are rows shorter than the table, filled with NULL;
+	// QuotesAsText are rows whose quoting was broken, read with quotes as
+	// plain text. (Empty fields past the table's width are dropped: no
+	// value is lost.)
 	Padded       Lines
-	Trimmed      Lines
 	QuotesAsText Lines
-	// Preamble are the lines above the table that are not data (titles,
-	// notes), PreambleLines their count.
-	Preamble      []string
-	PreambleLines int64
+	// Preamble are the first records above the table (titles, notes).
+	Preamble []string
 
 	text    string
 	dir     string
@@ -258,10 +256,6 @@ func (p *Prepared) quickScan(h tabular.Head) (bool, error) {
 	}
 	p.Path = p.text
 	p.SkipLines = h.Lines[p.dataRow] - 1
-	p.PreambleLines = 0
-	if p.start < len(h.Lines) {
-		p.PreambleLines = h.Lines[p.start] - 1
-	}
 	p.Rows, p.RowsRead = -1, -1
 	return true, nil
 }
@@ -309,7 +303,6 @@ func (p *Prepared) scan(ctx context.Context) (bool, error) {
 	clean := true
 	p.Path = p.text
 	p.Rows, p.RowsRead = 0, 0
-	p.PreambleLines = 0
 	for i := 0; ; i++ {
 		if i&0xFFFF == 0 && ctx.Err() != nil {
 			return false, ctx.Err()
@@ -323,7 +316,6 @@ func (p *Prepared) scan(ctx context.Context) (bool, error) {
 		}
 		switch {
 		case i < p.start:
-			p.notePreamble(rec)
 			clean = clean && rec.Lines == 1
 			continue
 		case i < p.dataRow:
@@ -345,10 +337,6 @@ func (p *Prepared) scan(ctx context.Context) (bool, error) {
 	p.Rows = p.RowsRead
 	p.MaxRecordBytes = r.MaxBytes
 	return clean, nil
-}
-
-func (p *Prepared) notePreamble(rec *tabular.Record) {
-	p.PreambleLines += int64(rec.Lines)
 }
 
 // Normalize rewrites the file in the canonical dialect (comma, double
@@ -377,8 +365,7 @@ func (p *Prepared) Normalize(ctx context.Context) error {
 	r.WantFields, r.WantRaw = !canonical, true
 	r.MaxRaw = r.MaxRecordBytes + 1
 	p.Rows, p.RowsRead, p.Rejected, p.FirstRejects = 0, 0, Lines{}, nil
-	p.Padded, p.Trimmed, p.QuotesAsText = Lines{}, Lines{}, Lines{}
-	p.PreambleLines = 0
+	p.Padded, p.QuotesAsText = Lines{}, Lines{}
 	for i := 0; ; i++ {
 		if i&0xFFFF == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -389,10 +376,6 @@ func (p *Prepared) Normalize(ctx context.Context) error {
 		}
 		if err != nil {
 			return err
-		}
-		if i < p.start {
-			p.notePreamble(rec)
-			continue
 		}
 		if i < p.dataRow {
 			continue
@@ -492,7 +475,6 @@ func (p *Prepared) fit(rec *tabular.Record) ([]string, string) {
 			}
 		}
 		fields = fields[:p.width]
-		p.Trimmed.add(rec.Line)
 	}
 	if rec.Problem != "" {
 		p.QuotesAsText.add(rec.Line)

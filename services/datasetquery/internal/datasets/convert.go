@@ -374,29 +374,14 @@ func (s *Service) convertCSV(ctx context.Context, d Dataset, f SourceFile, o Con
 	if err != nil {
 		return converted{}, err
 	}
-	ignore := o.IgnoreErrors == nil || *o.IgnoreErrors
-	if !ignore && p.Rejected.Count > 0 {
-		return converted{}, &duck.InputError{Message: rejectedMessage(p)}
-	}
+	strict := o.IgnoreErrors != nil && !*o.IgnoreErrors
 	dst := filepath.Join(dir, "part.parquet")
-	res, err := duck.ConvertCSV(ctx, s.limits(dir), csvSource(p), dst, csvReading(o))
-	var de *duck.DisagreeError
-	if errors.As(err, &de) && !p.Normalized {
-		// DuckDB read the file differently from the scan: read it again
-		// in the canonical dialect, which leaves nothing to interpret.
-		s.log.WarnContext(ctx, "csv read disagreed with the scan; normalizing", "dataset_id", d.ID, "detail", de.Detail)
-		if err := p.Normalize(ctx); err != nil {
-			return converted{}, err
-		}
-		if !ignore && p.Rejected.Count > 0 {
-			return converted{}, &duck.InputError{Message: rejectedMessage(p)}
-		}
-		res, err = duck.ConvertCSV(ctx, s.limits(dir), csvSource(p), dst, csvReading(o))
-	}
-	if errors.As(err, &de) {
-		s.log.ErrorContext(ctx, "csv read disagreed with the normalized file", "dataset_id", d.ID, "detail", de.Detail)
-		return converted{}, &duck.InputError{Message: "the file could not be read consistently: " + de.Detail}
-	}
+	var res duck.ConvertResult
+	err = s.readPrepared(ctx, p, d.ID, strict, func(src duck.CSVSource) error {
+		var err error
+		res, err = duck.ConvertCSV(ctx, s.limits(dir), src, dst, csvReading(o))
+		return err
+	})
 	if err != nil {
 		return converted{}, err
 	}
@@ -434,11 +419,38 @@ func (s *Service) prepareCSV(ctx context.Context, dir string, f SourceFile, o Co
 	if o.Encoding == "" {
 		enc = scan.Result()
 	}
-	p, err := csvprep.Prepare(ctx, raw, enc, dir, prepOptions(f, o))
-	if errors.Is(err, tabular.ErrUnknownEncoding) {
-		return nil, &ValidationError{Field: "encoding", Message: tabular.UnknownEncodingMessage(o.Encoding)}
+	// An encoding named in the options was validated when the conversion
+	// was asked for.
+	return csvprep.Prepare(ctx, raw, enc, dir, prepOptions(f, o))
+}
+
+// readPrepared runs read over a prepared file. Where DuckDB reads the file
+// differently from the scan (a *duck.DisagreeError), the file is read once
+// more in its canonical copy, which leaves nothing to interpret; a second
+// disagreement fails with an InputError. strict refuses, before any read,
+// a file with rows the preparation set aside (an insert, ignore_errors
+// off).
+func (s *Service) readPrepared(ctx context.Context, p *csvprep.Prepared, datasetID string, strict bool, read func(duck.CSVSource) error) error {
+	if strict && p.Rejected.Count > 0 {
+		return &duck.InputError{Message: rejectedMessage(p)}
 	}
-	return p, err
+	err := read(csvSource(p))
+	var de *duck.DisagreeError
+	if errors.As(err, &de) && !p.Normalized {
+		s.log.WarnContext(ctx, "csv read disagreed with the scan; normalizing", "dataset_id", datasetID, "detail", de.Detail)
+		if err := p.Normalize(ctx); err != nil {
+			return err
+		}
+		if strict && p.Rejected.Count > 0 {
+			return &duck.InputError{Message: rejectedMessage(p)}
+		}
+		err = read(csvSource(p))
+	}
+	if errors.As(err, &de) {
+		s.log.ErrorContext(ctx, "csv read disagreed with the normalized file", "dataset_id", datasetID, "detail", de.Detail)
+		return &duck.InputError{Message: "the file could not be read consistently: " + de.Detail}
+	}
+	return err
 }
 
 func csvSource(p *csvprep.Prepared) duck.CSVSource {

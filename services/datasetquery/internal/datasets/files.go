@@ -84,13 +84,8 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	var csv *csvprep.Prepared
 	src := filepath.Join(dir, "source")
 	if kind == kindCSV {
-		// An insert takes every row or none: a row the preparation could
-		// not keep refuses the insert.
 		if csv, err = s.prepareCSV(ctx, dir, f, ConvertOptions{}); err != nil {
 			return 0, err
-		}
-		if csv.Rejected.Count > 0 {
-			return 0, &ValidationError{Field: "file_id", Message: rejectedMessage(csv)}
 		}
 	} else if err := fetch(ctx, s.conv.HTTP, f.URL, src, nil, s.conv.MaxFileBytes); err != nil {
 		return 0, err
@@ -102,16 +97,13 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	dst := filepath.Join(dir, "part.parquet")
 	var n int64
 	if kind == kindCSV {
-		n, err = duck.CastCSV(ctx, s.limits(dir), csvSource(csv), parts[0], dst, duck.CSVOptions{})
-		var de *duck.DisagreeError
-		if errors.As(err, &de) && !csv.Normalized {
-			if err = csv.Normalize(ctx); err == nil {
-				n, err = duck.CastCSV(ctx, s.limits(dir), csvSource(csv), parts[0], dst, duck.CSVOptions{})
-			}
-		}
-		if errors.As(err, &de) {
-			err = &duck.InputError{Message: "the file could not be read consistently: " + de.Detail}
-		}
+		// An insert takes every row or none: a row the preparation could
+		// not keep refuses the insert.
+		err = s.readPrepared(ctx, csv, d.ID, true, func(src duck.CSVSource) error {
+			var err error
+			n, err = duck.CastCSV(ctx, s.limits(dir), src, parts[0], dst, duck.CSVOptions{})
+			return err
+		})
 	} else {
 		n, err = duck.CastXLSX(ctx, s.limits(dir), src, parts[0], dst, duck.XLSXOptions{MaxCells: s.conv.MaxXLSXCells})
 	}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nonefinity/backend/pkg/tabular"
 	"github.com/nonefinity/backend/services/datasetquery/internal/csvprep"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
@@ -101,9 +100,6 @@ func linesWord(n int64) string {
 	}
 	return fmt.Sprintf("%d lines", n)
 }
-
-// EncodingNames lists the encodings a conversion accepts, for the docs.
-func EncodingNames() []string { return tabular.SupportedEncodings }
 
 // Rejected is one row a conversion did not keep.
 type Rejected = duck.Reject

@@ -397,11 +397,21 @@ func CastCSV(ctx context.Context, lim Limits, src CSVSource, schemaFile, dst str
 		if err != nil {
 			return err
 		}
+		create := "CREATE TEMP TABLE src AS SELECT * FROM " + readCSVCall(src, opts, nil, false, true)
 		if src.Rows == 0 {
-			return nil
+			// A file of a header alone: DuckDB has nothing to read.
+			cols := make([]string, len(src.Names))
+			for i, n := range src.Names {
+				cols[i] = sqlIdent(n) + " VARCHAR"
+			}
+			create = "CREATE TEMP TABLE src (" + strings.Join(cols, ", ") + ")"
 		}
-		if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE src AS SELECT * FROM "+readCSVCall(src, opts, nil, false, true)); err != nil {
-			return inputError(err)
+		if _, err := conn.ExecContext(ctx, create); err != nil {
+			var de *duckdb.Error
+			if errors.As(err, &de) {
+				return &DisagreeError{Detail: scrubPaths(firstLine(de.Msg))}
+			}
+			return err
 		}
 		var count int64
 		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM src").Scan(&count); err != nil {

@@ -689,8 +689,7 @@ func (st *xlsxStage) tokenList(col int) []string {
 func (st *xlsxStage) reading(sheet string) SheetReading {
 	r := SheetReading{Name: sheet, HeaderRow: st.headerRow, SkipRows: st.skipRows, Preamble: st.preamble}
 	for i, name := range st.names {
-		switch {
-		case st.types[i] == typeInterval:
+		if st.types[i] == typeInterval {
 			r.Durations = append(r.Durations, name)
 		}
 		if st.types[i] != typeText && st.types[i] != typeNull {
