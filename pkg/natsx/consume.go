@@ -26,7 +26,8 @@ type ConsumerOptions struct {
 	// the whole stream.
 	FilterSubjects []string
 	// MaxDeliver is how many times a message is handled before it is
-	// poison; default 5.
+	// poison; default 5; negative never gives up on a message by count
+	// (for handlers that count attempts themselves, or must not give up).
 	MaxDeliver int
 	// AckWait is how long the server waits for an acknowledgement before it
 	// redelivers; default 30s. Longer handlers are kept alive with progress
@@ -62,6 +63,28 @@ type Delivery[T any] struct {
 	Header       nats.Header
 	NumDelivered uint64
 	Msg          jetstream.Msg
+}
+
+// Defer returns an error that hands the message back to the server to be
+// delivered again after delay, without a failure: the handler chose not to
+// do it now (e.g. its owner already has a job running). The server counts
+// the delivery, so a consumer whose handler defers should set MaxDeliver
+// negative and count its attempts itself.
+func Defer(delay time.Duration) error { return &deferred{delay: delay} }
+
+type deferred struct{ delay time.Duration }
+
+func (d *deferred) Error() string { return fmt.Sprintf("deferred for %s", d.delay) }
+
+func isDeferred(err error) bool {
+	var d *deferred
+	return errors.As(err, &d)
+}
+
+func deferral(err error) time.Duration {
+	var d *deferred
+	errors.As(err, &d)
+	return d.delay
 }
 
 // ErrPermanent marks a handler error that retrying cannot fix (invalid
@@ -160,7 +183,7 @@ func Consume[T any](ctx context.Context, js jetstream.JetStream, opts ConsumerOp
 }
 
 func withConsumerDefaults(o ConsumerOptions) ConsumerOptions {
-	if o.MaxDeliver <= 0 {
+	if o.MaxDeliver == 0 {
 		o.MaxDeliver = 5
 	}
 	if o.AckWait <= 0 {
@@ -344,7 +367,13 @@ func handleMessage[T any](base context.Context, c *Consumer, msg jetstream.Msg, 
 		c.ack(ctx, log, msg)
 	case IsPermanent(err):
 		c.poison(ctx, log, msg, err)
-	case delivered >= uint64(c.opts.MaxDeliver):
+	case isDeferred(err):
+		delay := deferral(err)
+		log.DebugContext(ctx, "message deferred", "retry_in", delay)
+		if nerr := msg.NakWithDelay(delay); nerr != nil {
+			log.WarnContext(ctx, "nak failed; the message comes back after AckWait", "error", nerr)
+		}
+	case c.opts.MaxDeliver > 0 && delivered >= uint64(c.opts.MaxDeliver):
 		c.poison(ctx, log, msg, fmt.Errorf("gave up after %d deliveries: %w", delivered, err))
 	default:
 		delay := c.backoff(delivered)

@@ -367,3 +367,53 @@ func TestConsumerStopWaitsForInFlightHandler(t *testing.T) {
 	// The finished work was acknowledged before Stop returned.
 	env.waitSettled(t)
 }
+
+// A deferred message comes back without counting as a failure, and while
+// it waits the messages behind it are handled: a deferral never blocks the
+// queue.
+func TestConsumeDeferLetsLaterMessagesThrough(t *testing.T) {
+	env := newConsumeEnv(t)
+	poisoned := make(chan poisonCall, 1)
+	order := make(chan string, 10)
+	var deferrals atomic.Int32
+	startConsumer(t, env.js, ConsumerOptions{MaxDeliver: -1, OnPoison: recordPoison(poisoned)}, func(_ context.Context, d Delivery[job]) error {
+		if d.Data.ID == "held" && deferrals.Add(1) <= 4 {
+			return Defer(50 * time.Millisecond)
+		}
+		order <- d.Data.ID
+		return nil
+	})
+	env.publish(t, context.Background(), "held", job{ID: "held"})
+	env.publish(t, context.Background(), "next", job{ID: "next"})
+	if first := recv(t, order, waitLong, "first handled"); first != "next" {
+		t.Fatalf("first handled %q, want the message behind the deferred one", first)
+	}
+	if second := recv(t, order, waitLong, "deferred message"); second != "held" {
+		t.Fatalf("then %q", second)
+	}
+	env.waitSettled(t)
+	if n := deferrals.Load(); n != 5 || len(poisoned) != 0 {
+		t.Fatalf("deferred %d times (want 4 + the run), poisoned %d", n-1, len(poisoned))
+	}
+}
+
+// A negative MaxDeliver never gives up on a failing message by count.
+func TestConsumeNegativeMaxDeliverKeepsRetrying(t *testing.T) {
+	env := newConsumeEnv(t)
+	poisoned := make(chan poisonCall, 1)
+	var attempts atomic.Int32
+	done := make(chan struct{})
+	startConsumer(t, env.js, ConsumerOptions{MaxDeliver: -1, OnPoison: recordPoison(poisoned)}, func(context.Context, Delivery[job]) error {
+		if attempts.Add(1) < 8 {
+			return errors.New("store down")
+		}
+		close(done)
+		return nil
+	})
+	env.publish(t, context.Background(), "r", job{ID: "r"})
+	recv(t, done, waitLong, "success on the 8th attempt")
+	env.waitSettled(t)
+	if len(poisoned) != 0 {
+		t.Fatal("message poisoned although MaxDeliver is negative")
+	}
+}
