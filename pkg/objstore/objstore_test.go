@@ -278,26 +278,34 @@ func TestDeletePrefixRemoves250Objects(t *testing.T) {
 	}
 }
 
-func TestPresignedPutWithPlainHTTP(t *testing.T) {
-	ctx := testCtx(t)
-	s, _ := newStore(t)
-	u, err := s.PresignPut(ctx, "uploads/u1/data.csv", 5*time.Minute)
-	if err != nil {
-		t.Fatalf("PresignPut: %v", err)
-	}
-	body := []byte("id,name\n1,alice\n")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(body))
+// presignedPut sends body to a presigned URL with plain HTTP, as a browser
+// would, and returns the status and the answer's body.
+func presignedPut(t *testing.T, ctx context.Context, rawURL string, body io.Reader, size int64) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, rawURL, body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.ContentLength = size
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("PUT presigned: %v", err)
 	}
+	defer resp.Body.Close()
 	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("PUT presigned status %d: %s", resp.StatusCode, msg)
+	return resp.StatusCode, string(msg)
+}
+
+func TestPresignedPutWithPlainHTTP(t *testing.T) {
+	ctx := testCtx(t)
+	s, _ := newStore(t)
+	body := []byte("id,name\n1,alice\n")
+	u, err := s.PresignPut(ctx, "uploads/u1/data.csv", int64(len(body)), 5*time.Minute)
+	if err != nil {
+		t.Fatalf("PresignPut: %v", err)
+	}
+	if status, msg := presignedPut(t, ctx, u.String(), bytes.NewReader(body), int64(len(body))); status != http.StatusOK {
+		t.Fatalf("PUT presigned status %d: %s", status, msg)
 	}
 	st, err := s.Stat(ctx, "uploads/u1/data.csv")
 	if err != nil {
@@ -309,14 +317,38 @@ func TestPresignedPutWithPlainHTTP(t *testing.T) {
 
 	// The signature covers the key: the same URL cannot write elsewhere.
 	tampered := strings.Replace(u.String(), "data.csv", "evil.csv", 1)
-	req, _ = http.NewRequestWithContext(ctx, http.MethodPut, tampered, bytes.NewReader(body))
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if status, _ := presignedPut(t, ctx, tampered, bytes.NewReader(body), int64(len(body))); status != http.StatusForbidden {
+		t.Fatalf("tampered presigned PUT status %d, want 403", status)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("tampered presigned PUT status %d, want 403", resp.StatusCode)
+}
+
+// The storage server itself refuses a body of another length than the
+// grant's: larger, smaller, and chunked (no length at all). The object the
+// first PUT stored is untouched.
+func TestPresignedPutRefusesAnotherSize(t *testing.T) {
+	ctx := testCtx(t)
+	s, _ := newStore(t)
+	const key = "uploads/u1/ten.bin"
+	u, err := s.PresignPut(ctx, key, 10, 5*time.Minute)
+	if err != nil {
+		t.Fatalf("PresignPut: %v", err)
+	}
+	if status, msg := presignedPut(t, ctx, u.String(), bytes.NewReader([]byte("0123456789")), 10); status != http.StatusOK {
+		t.Fatalf("PUT of the granted 10 bytes: %d %s", status, msg)
+	}
+	for name, size := range map[string]int64{"one more": 11, "one less": 9, "20 MB": 20 << 20} {
+		status, _ := presignedPut(t, ctx, u.String(), io.LimitReader(&patternReader{state: 1}, size), size)
+		if status != http.StatusForbidden {
+			t.Errorf("PUT of %s (%d bytes) to a 10-byte grant: status %d, want 403", name, size, status)
+		}
+	}
+	chunked := io.NopCloser(strings.NewReader("a chunked body of unknown length"))
+	if status, _ := presignedPut(t, ctx, u.String(), chunked, -1); status != http.StatusForbidden {
+		t.Errorf("chunked PUT to a 10-byte grant: status %d, want 403", status)
+	}
+	st, err := s.Stat(ctx, key)
+	if err != nil || st.Size != 10 {
+		t.Fatalf("object after refused PUTs: %+v, %v; want the 10 bytes", st, err)
 	}
 }
 
@@ -447,7 +479,7 @@ func TestBadKeysAreRejectedBeforeAnyRequest(t *testing.T) {
 		_, _, checks["Get"] = s.Get(ctx, key)
 		_, checks["Stat"] = s.Stat(ctx, key)
 		checks["Delete"] = s.Delete(ctx, key)
-		_, checks["PresignPut"] = s.PresignPut(ctx, key, time.Minute)
+		_, checks["PresignPut"] = s.PresignPut(ctx, key, 1, time.Minute)
 		_, checks["PresignGet"] = s.PresignGet(ctx, key, time.Minute, "")
 		for op, err := range checks {
 			if !errors.Is(err, objstore.ErrInvalidKey) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -336,13 +337,21 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	return removed, nil
 }
 
-// PresignPut returns a URL that lets its holder PUT key until expiry (1 s to
-// 7 days). Presigning is local computation; it does not contact the server.
-func (s *Store) PresignPut(ctx context.Context, key string, expiry time.Duration) (*url.URL, error) {
+// PresignPut returns a URL that lets its holder PUT exactly size bytes to
+// key until expiry (1 s to 7 days). The Content-Length is signed, so the
+// server refuses a body of any other length (and a chunked one) with 403:
+// a grant for 10 bytes cannot store 20 MB. Browsers set Content-Length from
+// the body themselves. Presigning is local computation; it does not contact
+// the server.
+func (s *Store) PresignPut(ctx context.Context, key string, size int64, expiry time.Duration) (*url.URL, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	u, err := s.client.PresignedPutObject(ctx, s.bucket, key, expiry)
+	if size < 0 {
+		return nil, fmt.Errorf("objstore: presign put %q: negative size %d", key, size)
+	}
+	signed := http.Header{"Content-Length": {strconv.FormatInt(size, 10)}}
+	u, err := s.client.PresignHeader(ctx, http.MethodPut, s.bucket, key, expiry, nil, signed)
 	if err != nil {
 		return nil, s.fail("presign put", key, err)
 	}

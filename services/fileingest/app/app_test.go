@@ -124,6 +124,27 @@ func TestUploadURLRejects(t *testing.T) {
 	}
 }
 
+// A right-to-left override makes "report\u202Excs.exe" show as
+// "reportexe.csv"; every operation that names a file refuses bidi controls
+// with a 422 naming the field.
+func TestBidiControlsInNamesAreRefused(t *testing.T) {
+	h := start(t, app.Config{})
+	f := h.upload(alice, "plain.csv", "text/csv", []byte(salesCSV))
+	for _, name := range []string{"report\u202Excs.exe", "a\u202Ab.csv", "a\u2066b.csv", "a\u2069b.csv", "a\u200Fb.csv", "a\u061Cb.csv"} {
+		_, err := h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: name, FileSize: 4, FileType: "text/csv"})
+		wantCode(t, fmt.Sprintf("upload-url %q", name), err, rpcerr.Validation, "file_name")
+		_, err = h.files.MultipartStart(h.ctx(alice), filev1.MultipartStartRequest{FileName: name, FileType: "text/csv"})
+		wantCode(t, fmt.Sprintf("multipart upload %q", name), err, rpcerr.Validation, "file_name")
+		_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: f.FilePath, FileName: name, FileSize: f.FileSize})
+		wantCode(t, fmt.Sprintf("commit %q", name), err, rpcerr.Validation, "file_name")
+		_, err = h.files.Rename(h.ctx(alice), filev1.RenameRequest{ID: f.ID, NewName: name})
+		wantCode(t, fmt.Sprintf("rename %q", name), err, rpcerr.Validation, "new_name")
+	}
+	if got, err := h.files.Get(h.ctx(alice), filev1.GetRequest{ID: f.ID}); err != nil || got.FileName != "plain" {
+		t.Fatalf("file after refused renames = %+v, %v", got, err)
+	}
+}
+
 func TestCommitRejects(t *testing.T) {
 	h := start(t, app.Config{UserQuotaBytes: 50})
 	// An object under bob's prefix cannot be committed by alice.
@@ -149,25 +170,41 @@ func TestCommitRejects(t *testing.T) {
 		t.Fatal("bob's object was touched by alice's commit")
 	}
 
-	// Size mismatch: 400, and the object is removed.
+	// The grant is bound to the declared size: object storage refuses a
+	// PUT of any other length, so a 10-byte grant cannot store 13 bytes.
 	g, err := h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "a.csv", FileSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(t, g.UploadURL, []byte("0123456789abc"))
+	if status := putStatus(t, g.UploadURL, []byte("0123456789abc")); status != http.StatusForbidden {
+		t.Fatalf("PUT of 13 bytes to a 10-byte grant: %d, want 403", status)
+	}
+	if h.objectExists(g.ObjectName) {
+		t.Fatal("a refused PUT stored an object")
+	}
+
+	// Commit still compares the stored object with the declaration, for a
+	// storage server that would not check the signed length: a mismatch is
+	// 400 and the object is removed.
+	if _, err := h.store.Put(context.Background(), g.ObjectName, strings.NewReader("0123456789abc"), 13, ""); err != nil {
+		t.Fatal(err)
+	}
 	_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: g.ObjectName, FileName: "a.csv", FileSize: 10})
 	wantCode(t, "size mismatch", err, rpcerr.BadRequest, "file_size")
 	if h.objectExists(g.ObjectName) {
 		t.Fatal("object of a size mismatch was kept")
 	}
 
-	// Quota at commit: a PUT of more than the grant allowed is refused.
+	// Quota at commit: an object larger than the quota allows is refused
+	// even when its declaration matches it.
 	g, err = h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "big.csv", FileSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	big := bytes.Repeat([]byte("x"), 60)
-	put(t, g.UploadURL, big)
+	if _, err := h.store.Put(context.Background(), g.ObjectName, bytes.NewReader(big), 60, ""); err != nil {
+		t.Fatal(err)
+	}
 	_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: g.ObjectName, FileName: "big.csv", FileSize: 60})
 	wantCode(t, "quota at commit", err, rpcerr.TooLarge, "file_size")
 	if h.objectExists(g.ObjectName) {

@@ -15,8 +15,8 @@ const MaxNameBytes = 255
 const maxExtLen = 16
 
 // checkName applies the rules for a file name: not blank, at most 255
-// bytes of valid UTF-8, no path separators, no control characters, and not
-// "." or "..".
+// bytes of valid UTF-8, no path separators, no control characters, no
+// bidirectional text controls, and not "." or "..".
 func checkName(field, name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
@@ -29,10 +29,25 @@ func checkName(field, name string) error {
 		return invalid(field, "must not contain path separators")
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return invalid(field, "must not contain control characters")
+	case strings.IndexFunc(name, isBidiControl) >= 0:
+		return invalid(field, "must not contain bidirectional text controls (U+200E, U+200F, U+061C, U+202A to U+202E, U+2066 to U+2069)")
 	case name == "." || name == "..":
 		return invalid(field, "is not a file name")
 	}
 	return nil
+}
+
+// isBidiControl reports the characters that reorder how text is shown: a
+// right-to-left override makes "report\u202Excs.exe" look like
+// "reportexe.csv" wherever the name is displayed.
+func isBidiControl(r rune) bool {
+	switch {
+	case r == '\u200E', r == '\u200F', r == '\u061C':
+		return true
+	case r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
+		return true
+	}
+	return false
 }
 
 // SplitName splits a file name into base and extension the way the

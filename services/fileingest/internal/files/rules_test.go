@@ -29,6 +29,17 @@ func TestCheckName(t *testing.T) {
 		{"\xff\xfe.csv", false},
 		{".", false},
 		{"..", false},
+		{"report\u202Excs.exe", false},
+		{"a\u202Ab.csv", false},
+		{"a\u202Db.csv", false},
+		{"a\u2066b.csv", false},
+		{"a\u2069b.csv", false},
+		{"a\u200Eb.csv", false},
+		{"a\u200Fb.csv", false},
+		{"a\u061Cb.csv", false},
+		{"a\u2029b.csv", true}, // a paragraph separator, not a bidi control (and no Cc)
+		{"a\u2065b.csv", true},
+		{"שלום \u05d3.csv", true}, // right-to-left text itself is fine
 	} {
 		err := checkName("file_name", tc.name)
 		if (err == nil) != tc.ok {

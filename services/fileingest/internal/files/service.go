@@ -60,7 +60,7 @@ type ObjectStore interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, objstore.ObjectInfo, error)
 	Delete(ctx context.Context, key string) error
 	DeletePrefix(ctx context.Context, prefix string) (int, error)
-	PresignPut(ctx context.Context, key string, expiry time.Duration) (*url.URL, error)
+	PresignPut(ctx context.Context, key string, size int64, expiry time.Duration) (*url.URL, error)
 	PresignGet(ctx context.Context, key string, expiry time.Duration, downloadName string) (*url.URL, error)
 	NewMultipartUpload(ctx context.Context, key, contentType string) (string, error)
 	PresignUploadPart(ctx context.Context, key, uploadID string, number int, expiry time.Duration) (*url.URL, error)
@@ -149,7 +149,7 @@ func (s *Service) UploadURL(ctx context.Context, owner string, req UploadRequest
 	}
 	_, ext := SplitName(req.FileName)
 	key := rawPrefix(owner) + ulid.Make().String() + keyExt(ext)
-	u, err := s.objects.PresignPut(ctx, key, s.cfg.UploadURLTTL)
+	u, err := s.objects.PresignPut(ctx, key, req.Size, s.cfg.UploadURLTTL)
 	if err != nil {
 		return Grant{}, storageError("presign upload", err)
 	}
