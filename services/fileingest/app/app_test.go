@@ -546,7 +546,10 @@ func TestProcessingContent(t *testing.T) {
 				Sheets: []string{"Summary", "Raw"}, Sheet: "Summary"}, ""},
 		{"photo.csv", "text/csv", pngBytes(t), filev1.StatusFailed, "image", "image/png", nil, "content is image/png, not text/csv"},
 		{"bomb.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", bomb(t, 24<<20), filev1.StatusFailed, "spreadsheet",
-			"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", nil, "xlsx: uncompressed size over 8 MiB"},
+			"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", nil, "xlsx: the workbook expands to more than 8 MiB uncompressed"},
+		// A tiny sheet beside a zero-filled picture: every entry counts.
+		{"media.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", twoSheetsWithMedia(t, 24<<20), filev1.StatusFailed, "spreadsheet",
+			"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", nil, "xlsx: the workbook expands to more than 8 MiB uncompressed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := h.upload(alice, tc.name, tc.typ, tc.body)
@@ -580,6 +583,14 @@ func TestProcessingContent(t *testing.T) {
 
 func twoSheets(t *testing.T) []byte {
 	t.Helper()
+	return twoSheetsWithMedia(t, 0)
+}
+
+// twoSheetsWithMedia is twoSheets plus, when mediaBytes > 0, an
+// xl/media/image1.bin of that many zero bytes, which deflates to almost
+// nothing.
+func twoSheetsWithMedia(t *testing.T, mediaBytes int) []byte {
+	t.Helper()
 	f := excelize.NewFile()
 	defer f.Close()
 	if err := f.SetSheetName("Sheet1", "Summary"); err != nil {
@@ -595,6 +606,9 @@ func twoSheets(t *testing.T) []byte {
 	}
 	if err := f.SetCellValue("Raw", "A1", "other"); err != nil {
 		t.Fatal(err)
+	}
+	if mediaBytes > 0 {
+		f.Pkg.Store("xl/media/image1.bin", make([]byte, mediaBytes))
 	}
 	buf, err := f.WriteToBuffer()
 	if err != nil {

@@ -39,8 +39,9 @@ type Config struct {
 	// SpreadsheetMaxBytes caps the temporary copy of a workbook being
 	// inspected (default 256 MiB); larger workbooks end failed.
 	SpreadsheetMaxBytes int64 `env:"FILE_SPREADSHEET_MAX_BYTES" envDefault:"268435456"`
-	// XLSXMaxUncompressed caps what a workbook's inspected parts may
-	// expand to (default 1 GiB); zip bombs fail here.
+	// XLSXMaxUncompressed caps what all the entries of a workbook may
+	// expand to (default 1 GiB); a workbook over it fails processing, so
+	// zip bombs never become convertible.
 	XLSXMaxUncompressed int64 `env:"FILE_XLSX_MAX_UNCOMPRESSED" envDefault:"1073741824"`
 	// XLSXMaxCells caps the cells read for a preview.
 	XLSXMaxCells int `env:"FILE_XLSX_MAX_CELLS" envDefault:"1000000"`

@@ -285,7 +285,7 @@ func TestXLSXZipBomb(t *testing.T) {
 	dir := t.TempDir()
 	bomb := bombWorkbook(t, 24<<20, false)
 	res := inspect(t, bomb, sniff.Hints{Ext: ".xlsx"}, sniff.Limits{HeadBytes: 4096, MaxUncompressed: 8 << 20, TempDir: dir})
-	if res.DetectedType != sniff.TypeXLSX || res.Problem != "xlsx: uncompressed size over 8 MiB" || res.Preview != nil {
+	if res.DetectedType != sniff.TypeXLSX || res.Problem != "xlsx: the workbook expands to more than 8 MiB uncompressed" || res.Preview != nil {
 		t.Fatalf("honest bomb: %+v", res)
 	}
 	assertDirEmpty(t, dir)
@@ -296,6 +296,59 @@ func TestXLSXZipBomb(t *testing.T) {
 		t.Fatalf("lying bomb: %+v", res)
 	}
 	assertDirEmpty(t, dir)
+}
+
+// Every entry counts, not only the parts a preview reads: a workbook whose
+// sheet is tiny but whose xl/media/*.bin is zero-filled past the limit
+// fails, so it never becomes convertible; the same workbook with a picture
+// within the limit is previewed.
+func TestXLSXMediaBomb(t *testing.T) {
+	const limit = 1 << 20
+	dir := t.TempDir()
+	lim := sniff.Limits{HeadBytes: 4096, MaxUncompressed: limit, TempDir: dir}
+	book := twoSheetWorkbook(t, 0)
+	bomb := withZeroEntry(t, book, "xl/media/image1.bin", 3*limit)
+	if len(bomb) > 64<<10 {
+		t.Fatalf("the bomb should deflate small, it has %d bytes", len(bomb))
+	}
+	res := inspect(t, bomb, sniff.Hints{Ext: ".xlsx"}, lim)
+	if res.DetectedType != sniff.TypeXLSX || res.Problem != "xlsx: the workbook expands to more than 1 MiB uncompressed" || res.Preview != nil {
+		t.Fatalf("media bomb: %+v", res)
+	}
+	assertDirEmpty(t, dir)
+
+	fine := withZeroEntry(t, book, "xl/media/image1.bin", limit/2)
+	res = inspect(t, fine, sniff.Hints{Ext: ".xlsx"}, lim)
+	if res.Problem != "" || res.Preview == nil || res.Preview.Sheet != "Summary" {
+		t.Fatalf("workbook with a picture within the limit: %+v", res)
+	}
+}
+
+// withZeroEntry copies a zip and adds an entry of size zero bytes.
+func withZeroEntry(t *testing.T, archive []byte, name string, size int) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		if err := zw.Copy(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := zw.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // bombWorkbook is a valid workbook whose only sheet holds size bytes of

@@ -58,12 +58,37 @@ func inspectZip(res *Result, src *spooled, head []byte, lim Limits) {
 	if res.DetectedType != TypeXLSX {
 		return
 	}
+	if problem := checkExpandedSize(zr, lim); problem != "" {
+		res.Problem = problem
+		return
+	}
 	p, problem := xlsxPreview(zr, src.file == nil, lim)
 	if problem != "" {
 		res.Problem = problem
 		return
 	}
 	res.Preview = p
+}
+
+// checkExpandedSize sums the declared uncompressed sizes of every entry,
+// not only of the parts a preview reads: a workbook that passes here is
+// one the conversion may open whole, so a 1.5 GB zero-filled
+// xl/media/*.bin must fail now, while the file is processed, and never
+// become convertible. The declared sizes are a real bound on what any
+// reader built on archive/zip (this package, the XLSX reader, the
+// converter) inflates: it counts the bytes it reads from an entry and
+// fails once they pass the entry's declared size.
+func checkExpandedSize(zr *zip.Reader, lim Limits) string {
+	limit := uint64(lim.MaxUncompressed)
+	var total uint64
+	for _, f := range zr.File {
+		// Compared before adding: a lying header may declare up to 2^64-1.
+		if f.UncompressedSize64 > limit-total {
+			return "xlsx: the workbook expands to more than " + humanBytes(lim.MaxUncompressed) + " uncompressed"
+		}
+		total += f.UncompressedSize64
+	}
+	return ""
 }
 
 // zipTypeFromNames tells OOXML documents from plain zips by the parts they
@@ -222,11 +247,11 @@ func copyRaw(w io.Writer, files []*zip.File) error {
 
 // partsForPreview selects the package parts the XLSX reader needs for the
 // first sheet (content types, relationships, workbook, styles, theme,
-// shared strings and that one worksheet) and enforces the limits on them:
-// pictures, embedded objects and the other sheets are never read.
+// shared strings and that one worksheet) and enforces the part limit on
+// them (checkExpandedSize bounded their sum): pictures, embedded objects
+// and the other sheets are never read.
 func partsForPreview(zr *zip.Reader, firstSheetPart string, lim Limits) ([]*zip.File, string) {
 	var keep []*zip.File
-	var total uint64
 	for _, f := range zr.File {
 		name := strings.ToLower(f.Name)
 		isSheet := name == firstSheetPart
@@ -235,10 +260,6 @@ func partsForPreview(zr *zip.Reader, firstSheetPart string, lim Limits) ([]*zip.
 			name == "xl/sharedstrings.xml" || strings.HasPrefix(name, "xl/theme/")
 		if !needed {
 			continue
-		}
-		total += f.UncompressedSize64
-		if total > uint64(lim.MaxUncompressed) {
-			return nil, "xlsx: uncompressed size over " + humanBytes(lim.MaxUncompressed)
 		}
 		// The worksheet and the shared strings are streamed by the reader;
 		// every other part is held in memory.
