@@ -352,6 +352,18 @@ func TestKeyTest(t *testing.T) {
 	if err != nil || !adhoc.IsValid {
 		t.Fatalf("ad-hoc test = %+v, %v", adhoc, err)
 	}
+	// A base URL ending in "?" or "#" would turn the probe path into its
+	// query or fragment and leave the caller the path the key is sent to.
+	for _, base := range []string{provider.URL + "/admin?", provider.URL + "/admin/#", provider.URL + "/admin?x=1"} {
+		_, err := e.cl.Test(ctxA, credentialv1.TestRequest{ProviderName: "openai", APIKey: goodKey, BaseURL: base})
+		if re := wantCode(t, err, rpcerr.Validation); re.Field != "base_url" || !strings.Contains(re.Message, "query or fragment") {
+			t.Errorf("base url %q: %+v", base, re)
+		}
+		_, err = e.cl.Create(ctxA, credentialv1.CreateRequest{Name: "q", ProviderName: "openai", APIKey: goodKey, BaseURL: ptr(base)})
+		if re := wantCode(t, err, rpcerr.Validation); re.Field != "base_url" {
+			t.Errorf("create with base url %q: %+v", base, re)
+		}
+	}
 	// The guard: the metadata address is refused without a connection.
 	ssrf, err := e.cl.Test(ctxA, credentialv1.TestRequest{ProviderName: "openai", APIKey: goodKey, BaseURL: "http://169.254.169.254/latest"})
 	if err != nil || ssrf.IsValid || ssrf.Message != "Address not allowed" {

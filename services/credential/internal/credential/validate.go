@@ -74,7 +74,10 @@ func normalizeBaseURL(raw string) (string, error) {
 	if u.User != nil {
 		return "", invalid("base_url", "must not contain user info; put the key in api_key")
 	}
-	if u.Fragment != "" || u.RawQuery != "" {
+	// The probe path is appended to the base URL's path; a query or
+	// fragment, even an empty one ("…/v1?"), would swallow it. url.URL keeps
+	// no trace of a bare "#", hence the look at the raw text.
+	if strings.ContainsAny(raw, "?#") {
 		return "", invalid("base_url", "must not have a query or fragment")
 	}
 	return strings.TrimRight(raw, "/"), nil

@@ -101,6 +101,11 @@ func TestNormalizeBaseURL(t *testing.T) {
 		{"https://user:pw@proxy.example.com", "", false},
 		{"https://proxy.example.com/v1?key=x", "", false},
 		{"https://proxy.example.com/#x", "", false},
+		// Empty query or fragment: the probe path would become it.
+		{"https://proxy.example.com/v1?", "", false},
+		{"https://proxy.example.com/v1/?", "", false},
+		{"https://proxy.example.com/v1#", "", false},
+		{"https://proxy.example.com/v1%3F", "https://proxy.example.com/v1%3F", true},
 		{"https://" + strings.Repeat("a", MaxBaseURLLength), "", false},
 	} {
 		got, err := normalizeBaseURL(tc.in)

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // The SSRF guard refuses to connect to addresses inside the service's own
@@ -39,9 +41,18 @@ var refusedRanges = []struct {
 	{netip.MustParsePrefix("0.0.0.0/8"), "this-network"},
 	{netip.MustParsePrefix("100.64.0.0/10"), "carrier-grade NAT"},
 	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignment"},
+	// Documentation ranges route nowhere on the internet, so an address in
+	// them can only be a local network that reused them.
+	{netip.MustParsePrefix("192.0.2.0/24"), "documentation"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "documentation"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "documentation"},
+	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
 	{netip.MustParsePrefix("100::/64"), "discard-only"},
+	// IPv4-compatible addresses (deprecated) are handed to the IPv4 stack
+	// by some systems; no provider has one.
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible"},
 }
 
 // refusedReason says why ip may not be dialed, or "" when it may.
@@ -68,23 +79,128 @@ func refusedReason(ip netip.Addr) string {
 			return r.reason
 		}
 	}
-	// IPv6 forms that carry an IPv4 address reach that address.
-	if ip.Is6() {
-		b := ip.As16()
-		var embedded netip.Addr
-		switch {
-		case nat64.Contains(ip):
-			embedded = netip.AddrFrom4([4]byte(b[12:16]))
-		case sixToFour.Contains(ip):
-			embedded = netip.AddrFrom4([4]byte(b[2:6]))
-		}
-		if embedded.IsValid() {
-			if r := refusedReason(embedded); r != "" {
-				return r + " (embedded in IPv6)"
-			}
+	if embedded, ok := embeddedIPv4(ip); ok {
+		if r := refusedReason(embedded); r != "" {
+			return r + " (embedded in IPv6)"
 		}
 	}
 	return ""
+}
+
+// embeddedIPv4 is the IPv4 address an IPv6 form reaches (NAT64, 6to4).
+func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
+	if !ip.Is6() {
+		return netip.Addr{}, false
+	}
+	b := ip.As16()
+	switch {
+	case nat64.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	}
+	return netip.Addr{}, false
+}
+
+// ownAddressReason is the refusal of an address of this machine.
+const ownAddressReason = "this host's own"
+
+// hostAddrsMaxAge is how long a listing of the interfaces is trusted:
+// addresses change with DHCP leases and container networks, rarely faster.
+const hostAddrsMaxAge = 30 * time.Second
+
+// hostAddrs are the addresses of this machine's interfaces. They are
+// refused whatever their range: a public address of the host reaches every
+// service listening on all interfaces (NATS, MongoDB, the gateway) as surely
+// as loopback does.
+type hostAddrs struct {
+	list   func() ([]net.Addr, error) // net.InterfaceAddrs
+	maxAge time.Duration
+
+	mu     sync.Mutex
+	set    map[netip.Addr]bool
+	listed time.Time
+}
+
+func newHostAddrs(list func() ([]net.Addr, error)) *hostAddrs {
+	if list == nil {
+		list = net.InterfaceAddrs
+	}
+	return &hostAddrs{list: list, maxAge: hostAddrsMaxAge}
+}
+
+// contains reports whether ip is one of the machine's addresses. When the
+// interfaces cannot be listed the previous listing is used; without one the
+// error is returned and the dial refused.
+func (h *hostAddrs) contains(ip netip.Addr) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.set == nil || time.Since(h.listed) > h.maxAge {
+		addrs, err := h.list()
+		switch {
+		case err == nil:
+			h.set = addrSet(addrs)
+			h.listed = time.Now()
+		case h.set == nil:
+			return false, fmt.Errorf("list this host's addresses: %w", err)
+		}
+	}
+	return h.set[ip.WithZone("").Unmap()], nil
+}
+
+func addrSet(addrs []net.Addr) map[netip.Addr]bool {
+	set := make(map[netip.Addr]bool, len(addrs))
+	for _, a := range addrs {
+		var ip net.IP
+		switch a := a.(type) {
+		case *net.IPNet:
+			ip = a.IP
+		case *net.IPAddr:
+			ip = a.IP
+		}
+		if addr, ok := netip.AddrFromSlice(ip); ok {
+			set[addr.Unmap()] = true
+		}
+	}
+	return set
+}
+
+// guard decides each dialed address: refused ranges and the machine's own
+// addresses are refused unless CREDENTIAL_ALLOWED_HOSTS lists them.
+type guard struct {
+	allow allowList
+	host  *hostAddrs
+}
+
+// check returns a *refusedError for an address the probe may not reach.
+func (g guard) check(ip netip.Addr) error {
+	if g.allow.ip(ip) {
+		return nil
+	}
+	reason := refusedReason(ip)
+	if reason == "" {
+		candidates := []netip.Addr{ip}
+		if v4, ok := embeddedIPv4(ip); ok {
+			candidates = append(candidates, v4)
+		}
+		for _, c := range candidates {
+			own, err := g.host.contains(c)
+			if err != nil {
+				return err
+			}
+			if own {
+				reason = ownAddressReason
+				if c != ip {
+					reason += " (embedded in IPv6)"
+				}
+				break
+			}
+		}
+	}
+	if reason != "" {
+		return &refusedError{ip: ip, reason: reason}
+	}
+	return nil
 }
 
 var hostnameRE = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$`)

@@ -41,6 +41,8 @@ type Options struct {
 	AllowedHosts []string
 	// Resolver resolves host names; nil is the system resolver.
 	Resolver *net.Resolver
+	// hostAddrs lists this machine's addresses; nil is net.InterfaceAddrs.
+	hostAddrs func() ([]net.Addr, error)
 }
 
 // Prober runs validation probes.
@@ -62,6 +64,7 @@ func New(o Options) (*Prober, error) {
 	if err != nil {
 		return nil, err
 	}
+	g := guard{allow: allow, host: newHostAddrs(o.hostAddrs)}
 	plain := &net.Dialer{Timeout: o.Timeout, Resolver: o.Resolver}
 	guarded := &net.Dialer{Timeout: o.Timeout, Resolver: o.Resolver,
 		// Control runs after the socket is made and before it connects,
@@ -75,10 +78,7 @@ func New(o Options) (*Prober, error) {
 			if err != nil {
 				return fmt.Errorf("dial target %q is not an IP address", host)
 			}
-			if reason := refusedReason(ip); reason != "" && !allow.ip(ip) {
-				return &refusedError{ip: ip, reason: reason}
-			}
-			return nil
+			return g.check(ip)
 		},
 	}
 	transport := &http.Transport{
@@ -166,11 +166,25 @@ func (p *Prober) Probe(ctx context.Context, t credential.ProbeTarget) credential
 	return res
 }
 
-func probeURL(base, path string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimRight(base, "/") + path)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+// probeURL is the base URL with the probe's path appended to its path. The
+// base is parsed on its own, so nothing in it (a trailing "?" or "#", say)
+// can turn the probe path into a query or fragment and leave the caller in
+// charge of the path the key is sent to.
+func probeURL(base, probePath string) (*url.URL, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
 		return nil, errors.New("the base URL must be an absolute http(s) URL")
 	}
+	// A bare "?" or "#" leaves no trace in url.URL but the raw text.
+	if strings.ContainsAny(base, "?#") {
+		return nil, errors.New("the base URL must not have a query or fragment")
+	}
+	ref, err := url.Parse(probePath)
+	if err != nil || ref.Scheme != "" || ref.Host != "" || ref.Fragment != "" {
+		return nil, errors.New("the provider's probe path is not a path")
+	}
+	u = u.JoinPath(ref.EscapedPath())
+	u.RawQuery = ref.RawQuery
 	return u, nil
 }
 

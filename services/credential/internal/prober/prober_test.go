@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -259,6 +260,10 @@ func TestRefusedReason(t *testing.T) {
 		"127.9.9.9": "loopback", "172.31.255.255": "private", "0.1.2.3": "this-network",
 		"255.255.255.255": "reserved", "198.18.0.1": "benchmarking", "2002:a00:1::": "private (embedded in IPv6)",
 		"fd12:3456::1": "private", "ff02::1": "multicast",
+		"192.0.2.1": "documentation", "198.51.100.255": "documentation", "203.0.113.9": "documentation",
+		"2001:db8::1": "documentation", "2001:db8:ffff::": "documentation", "192.0.3.0": "", "203.0.114.1": "",
+		"::7f00:1": "IPv4-compatible", "::808:808": "IPv4-compatible", "::1:0:0": "",
+		"64:ff9b::c000:201": "documentation (embedded in IPv6)",
 	} {
 		if got := refusedReason(netip.MustParseAddr(ip)); got != want {
 			t.Errorf("refusedReason(%s) = %q, want %q", ip, got, want)
@@ -306,5 +311,169 @@ func TestAllowListParsing(t *testing.T) {
 	if !a.host("host.example") || a.host("other.example") || !a.ip(netip.MustParseAddr("10.9.9.9")) ||
 		!a.ip(netip.MustParseAddr("::1")) || a.ip(netip.MustParseAddr("192.168.0.1")) {
 		t.Fatalf("allow list = %+v", a)
+	}
+}
+
+// The machine's own addresses are refused whatever their range: a public
+// address of the host reaches what listens on all its interfaces. Nothing
+// is dialed here; the listing is injected.
+func TestOwnAddressesRefused(t *testing.T) {
+	own := []net.Addr{
+		&net.IPNet{IP: net.ParseIP("9.9.9.9"), Mask: net.CIDRMask(24, 32)},
+		&net.IPNet{IP: net.ParseIP("2606:4700::6810:84e5"), Mask: net.CIDRMask(64, 128)},
+	}
+	listings := 0
+	g := guard{host: newHostAddrs(func() ([]net.Addr, error) { listings++; return own, nil })}
+	for ip, want := range map[string]string{
+		"9.9.9.9":              ownAddressReason,
+		"::ffff:9.9.9.9":       ownAddressReason,
+		"64:ff9b::909:909":     ownAddressReason + " (embedded in IPv6)",
+		"2606:4700::6810:84e5": ownAddressReason,
+		"9.9.9.10":             "",
+		"10.0.0.1":             "private",
+	} {
+		var refused *refusedError
+		err := g.check(netip.MustParseAddr(ip))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s refused: %v", ip, err)
+		case want != "" && (!errors.As(err, &refused) || refused.reason != want):
+			t.Errorf("%s: %v, want refused as %q", ip, err, want)
+		}
+	}
+	if listings != 1 {
+		t.Errorf("interfaces listed %d times within %s, want once", listings, hostAddrsMaxAge)
+	}
+
+	// An allowed address is reached even when it is the host's own.
+	allow, _ := parseAllowList([]string{"9.9.9.9"})
+	if err := (guard{allow: allow, host: g.host}).check(netip.MustParseAddr("9.9.9.9")); err != nil {
+		t.Errorf("allowed own address refused: %v", err)
+	}
+
+	// Without any listing every dial is refused; a failed refresh keeps the
+	// last listing.
+	failing := guard{host: newHostAddrs(func() ([]net.Addr, error) { return nil, errors.New("netlink down") })}
+	if err := failing.check(netip.MustParseAddr("8.8.8.8")); err == nil {
+		t.Error("a dial was allowed although the host's addresses are unknown")
+	}
+	fails := false
+	stale := newHostAddrs(func() ([]net.Addr, error) {
+		if fails {
+			return nil, errors.New("netlink down")
+		}
+		return own, nil
+	})
+	stale.maxAge = 0
+	if ok, err := stale.contains(netip.MustParseAddr("9.9.9.9")); !ok || err != nil {
+		t.Fatalf("first listing: %v, %v", ok, err)
+	}
+	fails = true
+	if ok, err := stale.contains(netip.MustParseAddr("9.9.9.9")); !ok || err != nil {
+		t.Fatalf("after a failed refresh: %v, %v; want the last listing", ok, err)
+	}
+}
+
+// Every address of this machine's interfaces is refused at dial time: a
+// server listening on each of them sees no connection. Listed explicitly in
+// CREDENTIAL_ALLOWED_HOSTS, the same address is reached.
+func TestInterfaceAddressesRefused(t *testing.T) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProber(t, Options{Timeout: 2 * time.Second})
+	tested := 0
+	for ip := range addrSet(addrs) {
+		if ip.IsLinkLocalUnicast() {
+			continue // needs a zone to listen on; refused as link-local anyway
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+		if err != nil {
+			t.Logf("cannot listen on %s: %v", ip, err)
+			continue
+		}
+		fp := &fakeProvider{models: 1}
+		fp.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fp.serveModels(w, r) }))
+		fp.Listener.Close()
+		fp.Listener = ln
+		fp.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				fp.conns.Add(1)
+			}
+		}
+		fp.Start()
+		t.Cleanup(fp.Close)
+		tested++
+
+		base := "http://" + ln.Addr().String() + "/v1"
+		res := p.Probe(context.Background(), credential.ProbeTarget{BaseURL: base, Probe: openAIProbe, Headers: bearer("sk-good")})
+		if res.IsValid || res.Message != "Address not allowed" {
+			t.Errorf("%s: result = %+v, want refused", ip, res)
+		}
+		if !ip.IsLoopback() && !strings.Contains(res.ErrorDetails, "private") && !strings.Contains(res.ErrorDetails, ownAddressReason) &&
+			!strings.Contains(res.ErrorDetails, "documentation") {
+			t.Errorf("%s: details %q name no reason", ip, res.ErrorDetails)
+		}
+		if n := fp.conns.Load(); n != 0 {
+			t.Errorf("%s: the server saw %d connections", ip, n)
+		}
+
+		allowed := newProber(t, Options{AllowedHosts: []string{ip.String()}})
+		if res := allowed.Probe(context.Background(), credential.ProbeTarget{BaseURL: base, Probe: openAIProbe, Headers: bearer("sk-good")}); !res.IsValid {
+			t.Errorf("%s allowed explicitly: %+v", ip, res)
+		}
+	}
+	if tested == 0 {
+		t.Fatal("no interface address could be listened on")
+	}
+}
+
+// The probe path is always the base URL's path plus the provider's probe
+// path: nothing in a base URL turns it into a query or fragment.
+func TestProbePathCannotBeReplaced(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		received []string
+	)
+	fp := startFakeProvider(t, 1, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		received = append(received, r.URL.RequestURI())
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	})
+	requested := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := received
+		received = nil
+		return out
+	}
+	p := newProber(t, Options{AllowedHosts: []string{"127.0.0.1"}})
+	for _, base := range []string{fp.URL + "/admin?", fp.URL + "/admin/?", fp.URL + "/admin#", fp.URL + "/admin?a=b", fp.URL + "/#x"} {
+		res := p.Probe(context.Background(), credential.ProbeTarget{BaseURL: base, Probe: openAIProbe, Headers: bearer("sk-good")})
+		if res.IsValid || res.Message != "Invalid provider URL" || !strings.Contains(res.ErrorDetails, "query or fragment") {
+			t.Errorf("base %q: %+v", base, res)
+		}
+	}
+	if paths := requested(); len(paths) != 0 {
+		t.Fatalf("refused base URLs still sent requests to %v", paths)
+	}
+	for base, want := range map[string]string{
+		fp.URL:                 "/models",
+		fp.URL + "/v1":         "/v1/models",
+		fp.URL + "/v1/":        "/v1/models",
+		fp.URL + "/a%3Fb":      "/a%3Fb/models",
+		fp.URL + "/v1/../v2//": "/v2/models",
+	} {
+		res := p.Probe(context.Background(), credential.ProbeTarget{BaseURL: base, Probe: openAIProbe, Headers: bearer("sk-good")})
+		if paths := requested(); !res.IsValid || len(paths) != 1 || paths[0] != want {
+			t.Errorf("base %q: requested %v, want %s (%+v)", base, paths, want, res)
+		}
+	}
+	// A probe path may carry its own query; it stays the probe's.
+	p.Probe(context.Background(), credential.ProbeTarget{BaseURL: fp.URL + "/v1", Probe: credential.Probe{Path: "/models?limit=1"}})
+	if paths := requested(); len(paths) != 1 || paths[0] != "/v1/models?limit=1" {
+		t.Errorf("probe with a query requested %v", paths)
 	}
 }

@@ -174,6 +174,9 @@ func (e entry) toCore() (credential.Provider, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return credential.Provider{}, errors.New("base_url must be an absolute http(s) URL")
 	}
+	if strings.ContainsAny(e.BaseURL, "?#") {
+		return credential.Provider{}, errors.New("base_url must not have a query or fragment: the probe path is appended to it")
+	}
 	p := credential.Provider{
 		Name: e.ProviderName, DisplayName: strings.TrimSpace(e.Name), BaseURL: strings.TrimRight(e.BaseURL, "/"),
 		APIKeyPrefix: e.APIKeyPrefix, RequiresKey: true, IsActive: true, Headers: e.Headers,

@@ -112,6 +112,12 @@ func TestBrokenFilesNameTheLine(t *testing.T) {
     api_key_header: Authorization
     validation: {path: /models}
 `, "line 8"},
+		"url with empty query": {"providers:\n" + valid + `  - provider_name: second
+    name: Second
+    base_url: https://x.example/v1?
+    api_key_header: Authorization
+    validation: {path: /models}
+`, "line 8"},
 		"no probe": {"providers:\n" + valid + `  - provider_name: second
     name: Second
     base_url: https://x.example
