@@ -73,7 +73,7 @@ func TestWireFormat(t *testing.T) {
 		{Name: "list_by_provider_reply", Value: cv1.ListByProviderReply{Credentials: []cv1.Credential{sampleCredential()}, Total: 1, ProviderName: "openai"}},
 		{Name: "encryption_health_reply", Value: cv1.EncryptionHealthReply{
 			EncryptionHealthy: true, TestPassed: true, EncryptionAlgorithm: "AES-256-GCM", KDFIterations: 100000,
-			KeyID: "k2", RecordsOnOldKeys: 40,
+			KeyID: "k2", RecordsOnOldKeys: ptr[int64](40),
 			Rotation: &cv1.RotationProgress{
 				State: cv1.RotationRunning, TargetKeyID: "k2", Total: 100, Processed: 60, Failed: 1,
 				StartedAt: ptr(created), LastError: "record 65f2a1b3c4d5e6f708192a3e: undecryptable",

@@ -5,15 +5,17 @@ import "time"
 // EncryptionHealthReply reports the state of key encryption: the current
 // algorithm and key, a round-trip self test, and how far a key rotation got.
 type EncryptionHealthReply struct {
-	EncryptionHealthy   bool              `json:"encryption_healthy"`
-	TestPassed          bool              `json:"test_passed"`
-	EncryptionAlgorithm string            `json:"encryption_algorithm,omitempty"`
-	KDFIterations       int               `json:"kdf_iterations,omitempty"`
-	KeyID               string            `json:"key_id,omitempty"`
-	RecordsOnOldKeys    int64             `json:"records_on_old_keys"`
-	Rotation            *RotationProgress `json:"rotation,omitempty"`
-	Timestamp           time.Time         `json:"timestamp"`
-	Error               string            `json:"error,omitempty"`
+	EncryptionHealthy   bool   `json:"encryption_healthy"`
+	TestPassed          bool   `json:"test_passed"`
+	EncryptionAlgorithm string `json:"encryption_algorithm,omitempty"`
+	KDFIterations       int    `json:"kdf_iterations,omitempty"`
+	KeyID               string `json:"key_id,omitempty"`
+	// RecordsOnOldKeys and Rotation count every user's records: they are
+	// answered to admins only and omitted for everyone else.
+	RecordsOnOldKeys *int64            `json:"records_on_old_keys,omitempty"`
+	Rotation         *RotationProgress `json:"rotation,omitempty"`
+	Timestamp        time.Time         `json:"timestamp"`
+	Error            string            `json:"error,omitempty"`
 }
 
 // Rotation states.

@@ -403,8 +403,21 @@ func TestEncryptionHealthAndGenerateKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !h.EncryptionHealthy || !h.TestPassed || h.EncryptionAlgorithm != "AES-256-GCM" || h.KDFIterations != testIterations ||
-		len(h.KeyID) != 12 || h.RecordsOnOldKeys != 0 || h.Error != "" || h.Timestamp.IsZero() {
+		len(h.KeyID) != 12 || h.Error != "" || h.Timestamp.IsZero() {
 		t.Fatalf("health = %+v", h)
+	}
+	// How many records the instance holds is not a user's business.
+	if h.RecordsOnOldKeys != nil || h.Rotation != nil {
+		t.Fatalf("a user sees instance-wide counts: %+v", h)
+	}
+	if _, err := e.cl.Rotate(asAdmin(), credentialv1.RotateRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ = e.cl.EncryptionHealth(as(userA)); h.RecordsOnOldKeys != nil || h.Rotation != nil {
+		t.Fatalf("a user sees the rotation: %+v", h)
+	}
+	if h, err = e.cl.EncryptionHealth(asAdmin()); err != nil || oldKeys(h) != 0 || h.Rotation == nil || !h.EncryptionHealthy {
+		t.Fatalf("admin health = %+v, %v", h, err)
 	}
 	k, err := e.cl.GenerateKey(as(userA), credentialv1.GenerateKeyRequest{})
 	if err != nil || k.Length != 32 || len(k.SecureKey) != 43 || k.Recommendation == "" {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/client"
+	"github.com/nonefinity/backend/contracts/credentialv1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/logx"
@@ -148,6 +149,15 @@ func wantCode(t *testing.T, err error, code rpcerr.Code) *rpcerr.Error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// oldKeys is the admin-only records_on_old_keys of a health reply, -1 when
+// it is absent.
+func oldKeys(h credentialv1.EncryptionHealthReply) int64 {
+	if h.RecordsOnOldKeys == nil {
+		return -1
+	}
+	return *h.RecordsOnOldKeys
+}
 
 // fakeOpenAI answers /models like OpenAI: a model list for goodKey, 401 for
 // any other key.

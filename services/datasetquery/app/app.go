@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,6 +70,20 @@ type Config struct {
 	// DatasetXLSXMaxCells caps the cells (rows × columns) read from one
 	// sheet of an XLSX file being converted.
 	DatasetXLSXMaxCells int64 `env:"DATASET_XLSX_MAX_CELLS" envDefault:"50000000"`
+	// DatasetXLSXMaxUncompressed caps what the parts of a workbook read for
+	// one sheet may inflate to.
+	DatasetXLSXMaxUncompressed int64 `env:"DATASET_XLSX_MAX_UNCOMPRESSED" envDefault:"8589934592"`
+	// DatasetMaxColumns caps a dataset's width (conversion and create).
+	DatasetMaxColumns int `env:"DATASET_MAX_COLUMNS" envDefault:"4096"`
+	// DatasetConvertWorkers is how many conversions an instance runs at once.
+	DatasetConvertWorkers int `env:"DATASET_CONVERT_WORKERS" envDefault:"2"`
+	// DatasetConvertWorkersPerUser is how many of them one user may hold.
+	DatasetConvertWorkersPerUser int `env:"DATASET_CONVERT_WORKERS_PER_USER" envDefault:"1"`
+	// DatasetConvertTimeout bounds one conversion run.
+	DatasetConvertTimeout config.Duration `env:"DATASET_CONVERT_TIMEOUT" envDefault:"15m"`
+	// DatasetMaxPendingConversions caps one user's conversions in
+	// progress; more answer 429.
+	DatasetMaxPendingConversions int `env:"DATASET_MAX_PENDING_CONVERSIONS" envDefault:"10"`
 	// StreamReplicas for the streams this service ensures.
 	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
 }
@@ -144,9 +159,12 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		Store: st, Objects: d.Store, Engine: sessions, Pub: pub, Jobs: pub,
 		Files: fileclient.New(natsx.NewClient(d.NC)),
 		Convert: datasets.ConvertConfig{
-			MaxFileBytes: cfg.DatasetMaxFileBytes,
-			MaxXLSXCells: cfg.DatasetXLSXMaxCells,
-			Limits:       duck.Limits{MemoryLimit: dcfg.MemoryLimit, Threads: dcfg.Threads},
+			MaxFileBytes:        cfg.DatasetMaxFileBytes,
+			MaxXLSXCells:        cfg.DatasetXLSXMaxCells,
+			MaxXLSXUncompressed: cfg.DatasetXLSXMaxUncompressed,
+			MaxColumns:          cfg.DatasetMaxColumns,
+			MaxPending:          cfg.DatasetMaxPendingConversions,
+			Limits:              duck.Limits{MemoryLimit: dcfg.MemoryLimit, Threads: dcfg.Threads},
 		},
 		Scratch: filepath.Join(sessions.Config().Root, "_scratch"),
 		Log:     log,
@@ -181,8 +199,17 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("start erasure consumer: %w", err)
 	}
 	converting, err := events.StartConverting(ctx, js, core, natsx.ConsumerOptions{
-		MaxDeliver: 5, Concurrency: 1, HandlerTimeout: 30 * time.Minute, AckWait: cfg.DatasetConvertAckWait.Duration(), Logger: log,
-	})
+		// The core counts attempts; a deferral (another user's turn) is
+		// not one.
+		MaxDeliver:     -1,
+		Concurrency:    cmp.Or(cfg.DatasetConvertWorkers, 2),
+		HandlerTimeout: cmp.Or(cfg.DatasetConvertTimeout.Duration(), 15*time.Minute),
+		AckWait:        cfg.DatasetConvertAckWait.Duration(),
+		// Deferred jobs stay pending; the server's default (1000) would
+		// let one user's queue stop deliveries to everyone.
+		MaxAckPending: 100_000,
+		Logger:        log,
+	}, events.Fairness{PerOwner: cmp.Or(cfg.DatasetConvertWorkersPerUser, 1)})
 	if err != nil {
 		_ = svc.Stop()
 		erasing.Stop()

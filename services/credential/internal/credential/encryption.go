@@ -69,9 +69,11 @@ func (s *Service) writeCanary(ctx context.Context) error {
 	return nil
 }
 
-// EncryptionHealth runs the round-trip self test, checks the canary and
-// reports how many records are still on old keys and how rotation stands.
-func (s *Service) EncryptionHealth(ctx context.Context) (EncryptionHealth, error) {
+// EncryptionHealth runs the round-trip self test and checks the canary.
+// With instanceWide (an admin asks) it also reports how many records of all
+// users are still on old keys and how rotation stands; others do not learn
+// how many keys the instance holds.
+func (s *Service) EncryptionHealth(ctx context.Context, instanceWide bool) (EncryptionHealth, error) {
 	h := EncryptionHealth{
 		Algorithm: s.cipher.Algorithm(), Iterations: s.cipher.Iterations(), KeyID: s.cipher.KeyID(),
 		Timestamp: s.clock(),
@@ -82,17 +84,19 @@ func (s *Service) EncryptionHealth(ctx context.Context) (EncryptionHealth, error
 	} else {
 		h.TestPassed = true
 	}
-	n, err := s.store.CountNotOnKey(ctx, s.cipher.KeyID())
-	if err != nil {
-		return EncryptionHealth{}, err
-	}
-	h.RecordsOnOldKeys = n
-	p, found, err := s.store.LoadRotation(ctx)
-	if err != nil {
-		return EncryptionHealth{}, err
-	}
-	if found {
-		h.Rotation = &p
+	if instanceWide {
+		n, err := s.store.CountNotOnKey(ctx, s.cipher.KeyID())
+		if err != nil {
+			return EncryptionHealth{}, err
+		}
+		h.RecordsOnOldKeys = &n
+		p, found, err := s.store.LoadRotation(ctx)
+		if err != nil {
+			return EncryptionHealth{}, err
+		}
+		if found {
+			h.Rotation = &p
+		}
 	}
 	stored, found, err := s.store.LoadCanary(ctx)
 	if err != nil {

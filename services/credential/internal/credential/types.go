@@ -183,8 +183,8 @@ type EncryptionHealth struct {
 	Algorithm        string
 	Iterations       int
 	KeyID            string
-	RecordsOnOldKeys int64
-	Rotation         *RotationProgress
+	RecordsOnOldKeys *int64            // nil unless asked instance-wide
+	Rotation         *RotationProgress // nil unless asked instance-wide, or never started
 	Error            string
 	Timestamp        time.Time
 }

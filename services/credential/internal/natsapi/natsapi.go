@@ -212,7 +212,7 @@ func fromCoreRotation(p credential.RotationProgress) cv1.RotationProgress {
 }
 
 func (a api) encryptionHealth(ctx context.Context, _ struct{}) (cv1.EncryptionHealthReply, error) {
-	h, err := a.svc.EncryptionHealth(ctx)
+	h, err := a.svc.EncryptionHealth(ctx, reqctx.From(ctx).Role == contracts.RoleAdmin)
 	if err != nil {
 		return cv1.EncryptionHealthReply{}, toRPC(err)
 	}

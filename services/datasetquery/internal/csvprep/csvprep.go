@@ -47,7 +47,13 @@ type Options struct {
 	SkipRows *int
 	// TabHint prefers the tab on a tie (a .tsv or .txt file).
 	TabHint bool
+	// MaxColumns refuses a wider table before any record is scanned; 0
+	// takes any width.
+	MaxColumns int
 }
+
+// ErrTooWide refuses a table wider than Options.MaxColumns.
+var ErrTooWide = errors.New("too many columns")
 
 // Reject is a record that did not fit the table.
 type Reject struct {
@@ -172,6 +178,13 @@ func Prepare(ctx context.Context, raw string, enc tabular.EncodingResult, dir st
 	}
 	h := tabular.ReadHead(head, truncated, ho)
 	p.Dialect, p.Names, p.HasHeader = h.Dialect, h.Layout.Names, h.Layout.HasHeader
+	if o.MaxColumns > 0 && len(p.Names) > o.MaxColumns {
+		more := ""
+		if truncated && len(h.Records) <= 1 {
+			more = " or more" // the first record did not end within the head
+		}
+		return nil, fmt.Errorf("%w: the table has %d%s columns; a dataset has at most %d", ErrTooWide, len(p.Names), more, o.MaxColumns)
+	}
 	p.FileDialect = h.Dialect
 	p.width, p.start = h.Layout.Width, h.Layout.Start
 	p.SkipRows = p.start

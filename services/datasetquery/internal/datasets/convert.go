@@ -95,12 +95,28 @@ type ConvertConfig struct {
 	// MaxXLSXCells caps the cells (rows × columns) read from a sheet;
 	// default 50,000,000.
 	MaxXLSXCells int64
+	// MaxXLSXUncompressed caps what the parts read from a workbook may
+	// inflate to; default 8 GiB.
+	MaxXLSXUncompressed int64
+	// MaxColumns caps a converted table's width, so a schema always fits
+	// in one reply; default 4096.
+	MaxColumns int
+	// MaxPending caps one owner's conversions in progress, so one user
+	// cannot fill the queue; default 10.
+	MaxPending int
+	// MaxAttempts is how many runs a conversion gets (a crash or an outage
+	// retries it) before it fails; default 5.
+	MaxAttempts int
 	// Limits bound the private DuckDB doing the work.
 	Limits duck.Limits
 	// HTTP downloads presigned URLs; default a client without timeout
 	// (the job's context bounds it).
 	HTTP *http.Client
 }
+
+// ErrTooManyConversions refuses a conversion while the owner already has
+// ConvertConfig.MaxPending in progress.
+var ErrTooManyConversions = errors.New("too many conversions in progress")
 
 const (
 	kindCSV  = "csv"
@@ -259,6 +275,15 @@ func (s *Service) StartConvert(ctx context.Context, ownerID, fileID, name, descr
 	if err != nil {
 		return Dataset{}, err
 	}
+	// Counting after the insert makes the cap hold under concurrent
+	// requests: each sees the others' documents, so at worst both back off.
+	if n, err := s.store.CountProcessing(ctx, ownerID); err != nil || n > s.conv.MaxPending {
+		s.discard(ctx, d)
+		if err != nil {
+			return Dataset{}, err
+		}
+		return Dataset{}, fmt.Errorf("%w: at most %d at once; retry when one has finished", ErrTooManyConversions, s.conv.MaxPending)
+	}
 	if err := s.pub.Created(ctx, d); err != nil {
 		s.log.WarnContext(ctx, "publish dataset created", "dataset_id", d.ID, "error", err)
 	}
@@ -302,6 +327,16 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 		return s.pub.Converted(ctx, d)
 	case StatusFailed:
 		return s.pub.Failed(ctx, d)
+	}
+	attempt, err := s.store.AddAttempt(ctx, j.OwnerID, j.DatasetID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // deleted, or finished by another run meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	if attempt > s.conv.MaxAttempts {
+		return s.FailConvert(ctx, j, fmt.Sprintf("conversion failed after %d attempts", s.conv.MaxAttempts))
 	}
 	f, err := s.openFile(ctx, j.OwnerID, j.FileID)
 	if errors.Is(err, ErrFileNotFound) {
@@ -421,7 +456,13 @@ func (s *Service) prepareCSV(ctx context.Context, dir string, f SourceFile, o Co
 	}
 	// An encoding named in the options was validated when the conversion
 	// was asked for.
-	return csvprep.Prepare(ctx, raw, enc, dir, prepOptions(f, o))
+	po := prepOptions(f, o)
+	po.MaxColumns = s.conv.MaxColumns
+	p, err := csvprep.Prepare(ctx, raw, enc, dir, po)
+	if errors.Is(err, csvprep.ErrTooWide) {
+		return nil, &duck.InputError{Message: err.Error()}
+	}
+	return p, err
 }
 
 // readPrepared runs read over a prepared file. Where DuckDB reads the file
@@ -481,9 +522,9 @@ func (s *Service) convertXLSX(ctx context.Context, d Dataset, f SourceFile, o Co
 	}
 	dst := filepath.Join(dir, "part.parquet")
 	header, skip := layoutOptions(o)
-	res, err := duck.ConvertXLSX(ctx, s.limits(dir), src, dst, duck.XLSXOptions{
-		Sheet: o.Sheet, Header: header, SkipRows: skip, MaxCells: s.conv.MaxXLSXCells,
-	})
+	xo := s.xlsxOptions(dir)
+	xo.Sheet, xo.Header, xo.SkipRows = o.Sheet, header, skip
+	res, err := duck.ConvertXLSX(ctx, s.limits(dir), src, dst, xo)
 	if err != nil {
 		return converted{}, err
 	}
@@ -507,6 +548,12 @@ func (s *Service) workDir(prefix string) (string, error) {
 }
 
 // limits are the configured DuckDB limits spilling into dir.
+// xlsxOptions are the limits of reading a workbook in dir.
+func (s *Service) xlsxOptions(dir string) duck.XLSXOptions {
+	return duck.XLSXOptions{MaxCells: s.conv.MaxXLSXCells, MaxUncompressed: s.conv.MaxXLSXUncompressed,
+		MaxColumns: s.conv.MaxColumns, TempDir: dir}
+}
+
 func (s *Service) limits(dir string) duck.Limits {
 	l := s.conv.Limits
 	l.TempDir = filepath.Join(dir, "spill")
@@ -528,6 +575,8 @@ func (s *Service) FailConvert(ctx context.Context, j ConvertJob, reason string) 
 		return nil
 	}
 	failed := StatusFailed
+	// The reason is shown to the user; a job that failed for good may
+	// carry an infrastructure error naming the service's directories.
 	d, err = s.store.Update(ctx, j.OwnerID, j.DatasetID, Changes{Status: &failed, Error: &reason})
 	if errors.Is(err, ErrNotFound) {
 		return nil

@@ -164,6 +164,12 @@ type Store interface {
 	// AppendPart adds a Parquet part and its rows to a dataset that still
 	// has expectParts parts, in one update; otherwise ErrConcurrentChange.
 	AppendPart(ctx context.Context, ownerID, id string, expectParts int, p duck.Part, rows int64) (Dataset, error)
+	// CountProcessing counts the owner's datasets being converted.
+	CountProcessing(ctx context.Context, ownerID string) (int, error)
+	// AddAttempt counts a conversion run of a processing dataset and
+	// returns how many have started; ErrNotFound when it is no longer
+	// processing.
+	AddAttempt(ctx context.Context, ownerID, id string) (int, error)
 }
 
 // PartKey is the object key of a dataset's n-th Parquet part.

@@ -85,6 +85,10 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	src := filepath.Join(dir, "source")
 	if kind == kindCSV {
 		if csv, err = s.prepareCSV(ctx, dir, f, ConvertOptions{}); err != nil {
+			var ie *duck.InputError
+			if errors.As(err, &ie) {
+				return 0, &ValidationError{Field: "file_id", Message: ie.Message}
+			}
 			return 0, err
 		}
 	} else if err := fetch(ctx, s.conv.HTTP, f.URL, src, nil, s.conv.MaxFileBytes); err != nil {
@@ -105,7 +109,7 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 			return err
 		})
 	} else {
-		n, err = duck.CastXLSX(ctx, s.limits(dir), src, parts[0], dst, duck.XLSXOptions{MaxCells: s.conv.MaxXLSXCells})
+		n, err = duck.CastXLSX(ctx, s.limits(dir), src, parts[0], dst, s.xlsxOptions(dir))
 	}
 	release()
 	var ce *duck.ColumnError

@@ -84,6 +84,15 @@ func NewService(d Deps) *Service {
 	if conv.HTTP == nil {
 		conv.HTTP = &http.Client{}
 	}
+	if conv.MaxColumns <= 0 {
+		conv.MaxColumns = 4096
+	}
+	if conv.MaxPending <= 0 {
+		conv.MaxPending = 10
+	}
+	if conv.MaxAttempts <= 0 {
+		conv.MaxAttempts = 5
+	}
 	log := d.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -103,6 +112,9 @@ func (s *Service) Create(ctx context.Context, ownerID, name, description string,
 	}
 	if err := ValidateSchema(schema); err != nil {
 		return Dataset{}, err
+	}
+	if len(schema) > s.conv.MaxColumns {
+		return Dataset{}, &ValidationError{Field: "schema", Message: fmt.Sprintf("%d columns; a dataset has at most %d", len(schema), s.conv.MaxColumns)}
 	}
 	cols := make([]duck.ColumnDef, len(schema))
 	for i, c := range schema {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +34,14 @@ type XLSXOptions struct {
 	SkipRows *int
 	// MaxCells caps the cells read (rows × columns); 0 means 50,000,000.
 	MaxCells int64
+	// MaxUncompressed caps what the parts read for the sheet may inflate
+	// to; 0 means 8 GiB.
+	MaxUncompressed int64
+	// TempDir takes the workbook copy and sheets too large for memory;
+	// empty means the source file's directory.
+	TempDir string
+	// MaxColumns refuses a wider table; 0 means 16,384 (Excel's width).
+	MaxColumns int
 }
 
 // SheetReading is how a sheet was read.
@@ -105,7 +115,7 @@ func widen(a, b colType) colType {
 // staged as text through a DuckDB appender while every column's type is
 // inferred over all rows, then cast once on the way to Parquet.
 func ConvertXLSX(ctx context.Context, lim Limits, src, dst string, opts XLSXOptions) (ConvertResult, error) {
-	sheet, err := openSheet(src, opts.Sheet)
+	sheet, err := openSheet(src, opts)
 	if err != nil {
 		return ConvertResult{}, err
 	}
@@ -132,7 +142,7 @@ func ConvertXLSX(ctx context.Context, lim Limits, src, dst string, opts XLSXOpti
 // first by default): the sheet is staged as ConvertXLSX stages it, then its
 // columns are matched to the dataset's by name and cast to their types.
 func CastXLSX(ctx context.Context, lim Limits, src, schemaFile, dst string, opts XLSXOptions) (int64, error) {
-	sheet, err := openSheet(src, opts.Sheet)
+	sheet, err := openSheet(src, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -169,12 +179,16 @@ type sheetSource struct {
 	rows     *excelize.Rows
 	kinds    *kindScanner
 	date1904 bool
+	// pkg is the copy of the workbook holding only this sheet's parts.
+	pkg string
 }
 
 // openSheet opens the named sheet of the workbook src (the first one when
 // name is empty); a file that is no workbook or lacks the sheet is an
-// *InputError.
-func openSheet(src, name string) (*sheetSource, error) {
+// *InputError. Only the parts that sheet needs reach excelize, within
+// opts.MaxUncompressed, and a sheet too large to hold in memory is
+// inflated into opts.TempDir (default: src's directory).
+func openSheet(src string, opts XLSXOptions) (*sheetSource, error) {
 	s := &sheetSource{}
 	ok := false
 	defer func() {
@@ -182,37 +196,75 @@ func openSheet(src, name string) (*sheetSource, error) {
 			s.close()
 		}
 	}()
+	limit := opts.MaxUncompressed
+	if limit <= 0 {
+		limit = defaultXLSXMaxUncompressed
+	}
+	tmp := opts.TempDir
+	if tmp == "" {
+		tmp = filepath.Dir(src)
+	}
 	var err error
-	s.f, err = excelize.OpenFile(src, excelize.Options{RawCellValue: true})
-	if err != nil {
-		return nil, &InputError{Message: "the file is not a readable XLSX workbook"}
-	}
-	sheets := s.f.GetSheetList()
-	switch {
-	case len(sheets) == 0:
-		return nil, &InputError{Message: "the workbook has no sheets"}
-	case name == "":
-		name = sheets[0]
-	case !slices.Contains(sheets, name):
-		return nil, &InputError{Message: fmt.Sprintf("sheet %q not found (sheets: %s)", name, strings.Join(sheets, ", "))}
-	}
-	s.name = name
-	if p, err := s.f.GetWorkbookProps(); err == nil && p.Date1904 != nil {
-		s.date1904 = *p.Date1904
-	}
 	if s.zr, err = zip.OpenReader(src); err != nil {
 		return nil, &InputError{Message: "the file is not a readable XLSX workbook"}
 	}
-	part, err := sheetPart(&s.zr.Reader, name)
+	ix, err := readWorkbookIndex(&s.zr.Reader)
 	if err != nil {
-		return nil, &InputError{Message: "sheet " + name + " cannot be read: " + scrubPaths(err.Error())}
+		return nil, &InputError{Message: "the file is not a readable XLSX workbook: " + scrubPaths(err.Error())}
 	}
-	if s.part, err = s.zr.Open(part); err != nil {
-		return nil, &InputError{Message: "sheet " + name + " cannot be read"}
+	names := make([]string, len(ix.sheets))
+	for i, sh := range ix.sheets {
+		names[i] = sh.name
+	}
+	var sheet sheetRef
+	switch i := slices.Index(names, opts.Sheet); {
+	case len(ix.sheets) == 0:
+		return nil, &InputError{Message: "the workbook has no sheets"}
+	case opts.Sheet == "":
+		sheet = ix.sheets[0]
+	case i < 0:
+		return nil, &InputError{Message: fmt.Sprintf("sheet %q not found (sheets: %s)", opts.Sheet, strings.Join(names, ", "))}
+	default:
+		sheet = ix.sheets[i]
+	}
+	if sheet.part == "" {
+		return nil, &InputError{Message: "sheet " + sheet.name + " has no worksheet part"}
+	}
+	s.name = sheet.name
+	keep, err := ix.partsFor(&s.zr.Reader, sheet, limit)
+	if err != nil {
+		return nil, err
+	}
+	pkg, err := os.CreateTemp(tmp, "sheet-*.xlsx")
+	if err != nil {
+		return nil, fmt.Errorf("workbook copy: %w", err)
+	}
+	s.pkg = pkg.Name()
+	err = writePackage(pkg, keep)
+	if cerr := pkg.Close(); err == nil && cerr != nil {
+		return nil, fmt.Errorf("workbook copy: %w", cerr)
+	}
+	if err != nil {
+		return nil, &InputError{Message: "the workbook is corrupt"}
+	}
+	s.f, err = excelize.OpenFile(s.pkg, excelize.Options{
+		RawCellValue:      true,
+		UnzipSizeLimit:    limit,
+		UnzipXMLSizeLimit: min(xlsxXMLInMemory, limit),
+		TmpDir:            tmp,
+	})
+	if err != nil {
+		return nil, &InputError{Message: "the file is not a readable XLSX workbook"}
+	}
+	if p, err := s.f.GetWorkbookProps(); err == nil && p.Date1904 != nil {
+		s.date1904 = *p.Date1904
+	}
+	if s.part, err = s.zr.Open(sheet.part); err != nil {
+		return nil, &InputError{Message: "sheet " + sheet.name + " cannot be read"}
 	}
 	s.kinds = newKindScanner(s.part, &styleClasses{f: s.f, known: map[int]numFmtClass{}})
-	if s.rows, err = s.f.Rows(name); err != nil {
-		return nil, &InputError{Message: "sheet " + name + " cannot be read: " + scrubPaths(err.Error())}
+	if s.rows, err = s.f.Rows(sheet.name); err != nil {
+		return nil, &InputError{Message: "sheet " + sheet.name + " cannot be read: " + scrubPaths(err.Error())}
 	}
 	ok = true
 	return s, nil
@@ -231,6 +283,9 @@ func (s *sheetSource) close() {
 	if s.f != nil {
 		_ = s.f.Close()
 	}
+	if s.pkg != "" {
+		_ = os.Remove(s.pkg)
+	}
 }
 
 // stage reads the whole sheet into the VARCHAR table "stage" on conn,
@@ -239,7 +294,10 @@ func (s *sheetSource) stage(ctx context.Context, conn *sql.Conn, opts XLSXOption
 	if opts.MaxCells <= 0 {
 		opts.MaxCells = defaultXLSXMaxCells
 	}
-	st := &xlsxStage{ctx: ctx, conn: conn, date1904: s.date1904, maxCells: opts.MaxCells, tokens: map[int]map[string]bool{}}
+	if opts.MaxColumns <= 0 {
+		opts.MaxColumns = 16384
+	}
+	st := &xlsxStage{ctx: ctx, conn: conn, date1904: s.date1904, maxCells: opts.MaxCells, maxColumns: opts.MaxColumns, tokens: map[int]map[string]bool{}}
 	if err := st.read(s.rows, s.kinds, opts); err != nil {
 		_ = st.closeAppender()
 		return nil, err
@@ -252,10 +310,11 @@ func (s *sheetSource) stage(ctx context.Context, conn *sql.Conn, opts XLSXOption
 
 // xlsxStage collects a sheet's rows in a VARCHAR staging table.
 type xlsxStage struct {
-	ctx      context.Context
-	conn     *sql.Conn
-	date1904 bool
-	maxCells int64
+	ctx        context.Context
+	conn       *sql.Conn
+	date1904   bool
+	maxCells   int64
+	maxColumns int
 
 	names []string
 	types []colType
@@ -493,6 +552,9 @@ func isBlankRow(vals []string) bool {
 func (st *xlsxStage) addColumns(names []string) error {
 	if err := st.closeAppender(); err != nil {
 		return err
+	}
+	if len(st.names)+len(names) > st.maxColumns {
+		return &InputError{Message: fmt.Sprintf("the sheet has at least %d columns; a dataset has at most %d", len(st.names)+len(names), st.maxColumns)}
 	}
 	used := make(map[string]bool, len(st.names))
 	for _, n := range st.names {

@@ -1,14 +1,11 @@
 package duck
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strconv"
 	"strings"
 
@@ -123,72 +120,6 @@ func (sc *styleClasses) class(idx int) numFmtClass {
 	}
 	sc.known[idx] = c
 	return c
-}
-
-// sheetPart finds the zip part of the named sheet through the workbook's
-// relationships.
-func sheetPart(zr *zip.Reader, sheet string) (string, error) {
-	var root struct {
-		Rels []struct {
-			Type   string `xml:"Type,attr"`
-			Target string `xml:"Target,attr"`
-			ID     string `xml:"Id,attr"`
-		} `xml:"Relationship"`
-	}
-	workbook := "xl/workbook.xml"
-	if err := readZipXML(zr, "_rels/.rels", &root); err == nil {
-		for _, r := range root.Rels {
-			if strings.HasSuffix(r.Type, "/officeDocument") {
-				workbook = strings.TrimPrefix(r.Target, "/")
-			}
-		}
-	}
-	var wb struct {
-		Sheets []struct {
-			Name string `xml:"name,attr"`
-			RID  string `xml:"http://schemas.openxmlformats.org/officeDocument/2006/relationships id,attr"`
-		} `xml:"sheets>sheet"`
-	}
-	if err := readZipXML(zr, workbook, &wb); err != nil {
-		return "", err
-	}
-	dir, file := path.Split(workbook)
-	var rels struct {
-		Rels []struct {
-			Target string `xml:"Target,attr"`
-			ID     string `xml:"Id,attr"`
-		} `xml:"Relationship"`
-	}
-	if err := readZipXML(zr, dir+"_rels/"+file+".rels", &rels); err != nil {
-		return "", err
-	}
-	for _, s := range wb.Sheets {
-		if s.Name != sheet {
-			continue
-		}
-		for _, r := range rels.Rels {
-			if r.ID != s.RID {
-				continue
-			}
-			if strings.HasPrefix(r.Target, "/") {
-				return strings.TrimPrefix(r.Target, "/"), nil
-			}
-			return path.Clean(dir + r.Target), nil
-		}
-	}
-	return "", fmt.Errorf("sheet %q has no worksheet part", sheet)
-}
-
-func readZipXML(zr *zip.Reader, name string, v any) error {
-	f, err := zr.Open(name)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
-	}
-	defer f.Close()
-	if err := xml.NewDecoder(f).Decode(v); err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
-	}
-	return nil
 }
 
 // kindScanner walks a worksheet part's <row> and <c> tags without parsing

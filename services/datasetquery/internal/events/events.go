@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -68,10 +70,25 @@ type Converter interface {
 	FailConvert(ctx context.Context, j datasets.ConvertJob, reason string) error
 }
 
+// Fairness bounds how much of an instance's conversion workers one owner
+// may hold.
+type Fairness struct {
+	// PerOwner is how many jobs of one owner run at once on an instance;
+	// a further job of theirs is handed back to the queue (deferred) so the
+	// jobs of others behind it are taken first. Default 1.
+	PerOwner int
+	// Retry is how long a deferred job waits before it is offered again;
+	// default 2s.
+	Retry time.Duration
+}
+
 // StartConverting consumes job.dataset.v1.convert.* with the durable
-// contracts.DurableDatasetConvert. A job that keeps failing (o.MaxDeliver)
-// fails its dataset, which publishes evt.dataset.v1.failed.
-func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o natsx.ConsumerOptions) (*natsx.Consumer, error) {
+// contracts.DurableDatasetConvert, o.Concurrency jobs at once and at most
+// f.PerOwner of them of one owner. Attempts are counted by the core (a
+// deferral is not one), so o.MaxDeliver should be negative; a job that
+// cannot be decoded or keeps failing fails its dataset, which publishes
+// evt.dataset.v1.failed.
+func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o natsx.ConsumerOptions, f Fairness) (*natsx.Consumer, error) {
 	o.Stream = contracts.StreamJobs
 	o.Durable = contracts.DurableDatasetConvert
 	o.FilterSubjects = []string{contracts.ConvertJobSubject("*")}
@@ -82,12 +99,52 @@ func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o
 		}
 		return c.FailConvert(ctx, coreJob(j), "conversion failed: "+lastErr.Error())
 	}
+	gate := newOwnerGate(max(f.PerOwner, 1))
+	retry := f.Retry
+	if retry <= 0 {
+		retry = 2 * time.Second
+	}
 	return natsx.Consume(ctx, js, o, func(ctx context.Context, m natsx.Delivery[dv1.ConvertJob]) error {
 		if m.Data.DatasetID == "" || m.Data.OwnerID == "" {
 			return natsx.Permanent(errors.New("job names no dataset or owner"))
 		}
+		if !gate.enter(m.Data.OwnerID) {
+			// Jittered, so an owner's deferred jobs do not all come back at
+			// the same moment.
+			return natsx.Defer(retry + rand.N(retry))
+		}
+		defer gate.leave(m.Data.OwnerID)
 		return c.RunConvert(ctx, coreJob(m.Data))
 	})
+}
+
+// ownerGate counts each owner's running jobs.
+type ownerGate struct {
+	mu      sync.Mutex
+	limit   int
+	running map[string]int
+}
+
+func newOwnerGate(limit int) *ownerGate {
+	return &ownerGate{limit: limit, running: map[string]int{}}
+}
+
+func (g *ownerGate) enter(owner string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.running[owner] >= g.limit {
+		return false
+	}
+	g.running[owner]++
+	return true
+}
+
+func (g *ownerGate) leave(owner string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.running[owner]--; g.running[owner] <= 0 {
+		delete(g.running, owner)
+	}
 }
 
 func coreJob(j dv1.ConvertJob) datasets.ConvertJob {

@@ -242,6 +242,8 @@ func mapError(err error) error {
 		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.UnsupportedMediaType, "file_id", err.Error()), err)
 	case errors.Is(err, datasets.ErrTooLarge):
 		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.TooLarge, "file_id", err.Error()), err)
+	case errors.Is(err, datasets.ErrTooManyConversions):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.RateLimited, err.Error()), err)
 	case errors.Is(err, datasets.ErrConcurrentChange):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Conflict, err.Error()), err)
 	case errors.As(err, &ce):

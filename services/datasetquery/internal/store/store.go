@@ -50,6 +50,9 @@ type datasetDoc struct {
 	Warnings     []warningDoc  `bson:"warnings,omitempty"`
 	Source       *sourceDoc    `bson:"source,omitempty"`
 	Rejects      *partDoc      `bson:"rejects,omitempty"`
+	// Attempts counts the conversion runs started (a crash or outage
+	// retries one).
+	Attempts  int       `bson:"attempts,omitempty"`
 	CreatedAt    time.Time     `bson:"created_at"`
 	UpdatedAt    time.Time     `bson:"updated_at"`
 }
@@ -239,6 +242,36 @@ func (s *Store) Delete(ctx context.Context, ownerID, id string) (datasets.Datase
 		return datasets.Dataset{}, mapErr(err)
 	}
 	return fromDoc(doc), nil
+}
+
+// CountProcessing counts the owner's datasets being converted.
+func (s *Store) CountProcessing(ctx context.Context, ownerID string) (int, error) {
+	n, err := s.coll.CountDocuments(ctx, bson.M{"owner_id": ownerID, "status": string(datasets.StatusProcessing)})
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return int(n), nil
+}
+
+// AddAttempt counts one more conversion run of a processing dataset and
+// returns the count; a dataset that is gone or no longer processing is
+// ErrNotFound.
+func (s *Store) AddAttempt(ctx context.Context, ownerID, id string) (int, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return 0, datasets.ErrNotFound
+	}
+	var doc struct {
+		Attempts int `bson:"attempts"`
+	}
+	err = s.coll.FindOneAndUpdate(ctx,
+		bson.M{"_id": oid, "owner_id": ownerID, "status": string(datasets.StatusProcessing)},
+		bson.M{"$inc": bson.M{"attempts": 1}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return doc.Attempts, nil
 }
 
 // DeleteOwner removes every dataset of the owner.

@@ -122,13 +122,14 @@ func TestForbidden(t *testing.T) {
 	for _, r := range []request{
 		{method: "POST", path: "/api/v1/providers/refresh", token: userToken},
 		{method: "POST", path: "/api/v1/duckdb/cleanup", token: userToken},
+		{method: "GET", path: "/api/v1/duckdb/stats", token: userToken},
 		{method: "POST", path: "/api/v1/credentials/encryption/rotate", token: userToken},
 		{method: "GET", path: "/api/v1/file/list", token: bannedToken},
 		{method: "GET", path: "/api/v1/auth/me", token: bannedToken},
 	} {
 		expectError(t, h.do(r), http.StatusForbidden, rpcerr.Forbidden, "")
 	}
-	for _, s := range []string{cv1.Subject(cv1.OpProvidersRefresh), dv1.Subject(dv1.OpDuckDBCleanup), cv1.Subject(cv1.OpRotate), fv1.Subject(fv1.OpList)} {
+	for _, s := range []string{cv1.Subject(cv1.OpProvidersRefresh), dv1.Subject(dv1.OpDuckDBCleanup), dv1.Subject(dv1.OpDuckDBStats), cv1.Subject(cv1.OpRotate), fv1.Subject(fv1.OpList)} {
 		if n := h.stubs.count(s); n != 0 {
 			t.Errorf("%s reached %d times by a forbidden caller", s, n)
 		}

@@ -111,7 +111,9 @@ func (a *API) routes() []route {
 		api(http.MethodGet, "/credentials/provider/{provider_name}", accessUser, a.credentialListByProvider, opDoc{id: "listCredentialsByProvider", tag: "credentials",
 			summary: "The caller's credentials for one provider", reply: cv1.ListByProviderReply{}}),
 		api(http.MethodGet, "/credentials/encryption/health", accessUser, a.encryptionHealth, opDoc{id: "encryptionHealth", tag: "credentials",
-			summary: "Key encryption self test and rotation progress", reply: cv1.EncryptionHealthReply{}}),
+			summary:     "Key encryption self test, and for admins rotation progress",
+			description: "records_on_old_keys and rotation count every user's records: they are answered to admins only and omitted for everyone else.",
+			reply:       cv1.EncryptionHealthReply{}}),
 		api(http.MethodPost, "/credentials/encryption/generate-key", accessUser, a.generateKey, opDoc{id: "generateKey", tag: "credentials",
 			summary: "A fresh random secret for CREDENTIAL_SECRET_KEY", body: cv1.GenerateKeyRequest{}, forms: true, reply: cv1.GenerateKeyReply{}}),
 		api(http.MethodPost, "/credentials/encryption/rotate", accessAdmin, a.rotateKeys, opDoc{id: "rotateKeys", tag: "credentials",
@@ -172,7 +174,8 @@ func (a *API) routes() []route {
 			summary: "Append a file's rows (columns matched by name; mismatches are a 422 naming them)", reply: dv1.InsertReply{}}),
 
 		// duckdb
-		api(http.MethodGet, "/duckdb/stats", accessUser, a.duckdbStats, opDoc{id: "duckdbStats", tag: "duckdb", summary: "Per-user DuckDB sessions of the answering instance", reply: dv1.DuckDBStatsReply{}}),
+		api(http.MethodGet, "/duckdb/stats", accessAdmin, a.duckdbStats, opDoc{id: "duckdbStats", tag: "duckdb", summary: "Counts of every user's DuckDB sessions on the answering instance (admin)",
+			description: "Instance-wide, so admins only: a user gets 403.", reply: dv1.DuckDBStatsReply{}}),
 		api(http.MethodPost, "/duckdb/cleanup", accessAdmin, a.duckdbCleanup, opDoc{id: "duckdbCleanup", tag: "duckdb", summary: "Close expired sessions now (admin)", reply: dv1.CleanupReply{}}),
 	}
 	if a.minter != nil {
