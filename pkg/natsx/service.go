@@ -140,7 +140,7 @@ func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Conte
 		return fmt.Errorf("add endpoint %s: handler is nil", subject)
 	}
 	name := subject[strings.LastIndexByte(subject, '.')+1:]
-	e := &endpoint[Req, Resp]{fn: fn, log: s.log.With("endpoint", subject)}
+	e := &endpoint[Req, Resp]{fn: fn, log: s.log.With("endpoint", subject), maxPayload: s.nc.MaxPayload}
 
 	var handler micro.HandlerFunc
 	if o.concurrency > 1 {
@@ -190,7 +190,14 @@ func (s *Service) confirmSubscribed(what string) {
 type endpoint[Req, Resp any] struct {
 	fn  func(context.Context, Req) (Resp, error)
 	log *slog.Logger
+	// maxPayload is the server's message size limit, as the connection
+	// learned it.
+	maxPayload func() int64
 }
+
+// replyHeadroom is kept free under the payload limit for the reply's
+// headers.
+const replyHeadroom = 4 << 10
 
 func (e *endpoint[Req, Resp]) serve(msg *nats.Msg, r replier) {
 	ctx, cancel := ContextFromHeaders(context.Background(), msg.Header)
@@ -228,6 +235,14 @@ func (e *endpoint[Req, Resp]) serve(msg *nats.Msg, r replier) {
 	body, err := json.Marshal(resp)
 	if err != nil {
 		e.replyError(ctx, r, e.publicError(ctx, fmt.Errorf("encode reply: %w", err)))
+		return
+	}
+	if limit := e.maxPayload() - replyHeadroom; int64(len(body)) > limit {
+		// The server would refuse the message and the caller wait out its
+		// deadline for nothing: say what happened instead, at once.
+		e.log.WarnContext(ctx, "reply over the message size limit", "bytes", len(body), "limit", limit)
+		e.replyError(ctx, r, rpcerr.New(rpcerr.TooLarge,
+			fmt.Sprintf("the answer is %d bytes, more than one message may carry (%d); ask for less", len(body), limit)))
 		return
 	}
 	if err := r.respond(body); err != nil {

@@ -367,3 +367,25 @@ func TestServiceStopWaitsForRunningRequest(t *testing.T) {
 		svc, client = testService(t, srv, newLogSink())
 	}
 }
+
+// A reply the server would refuse (over its payload limit) is answered at
+// once with a too-large error, never left for the caller to time out.
+func TestOversizedReplyIsTooLargeAtOnce(t *testing.T) {
+	srv := testkit.NATS(t)
+	logs := newLogSink()
+	svc, client := testService(t, srv, logs)
+	mustHandle(t, svc, "svc.natsxtest.v1.huge", func(ctx context.Context, req echoReq) (echoResp, error) {
+		return echoResp{Text: strings.Repeat("x", 2<<20)}, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := client.Request(ctx, "svc.natsxtest.v1.huge", echoReq{}, nil)
+	re, ok := rpcerr.As(err)
+	if !ok || re.Code != rpcerr.TooLarge || !strings.Contains(re.Message, "more than one message may carry") {
+		t.Fatalf("error = %v, want too_large", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the caller waited for its deadline")
+	}
+	logs.waitMsg(t, waitLong, "reply over the message size limit")
+}
