@@ -58,6 +58,8 @@ type Settings struct {
 	RequestTimeout config.Duration `env:"GATEWAY_REQUEST_TIMEOUT" envDefault:"30s"`
 	// SSEHeartbeat is the keep-alive interval of GET /api/v1/events.
 	SSEHeartbeat config.Duration `env:"SSE_HEARTBEAT_INTERVAL" envDefault:"15s"`
+	// SSEMaxPerUser caps one user's open event streams per instance.
+	SSEMaxPerUser int `env:"SSE_MAX_CONNECTIONS_PER_USER" envDefault:"10"`
 }
 
 // DefaultSettings are the Settings with every documented default, for
@@ -69,6 +71,7 @@ func DefaultSettings() Settings {
 		RateLimitIPPerMinute: 600,
 		RequestTimeout:       config.Duration(httpapi.DefaultRequestTimeout),
 		SSEHeartbeat:         config.Duration(sse.DefaultHeartbeat),
+		SSEMaxPerUser:        sse.DefaultMaxPerUser,
 	}
 }
 
@@ -90,6 +93,9 @@ func (s Settings) Check() error {
 	}
 	if s.SSEHeartbeat <= 0 {
 		errs = append(errs, config.VarError{Var: "SSE_HEARTBEAT_INTERVAL", Problem: "must be greater than zero"})
+	}
+	if s.SSEMaxPerUser < 1 {
+		errs = append(errs, config.VarError{Var: "SSE_MAX_CONNECTIONS_PER_USER", Problem: "must be at least 1"})
 	}
 	return errors.Join(append(errs, s.Config.Check())...)
 }
@@ -170,7 +176,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	defer stopSweep()
 	go hooks.RunSweeper(sweepCtx, 0)
 
-	events := sse.New(js, sse.Options{Heartbeat: time.Duration(cfg.SSEHeartbeat), Log: log})
+	events := sse.New(js, sse.Options{Heartbeat: time.Duration(cfg.SSEHeartbeat), MaxPerUser: cfg.SSEMaxPerUser, Log: log})
 	opts := httpapi.Options{
 		NC:             d.NC,
 		Log:            log,

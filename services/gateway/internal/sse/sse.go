@@ -37,6 +37,11 @@ import (
 // proxies do not close it and the client notices a dead one.
 const DefaultHeartbeat = 15 * time.Second
 
+// DefaultMaxPerUser is how many event streams one user may hold open on
+// one gateway instance: each costs three consumers and a few dozen
+// goroutines, and a browser needs one per tab.
+const DefaultMaxPerUser = 10
+
 // consumerInactiveThreshold lets the server remove a consumer whose
 // gateway died without deleting it.
 const consumerInactiveThreshold = time.Minute
@@ -67,7 +72,12 @@ type Options struct {
 	// Heartbeat is the interval of keep-alive comments; default
 	// DefaultHeartbeat.
 	Heartbeat time.Duration
-	Log       *slog.Logger
+	// MaxPerUser caps one user's open streams on this instance; a further
+	// one is refused with 429 (a browser's EventSource does not retry a
+	// refusal, so tabs over the cap do not churn). Default
+	// DefaultMaxPerUser.
+	MaxPerUser int
+	Log        *slog.Logger
 }
 
 // Handler serves the caller's events. It reads the caller's user id from
@@ -78,6 +88,10 @@ type Handler struct {
 	log       *slog.Logger
 	closing   chan struct{}
 	closeOnce sync.Once
+
+	maxPerUser int
+	mu         sync.Mutex
+	open       map[string]int // user id → open streams
 }
 
 // New returns the events handler over js.
@@ -88,7 +102,30 @@ func New(js jetstream.JetStream, o Options) *Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{js: js, heartbeat: o.Heartbeat, log: o.Log, closing: make(chan struct{})}
+	if o.MaxPerUser <= 0 {
+		o.MaxPerUser = DefaultMaxPerUser
+	}
+	return &Handler{js: js, heartbeat: o.Heartbeat, log: o.Log, closing: make(chan struct{}),
+		maxPerUser: o.MaxPerUser, open: map[string]int{}}
+}
+
+// admit counts a new stream of the user, unless they are at the cap.
+func (h *Handler) admit(userID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.open[userID] >= h.maxPerUser {
+		return false
+	}
+	h.open[userID]++
+	return true
+}
+
+func (h *Handler) leave(userID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.open[userID]--; h.open[userID] <= 0 {
+		delete(h.open, userID)
+	}
 }
 
 // Close ends every open event stream (at server shutdown); clients
@@ -147,6 +184,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, rpcerr.New(rpcerr.Unauthorized, "authentication required"))
 		return
 	}
+	if !h.admit(userID) {
+		writeError(w, rpcerr.New(rpcerr.RateLimited, fmt.Sprintf("too many open event streams (at most %d); close one first", h.maxPerUser)))
+		return
+	}
+	defer h.leave(userID)
 	start, err := h.startPosition(ctx, r.Header.Get("Last-Event-ID"))
 	if err != nil {
 		h.log.WarnContext(ctx, "events: read stream positions", "err", err)

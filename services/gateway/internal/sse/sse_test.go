@@ -394,3 +394,36 @@ func TestCloseEndsStreams(t *testing.T) {
 		t.Fatal("stream still open after Close")
 	}
 }
+
+// One user cannot hold more than MaxPerUser streams: the next is a 429
+// that opens no consumer; closing one makes room, and another user is
+// not affected.
+func TestStreamsPerUserAreCapped(t *testing.T) {
+	e := newEnv(t, sse.Options{MaxPerUser: 2})
+	a1 := e.connect(userA, "")
+	a1.ready()
+	e.connect(userA, "").ready()
+	over := e.connect(userA, "")
+	if over.resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third stream of one user: %d, want 429", over.resp.StatusCode)
+	}
+	if n := consumerCount(t, e.js, contracts.StreamFiles); n != 2 {
+		t.Fatalf("%d consumers after a refusal, want 2", n)
+	}
+	e.connect(userB, "").ready()
+	a1.close()
+	deadline := time.Now().Add(waitFor)
+	for {
+		s := e.connect(userA, "")
+		if s.resp.StatusCode == http.StatusOK {
+			s.ready()
+			break
+		}
+		// The handler notices the closed connection a moment later.
+		s.close()
+		if time.Now().After(deadline) {
+			t.Fatalf("after closing one, a new stream still gets %d", s.resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
