@@ -36,7 +36,7 @@ type Base struct {
 type App struct {
 	Name  string `env:"APP_NAME" envDefault:"Nonefinity"`
 	Env   string `env:"APP_ENV" envDefault:"dev"` // dev|prod
-	Host  string `env:"APP_HOST" envDefault:"0.0.0.0"`
+	Host  string `env:"APP_HOST"` // empty: see ListenHost
 	Port  int    `env:"APP_PORT" envDefault:"8000"`
 	Debug bool   `env:"APP_DEBUG" envDefault:"false"`
 }
@@ -46,6 +46,19 @@ func (a App) IsDev() bool { return a.Env == "dev" }
 
 // IsProd reports APP_ENV=prod.
 func (a App) IsProd() bool { return a.Env == "prod" }
+
+// ListenHost is where the gateway listens: APP_HOST when set, otherwise
+// loopback in dev (dev auth hands out tokens to whoever asks, so a plain dev
+// run must not be reachable from the network) and every interface in prod.
+func (a App) ListenHost() string {
+	switch {
+	case strings.TrimSpace(a.Host) != "":
+		return strings.TrimSpace(a.Host)
+	case a.IsDev():
+		return "127.0.0.1"
+	}
+	return "0.0.0.0"
+}
 
 // Mongo locates the MongoDB deployment. MONGO_URI, when set, wins over the
 // separate host/port/user/password variables.

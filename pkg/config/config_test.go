@@ -14,6 +14,30 @@ import (
 	"github.com/nonefinity/backend/pkg/config"
 )
 
+// Dev binds loopback unless APP_HOST says otherwise; prod binds every
+// interface (its gateway sits behind a load balancer).
+func TestListenHost(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "127.0.0.1"},
+		{map[string]string{"APP_ENV": "dev"}, "127.0.0.1"},
+		{map[string]string{"APP_ENV": "dev", "APP_HOST": "0.0.0.0"}, "0.0.0.0"},
+		{map[string]string{"APP_ENV": "dev", "APP_HOST": " ::1 "}, "::1"},
+		{map[string]string{"APP_ENV": "prod"}, "0.0.0.0"},
+		{map[string]string{"APP_ENV": "prod", "APP_HOST": "10.0.0.5"}, "10.0.0.5"},
+	} {
+		cfg, err := config.LoadFrom[config.Base](tc.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.App.ListenHost(); got != tc.want {
+			t.Errorf("%v: listen host %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	cfg, err := config.LoadFrom[config.Base](map[string]string{})
 	if err != nil {
@@ -25,7 +49,8 @@ func TestDefaults(t *testing.T) {
 	}{
 		{"APP_NAME", cfg.App.Name, "Nonefinity"},
 		{"APP_ENV", cfg.App.Env, "dev"},
-		{"APP_HOST", cfg.App.Host, "0.0.0.0"},
+		{"APP_HOST", cfg.App.Host, ""},
+		{"App.ListenHost", cfg.App.ListenHost(), "127.0.0.1"},
 		{"APP_PORT", cfg.App.Port, 8000},
 		{"APP_DEBUG", cfg.App.Debug, false},
 		{"MONGO_HOST", cfg.Mongo.Host, "localhost"},

@@ -108,8 +108,12 @@ type Config struct {
 
 // Validate checks the shared rules and the gateway's own.
 func (c Config) Validate() error {
-	return errors.Join(c.Base.Validate(), c.Settings.Check())
+	return errors.Join(c.Base.Validate(), c.Settings.Check(), CheckDevAuth(c.Base, c.Settings))
 }
+
+// CheckDevAuth refuses dev auth next to a real Clerk secret (see
+// auth.CheckDevAuth); services/all runs it on its own configuration too.
+func CheckDevAuth(base config.Base, s Settings) error { return auth.CheckDevAuth(base, s.Config) }
 
 // Deps are the connections the gateway works with.
 type Deps struct {
@@ -221,7 +225,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 
 	ln := d.Listener
 	if ln == nil {
-		ln, err = net.Listen("tcp", net.JoinHostPort(cfg.App.Host, strconv.Itoa(cfg.App.Port)))
+		ln, err = net.Listen("tcp", net.JoinHostPort(cfg.App.ListenHost(), strconv.Itoa(cfg.App.Port)))
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}

@@ -181,3 +181,64 @@ func runGateway(t *testing.T, cfg app.Config, ns *testkit.NATSServer, db *mongo.
 	})
 	return g
 }
+
+// A dev gateway with no APP_HOST listens on loopback only: dev tokens are
+// handed to whoever asks. An explicit APP_HOST wins.
+func TestDevGatewayBindsLoopbackByDefault(t *testing.T) {
+	ns := testkit.NATS(t)
+	db := testkit.Mongo(t)
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "127.0.0.1"},
+		{map[string]string{"APP_HOST": "127.0.0.2"}, "127.0.0.2"},
+	} {
+		environ := map[string]string{"NATS_URL": ns.URL, "DATA_DIR": t.TempDir(), "APP_PORT": "0"}
+		for k, v := range tc.env {
+			environ[k] = v
+		}
+		cfg, err := config.LoadFrom[app.Config](environ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		ready := make(chan net.Addr, 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- app.Run(ctx, cfg, app.Deps{NC: ns.Conn(t), DB: db, Log: logx.Discard(), Ready: func(a net.Addr) { ready <- a }})
+		}()
+		select {
+		case addr := <-ready:
+			if host, _, _ := net.SplitHostPort(addr.String()); host != tc.want {
+				t.Errorf("APP_HOST %q: listening on %s, want %s", tc.env["APP_HOST"], addr, tc.want)
+			}
+		case err := <-done:
+			t.Fatalf("gateway stopped: %v", err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("gateway did not listen")
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The gateway refuses to start in dev with a Clerk secret key: one line
+// naming the variables, without their values.
+func TestDevAuthRefusesClerkSecret(t *testing.T) {
+	const secret = "sk_test_must_not_show_0123456789"
+	_, err := config.LoadFrom[app.Config](map[string]string{
+		"CLERK_ISSUER": "https://x.clerk.accounts.dev", "CLERK_SECRET_KEY": secret,
+	})
+	if err == nil || !strings.Contains(err.Error(), "CLERK_SECRET_KEY") || !strings.Contains(err.Error(), "CLERK_DEV_CREATE_TOKEN") ||
+		strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := config.LoadFrom[app.Config](map[string]string{
+		"CLERK_ISSUER": "https://x.clerk.accounts.dev", "CLERK_SECRET_KEY": secret, "CLERK_DEV_CREATE_TOKEN": "true",
+	}); err != nil {
+		t.Fatalf("explicit opt-in on loopback: %v", err)
+	}
+}

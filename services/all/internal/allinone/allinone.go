@@ -51,7 +51,7 @@ type Config struct {
 
 // Validate checks the shared rules and the gateway's settings.
 func (c Config) Validate() error {
-	return errors.Join(c.Base.Validate(), c.Settings.Check())
+	return errors.Join(c.Base.Validate(), c.Settings.Check(), gateway.CheckDevAuth(c.Base, c.Settings))
 }
 
 // EndpointsFile, written under DATA_DIR at every start, tells tools and tests
@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.App.Host, strconv.Itoa(cfg.App.Port)))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.App.ListenHost(), strconv.Itoa(cfg.App.Port)))
 	if err != nil {
 		return fmt.Errorf("gateway listen: %w", err)
 	}

@@ -16,12 +16,13 @@
 //	CLERK_AUTHORIZED_PARTIES  comma-separated azp values accepted; empty: azp not checked
 //	CLERK_ROLE_CLAIM          dotted claim path of the role, default metadata.role
 //	ADMIN_CLERK_IDS           comma-separated Clerk user ids that are always admin
-//	CLERK_SECRET_KEY          with CLERK_ISSUER in dev: create-token asks Clerk's Backend API
+//	CLERK_SECRET_KEY          in dev only with CLERK_DEV_CREATE_TOKEN (see CheckDevAuth)
 //
 // and through Config (gateway only):
 //
 //	CLERK_JWT_LEEWAY          clock-skew allowance for exp/nbf/iat, default 30s
 //	CLERK_API_URL             Clerk Backend API base, default https://api.clerk.com
+//	CLERK_DEV_CREATE_TOKEN    dev opt-in: create-token mints Clerk sessions with CLERK_SECRET_KEY
 package auth
 
 import (
@@ -30,6 +31,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -46,6 +48,10 @@ const maxLeeway = 5 * time.Minute
 type Config struct {
 	JWTLeeway   time.Duration `env:"CLERK_JWT_LEEWAY" envDefault:"30s"`
 	ClerkAPIURL string        `env:"CLERK_API_URL" envDefault:"https://api.clerk.com"`
+	// ClerkDevCreateToken lets the unauthenticated create-token route of a
+	// dev gateway mint real Clerk sessions with CLERK_SECRET_KEY; see
+	// CheckDevAuth for the conditions.
+	ClerkDevCreateToken bool `env:"CLERK_DEV_CREATE_TOKEN" envDefault:"false"`
 }
 
 // DefaultConfig is Config with its documented defaults.
@@ -62,6 +68,56 @@ func (c Config) Check() error {
 		return config.VarError{Var: "CLERK_JWT_LEEWAY", Problem: "must be between 1s and 5m"}
 	}
 	return nil
+}
+
+// clerkLiveKeyPrefix starts the secret keys of Clerk production instances.
+const clerkLiveKeyPrefix = "sk_live_"
+
+// CheckDevAuth keeps dev auth and real Clerk secrets apart. In APP_ENV=dev
+// GET /auth/create-token answers anyone who can reach the gateway, so a
+// CLERK_SECRET_KEY there would hand out sessions of any Clerk user (and an
+// unset APP_ENV means dev). Refused, with the variables named and never
+// their values:
+//
+//   - CLERK_SECRET_KEY in dev without CLERK_ISSUER: the gateway signs its own
+//     tokens and has no use for the key;
+//   - CLERK_SECRET_KEY in dev with CLERK_ISSUER, unless CLERK_DEV_CREATE_TOKEN
+//     opts in to minting Clerk sessions — and the opt-in holds only with a
+//     development instance's key (not sk_live_) on a loopback APP_HOST;
+//   - CLERK_DEV_CREATE_TOKEN anywhere it would not apply.
+func CheckDevAuth(cfg config.Base, gw Config) error {
+	secret := strings.TrimSpace(cfg.Clerk.SecretKey) != ""
+	issuer := strings.TrimSpace(cfg.Clerk.Issuer) != ""
+	bad := func(name, problem string) error { return config.VarError{Var: name, Problem: problem} }
+	switch {
+	case !cfg.App.IsDev():
+		if gw.ClerkDevCreateToken {
+			return bad("CLERK_DEV_CREATE_TOKEN", "only applies with APP_ENV=dev")
+		}
+		return nil
+	case secret && !issuer:
+		return bad("CLERK_SECRET_KEY", "must not be set with dev auth (APP_ENV=dev without CLERK_ISSUER); unset it, or set APP_ENV=prod with CLERK_ISSUER")
+	case secret && !gw.ClerkDevCreateToken:
+		return bad("CLERK_SECRET_KEY", "set while APP_ENV=dev would let anyone mint Clerk sessions through /auth/create-token; "+
+			"set APP_ENV=prod, unset CLERK_SECRET_KEY, or opt in with CLERK_DEV_CREATE_TOKEN=true")
+	case !gw.ClerkDevCreateToken:
+		return nil
+	case !secret || !issuer:
+		return bad("CLERK_DEV_CREATE_TOKEN", "needs CLERK_ISSUER and CLERK_SECRET_KEY")
+	case strings.HasPrefix(strings.TrimSpace(cfg.Clerk.SecretKey), clerkLiveKeyPrefix):
+		return bad("CLERK_DEV_CREATE_TOKEN", "refused with a production instance's CLERK_SECRET_KEY (sk_live_); use a development instance's key")
+	case !isLoopbackHost(cfg.App.ListenHost()):
+		return bad("CLERK_DEV_CREATE_TOKEN", "needs a loopback APP_HOST (127.0.0.1, ::1 or localhost): create-token answers without a token")
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
 }
 
 // Auth is the gateway's authentication, built from configuration.
@@ -107,7 +163,7 @@ func NewWithConfig(ctx context.Context, cfg config.Base, gw Config, log *slog.Lo
 	if log == nil {
 		log = logx.Discard()
 	}
-	if err := gw.Check(); err != nil {
+	if err := errors.Join(gw.Check(), CheckDevAuth(cfg, gw)); err != nil {
 		return nil, err
 	}
 	if httpClient == nil {
@@ -142,7 +198,7 @@ func NewWithConfig(ctx context.Context, cfg config.Base, gw Config, log *slog.Lo
 		return nil, fmt.Errorf("auth verifier: %w", err)
 	}
 	a := &Auth{Verifier: verifier, remote: remote}
-	if cfg.App.IsDev() && cfg.Clerk.SecretKey != "" {
+	if cfg.App.IsDev() && gw.ClerkDevCreateToken {
 		minter, err := NewClerkMinter(ClerkMinterConfig{SecretKey: cfg.Clerk.SecretKey, BaseURL: gw.ClerkAPIURL, Client: httpClient})
 		if err != nil {
 			return nil, fmt.Errorf("auth: %w", err)
@@ -176,11 +232,6 @@ func newDevAuth(cfg config.Base, gw Config, roles RoleResolver, log *slog.Logger
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth verifier: %w", err)
-	}
-	if cfg.Clerk.SecretKey != "" {
-		// Clerk's tokens could not be verified without CLERK_ISSUER, so
-		// create-token keeps minting local ones.
-		log.Warn("auth: CLERK_SECRET_KEY is ignored for create-token while CLERK_ISSUER is empty")
 	}
 	log.Info("auth: dev tokens signed by the gateway", "issuer", DevIssuer, "kid", keys.KeyID())
 	return &Auth{

@@ -270,3 +270,54 @@ func TestNewStartsWhileJWKSIsDown(t *testing.T) {
 		t.Errorf("err = %v, want ErrKeysUnavailable", err)
 	}
 }
+
+// Dev auth never runs next to a real Clerk secret: create-token answers
+// without a token, and APP_ENV defaults to dev. The errors name variables,
+// never values.
+func TestCheckDevAuth(t *testing.T) {
+	const testKey, liveKey = "sk_test_0123456789abcdef", "sk_live_0123456789abcdef"
+	type env = map[string]string
+	for _, tc := range []struct {
+		name string
+		env  env
+		want string // "" accepts; otherwise a part of the error
+	}{
+		{"plain dev", env{}, ""},
+		{"dev with Clerk, no secret", env{"CLERK_ISSUER": "https://x.clerk.accounts.dev"}, ""},
+		{"prod with Clerk and a secret", env{"APP_ENV": "prod", "CLERK_ISSUER": "https://x.clerk.accounts.dev", "CLERK_SECRET_KEY": liveKey}, ""},
+		{"APP_ENV unset with a secret", env{"CLERK_ISSUER": "https://x.clerk.accounts.dev", "CLERK_SECRET_KEY": testKey},
+			"CLERK_SECRET_KEY: set while APP_ENV=dev would let anyone mint Clerk sessions"},
+		{"dev auth with a secret", env{"APP_ENV": "dev", "CLERK_SECRET_KEY": testKey}, "CLERK_SECRET_KEY: must not be set with dev auth"},
+		{"opt-in", env{"CLERK_ISSUER": "https://x.clerk.accounts.dev", "CLERK_SECRET_KEY": testKey, "CLERK_DEV_CREATE_TOKEN": "true"}, ""},
+		{"opt-in on localhost", env{"CLERK_ISSUER": "https://x.clerk.accounts.dev", "CLERK_SECRET_KEY": testKey, "CLERK_DEV_CREATE_TOKEN": "true",
+			"APP_HOST": "localhost"}, ""},
+		{"opt-in with a live key", env{"CLERK_ISSUER": "https://x.clerk.accounts.dev", "CLERK_SECRET_KEY": liveKey, "CLERK_DEV_CREATE_TOKEN": "true"},
+			"CLERK_DEV_CREATE_TOKEN: refused with a production instance's CLERK_SECRET_KEY"},
+		{"opt-in on every interface", env{"CLERK_ISSUER": "https://x.clerk.accounts.dev", "CLERK_SECRET_KEY": testKey, "CLERK_DEV_CREATE_TOKEN": "true",
+			"APP_HOST": "0.0.0.0"}, "CLERK_DEV_CREATE_TOKEN: needs a loopback APP_HOST"},
+		{"opt-in without a secret", env{"CLERK_ISSUER": "https://x.clerk.accounts.dev", "CLERK_DEV_CREATE_TOKEN": "true"},
+			"CLERK_DEV_CREATE_TOKEN: needs CLERK_ISSUER and CLERK_SECRET_KEY"},
+		{"opt-in in prod", env{"APP_ENV": "prod", "CLERK_ISSUER": "https://x.clerk.accounts.dev", "CLERK_DEV_CREATE_TOKEN": "true"},
+			"CLERK_DEV_CREATE_TOKEN: only applies with APP_ENV=dev"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			type gatewayConfig struct {
+				config.Base
+				Config
+			}
+			cfg, err := config.LoadFrom[gatewayConfig](tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = CheckDevAuth(cfg.Base, cfg.Config)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			case err != nil && (strings.Contains(err.Error(), testKey) || strings.Contains(err.Error(), liveKey) || strings.Contains(err.Error(), "\n")):
+				t.Fatalf("the error shows a secret or spans lines: %v", err)
+			}
+		})
+	}
+}

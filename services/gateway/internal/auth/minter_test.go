@@ -232,8 +232,9 @@ func TestClerkMinterErrorsNeverContainTheSecret(t *testing.T) {
 	}
 }
 
-// In dev with CLERK_ISSUER and CLERK_SECRET_KEY, create-token asks Clerk and
-// the token it returns passes the production verifier.
+// In dev with CLERK_ISSUER, CLERK_SECRET_KEY and the CLERK_DEV_CREATE_TOKEN
+// opt-in, create-token asks Clerk and the token it returns passes the
+// production verifier.
 func TestNewDevWithClerkMintsThroughBackendAPI(t *testing.T) {
 	clerk := newFakeClerk(t, "user_1")
 	cfg := devBase(t.TempDir())
@@ -242,6 +243,12 @@ func TestNewDevWithClerkMintsThroughBackendAPI(t *testing.T) {
 	gw := DefaultConfig()
 	gw.ClerkAPIURL = clerk.URL
 
+	// Without the opt-in the gateway does not start.
+	if _, err := NewWithConfig(context.Background(), cfg, gw, nil, clerk.Client()); err == nil ||
+		!strings.Contains(err.Error(), "CLERK_DEV_CREATE_TOKEN") {
+		t.Fatalf("dev with a Clerk secret and no opt-in: err = %v", err)
+	}
+	gw.ClerkDevCreateToken = true
 	a, err := NewWithConfig(context.Background(), cfg, gw, nil, clerk.Client())
 	if err != nil {
 		t.Fatal(err)
@@ -265,8 +272,10 @@ func TestNewDevWithClerkMintsThroughBackendAPI(t *testing.T) {
 		t.Errorf("claims = %+v, reply = %+v", claims, reply)
 	}
 
-	// Without the secret there is nothing to mint with: the route is absent.
+	// Without the secret (and the opt-in) there is nothing to mint with:
+	// the route is absent.
 	cfg.Clerk.SecretKey = ""
+	gw.ClerkDevCreateToken = false
 	b, err := NewWithConfig(context.Background(), cfg, gw, nil, clerk.Client())
 	if err != nil {
 		t.Fatal(err)
