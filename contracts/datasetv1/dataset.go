@@ -175,9 +175,13 @@ type ListRequest struct {
 }
 
 // ListReply is one page of datasets and how many the caller has in all.
+// A page holds at most as many datasets as fit in one NATS message; when
+// that stopped it before the requested limit, NextSkip is where the rest
+// of the requested window starts.
 type ListReply struct {
 	Datasets []Dataset `json:"datasets"`
 	Total    int       `json:"total"`
+	NextSkip int       `json:"next_skip,omitempty"`
 }
 
 // MarshalJSON writes an empty list as [], never null.

@@ -368,6 +368,11 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 	for i, col := range c.columns {
 		schema[i] = Column{Name: col.Name, Type: VocabularyType(col.Type)}
 	}
+	if err := checkSchemaSize(schema); err != nil {
+		var ve *ValidationError
+		errors.As(err, &ve)
+		return s.FailConvert(ctx, j, ve.Message)
+	}
 	ready := StatusReady
 	noError := ""
 	d, err = s.store.Update(ctx, j.OwnerID, j.DatasetID, Changes{

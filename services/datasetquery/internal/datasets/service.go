@@ -116,6 +116,9 @@ func (s *Service) Create(ctx context.Context, ownerID, name, description string,
 	if len(schema) > s.conv.MaxColumns {
 		return Dataset{}, &ValidationError{Field: "schema", Message: fmt.Sprintf("%d columns; a dataset has at most %d", len(schema), s.conv.MaxColumns)}
 	}
+	if err := checkSchemaSize(schema); err != nil {
+		return Dataset{}, err
+	}
 	cols := make([]duck.ColumnDef, len(schema))
 	for i, c := range schema {
 		schema[i].Type = strings.ToLower(c.Type)
@@ -243,6 +246,9 @@ func (s *Service) UpdateSchema(ctx context.Context, ownerID, id string, descript
 		if !found {
 			return Dataset{}, &ValidationError{Field: name, Message: "no such column in the dataset"}
 		}
+	}
+	if err := checkSchemaSize(schema); err != nil {
+		return Dataset{}, err
 	}
 	return s.store.Update(ctx, ownerID, id, Changes{Schema: schema})
 }

@@ -4,6 +4,7 @@ package natsapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -100,11 +101,37 @@ func (a api) list(ctx context.Context, req dv1.ListRequest) (dv1.ListReply, erro
 	if err != nil {
 		return dv1.ListReply{}, mapError(err)
 	}
-	out := dv1.ListReply{Datasets: make([]dv1.Dataset, len(ds)), Total: total}
-	for i, d := range ds {
-		out.Datasets[i] = fromCoreDataset(d)
+	out := dv1.ListReply{Datasets: make([]dv1.Dataset, 0, len(ds)), Total: total}
+	budget := a.replyBudget()
+	for _, d := range ds {
+		item := fromCoreDataset(d)
+		b, err := json.Marshal(item)
+		if err != nil {
+			return dv1.ListReply{}, fmt.Errorf("encode dataset %s: %w", d.ID, err)
+		}
+		// At least one dataset per page, so a list always advances (one
+		// dataset's schema is bounded well under a message).
+		if len(out.Datasets) > 0 && len(b)+1 > budget {
+			out.NextSkip = p.Skip + len(out.Datasets)
+			break
+		}
+		budget -= len(b) + 1
+		out.Datasets = append(out.Datasets, item)
 	}
 	return out, nil
+}
+
+// listReserve is kept free in a list page for the reply's headers and the
+// JSON around the items.
+const listReserve = 16 << 10
+
+// replyBudget is the bytes of items one list page may carry.
+func (a api) replyBudget() int {
+	limit := int64(1 << 20)
+	if a.nc != nil {
+		limit = a.nc.MaxPayload()
+	}
+	return int(max(limit-listReserve, listReserve))
 }
 
 func (a api) get(ctx context.Context, req dv1.GetRequest) (dv1.Dataset, error) {

@@ -60,15 +60,26 @@ func (a *API) datasetCreate(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, fromBody, a.datasets.Create, http.StatusCreated, "dataset created")
 }
 
+// datasetList follows the service's pages through the requested window:
+// a page stops early (NextSkip) when its datasets fill one message.
 func (a *API) datasetList(w http.ResponseWriter, r *http.Request) {
-	servePage(a, w, r, func(ctx context.Context, p paging.Page) (dv1.ListReply, error) {
-		return a.datasets.List(ctx, dv1.ListRequest{Page: p})
-	}, func(reply dv1.ListReply) (any, int) {
-		if reply.Datasets == nil {
-			return []dv1.Dataset{}, reply.Total
+	var q pageQuery
+	if e := bindQuery(r, &q); e != nil {
+		a.reject(w, e)
+		return
+	}
+	window := q.window()
+	streamList(a, w, r, "datasets", window, func(ctx context.Context, p paging.Page) (listPage[dv1.Dataset, paging.Page], error) {
+		reply, err := a.datasets.List(ctx, dv1.ListRequest{Page: p})
+		if err != nil {
+			return listPage[dv1.Dataset, paging.Page]{}, err
 		}
-		return reply.Datasets, reply.Total
-	}, "datasets")
+		page := listPage[dv1.Dataset, paging.Page]{items: reply.Datasets, total: reply.Total}
+		if reply.NextSkip > p.Skip && reply.NextSkip < window.Skip+window.Limit {
+			page.next = paging.Page{Skip: reply.NextSkip, Limit: window.Skip + window.Limit - reply.NextSkip}
+		}
+		return page, nil
+	}, func(first listPage[dv1.Dataset, paging.Page]) *PageMeta { return pageMeta(window, first.total) })
 }
 
 func (a *API) datasetGet(w http.ResponseWriter, r *http.Request) {
