@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
 	"time"
 
@@ -24,6 +25,10 @@ type NATSOptions struct {
 	// ServerName names the server (it shows in JetStream metadata);
 	// default "embedded".
 	ServerName string
+	// Token, when set, is required from every client (the user part of a
+	// nats://<token>@host:port URL, see ClientURLWithToken). Without it any
+	// local process may connect and act as any service.
+	Token string
 	// Logger receives the server's warnings and errors. Nil discards all
 	// server logging.
 	Logger *slog.Logger
@@ -31,7 +36,8 @@ type NATSOptions struct {
 
 // NATSServer is a running in-process nats-server with JetStream.
 type NATSServer struct {
-	srv *server.Server
+	srv   *server.Server
+	token string
 }
 
 // StartNATS starts a nats-server with JetStream stored in opts.Dir and
@@ -54,13 +60,14 @@ func StartNATS(opts NATSOptions) (*NATSServer, error) {
 		name = "embedded"
 	}
 	srv, err := server.NewServer(&server.Options{
-		ServerName: name,
-		Host:       host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   opts.Dir,
-		NoSigs:     true,
-		NoLog:      opts.Logger == nil,
+		ServerName:    name,
+		Host:          host,
+		Port:          port,
+		Authorization: opts.Token,
+		JetStream:     true,
+		StoreDir:      opts.Dir,
+		NoSigs:        true,
+		NoLog:         opts.Logger == nil,
 		// No HTTP monitoring, cluster, leafnode or gateway listeners: the
 		// embedded server is a single local node.
 		DisableJetStreamBanner: true,
@@ -77,11 +84,26 @@ func StartNATS(opts NATSOptions) (*NATSServer, error) {
 		srv.WaitForShutdown()
 		return nil, errors.New("start nats: server not ready for connections after 10s")
 	}
-	return &NATSServer{srv: srv}, nil
+	return &NATSServer{srv: srv, token: opts.Token}, nil
 }
 
-// ClientURL is the nats:// URL clients connect to.
+// ClientURL is the nats:// URL clients connect to, without credentials.
 func (s *NATSServer) ClientURL() string { return s.srv.ClientURL() }
+
+// ClientURLWithToken is ClientURL carrying the server's token, the form
+// natsx.Connect and the nats CLI (--server) take; ClientURL when there is
+// no token. It is a secret.
+func (s *NATSServer) ClientURLWithToken() string {
+	if s.token == "" {
+		return s.ClientURL()
+	}
+	u, err := url.Parse(s.ClientURL())
+	if err != nil {
+		return s.ClientURL()
+	}
+	u.User = url.User(s.token)
+	return u.String()
+}
 
 // Port is the client port the server listens on; pass it back in
 // NATSOptions.Port to restart on the same address.

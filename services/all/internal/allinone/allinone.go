@@ -60,7 +60,9 @@ const EndpointsFile = "endpoints.json"
 
 // Endpoints are the addresses of the embedded servers of one run.
 type Endpoints struct {
-	HTTP        string `json:"http"`
+	HTTP string `json:"http"`
+	// NATS carries the run's token (nats://<token>@127.0.0.1:port): the nats
+	// CLI takes it as is (--server).
 	NATS        string `json:"nats"`
 	MongoURI    string `json:"mongo_uri"`
 	MongoDB     string `json:"mongo_db"`
@@ -117,8 +119,13 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		}
 	}
 
-	// Servers.
-	natsSrv, err := embedded.StartNATS(embedded.NATSOptions{Dir: dirs["nats"], ServerName: "nonefinity", Logger: log.With("component", "nats-server")})
+	// Servers. NATS requires a token made for this run: whoever connects
+	// can call any service as any user (svc.credential.v1.resolve answers
+	// decrypted keys), so a local process without the secret must be
+	// refused. Tools find it in the endpoints file (0600).
+	natsSrv, err := embedded.StartNATS(embedded.NATSOptions{
+		Dir: dirs["nats"], ServerName: "nonefinity", Token: randomToken(32), Logger: log.With("component", "nats-server"),
+	})
 	if err != nil {
 		return err
 	}
@@ -138,7 +145,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	defer s3.Stop()
 
 	base := cfg.Base
-	base.NATSURL = natsSrv.ClientURL()
+	base.NATSURL = natsSrv.ClientURLWithToken()
 	base.NATSCreds = ""
 	base.Mongo.RawURI = ferret.URI()
 	base.MinIO.URL = "http://" + s3.Endpoint()
@@ -260,12 +267,27 @@ func ensureStreams(ctx context.Context, base config.Base) error {
 	return natsx.EnsureStreams(ctx, js, contracts.Streams(), natsx.StreamOptions{Replicas: 1})
 }
 
+// writeEndpoints replaces the endpoints file with one readable by this user
+// only: it holds the NATS token and the S3 keys. A temporary file renamed
+// over it, so an older file's looser mode is not kept.
 func writeEndpoints(dataDir string, eps Endpoints) error {
 	b, err := json.MarshalIndent(eps, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dataDir, EndpointsFile), b, 0o600)
+	f, err := os.CreateTemp(dataDir, EndpointsFile+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), filepath.Join(dataDir, EndpointsFile))
 }
 
 // waitHealthy polls the gateway's /health until it answers, so the banner is
