@@ -31,7 +31,11 @@ type Options struct {
 	Store   bool // open object storage and ensure the bucket
 	// Log, when set, is used as is and Sentry is left to whoever made it:
 	// services/all shares one logger and one Sentry client between services.
+	// The process's Go memory limit is then also left to that owner.
 	Log *slog.Logger
+	// OffHeapMemory is what the service spends outside the Go heap (DuckDB's
+	// memory_limit), kept out of the Go memory limit (ApplyMemoryLimit).
+	OffHeapMemory int64
 }
 
 // Infra holds a service process's open connections.
@@ -45,7 +49,7 @@ type Infra struct {
 	closers []func(context.Context) error
 }
 
-// Open sets up logging and Sentry, then connects to NATS and, as asked, to
+// Open sets up logging, Sentry and the Go memory limit, then connects to NATS and, as asked, to
 // MongoDB and object storage. On error everything opened so far is closed.
 func Open(ctx context.Context, cfg config.Base, opts Options) (*Infra, error) {
 	in := &Infra{Log: opts.Log}
@@ -56,6 +60,9 @@ func Open(ctx context.Context, cfg config.Base, opts Options) (*Infra, error) {
 		}
 	}
 	log := in.Log
+	if opts.Log == nil {
+		ApplyMemoryLimit(log, opts.OffHeapMemory)
+	}
 
 	nc, err := natsx.Connect(cfg.NATSURL, natsx.ConnectOptions{Name: opts.Service, CredsFile: cfg.NATSCreds, Logger: log})
 	if err != nil {

@@ -47,8 +47,9 @@ type Config struct {
 	DuckDBThreads int `env:"DUCKDB_THREADS" envDefault:"2"`
 	// DuckDBMaxTempDirectorySize caps a session's spill files.
 	DuckDBMaxTempDirectorySize string `env:"DUCKDB_MAX_TEMP_DIRECTORY_SIZE" envDefault:"2GB"`
-	// DuckDBQueryTimeout interrupts a longer query.
-	DuckDBQueryTimeout config.Duration `env:"DUCKDB_QUERY_TIMEOUT" envDefault:"30s"`
+	// DuckDBQueryTimeout interrupts a longer query (sooner when the
+	// caller's deadline is nearer).
+	DuckDBQueryTimeout config.Duration `env:"DUCKDB_QUERY_TIMEOUT" envDefault:"10s"`
 	// DuckDBMaxConcurrentQueriesPerUser: more at once are refused (429).
 	DuckDBMaxConcurrentQueriesPerUser int `env:"DUCKDB_MAX_CONCURRENT_QUERIES_PER_USER" envDefault:"4"`
 	// DuckDBCacheTTL removes the local Parquet cache of a user who has had
@@ -107,6 +108,17 @@ func (c Config) duckConfig() duck.Config {
 		MaxResultBytes:       c.DuckDBMaxResultBytes,
 		CacheTTL:             c.DuckDBCacheTTL.Duration(),
 	}
+}
+
+// OffHeapMemory is the memory DuckDB may take outside the Go heap
+// (DUCKDB_MEMORY_LIMIT), which the Go memory limit leaves to it.
+func (c Config) OffHeapMemory() int64 {
+	limit := c.DuckDBMemoryLimit
+	if limit == "" {
+		limit = duck.DefaultMemoryLimit
+	}
+	n, _ := boot.ParseByteSize(limit)
+	return n
 }
 
 // Deps are the connections the service works with.

@@ -103,6 +103,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		return fmt.Errorf("sentry: %w", err)
 	}
 	defer flush(2 * time.Second)
+	boot.ApplyMemoryLimit(log, datasetquery.Config{Base: cfg.Base}.OffHeapMemory())
 
 	secrets, created, err := loadOrCreateSecrets(dataDir)
 	if err != nil {

@@ -31,7 +31,8 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	infra, err := boot.Open(ctx, cfg.Base, boot.Options{Service: app.Name, Version: version, Store: true, Mongo: true})
+	infra, err := boot.Open(ctx, cfg.Base, boot.Options{Service: app.Name, Version: version, Store: true, Mongo: true,
+		OffHeapMemory: cfg.OffHeapMemory()})
 	if err != nil {
 		return err
 	}

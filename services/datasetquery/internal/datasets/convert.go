@@ -582,6 +582,7 @@ func (s *Service) FailConvert(ctx context.Context, j ConvertJob, reason string) 
 	failed := StatusFailed
 	// The reason is shown to the user; a job that failed for good may
 	// carry an infrastructure error naming the service's directories.
+	reason = duck.ScrubPaths(reason)
 	d, err = s.store.Update(ctx, j.OwnerID, j.DatasetID, Changes{Status: &failed, Error: &reason})
 	if errors.Is(err, ErrNotFound) {
 		return nil

@@ -1,9 +1,12 @@
 package datasets
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 )
@@ -113,9 +116,14 @@ func ValidateSchema(cols []Column) error {
 		return &ValidationError{Field: "schema", Message: "must declare at least one column"}
 	}
 	seen := map[string]bool{}
-	for _, c := range cols {
+	for i, c := range cols {
 		if strings.TrimSpace(c.Name) == "" {
 			return &ValidationError{Field: "schema", Message: "every column needs a column_name"}
+		}
+		if !utf8.ValidString(c.Name) || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
+			// DuckDB refuses a NUL in a name, and a line break or an
+			// escape sequence in a column name only ever misleads.
+			return &ValidationError{Field: "schema", Message: fmt.Sprintf("column %d: column_name must be UTF-8 text without control characters", i+1)}
 		}
 		key := strings.ToLower(c.Name)
 		if seen[key] {

@@ -62,7 +62,7 @@ func (m *Manager) startPrefetch(ctx context.Context, ownerID string, names []str
 			return
 		}
 		byName := tablesByName(p.tables)
-		cacheDir := filepath.Join(m.cfg.Root, ownerID, "cache")
+		cacheDir := filepath.Join(userDir(m.cfg.Root, ownerID), "cache")
 		for _, name := range names {
 			if t, ok := byName[strings.ToLower(lastIdentPart(name))]; ok && len(t.Parts) > 0 {
 				_, _ = m.cacheParts(ctx, cacheDir, t)

@@ -7,7 +7,6 @@ package duck
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +57,9 @@ type Config struct {
 	CatalogMaxAge time.Duration
 }
 
+// DefaultMemoryLimit is a session's memory_limit unless configured.
+const DefaultMemoryLimit = "1GB"
+
 func (c Config) withDefaults() Config {
 	if c.InstanceTTL <= 0 {
 		c.InstanceTTL = 10 * time.Minute
@@ -66,10 +68,10 @@ func (c Config) withDefaults() Config {
 		c.CleanupInterval = time.Minute
 	}
 	if c.QueryTimeout <= 0 {
-		c.QueryTimeout = 30 * time.Second
+		c.QueryTimeout = 10 * time.Second
 	}
 	if c.MemoryLimit == "" {
-		c.MemoryLimit = "1GB"
+		c.MemoryLimit = DefaultMemoryLimit
 	}
 	if c.MaxTempDirectorySize == "" {
 		c.MaxTempDirectorySize = "2GB"
@@ -273,38 +275,44 @@ func (m *Manager) RemoveIdleCaches() int {
 		return 0
 	}
 	cutoff := time.Now().Add(-m.cfg.CacheTTL)
-	removed := 0
+	var idle []string
 	for _, e := range entries {
-		userID := e.Name()
-		if strings.HasPrefix(userID, "_removing-") { // left by a crash mid-removal
-			_ = os.RemoveAll(filepath.Join(m.cfg.Root, userID))
+		name := e.Name()
+		if strings.HasPrefix(name, "_removing-") { // left by a crash mid-removal
+			_ = os.RemoveAll(filepath.Join(m.cfg.Root, name))
 			continue
 		}
-		if !e.IsDir() || checkUserID(userID) != nil || userID[0] == '_' {
+		if !e.IsDir() || checkUserID(name) != nil || name[0] == '_' {
 			continue // _scratch and other service directories
 		}
-		info, err := e.Info()
-		if err != nil || info.ModTime().After(cutoff) {
+		if info, err := e.Info(); err == nil && !info.ModTime().After(cutoff) {
+			idle = append(idle, name)
+		}
+	}
+	// Moved aside under the lock, so a session opening now starts from an
+	// empty directory rather than one being deleted under it.
+	var trash []string
+	m.mu.Lock()
+	open := make(map[string]bool, len(m.sessions))
+	for _, s := range m.sessions {
+		open[filepath.Base(s.dir)] = true
+	}
+	for _, name := range idle {
+		if open[name] {
 			continue
 		}
-		// Moved aside under the lock, so a session opening now starts from
-		// an empty directory rather than one being deleted under it.
-		dir := filepath.Join(m.cfg.Root, userID)
-		trash := filepath.Join(m.cfg.Root, "_removing-"+userID)
-		m.mu.Lock()
-		_, open := m.sessions[userID]
-		if !open {
-			err = os.Rename(dir, trash)
-		}
-		m.mu.Unlock()
-		if open {
+		t := filepath.Join(m.cfg.Root, "_removing-"+name)
+		if err := os.Rename(filepath.Join(m.cfg.Root, name), t); err != nil {
+			m.log.Warn("remove idle Parquet cache", "directory", name, "error", err)
 			continue
 		}
-		if err == nil {
-			err = os.RemoveAll(trash)
-		}
-		if err != nil {
-			m.log.Warn("remove idle Parquet cache", "user_id", userID, "error", err)
+		trash = append(trash, t)
+	}
+	m.mu.Unlock()
+	removed := 0
+	for _, t := range trash {
+		if err := os.RemoveAll(t); err != nil {
+			m.log.Warn("remove idle Parquet cache", "directory", filepath.Base(t), "error", err)
 			continue
 		}
 		removed++
@@ -322,13 +330,21 @@ func (m *Manager) DropUser(userID string) error {
 	s := m.sessions[userID]
 	delete(m.sessions, userID)
 	m.mu.Unlock()
+	var err error
 	if s != nil {
-		return s.close(true)
+		err = s.close(true)
 	}
-	if err := os.RemoveAll(filepath.Join(m.cfg.Root, userID)); err != nil {
-		return fmt.Errorf("remove session directory: %w", err)
+	dirs := []string{userDir(m.cfg.Root, userID)}
+	if userID[0] != '_' {
+		// Named after the user id by earlier versions.
+		dirs = append(dirs, filepath.Join(m.cfg.Root, userID))
 	}
-	return nil
+	for _, d := range dirs {
+		if rerr := os.RemoveAll(d); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove session directory: %w", rerr))
+		}
+	}
+	return err
 }
 
 // ForgetDataset drops the cached copy of a dataset in the user's session on
@@ -341,7 +357,7 @@ func (m *Manager) ForgetDataset(userID, datasetID string) {
 	s := m.sessions[userID]
 	m.mu.Unlock()
 	if s == nil {
-		_ = os.RemoveAll(filepath.Join(m.cfg.Root, userID, "cache", safeName(datasetID)))
+		_ = os.RemoveAll(filepath.Join(userDir(m.cfg.Root, userID), "cache", safeName(datasetID)))
 		return
 	}
 	s.catalog.invalidate()
@@ -414,7 +430,7 @@ func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(),
 // removed), or an infrastructure error.
 func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (Result, error) {
 	started := time.Now()
-	names, err := m.counter.inspect(ctx, query)
+	v, err := m.counter.inspect(ctx, query)
 	if err != nil {
 		return Result{}, m.queryError(err)
 	}
@@ -423,7 +439,7 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 	if !m.hasSession(userID) {
 		// The query needs the catalog and its datasets' parts: fetch them
 		// while the session opens.
-		pre = m.startPrefetch(ctx, userID, names)
+		pre = m.startPrefetch(ctx, userID, v.names)
 	}
 	s, release, err := m.acquire(ctx, userID)
 	if err != nil {
@@ -438,23 +454,23 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 		return Result{}, ErrTooManyQueries
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.QueryTimeout)
+	ctx, cancel, timeout := m.statementContext(ctx)
 	defer cancel()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return Result{}, m.runError(ctx, err)
+		return Result{}, m.runError(ctx, timeout, err)
 	}
 	defer conn.Close()
 
-	if err := m.syncViews(ctx, s, names, false, pre); err != nil {
-		return Result{}, m.runError(ctx, err)
+	if err := m.syncViews(ctx, s, v.names, false, pre); err != nil {
+		return Result{}, m.runError(ctx, timeout, err)
 	}
 
 	var res Result
 	runOnce := func() error {
 		return conn.Raw(func(dc any) error {
 			var rerr error
-			res, rerr = m.run(ctx, dc.(*duckdb.Conn), query, limit)
+			res, rerr = m.run(ctx, dc.(*duckdb.Conn), query, v.statements, limit)
 			return rerr
 		})
 	}
@@ -464,22 +480,42 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 		// or the dataset is newer than the session's catalog copy: if it is
 		// one of the user's datasets, load it and try once more.
 		if serr := m.syncViews(ctx, s, []string{missing}, true, nil); serr != nil {
-			return Result{}, m.runError(ctx, serr)
+			return Result{}, m.runError(ctx, timeout, serr)
 		}
 		if _, ok := s.viewFor(missing); ok {
 			err = runOnce()
 		}
 	}
 	if err != nil {
-		return Result{}, m.runError(ctx, err)
+		return Result{}, m.runError(ctx, timeout, err)
 	}
 	res.Elapsed = time.Since(started)
 	return res, nil
 }
 
+// answerMargin is the most of the caller's remaining time kept for
+// answering: the interrupted statement has to stop and the reply to travel
+// before the caller gives up.
+const answerMargin = time.Second
+
+// statementContext bounds a statement by QueryTimeout and, sooner, by the
+// caller's deadline less a margin (a quarter of the time left, at most
+// answerMargin), so a caller hears "timed out" instead of giving up on a
+// silent service. It returns the bound it applied.
+func (m *Manager) statementContext(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
+	timeout := m.cfg.QueryTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		timeout = max(min(timeout, left-min(answerMargin, left/4)), 0)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, cancel, timeout
+}
+
 // run prepares the statement, checks its type and reads up to limit rows
-// (and up to MaxResultBytes of encoded rows).
-func (m *Manager) run(ctx context.Context, conn *duckdb.Conn, query string, limit int) (Result, error) {
+// under the byte budget (see readBounded). statements is the guard's count
+// for the text.
+func (m *Manager) run(ctx context.Context, conn *duckdb.Conn, query string, statements, limit int) (Result, error) {
 	prepared, err := conn.PrepareContext(ctx, query)
 	if err != nil {
 		return Result{}, err
@@ -496,54 +532,21 @@ func (m *Manager) run(ctx context.Context, conn *duckdb.Conn, query string, limi
 	if stmt.NumInput() > 0 {
 		return Result{}, &QueryError{Message: "query parameters ($1, ?) are not supported"}
 	}
-	drows, err := stmt.QueryContext(ctx, nil)
+	if typ == duckdb.STATEMENT_TYPE_EXPLAIN {
+		// A plan cannot be wrapped in a query; it is a few lines of text
+		// about the statement, not rows of data.
+		drows, err := stmt.QueryContext(ctx, nil)
+		if err != nil {
+			return Result{}, err
+		}
+		defer drows.Close()
+		return m.readRows(drows, nil, limit, false)
+	}
+	cols, err := describeColumns(stmt)
 	if err != nil {
 		return Result{}, err
 	}
-	defer drows.Close()
-	return readRows(drows, limit, m.cfg.MaxResultBytes)
-}
-
-func readRows(drows driver.Rows, limit, maxBytes int) (Result, error) {
-	names := uniqueNames(drows.Columns())
-	typed, _ := drows.(driver.RowsColumnTypeDatabaseTypeName)
-	res := Result{Columns: make([]Column, len(names)), Rows: [][]json.RawMessage{}}
-	for i, n := range names {
-		res.Columns[i].Name = n
-		if typed != nil {
-			res.Columns[i].Type = typed.ColumnTypeDatabaseTypeName(i)
-		}
-	}
-	dest := make([]driver.Value, len(names))
-	size := 2
-	for {
-		if err := drows.Next(dest); err != nil {
-			if errors.Is(err, io.EOF) {
-				return res, nil
-			}
-			return Result{}, err
-		}
-		if len(res.Rows) == limit {
-			res.Truncated = true
-			return res, nil
-		}
-		row := make([]json.RawMessage, len(names))
-		rowSize := 2
-		for i, v := range dest {
-			b, err := json.Marshal(jsonSafe(v, res.Columns[i].Type))
-			if err != nil {
-				return Result{}, fmt.Errorf("encode row: %w", err)
-			}
-			row[i] = b
-			rowSize += len(names[i]) + 4 + len(b)
-		}
-		size += rowSize + 1
-		if size > maxBytes {
-			res.Truncated = true
-			return res, nil
-		}
-		res.Rows = append(res.Rows, row)
-	}
+	return m.readBounded(ctx, conn, query, cols, statements, limit)
 }
 
 // uniqueNames makes result column names usable as object keys: a repeated
@@ -576,10 +579,11 @@ func missingTable(err error) string {
 	return ""
 }
 
-// runError classifies a failure while running a statement.
-func (m *Manager) runError(ctx context.Context, err error) error {
+// runError classifies a failure while running a statement that was
+// bounded by timeout.
+func (m *Manager) runError(ctx context.Context, timeout time.Duration, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w after %s", ErrTimeout, m.cfg.QueryTimeout)
+		return fmt.Errorf("%w after %s s", ErrTimeout, strconv.FormatFloat(timeout.Round(100*time.Millisecond).Seconds(), 'f', -1, 64))
 	}
 	return m.queryError(err)
 }

@@ -197,7 +197,7 @@ func TestIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var bobFile string
-	_ = filepath.WalkDir(filepath.Join(e.root, bob, "cache"), func(p string, d os.DirEntry, _ error) error {
+	_ = filepath.WalkDir(filepath.Join(duck.UserDir(e.root, bob), "cache"), func(p string, d os.DirEntry, _ error) error {
 		if d != nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") {
 			bobFile = p
 		}
@@ -331,7 +331,7 @@ func TestSessionsExpireAndDatasetsFollowTheCatalog(t *testing.T) {
 	if err := e.m.DropUser(alice); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(e.root, alice)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(duck.UserDir(e.root, alice)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("user directory left: %v", err)
 	}
 }
@@ -365,7 +365,7 @@ func TestIdleCachesAreRemoved(t *testing.T) {
 		return err == nil
 	}
 
-	age(filepath.Join(e.root, alice)) // open session: kept
+	age(duck.UserDir(e.root, alice)) // open session: kept
 	if n := e.m.RemoveIdleCaches(); n != 0 {
 		t.Fatalf("removed %d caches of open sessions", n)
 	}
@@ -376,12 +376,12 @@ func TestIdleCachesAreRemoved(t *testing.T) {
 	if n := e.m.RemoveIdleCaches(); n != 0 {
 		t.Fatalf("removed %d caches of sessions that just closed", n)
 	}
-	age(filepath.Join(e.root, alice))
+	age(duck.UserDir(e.root, alice))
 	age(scratch)
 	if n := e.m.RemoveIdleCaches(); n != 1 {
 		t.Fatalf("removed %d idle caches, want alice's", n)
 	}
-	if exists(filepath.Join(e.root, alice)) || !exists(filepath.Join(e.root, bob, "cache")) || !exists(scratch) {
+	if exists(duck.UserDir(e.root, alice)) || !exists(filepath.Join(duck.UserDir(e.root, bob), "cache")) || !exists(scratch) {
 		t.Fatal("wrong directories removed")
 	}
 	if res, err := e.m.Query(ctx, alice, "SELECT v FROM t", 1); err != nil || cell(t, res, 0, "v") != float64(7) {

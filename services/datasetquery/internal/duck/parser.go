@@ -50,7 +50,10 @@ type verdictCache struct {
 
 type verdict struct {
 	names []string
-	err   error
+	// statements is how many statements DuckDB makes of the text: 1, or
+	// more for a PIVOT that lists its values first.
+	statements int
+	err        error
 }
 
 const (
@@ -86,29 +89,30 @@ func (v *verdictCache) put(query string, r verdict) {
 }
 
 // inspect runs the guard (check) and returns the table names the query
-// refers to, from DuckDB's parser. Verdicts on short texts are remembered;
-// failures of the classifier itself are not.
-func (c *statementCounter) inspect(ctx context.Context, query string) ([]string, error) {
+// refers to, from DuckDB's parser, and how many statements DuckDB makes of
+// it. Verdicts on short texts are remembered; failures of the classifier
+// itself are not.
+func (c *statementCounter) inspect(ctx context.Context, query string) (verdict, error) {
 	cacheable := len(query) <= maxCachedQuery
 	if cacheable {
 		if r, ok := c.verdicts.get(query); ok {
-			return r.names, r.err
+			return r, r.err
 		}
 	}
 	var r verdict
-	if r.err = c.check(ctx, query); r.err == nil {
+	if r.statements, r.err = c.check(ctx, query); r.err == nil {
 		names, err := c.tableNames(ctx, query)
 		if err != nil {
-			return nil, err
+			return verdict{}, err
 		}
 		r.names = names
 	} else if !isVerdict(r.err) {
-		return nil, r.err
+		return verdict{}, r.err
 	}
 	if cacheable {
 		c.verdicts.put(query, r)
 	}
-	return r.names, r.err
+	return r, r.err
 }
 
 // isVerdict tells the guard refusing a query from the guard failing.
@@ -176,43 +180,55 @@ type serializedStatements struct {
 
 // check admits exactly one statement that DuckDB parses as a SELECT, or a
 // PIVOT/UNPIVOT statement (which DuckDB turns into a SELECT but does not
-// serialize); the prepared statement's type is checked again later. It
-// returns ErrEmptyQuery, ErrMultipleStatements, ErrNotReadOnly or a
+// serialize), and refuses the introspection that would show the server's
+// settings and paths (see restricted). The prepared statement's type is
+// checked again later. It returns how many statements DuckDB makes of the
+// query, or ErrEmptyQuery, ErrMultipleStatements, ErrNotReadOnly or a
 // *QueryError with DuckDB's parser message.
-func (c *statementCounter) check(ctx context.Context, query string) error {
+func (c *statementCounter) check(ctx context.Context, query string) (int, error) {
 	var raw string
 	if err := c.serialize.QueryRowContext(ctx, query).Scan(&raw); err != nil {
-		return fmt.Errorf("classify statement: %w", err)
+		return 0, fmt.Errorf("classify statement: %w", err)
 	}
 	var out serializedStatements
 	if err := json.Unmarshal([]byte(raw), &out); err != nil {
-		return fmt.Errorf("classify statement: %w", err)
+		return 0, fmt.Errorf("classify statement: %w", err)
 	}
 	switch {
 	case !out.Error && len(out.Statements) == 1:
-		return nil
+		return 1, restrictedInTree(out.Statements[0])
 	case !out.Error && len(out.Statements) == 0:
-		return ErrEmptyQuery
+		return 0, ErrEmptyQuery
 	case !out.Error:
-		return ErrMultipleStatements
+		return 0, ErrMultipleStatements
 	case out.ErrorType == "parser":
-		return &QueryError{Message: "Parser Error: " + out.ErrorMessage}
+		return 0, &QueryError{Message: "Parser Error: " + out.ErrorMessage}
 	}
 	// Not serializable: count before judging, so "SELECT 1; COPY …" is
 	// refused as two statements, whatever the second one is.
-	switch n, err := c.count(query); {
+	n, err := c.count(query)
+	switch {
 	case err != nil:
-		return err
+		return 0, err
 	case n == 0:
-		return ErrEmptyQuery
+		return 0, ErrEmptyQuery
 	case n > 1:
-		return ErrMultipleStatements
+		// A PIVOT without an IN list is, to DuckDB, statements that
+		// create its value lists followed by the SELECT. They come from
+		// one statement of the text only if the text still parses inside
+		// parentheses (where a second statement of the user's cannot
+		// stand) into as many statements; the SELECT is checked again
+		// when prepared.
+		if m, err := c.count("SELECT * FROM (\n" + statementBody(query) + "\n)"); err != nil || m != n {
+			return 0, ErrMultipleStatements
+		}
+		return n, restrictedInText(query)
 	}
 	switch strings.ToUpper(firstKeyword(query)) {
 	case "PIVOT", "UNPIVOT", "PIVOT_WIDER", "PIVOT_LONGER":
-		return nil
+		return 1, restrictedInText(query)
 	}
-	return ErrNotReadOnly
+	return 0, ErrNotReadOnly
 }
 
 // firstKeyword is the first word of query after leading blanks, comments

@@ -2,7 +2,9 @@ package duck
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -14,7 +16,7 @@ import (
 )
 
 // session is one user's DuckDB database on this instance: an on-disk
-// database file under <root>/<user_id>/, the Parquet cache next to it, and
+// database file under the user's directory (userDir), the Parquet cache next to it, and
 // the views that name the user's datasets. Nothing outside the cache
 // directory is readable from SQL once it is open.
 type session struct {
@@ -39,7 +41,7 @@ type session struct {
 // one opened now in the user's directory), and locks it down. The user's
 // directory holds the Parquet cache and the spill files.
 func openSession(ctx context.Context, cfg Config, userID string, spare *database) (*session, error) {
-	dir := filepath.Join(cfg.Root, userID)
+	dir := userDir(cfg.Root, userID)
 	s := &session{
 		userID:   userID,
 		dir:      dir,
@@ -70,6 +72,14 @@ func openSession(ctx context.Context, cfg Config, userID string, spare *database
 	}
 	s.touch()
 	return s, nil
+}
+
+// userDir is the user's directory under root. Its name is a hash of the
+// user id, not the id itself: DuckDB names the directory in settings,
+// plans and messages, and a user id is not something to show.
+func userDir(root, userID string) string {
+	sum := sha256.Sum256([]byte("nonefinity duckdb session\x00" + userID))
+	return filepath.Join(root, hex.EncodeToString(sum[:16]))
 }
 
 // lockDown closes every door to the outside: no file outside the user's

@@ -72,12 +72,12 @@ func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, li
 	for i, f := range files {
 		quoted[i] = sqlString(f)
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.QueryTimeout)
+	ctx, cancel, timeout := m.statementContext(ctx)
 	defer cancel()
 	q := fmt.Sprintf("SELECT * FROM read_parquet([%s]) LIMIT %d OFFSET %d", strings.Join(quoted, ", "), limit, offset)
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return Result{}, err
+		return Result{}, m.runError(ctx, timeout, err)
 	}
 	defer conn.Close()
 	var res Result
@@ -87,16 +87,15 @@ func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, li
 			return err
 		}
 		defer prepared.Close()
-		rows, err := prepared.(*duckdb.Stmt).QueryContext(ctx, nil)
+		cols, err := describeColumns(prepared.(*duckdb.Stmt))
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		res, err = readRows(rows, limit, m.cfg.MaxResultBytes)
+		res, err = m.readBounded(ctx, dc.(*duckdb.Conn), q, cols, 1, limit)
 		return err
 	})
 	if err != nil {
-		return Result{}, m.runError(ctx, err)
+		return Result{}, m.runError(ctx, timeout, err)
 	}
 	return res, nil
 }

@@ -288,7 +288,9 @@ func mapError(err error) error {
 	case errors.Is(err, duck.ErrEmptyQuery), errors.Is(err, duck.ErrMultipleStatements), errors.Is(err, duck.ErrNotReadOnly):
 		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.BadRequest, "query", err.Error()), err)
 	case errors.Is(err, duck.ErrTimeout):
-		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.BadRequest, "query", err.Error()), err)
+		// Its own code, not unavailable: the service is there, the
+		// statement was too slow ("query timed out after 10 s").
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Timeout, err.Error()), err)
 	case errors.Is(err, duck.ErrTooManyQueries):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.RateLimited, "too many queries running at once; retry when one finished"), err)
 	case objstore.IsUnavailable(err):
