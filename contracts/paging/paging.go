@@ -8,6 +8,13 @@ const (
 	DefaultLimit = 100
 	// MaxLimit caps every limit a caller asks for.
 	MaxLimit = 1000
+	// MaxSkip caps where a window starts: beyond any list, and small
+	// enough that skip+limit never overflows and every page number stays
+	// an exact JSON number (2^53 - 1).
+	MaxSkip = 1<<53 - 1
+	// MaxPage is the last page number whose window starts within
+	// MaxSkip at any page size.
+	MaxPage = MaxSkip/MaxLimit + 1
 )
 
 // Page is a skip/limit window. Request types embed it so its fields appear
@@ -18,22 +25,19 @@ type Page struct {
 }
 
 // FromPageSize converts the 1-based page/page_size form the API also accepts.
-// A page below 1 counts as the first page.
+// A page below 1 counts as the first page; one past MaxPage as MaxPage.
 func FromPageSize(page, size int) Page {
-	if page < 1 {
-		page = 1
-	}
+	page = min(max(page, 1), MaxPage)
 	p := Page{Limit: size}.Normalize()
 	p.Skip = (page - 1) * p.Limit
 	return p
 }
 
-// Normalize applies the defaults and the cap: a negative skip becomes 0, a
-// limit of 0 or less becomes DefaultLimit, one above MaxLimit becomes MaxLimit.
+// Normalize applies the defaults and the caps: a negative skip becomes 0,
+// one above MaxSkip MaxSkip, a limit of 0 or less becomes DefaultLimit, one
+// above MaxLimit becomes MaxLimit.
 func (p Page) Normalize() Page {
-	if p.Skip < 0 {
-		p.Skip = 0
-	}
+	p.Skip = min(max(p.Skip, 0), MaxSkip)
 	switch {
 	case p.Limit <= 0:
 		p.Limit = DefaultLimit

@@ -1,6 +1,7 @@
 package paging_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/nonefinity/backend/contracts/paging"
@@ -15,6 +16,7 @@ func TestNormalize(t *testing.T) {
 		{paging.Page{Skip: 40, Limit: 20}, paging.Page{Skip: 40, Limit: 20}},
 		{paging.Page{Skip: 3, Limit: 1000}, paging.Page{Skip: 3, Limit: 1000}},
 		{paging.Page{Skip: 3, Limit: 1001}, paging.Page{Skip: 3, Limit: 1000}},
+		{paging.Page{Skip: math.MaxInt, Limit: 10}, paging.Page{Skip: paging.MaxSkip, Limit: 10}},
 	} {
 		if got := tc.in.Normalize(); got != tc.want {
 			t.Errorf("%+v.Normalize() = %+v, want %+v", tc.in, got, tc.want)
@@ -31,12 +33,13 @@ func TestFromPageSize(t *testing.T) {
 		{3, 20, paging.Page{Skip: 40, Limit: 20}},
 		{0, 0, paging.Page{Skip: 0, Limit: 100}},
 		{2, 5000, paging.Page{Skip: 1000, Limit: 1000}},
+		{math.MaxInt, 1000, paging.Page{Skip: (paging.MaxPage - 1) * 1000, Limit: 1000}},
 	} {
 		got := paging.FromPageSize(tc.page, tc.size)
 		if got != tc.want {
 			t.Errorf("FromPageSize(%d, %d) = %+v, want %+v", tc.page, tc.size, got, tc.want)
 		}
-		if tc.page >= 1 && got.Number() != tc.page {
+		if tc.page >= 1 && tc.page <= paging.MaxPage && got.Number() != tc.page {
 			t.Errorf("FromPageSize(%d, %d).Number() = %d", tc.page, tc.size, got.Number())
 		}
 	}

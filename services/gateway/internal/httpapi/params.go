@@ -15,22 +15,30 @@ import (
 // pageQuery is the paging of list routes: skip/limit, or the 1-based
 // page/page_size the original service also accepted.
 type pageQuery struct {
-	Skip     *int `form:"skip" json:"skip,omitempty" doc:"Items to skip" minimum:"0" default:"0"`
+	Skip     *int `form:"skip" json:"skip,omitempty" doc:"Items to skip" minimum:"0" maximum:"9007199254740991" default:"0"`
 	Limit    *int `form:"limit" json:"limit,omitempty" doc:"Items per page (capped at 1000)" minimum:"1" maximum:"1000" default:"100"`
-	Page     *int `form:"page" json:"page,omitempty" doc:"1-based page number (instead of skip)" minimum:"1"`
+	Page     *int `form:"page" json:"page,omitempty" doc:"1-based page number (instead of skip)" minimum:"1" maximum:"9007199254741"`
 	PageSize *int `form:"page_size" json:"page_size,omitempty" doc:"Page size (instead of limit)" minimum:"1" maximum:"1000"`
 }
 
-// validate refuses a negative skip and pages or sizes below 1; a limit
-// above the cap is only capped, as the original service did.
+// validate refuses a negative skip, pages or sizes below 1, and a skip or
+// page past paging.MaxSkip/MaxPage (page × page_size would overflow); a
+// limit above the cap is only capped, as the original service did.
 func (q *pageQuery) validate() *rpcerr.Error {
 	for _, f := range []struct {
-		name string
-		v    *int
-		min  int
-	}{{"skip", q.Skip, 0}, {"limit", q.Limit, 1}, {"page", q.Page, 1}, {"page_size", q.PageSize, 1}} {
-		if f.v != nil && *f.v < f.min {
+		name     string
+		v        *int
+		min, max int
+	}{
+		{"skip", q.Skip, 0, paging.MaxSkip}, {"limit", q.Limit, 1, 0},
+		{"page", q.Page, 1, paging.MaxPage}, {"page_size", q.PageSize, 1, 0},
+	} {
+		switch {
+		case f.v == nil:
+		case *f.v < f.min:
 			return rpcerr.Field(rpcerr.Validation, f.name, fmt.Sprintf("%s must be at least %d", f.name, f.min))
+		case f.max > 0 && *f.v > f.max:
+			return rpcerr.Field(rpcerr.Validation, f.name, fmt.Sprintf("%s must be at most %d", f.name, f.max))
 		}
 	}
 	return nil

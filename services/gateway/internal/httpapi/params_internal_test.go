@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net/url"
 	"testing"
 
@@ -27,6 +28,34 @@ func TestPageQueryWindow(t *testing.T) {
 		if got := tc.q.window(); got != tc.want {
 			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A page number or skip past what any list holds is refused, not
+// multiplied into an overflow (page=9223372036854775807 once became page
+// -1 of a negative window).
+func TestPageQueryRefusesOverflowingWindows(t *testing.T) {
+	n := func(v int) *int { return &v }
+	for _, tc := range []struct {
+		name  string
+		q     pageQuery
+		field string
+	}{
+		{"largest int page", pageQuery{Page: n(math.MaxInt64), PageSize: n(1000)}, "page"},
+		{"page past MaxPage", pageQuery{Page: n(paging.MaxPage + 1)}, "page"},
+		{"largest int skip", pageQuery{Skip: n(math.MaxInt64)}, "skip"},
+	} {
+		e := tc.q.validate()
+		if e == nil || e.Field != tc.field || e.HTTPStatus() != 422 {
+			t.Errorf("%s: %v, want 422 on %s", tc.name, e, tc.field)
+		}
+	}
+	last := pageQuery{Page: n(paging.MaxPage), PageSize: n(1000)}
+	if e := last.validate(); e != nil {
+		t.Fatalf("last page refused: %v", e)
+	}
+	if w := last.window(); w.Skip < 0 || w.Skip > paging.MaxSkip || w.Number() != paging.MaxPage {
+		t.Errorf("last page window %+v (page %d)", w, w.Number())
 	}
 }
 
