@@ -291,3 +291,24 @@ func TestStatementEndsBeforeTheCallersDeadline(t *testing.T) {
 		t.Fatalf("error %v, want query timed out after 1 s", err)
 	}
 }
+
+// The statement is placed inside the result wrapper without what follows
+// its last token: semicolons and comments after it, in any quoting.
+func TestStatementsWithTrailingText(t *testing.T) {
+	e := newEnv(t, duck.Config{})
+	ctx := ctxT(t)
+	for q, want := range map[string]string{
+		"SELECT 1 AS v;":                             `1`,
+		"SELECT 1 AS v; -- done":                     `1`,
+		"SELECT 'a;' AS v ; /* c; */ ;\n":            `"a;"`,
+		"SELECT E'it\\'s; -- not a comment' AS v;":   `"it's; -- not a comment"`,
+		"SELECT $x$ ); $x$ AS v -- )":                `" ); "`,
+		`SELECT 1 AS "v;--"`:                         `1`,
+		"SELECT 2 AS v /* nested /* ; */ still */ ;": `2`,
+	} {
+		res, err := e.m.Query(ctx, alice, q, 10)
+		if err != nil || len(res.Rows) != 1 || string(res.Rows[0][0]) != want {
+			t.Errorf("%q: %v %v, want %s", q, err, res.Rows, want)
+		}
+	}
+}
