@@ -116,7 +116,8 @@ func ops() []op {
 			func(x ctx, r rq) (any, error) {
 				return f(r).Commit(x, fv1.CommitRequest{ObjectName: "users/u/raw/x.csv", FileName: "a.csv", FileSize: 3})
 			}},
-		{"svc.file.v1.list", nil, files, func(x ctx, r rq) (any, error) { return f(r).List(x) }},
+		{"svc.file.v1.list", fv1.ListRequest{Cursor: "c"}, files,
+			func(x ctx, r rq) (any, error) { return f(r).List(x, fv1.ListRequest{Cursor: "c"}) }},
 		{"svc.file.v1.get", fv1.GetRequest{ID: id}, file,
 			func(x ctx, r rq) (any, error) { return f(r).Get(x, fv1.GetRequest{ID: id}) }},
 		{"svc.file.v1.search", fv1.SearchRequest{Q: "a"}, files,
@@ -135,7 +136,7 @@ func ops() []op {
 			func(x ctx, r rq) (any, error) { return f(r).Types(x) }},
 		{"svc.file.v1.download_url", fv1.DownloadURLRequest{ID: id}, fv1.DownloadURLReply{URL: "http://s3/x", ExpiresIn: 3600},
 			func(x ctx, r rq) (any, error) { return f(r).DownloadURL(x, fv1.DownloadURLRequest{ID: id}) }},
-		{"svc.file.v1.allow_convert", nil, files, func(x ctx, r rq) (any, error) { return f(r).AllowConvert(x) }},
+		{"svc.file.v1.allow_convert", fv1.ListRequest{}, files, func(x ctx, r rq) (any, error) { return f(r).AllowConvert(x, fv1.ListRequest{}) }},
 		{"svc.file.v1.open", fv1.OpenRequest{FileID: id}, fv1.OpenReply{URL: "http://s3/x", File: file},
 			func(x ctx, r rq) (any, error) { return f(r).Open(x, fv1.OpenRequest{FileID: id}) }},
 		{"svc.file.v1.multipart_start", fv1.MultipartStartRequest{FileName: "x.csv"},

@@ -18,8 +18,9 @@ func (c File) Commit(ctx context.Context, req fv1.CommitRequest) (fv1.File, erro
 	return call[fv1.File](ctx, c.R, fv1.Subject(fv1.OpCommit), req)
 }
 
-func (c File) List(ctx context.Context) (fv1.ListReply, error) {
-	return call[fv1.ListReply](ctx, c.R, fv1.Subject(fv1.OpList), noParams{})
+// List returns one page of the caller's files; see fv1.ListReply.
+func (c File) List(ctx context.Context, req fv1.ListRequest) (fv1.ListReply, error) {
+	return call[fv1.ListReply](ctx, c.R, fv1.Subject(fv1.OpList), req)
 }
 
 func (c File) Get(ctx context.Context, req fv1.GetRequest) (fv1.File, error) {
@@ -54,8 +55,9 @@ func (c File) DownloadURL(ctx context.Context, req fv1.DownloadURLRequest) (fv1.
 	return call[fv1.DownloadURLReply](ctx, c.R, fv1.Subject(fv1.OpDownloadURL), req)
 }
 
-func (c File) AllowConvert(ctx context.Context) (fv1.ListReply, error) {
-	return call[fv1.ListReply](ctx, c.R, fv1.Subject(fv1.OpAllowConvert), noParams{})
+// AllowConvert returns one page of the caller's convertible files.
+func (c File) AllowConvert(ctx context.Context, req fv1.ListRequest) (fv1.ListReply, error) {
+	return call[fv1.ListReply](ctx, c.R, fv1.Subject(fv1.OpAllowConvert), req)
 }
 
 // Open grants read access to one of the calling user's files; for other

@@ -83,9 +83,22 @@ type GetRequest struct {
 	ID string `json:"id"`
 }
 
-// ListReply is a list of the caller's files (list, search, allow_convert).
+// ListRequest asks for one page of the caller's files (list,
+// allow_convert). An empty Cursor starts with the newest file; a page's
+// Next continues after it.
+type ListRequest struct {
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// ListReply is one page of the caller's files (list, allow_convert), or
+// the files a search found, newest first. A page of a list holds as many
+// files as fit in one NATS message, so no list is ever too large to send;
+// Next, when set, is the Cursor of the following page. A search is one
+// reply: at most SearchMaxLimit files. Listed files carry no Preview: it
+// can be large, and GET /file/{id} has it.
 type ListReply struct {
 	Files []File `json:"files"`
+	Next  string `json:"next,omitempty"`
 }
 
 // MarshalJSON writes an empty list as [], never null.

@@ -12,7 +12,7 @@ import (
 const (
 	OpUploadURL    = "upload_url"    // UploadURLRequest -> UploadURLReply
 	OpCommit       = "commit"        // CommitRequest -> File (POST /file/upload after the PUT)
-	OpList         = "list"          // {} -> ListReply
+	OpList         = "list"          // ListRequest -> ListReply
 	OpGet          = "get"           // GetRequest -> File
 	OpSearch       = "search"        // SearchRequest -> ListReply
 	OpRename       = "rename"        // RenameRequest -> File
@@ -21,7 +21,7 @@ const (
 	OpStats        = "stats"         // {} -> StatsReply
 	OpTypes        = "types"         // {} -> TypesReply
 	OpDownloadURL  = "download_url"  // DownloadURLRequest -> DownloadURLReply
-	OpAllowConvert = "allow_convert" // {} -> ListReply
+	OpAllowConvert = "allow_convert" // ListRequest -> ListReply
 	// OpOpen grants another service (datasetquery) a presigned GET for a file
 	// the calling user owns.
 	OpOpen = "open" // OpenRequest -> OpenReply

@@ -304,6 +304,9 @@ func (u apiUser) subscribeEvents(tb testing.TB) <-chan sseFrame {
 	go func() {
 		defer close(frames)
 		sc := bufio.NewScanner(resp.Body)
+		// An event is one NATS message, up to 1 MiB; a browser's
+		// EventSource takes lines of any length.
+		sc.Buffer(nil, 2<<20)
 		var f sseFrame
 		for sc.Scan() {
 			line := sc.Text()

@@ -78,7 +78,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 			"mongodb":        func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
 			"object_storage": d.Store.EnsureBucket,
 		})),
-		natsapi.Register(svc, core),
+		natsapi.Register(svc, core, d.NC.MaxPayload()),
 	)
 	if err != nil {
 		_ = svc.Stop()

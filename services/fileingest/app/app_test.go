@@ -210,7 +210,7 @@ func TestCommitRejects(t *testing.T) {
 	if h.objectExists(g.ObjectName) {
 		t.Fatal("object over the quota was kept")
 	}
-	if list, _ := h.files.List(h.ctx(alice)); len(list.Files) != 0 {
+	if list, _ := h.files.List(h.ctx(alice), filev1.ListRequest{}); len(list.Files) != 0 {
 		t.Fatalf("rejected commits left documents: %+v", list.Files)
 	}
 }
@@ -242,9 +242,9 @@ func TestOtherUsersFilesAreNotFound(t *testing.T) {
 		t.Fatalf("bob's batch delete = %+v, %v", res, err)
 	}
 	for what, call := range map[string]func() (filev1.ListReply, error){
-		"list":          func() (filev1.ListReply, error) { return h.files.List(b) },
+		"list":          func() (filev1.ListReply, error) { return h.files.List(b, filev1.ListRequest{}) },
 		"search":        func() (filev1.ListReply, error) { return h.files.Search(b, filev1.SearchRequest{Q: "secret"}) },
-		"allow_convert": func() (filev1.ListReply, error) { return h.files.AllowConvert(b) },
+		"allow_convert": func() (filev1.ListReply, error) { return h.files.AllowConvert(b, filev1.ListRequest{}) },
 	} {
 		if got, err := call(); err != nil || len(got.Files) != 0 {
 			t.Errorf("bob's %s = %+v, %v", what, got, err)
@@ -345,7 +345,7 @@ func TestManagement(t *testing.T) {
 	}
 	ctx := h.ctx(alice)
 
-	list, err := h.files.List(ctx)
+	list, err := h.files.List(ctx, filev1.ListRequest{})
 	if err != nil || len(list.Files) != 3 || list.Files[0].ID != doc.ID || list.Files[2].ID != csv.ID {
 		t.Fatalf("List = %+v, %v", list, err)
 	}
@@ -402,7 +402,7 @@ func TestManagement(t *testing.T) {
 		t.Fatalf("Types = %+v, %v", types, err)
 	}
 
-	conv, err := h.files.AllowConvert(ctx)
+	conv, err := h.files.AllowConvert(ctx, filev1.ListRequest{})
 	if err != nil || len(conv.Files) != 1 || conv.Files[0].ID != csv.ID {
 		t.Fatalf("AllowConvert = %+v, %v", conv, err)
 	}
@@ -459,7 +459,7 @@ func TestManagement(t *testing.T) {
 		res.Failed[0].FileID != img.ID || res.Failed[1].Error != "file not found" {
 		t.Fatalf("BatchDelete = %+v, %v", res, err)
 	}
-	if list, _ := h.files.List(ctx); len(list.Files) != 1 || list.Files[0].ID != csv.ID {
+	if list, _ := h.files.List(ctx, filev1.ListRequest{}); len(list.Files) != 1 || list.Files[0].ID != csv.ID {
 		t.Fatalf("after deletes: %+v", list.Files)
 	}
 	// Abort drops an unfinished multipart upload but never a committed file.
@@ -505,7 +505,7 @@ func TestObjectStorageDown(t *testing.T) {
 	if _, err := dead.files.UploadURL(dead.ctx(alice), filev1.UploadURLRequest{FileName: "a.csv", FileSize: 3}); err != nil {
 		t.Fatalf("presigning with storage down: %v", err)
 	}
-	if list, _ := h.files.List(h.ctx(alice)); len(list.Files) != 1 {
+	if list, _ := h.files.List(h.ctx(alice), filev1.ListRequest{}); len(list.Files) != 1 {
 		t.Fatalf("documents after the outage: %+v", list.Files)
 	}
 }
@@ -567,7 +567,7 @@ func TestProcessingContent(t *testing.T) {
 			}
 		})
 	}
-	conv, err := h.files.AllowConvert(h.ctx(alice))
+	conv, err := h.files.AllowConvert(h.ctx(alice), filev1.ListRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

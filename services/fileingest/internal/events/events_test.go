@@ -428,7 +428,7 @@ func TestEraseDeletedUser(t *testing.T) {
 	for oi, err := range r.objects.List(ctx, files.OwnerPrefix(alice)) {
 		t.Errorf("alice's object left: %s %v", oi.Key, err)
 	}
-	if left, err := r.store.List(ctx, alice); err != nil || len(left) != 0 {
+	if left, err := r.store.List(ctx, alice, files.Page{Limit: 10}); err != nil || len(left) != 0 {
 		t.Fatalf("alice's files left: %+v, %v", left, err)
 	}
 	for _, f := range []files.File{a1, a2} {

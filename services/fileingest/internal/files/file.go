@@ -5,6 +5,7 @@
 package files
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/nonefinity/backend/services/fileingest/internal/sniff"
@@ -107,6 +108,34 @@ type CommitRequest struct {
 	FileName   string
 	Size       int64
 	Type       string
+}
+
+// Page is a window of a file list, which runs newest first: at most Limit
+// files after the file at After (from the newest when After is nil).
+// Positions rather than offsets, so a file added or removed while a list
+// is read page by page neither repeats nor hides another.
+type Page struct {
+	After *Position
+	Limit int
+}
+
+// Position is a file's place in a list: its creation time, then its id.
+type Position struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// PositionOf is where f stands in a list.
+func PositionOf(f File) *Position { return &Position{CreatedAt: f.CreatedAt, ID: f.ID} }
+
+// MaxPageLimit is the most files one page reads.
+const MaxPageLimit = 1000
+
+func (p Page) check() error {
+	if p.Limit < 1 || p.Limit > MaxPageLimit {
+		return invalid("limit", fmt.Sprintf("must be between 1 and %d", MaxPageLimit))
+	}
+	return nil
 }
 
 // SearchQuery finds files by name and type.

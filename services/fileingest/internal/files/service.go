@@ -26,11 +26,14 @@ type Store interface {
 	Insert(ctx context.Context, f File) (File, error)
 	Get(ctx context.Context, owner, id string) (File, error)
 	GetByPath(ctx context.Context, owner, path string) (File, error)
-	// List returns the owner's files, newest first.
-	List(ctx context.Context, owner string) ([]File, error)
+	// List returns one page of the owner's files, newest first, without
+	// their previews.
+	List(ctx context.Context, owner string, p Page) ([]File, error)
+	// Search returns the files q finds, newest first, without previews.
 	Search(ctx context.Context, owner string, q SearchQuery) ([]File, error)
-	// ReadyOfTypes lists ready files whose detected type is one of types.
-	ReadyOfTypes(ctx context.Context, owner string, types []string) ([]File, error)
+	// ReadyOfTypes returns one page of the ready files whose detected type
+	// is one of types, newest first, without previews.
+	ReadyOfTypes(ctx context.Context, owner string, types []string, p Page) ([]File, error)
 	Rename(ctx context.Context, owner, id, name string, now time.Time) (File, error)
 	Delete(ctx context.Context, owner, id string) error
 	// DeleteOwner removes every file of owner and says how many.
@@ -404,12 +407,16 @@ func (s *Service) Get(ctx context.Context, owner, id string) (File, error) {
 	return s.store.Get(ctx, owner, id)
 }
 
-// List returns the owner's files, newest first.
-func (s *Service) List(ctx context.Context, owner string) ([]File, error) {
+// List returns one page of the owner's files, newest first, without
+// previews.
+func (s *Service) List(ctx context.Context, owner string, p Page) ([]File, error) {
 	if err := checkOwner(owner); err != nil {
 		return nil, err
 	}
-	return s.store.List(ctx, owner)
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	return s.store.List(ctx, owner, p)
 }
 
 // Search finds the owner's files whose name contains q.Name (literally,
@@ -574,12 +581,16 @@ func (s *Service) access(ctx context.Context, owner, id string, ttl time.Duratio
 	return Access{URL: u.String(), ExpiresIn: ttl, File: f}, nil
 }
 
-// AllowConvert lists the owner's ready files that can become datasets.
-func (s *Service) AllowConvert(ctx context.Context, owner string) ([]File, error) {
+// AllowConvert returns one page of the owner's ready files that can
+// become datasets, newest first, without previews.
+func (s *Service) AllowConvert(ctx context.Context, owner string, p Page) ([]File, error) {
 	if err := checkOwner(owner); err != nil {
 		return nil, err
 	}
-	return s.store.ReadyOfTypes(ctx, owner, ConvertibleTypes)
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	return s.store.ReadyOfTypes(ctx, owner, ConvertibleTypes, p)
 }
 
 // humanSize prints a byte count for messages.

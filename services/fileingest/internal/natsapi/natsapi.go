@@ -22,14 +22,20 @@ import (
 // once: most of them wait on MongoDB or object storage.
 const concurrency = 16
 
-type api struct{ core *files.Service }
+type api struct {
+	core *files.Service
+	// replyBytes is the most a page of a list may take.
+	replyBytes int
+}
 
 type noParams struct{}
 
 // Register adds an endpoint for every operation of filev1 but health
-// (which the app registers with its checks).
-func Register(svc *natsx.Service, core *files.Service) error {
-	a := api{core: core}
+// (which the app registers with its checks). maxPayload is the NATS
+// connection's limit on one message (nats.Conn.MaxPayload): a page of a
+// list stays below it.
+func Register(svc *natsx.Service, core *files.Service, maxPayload int64) error {
+	a := api{core: core, replyBytes: replyBudget(maxPayload)}
 	opt := natsx.WithConcurrency(concurrency)
 	return errors.Join(
 		natsx.Handle(svc, filev1.Subject(filev1.OpUploadURL), a.uploadURL, opt, natsx.WithDescription("presigned PUT for a new upload")),
@@ -112,12 +118,8 @@ func (a api) abortUpload(ctx context.Context, req filev1.AbortUploadRequest) (fi
 	return filev1.AbortUploadReply{ObjectName: req.ObjectName}, nil
 }
 
-func (a api) list(ctx context.Context, _ noParams) (filev1.ListReply, error) {
-	fs, err := a.core.List(ctx, owner(ctx))
-	if err != nil {
-		return filev1.ListReply{}, mapError(err)
-	}
-	return fromCoreList(fs), nil
+func (a api) list(ctx context.Context, req filev1.ListRequest) (filev1.ListReply, error) {
+	return a.listPage(ctx, req, a.core.List)
 }
 
 func (a api) get(ctx context.Context, req filev1.GetRequest) (filev1.File, error) {
@@ -133,7 +135,13 @@ func (a api) search(ctx context.Context, req filev1.SearchRequest) (filev1.ListR
 	if err != nil {
 		return filev1.ListReply{}, mapError(err)
 	}
-	return fromCoreList(fs), nil
+	// A search is one reply of at most Limit files; in the unlikely case
+	// that they do not fit in it, fewer are as good an answer.
+	found, _, err := a.fit(fs)
+	if err != nil {
+		return filev1.ListReply{}, err
+	}
+	return filev1.ListReply{Files: found}, nil
 }
 
 func (a api) rename(ctx context.Context, req filev1.RenameRequest) (filev1.File, error) {
@@ -190,12 +198,8 @@ func (a api) downloadURL(ctx context.Context, req filev1.DownloadURLRequest) (fi
 	return filev1.DownloadURLReply{URL: acc.URL, ExpiresIn: int(acc.ExpiresIn.Seconds())}, nil
 }
 
-func (a api) allowConvert(ctx context.Context, _ noParams) (filev1.ListReply, error) {
-	fs, err := a.core.AllowConvert(ctx, owner(ctx))
-	if err != nil {
-		return filev1.ListReply{}, mapError(err)
-	}
-	return fromCoreList(fs), nil
+func (a api) allowConvert(ctx context.Context, req filev1.ListRequest) (filev1.ListReply, error) {
+	return a.listPage(ctx, req, a.core.AllowConvert)
 }
 
 func (a api) open(ctx context.Context, req filev1.OpenRequest) (filev1.OpenReply, error) {
@@ -233,14 +237,6 @@ func fieldCode(kind error) rpcerr.Code {
 		return rpcerr.BadRequest
 	}
 	return rpcerr.Validation
-}
-
-func fromCoreList(fs []files.File) filev1.ListReply {
-	out := make([]filev1.File, len(fs))
-	for i, f := range fs {
-		out[i] = fromCoreFile(f)
-	}
-	return filev1.ListReply{Files: out}
 }
 
 func fromCoreFile(f files.File) filev1.File {

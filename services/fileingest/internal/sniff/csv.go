@@ -2,6 +2,7 @@ package sniff
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -149,6 +150,47 @@ func fillPreview(p *Preview, l tabular.Layout, records [][]string, lim Limits) {
 		}
 		p.Rows = append(p.Rows, row)
 	}
+	fitPreview(p, lim.MaxPreviewBytes)
+}
+
+// fitPreview trims a preview to maxBytes of JSON. 500 columns of 256
+// escaped characters make 20 rows of several MB, more than one NATS
+// message holds, so rows are dropped from the end until the rest fits; a
+// header that alone is too large keeps its leading columns and no rows.
+func fitPreview(p *Preview, maxBytes int) {
+	size := 0
+	for _, c := range p.Columns {
+		size += jsonLen(c) + 1
+	}
+	if size > maxBytes {
+		used, keep := 0, 0
+		for _, c := range p.Columns {
+			if used+jsonLen(c)+1 > maxBytes {
+				break
+			}
+			used += jsonLen(c) + 1
+			keep++
+		}
+		p.Columns, p.Rows = p.Columns[:keep], [][]string{}
+		return
+	}
+	for i, row := range p.Rows {
+		n := 3 // brackets and comma
+		for _, c := range row {
+			n += jsonLen(c) + 1
+		}
+		if size+n > maxBytes {
+			p.Rows = p.Rows[:i]
+			return
+		}
+		size += n
+	}
+}
+
+// jsonLen is how long s is as a JSON string.
+func jsonLen(s string) int {
+	b, _ := json.Marshal(s)
+	return len(b)
 }
 
 func blankRecord(rec []string) bool {

@@ -93,6 +93,9 @@ type Limits struct {
 	MaxColumns int
 	// MaxCellRunes truncates long cell values in a preview.
 	MaxCellRunes int
+	// MaxPreviewBytes caps a preview's columns and rows as JSON: it travels
+	// in the file's answers and events, each one NATS message.
+	MaxPreviewBytes int
 	// TempDir holds spooled zips and the XLSX reader's temporary files;
 	// empty means os.TempDir().
 	TempDir string
@@ -109,6 +112,7 @@ var DefaultLimits = Limits{
 	PreviewRows:     20,
 	MaxColumns:      500,
 	MaxCellRunes:    256,
+	MaxPreviewBytes: 256 << 10,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -139,6 +143,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxCellRunes <= 0 {
 		l.MaxCellRunes = d.MaxCellRunes
+	}
+	if l.MaxPreviewBytes <= 0 {
+		l.MaxPreviewBytes = d.MaxPreviewBytes
 	}
 	if l.TempDir == "" {
 		l.TempDir = os.TempDir()

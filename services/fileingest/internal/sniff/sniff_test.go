@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
@@ -133,6 +134,54 @@ func TestPreviewCaps(t *testing.T) {
 	if len(p.Columns) != 10 || len(p.Rows) != 1 || len(p.Rows[0]) != 10 || p.Rows[0][0] != "xxxxxxxx" {
 		t.Fatalf("preview = %+v", p)
 	}
+}
+
+// 500 columns of 40 characters that JSON escapes to six bytes make a
+// preview of 2.5 MB (of 15 MB with 256-character cells): more than the
+// file's answers and events may carry in one NATS message. Rows are
+// dropped until it fits, all columns stay; a header too large on its own
+// keeps the columns that fit.
+func TestPreviewFitsItsByteBudget(t *testing.T) {
+	var b strings.Builder
+	for i := range 500 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "c%d", i)
+	}
+	b.WriteByte('\n')
+	cell := strings.Repeat("<", 40)
+	for range 21 {
+		b.WriteString(strings.TrimSuffix(strings.Repeat(cell+",", 500), ","))
+		b.WriteByte('\n')
+	}
+	res := inspect(t, []byte(b.String()), csvHints, sniff.Limits{HeadBytes: 4 << 20})
+	p := res.Preview
+	if p == nil || len(p.Columns) != 500 || len(p.Rows) == 0 || len(p.Rows) >= 20 || len(p.Rows[0]) != 500 {
+		t.Fatalf("preview of %d columns, %d rows: %v", len(p.Columns), len(p.Rows), res.Problem)
+	}
+	if size := previewJSON(t, p); size > sniff.DefaultLimits.MaxPreviewBytes {
+		t.Fatalf("preview is %d bytes of JSON, over %d", size, sniff.DefaultLimits.MaxPreviewBytes)
+	}
+
+	res = inspect(t, []byte(b.String()), csvHints, sniff.Limits{HeadBytes: 4 << 20, MaxPreviewBytes: 1000})
+	if p := res.Preview; p == nil || len(p.Columns) == 0 || len(p.Columns) >= 500 || len(p.Rows) != 0 || previewJSON(t, p) > 1000 {
+		t.Fatalf("preview under a 1000-byte budget: %+v", res.Preview)
+	}
+}
+
+// previewJSON is the size of a preview's columns and rows as JSON arrays.
+func previewJSON(t *testing.T, p *sniff.Preview) int {
+	t.Helper()
+	cols, err := json.Marshal(p.Columns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := json.Marshal(p.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(cols) + len(rows)
 }
 
 func pngBytes(t *testing.T) []byte {

@@ -209,8 +209,35 @@ func (s *Store) findOne(ctx context.Context, op string, filter bson.D) (files.Fi
 
 var newestFirst = bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
 
-func (s *Store) List(ctx context.Context, owner string) ([]files.File, error) {
-	return s.find(ctx, "list files", bson.D{{Key: "owner_id", Value: owner}}, options.Find().SetSort(newestFirst))
+// listed is how lists read documents: newest first, without the preview,
+// which can be large and which only the single-file answers carry.
+func listed(limit int) *options.FindOptionsBuilder {
+	return options.Find().SetSort(newestFirst).SetLimit(int64(limit)).SetProjection(bson.D{{Key: "preview", Value: 0}})
+}
+
+// inPage narrows filter to the files after p.After in newestFirst order.
+func inPage(op string, filter bson.D, p files.Page) (bson.D, error) {
+	if p.After == nil {
+		return filter, nil
+	}
+	oid, err := bson.ObjectIDFromHex(p.After.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%s after %q: %w", op, p.After.ID, files.ErrInvalid)
+	}
+	at := p.After.CreatedAt
+	older := bson.A{
+		bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: at}}}},
+		bson.D{{Key: "created_at", Value: at}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: oid}}}},
+	}
+	return append(filter, bson.E{Key: "$or", Value: older}), nil
+}
+
+func (s *Store) List(ctx context.Context, owner string, p files.Page) ([]files.File, error) {
+	filter, err := inPage("list files", bson.D{{Key: "owner_id", Value: owner}}, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.find(ctx, "list files", filter, listed(p.Limit))
 }
 
 func (s *Store) Search(ctx context.Context, owner string, q files.SearchQuery) ([]files.File, error) {
@@ -222,16 +249,19 @@ func (s *Store) Search(ctx context.Context, owner string, q files.SearchQuery) (
 	if q.TypePrefix != "" {
 		filter = append(filter, bson.E{Key: "file_type", Value: bson.Regex{Pattern: "^" + regexp.QuoteMeta(q.TypePrefix), Options: "i"}})
 	}
-	return s.find(ctx, "search files", filter, options.Find().SetSort(newestFirst).SetLimit(int64(q.Limit)))
+	return s.find(ctx, "search files", filter, listed(q.Limit))
 }
 
-func (s *Store) ReadyOfTypes(ctx context.Context, owner string, types []string) ([]files.File, error) {
-	filter := bson.D{
+func (s *Store) ReadyOfTypes(ctx context.Context, owner string, types []string, p files.Page) ([]files.File, error) {
+	filter, err := inPage("list convertible files", bson.D{
 		{Key: "owner_id", Value: owner},
 		{Key: "status", Value: string(files.StatusReady)},
 		{Key: "detected_type", Value: bson.D{{Key: "$in", Value: types}}},
+	}, p)
+	if err != nil {
+		return nil, err
 	}
-	return s.find(ctx, "list convertible files", filter, options.Find().SetSort(newestFirst))
+	return s.find(ctx, "list convertible files", filter, listed(p.Limit))
 }
 
 func (s *Store) find(ctx context.Context, op string, filter bson.D, opts *options.FindOptionsBuilder) ([]files.File, error) {

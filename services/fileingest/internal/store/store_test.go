@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -71,6 +72,66 @@ func TestInsertGetOwnershipAndUniquePath(t *testing.T) {
 	}
 }
 
+// Pages follow each other by position: every file once, newest first,
+// files created in the same millisecond ordered by id, a file added
+// meanwhile (newer than the first page) never repeating an older one, and
+// no preview in any list.
+func TestListPages(t *testing.T) {
+	s, ctx := newStore(t)
+	var want []string
+	for i := range 7 {
+		at := t0.Add(time.Duration(i/3) * time.Minute) // three files per minute
+		f := insert(t, s, ctx, alice, fmt.Sprintf("p%d", i), fmt.Sprintf("f%d", i), "text/csv", 1, at)
+		if _, applied, err := s.StartProcessing(ctx, alice, f.ID, at); err != nil || !applied {
+			t.Fatalf("StartProcessing: %v", err)
+		}
+		preview := &files.Preview{Columns: []string{"a"}, Rows: [][]string{{"1"}}}
+		if _, _, err := s.FinishProcessing(ctx, alice, f.ID, files.Outcome{Status: files.StatusReady, DetectedType: "text/csv", Preview: preview}, at); err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{f.ID}, want...)
+	}
+	insert(t, s, ctx, bob, "pb", "bob's", "text/csv", 1, t0)
+	// List first: the files added while it pages are not ready, so
+	// ReadyOfTypes never lists them either.
+	for _, tc := range []struct {
+		name string
+		list func(files.Page) ([]files.File, error)
+	}{
+		{"List", func(p files.Page) ([]files.File, error) { return s.List(ctx, alice, p) }},
+		{"ReadyOfTypes", func(p files.Page) ([]files.File, error) { return s.ReadyOfTypes(ctx, alice, []string{"text/csv"}, p) }},
+	} {
+		name, list := tc.name, tc.list
+		var got []string
+		p := files.Page{Limit: 3}
+		for page := 0; ; page++ {
+			fs, err := list(p)
+			if err != nil {
+				t.Fatalf("%s page %d: %v", name, page, err)
+			}
+			if page == 0 {
+				insert(t, s, ctx, alice, "late-"+name, "late", "text/csv", 1, t0.Add(time.Hour))
+			}
+			for _, f := range fs {
+				if f.Preview != nil {
+					t.Fatalf("%s lists a preview: %+v", name, f)
+				}
+				got = append(got, f.ID)
+			}
+			if len(fs) < p.Limit {
+				break
+			}
+			p.After = files.PositionOf(fs[len(fs)-1])
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s pages = %v\nwant %v", name, got, want)
+		}
+	}
+	if f, err := s.Get(ctx, alice, want[0]); err != nil || f.Preview == nil {
+		t.Fatalf("Get keeps the preview: %+v, %v", f, err)
+	}
+}
+
 func TestSearchListTypesAndSums(t *testing.T) {
 	s, ctx := newStore(t)
 	insert(t, s, ctx, alice, "p1", "Sales (2024)", "text/csv", 100, t0)
@@ -85,7 +146,7 @@ func TestSearchListTypesAndSums(t *testing.T) {
 		}
 		return out
 	}
-	all, err := s.List(ctx, alice)
+	all, err := s.List(ctx, alice, files.Page{Limit: 100})
 	if err != nil || !reflect.DeepEqual(names(all), []string{"photo", "sales.2024 final", "Sales (2024)"}) {
 		t.Fatalf("List = %v, %v", names(all), err)
 	}
@@ -123,7 +184,7 @@ func TestSearchListTypesAndSums(t *testing.T) {
 	if n, err := s.DeleteOwner(ctx, alice); err != nil || n != 3 {
 		t.Fatalf("DeleteOwner = %d, %v", n, err)
 	}
-	if left, _ := s.List(ctx, bob); len(left) != 1 {
+	if left, _ := s.List(ctx, bob, files.Page{Limit: 100}); len(left) != 1 {
 		t.Fatalf("bob's files after erasing alice: %d", len(left))
 	}
 }
@@ -161,7 +222,7 @@ func TestProcessingTransitions(t *testing.T) {
 	if got, _ := s.Get(ctx, alice, f.ID); !got.Processing.OutcomePublished || got.Error != "" {
 		t.Fatalf("after MarkOutcomePublished: %+v", got)
 	}
-	ready, err := s.ReadyOfTypes(ctx, alice, []string{"text/csv"})
+	ready, err := s.ReadyOfTypes(ctx, alice, []string{"text/csv"}, files.Page{Limit: 100})
 	if err != nil || len(ready) != 1 {
 		t.Fatalf("ReadyOfTypes = %v, %v", ready, err)
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
@@ -37,10 +38,16 @@ func nonNilFiles(files []fv1.File) []fv1.File {
 }
 
 func (a *API) fileList(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.files.List(ctx)
-	a.reply(w, r, http.StatusOK, "files", nonNilFiles(reply.Files), err)
+	streamList(a, w, r, "files", "", filePages(a.files.List), nil)
+}
+
+// filePages reads a file list of fileingest page by page: each of its
+// replies is one NATS message, so a long list comes in several.
+func filePages(list func(context.Context, fv1.ListRequest) (fv1.ListReply, error)) func(context.Context, string) (listPage[fv1.File, string], error) {
+	return func(ctx context.Context, cursor string) (listPage[fv1.File, string], error) {
+		reply, err := list(ctx, fv1.ListRequest{Cursor: cursor})
+		return listPage[fv1.File, string]{items: reply.Files, next: reply.Next}, err
+	}
 }
 
 func (a *API) fileSearch(w http.ResponseWriter, r *http.Request) {
@@ -71,10 +78,7 @@ func (a *API) fileTypes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) fileAllowConvert(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.files.AllowConvert(ctx)
-	a.reply(w, r, http.StatusOK, "files", nonNilFiles(reply.Files), err)
+	streamList(a, w, r, "files", "", filePages(a.files.AllowConvert), nil)
 }
 
 func (a *API) fileGet(w http.ResponseWriter, r *http.Request) {
