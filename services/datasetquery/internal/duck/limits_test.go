@@ -68,6 +68,7 @@ func TestOversizedCellsAreNeverMaterialized(t *testing.T) {
 			if n > allocBound {
 				t.Fatalf("Go allocated %d MB for the query, want under %d MB", n>>20, allocBound>>20)
 			}
+			t.Logf("Go allocated %d KiB", n>>10)
 		})
 	}
 	// What fits is still answered whole.
@@ -100,6 +101,7 @@ func TestWindowNeverMaterializesOversizedCells(t *testing.T) {
 	if n > allocBound {
 		t.Fatalf("Go allocated %d MB for the window, want under %d MB", n>>20, allocBound>>20)
 	}
+	t.Logf("Go allocated %d KiB for the window", n>>10)
 	res, err = e.m.Window(ctx, alice, table, 3, 100)
 	if err != nil || res.Truncated || len(res.Rows) != 2 {
 		t.Fatalf("window after the long row: %v truncated %v rows %d", err, res.Truncated, len(res.Rows))
