@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -312,5 +313,20 @@ func TestStatementsWithTrailingText(t *testing.T) {
 		if err != nil || len(res.Rows) != 1 || string(res.Rows[0][0]) != want {
 			t.Errorf("%q: %v %v, want %s", q, err, res.Rows, want)
 		}
+	}
+}
+
+// The wrapper's size of a row stays flat however many columns it adds up:
+// a chain of + over thousands of text columns would pass DuckDB's
+// expression depth.
+func TestWideResultsAreMeasured(t *testing.T) {
+	e := newEnv(t, duck.Config{})
+	cols := make([]string, 2000)
+	for i := range cols {
+		cols[i] = "'v" + strconv.Itoa(i) + "' AS c" + strconv.Itoa(i)
+	}
+	res, err := e.m.Query(ctxT(t), alice, "SELECT "+strings.Join(cols, ", "), 10)
+	if err != nil || len(res.Columns) != 2000 || len(res.Rows) != 1 || string(res.Rows[0][1999]) != `"v1999"` {
+		t.Fatalf("2000 columns: %v, %d columns", err, len(res.Columns))
 	}
 }

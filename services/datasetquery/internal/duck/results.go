@@ -85,7 +85,9 @@ func boundedQuery(body string, cols []resultColumn, limit, maxBytes int) string 
 	}
 	size := "0"
 	if len(sizes) > 0 {
-		size = "CAST(" + strings.Join(sizes, " + ") + " AS BIGINT)"
+		// A list, not a chain of +: thousands of columns would nest past
+		// DuckDB's expression depth.
+		size = "CAST(list_sum([" + strings.Join(sizes, ", ") + "]) AS BIGINT)"
 	}
 	return fmt.Sprintf("SELECT %s, %s FROM (SELECT *, %s AS %s FROM (\n%s\n) AS __nf_q(%s) LIMIT %d)",
 		strings.Join(values, ", "), sizeColumn, size, sizeColumn, body, strings.Join(aliases, ", "), limit+1)
@@ -148,7 +150,10 @@ func listSizeExpr(x string, elem *cellType, depth int) string {
 // many, since preparing runs all but the last.
 func (m *Manager) readBounded(ctx context.Context, conn *duckdb.Conn, body string, cols []resultColumn, statements, limit int) (Result, error) {
 	wrapped := boundedQuery(statementBody(body), cols, limit, m.cfg.MaxResultBytes)
-	if n, err := m.counter.count(wrapped); err != nil || n != statements {
+	switch n, err := m.counter.count(wrapped); {
+	case err != nil:
+		return Result{}, err
+	case n != statements:
 		return Result{}, &QueryError{Message: "the statement cannot be run inside the service's result limits; remove anything after it"}
 	}
 	prepared, err := conn.PrepareContext(ctx, wrapped)
