@@ -126,7 +126,10 @@ func sizeExpr(x string, t *cellType, depth int) string {
 				parts = append(parts, "coalesce("+s+", 0)")
 			}
 		}
-		return strings.Join(parts, " + ")
+		if len(parts) == 0 {
+			return ""
+		}
+		return "list_sum([" + strings.Join(parts, ", ") + "])"
 	}
 	// VARCHAR (JSON too), ENUM, UNION, BIGNUM and the rest: their text.
 	return "strlen(CAST(" + x + " AS VARCHAR))"
