@@ -47,12 +47,15 @@ type Reject struct {
 }
 
 // RejectsReply is a page of rejected rows in line order; Total counts
-// them all (the dataset's rows_rejected).
+// them all (the dataset's rows_rejected). A page holds at most what one
+// message carries: when that cut it short of Limit, NextOffset is where
+// the next page starts.
 type RejectsReply struct {
-	Rejects []Reject `json:"rejects"`
-	Total   int64    `json:"total"`
-	Offset  int      `json:"offset"`
-	Limit   int      `json:"limit"`
+	Rejects    []Reject `json:"rejects"`
+	Total      int64    `json:"total"`
+	Offset     int      `json:"offset"`
+	Limit      int      `json:"limit"`
+	NextOffset int      `json:"next_offset,omitempty" doc:"Set when the page was cut short of limit to fit one message: the offset of the next page"`
 }
 
 // MarshalJSON writes an empty page as [], never null.

@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	"github.com/nonefinity/backend/contracts/paging"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/services/datasetquery/app"
 )
@@ -139,5 +141,49 @@ func waitStatus(t *testing.T, e env, user, id string, status dv1.Status) dv1.Dat
 			t.Fatalf("dataset %s: %v %+v, want %s", id, err, d, status)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A page of rejected rows never outgrows one message: 40 rejects of 60 KB
+// each come in pages that say where the next starts, and together they
+// are every reject.
+func TestRejectsPagesFitOneMessage(t *testing.T) {
+	e := start(t)
+	fs := startFileService(t, e)
+	var b strings.Builder
+	b.WriteString("id,name\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "%d,a\n", i)
+	}
+	for i := range 40 {
+		fmt.Fprintf(&b, "%d,a,%s\n", i, strings.Repeat("x", 60_000))
+	}
+	fid := fs.add(t, alice, "wide_rejects", "text/csv", []byte(b.String()), csvPreview(",", "id", "name"))
+	d := convert(t, e, alice, fid, "wide_rejects", dv1.ConvertOptions{})
+	if d.RowsRejected == nil || *d.RowsRejected != 40 {
+		t.Fatalf("rows rejected %d, read %d, columns %d", *d.RowsRejected, *d.RowsRead, len(d.DataSchema))
+	}
+	seen, pages := 0, 0
+	for offset := 0; ; pages++ {
+		rj, err := e.ds.Rejects(as(alice), dv1.RejectsRequest{ID: d.ID, Page: paging.Page{Skip: offset, Limit: 1000}})
+		if err != nil {
+			t.Fatalf("rejects from %d: %v", offset, err)
+		}
+		for i, r := range rj.Rejects {
+			if r.Line != int64(offset+i+102) || len(r.Raw) < 60_000 {
+				t.Fatalf("reject %d: line %d, %d bytes", offset+i, r.Line, len(r.Raw))
+			}
+		}
+		seen += len(rj.Rejects)
+		if rj.NextOffset == 0 {
+			break
+		}
+		if rj.NextOffset != offset+len(rj.Rejects) {
+			t.Fatalf("next offset %d after %d rows from %d", rj.NextOffset, len(rj.Rejects), offset)
+		}
+		offset = rj.NextOffset
+	}
+	if seen != 40 || pages < 2 {
+		t.Fatalf("%d rejects in %d pages", seen, pages+1)
 	}
 }

@@ -204,9 +204,18 @@ func (a api) rejects(ctx context.Context, req dv1.RejectsRequest) (dv1.RejectsRe
 	if err != nil {
 		return dv1.RejectsReply{}, mapError(err)
 	}
-	out := dv1.RejectsReply{Rejects: make([]dv1.Reject, len(rows)), Total: total, Offset: p.Skip, Limit: p.Limit}
-	for i, r := range rows {
-		out.Rejects[i] = dv1.Reject{Line: r.Line, Reason: r.Reason, Raw: r.Raw}
+	out := dv1.RejectsReply{Rejects: make([]dv1.Reject, 0, len(rows)), Total: total, Offset: p.Skip, Limit: p.Limit}
+	budget := a.replyBudget()
+	for _, r := range rows {
+		item := dv1.Reject{Line: r.Line, Reason: r.Reason, Raw: r.Raw}
+		// A reject's JSON is at most a few times its text (escapes).
+		size := 64 + len(item.Reason) + 6*len(item.Raw)
+		if len(out.Rejects) > 0 && size > budget {
+			out.NextOffset = p.Skip + len(out.Rejects)
+			break
+		}
+		budget -= size
+		out.Rejects = append(out.Rejects, item)
 	}
 	return out, nil
 }
