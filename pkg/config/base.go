@@ -36,7 +36,7 @@ type Base struct {
 type App struct {
 	Name  string `env:"APP_NAME" envDefault:"Nonefinity"`
 	Env   string `env:"APP_ENV" envDefault:"dev"` // dev|prod
-	Host  string `env:"APP_HOST"` // empty: see ListenHost
+	Host  string `env:"APP_HOST"`                 // empty: see ListenHost
 	Port  int    `env:"APP_PORT" envDefault:"8000"`
 	Debug bool   `env:"APP_DEBUG" envDefault:"false"`
 }

@@ -830,7 +830,9 @@ func TestE2EDatasets(t *testing.T) {
 	})
 
 	t.Run("duckdb stats and cleanup", func(t *testing.T) {
-		r := a.get(t, "/duckdb/stats")
+		// Instance-wide counts: admins only.
+		expectAPIError(t, a.get(t, "/duckdb/stats"), http.StatusForbidden)
+		r := admin.get(t, "/duckdb/stats")
 		var st dv1.DuckDBStatsReply
 		expect(t, r, http.StatusOK, &st)
 		var raw map[string]json.RawMessage

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nonefinity/backend/contracts"
@@ -122,6 +123,9 @@ type Deps struct {
 	NC  *nats.Conn
 	DB  *mongo.Database
 	Log *slog.Logger
+	// Metrics, when set, receives the service's metrics (services/all
+	// serves them on the gateway's /metrics).
+	Metrics prometheus.Registerer
 }
 
 // Run checks the configuration and the encryption canary, loads the
@@ -137,6 +141,9 @@ type hooks struct {
 	onRotationProgress func(credential.RotationProgress)
 	// onReady is called once every endpoint and consumer is up.
 	onReady func()
+	// erasureRetry, when set, replaces the erasure's backoff (first and
+	// longest wait) and its per-attempt timeout.
+	erasureRetry time.Duration
 }
 
 func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
@@ -207,7 +214,11 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 		_ = ms.Stop()
 		return fmt.Errorf("register endpoints: %w", err)
 	}
-	eraser, err := events.StartErasure(ctx, js, svc, log)
+	erasure := natsx.ErasureOptions{Service: Name, Metrics: d.Metrics, Logger: log}
+	if h.erasureRetry > 0 {
+		erasure.RetryBase, erasure.RetryMax, erasure.HandlerTimeout = h.erasureRetry, h.erasureRetry, 10*h.erasureRetry
+	}
+	eraser, err := events.StartErasure(ctx, js, svc, erasure)
 	if err != nil {
 		_ = ms.Stop()
 		return err

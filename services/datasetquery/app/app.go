@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nonefinity/backend/contracts"
@@ -127,6 +128,9 @@ type Deps struct {
 	DB    *mongo.Database
 	Store *objstore.Store
 	Log   *slog.Logger
+	// Metrics, when set, receives the service's metrics (services/all
+	// serves them on the gateway's /metrics).
+	Metrics prometheus.Registerer
 }
 
 // Run serves until ctx is cancelled, then stops taking requests and returns
@@ -205,7 +209,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		_ = svc.Stop()
 		return fmt.Errorf("register endpoints: %w", err)
 	}
-	erasing, err := events.StartErasing(ctx, js, core, natsx.ConsumerOptions{MaxDeliver: 10, Logger: log})
+	erasing, err := events.StartErasing(ctx, js, core, natsx.ErasureOptions{Service: Name, Metrics: d.Metrics, Logger: log})
 	if err != nil {
 		_ = svc.Stop()
 		return fmt.Errorf("start erasure consumer: %w", err)

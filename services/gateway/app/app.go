@@ -3,6 +3,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -133,6 +135,9 @@ type Deps struct {
 	Listener net.Listener
 	// Ready, when set, is called with the address once the server listens.
 	Ready func(addr net.Addr)
+	// Metrics, when set, is the registry /metrics serves (services/all
+	// shares one with its services); nil makes a fresh one.
+	Metrics *prometheus.Registry
 }
 
 // Run serves HTTP until ctx is cancelled, then lets in-flight requests finish.
@@ -185,7 +190,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		NC:             d.NC,
 		Log:            log,
 		Version:        Version,
-		Registry:       telemetry.NewRegistry(),
+		Registry:       cmp.Or(d.Metrics, telemetry.NewRegistry()),
 		Services:       []string{contracts.ServiceCredential, contracts.ServiceFile, contracts.ServiceDataset},
 		Verifier:       tokenVerifier{v: authn.Verifier},
 		Identities:     identityResolver{u: userSvc},

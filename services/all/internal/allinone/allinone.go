@@ -165,6 +165,9 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	}
 	httpAddr := ln.Addr().String()
 
+	// One registry for the process: the gateway's /metrics shows the
+	// services' metrics too (erasure failures, for one).
+	metrics := telemetry.NewRegistry()
 	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServices()
 	var wg sync.WaitGroup
@@ -184,13 +187,13 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	}
 	startErr := errors.Join(
 		start(credential.Name, false, func(ctx context.Context, in *boot.Infra) error {
-			return credential.Run(ctx, credential.Config{Base: base, Settings: cfg.CredentialSettings}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log})
+			return credential.Run(ctx, credential.Config{Base: base, Settings: cfg.CredentialSettings}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log, Metrics: metrics})
 		}),
 		start(fileingest.Name, true, func(ctx context.Context, in *boot.Infra) error {
-			return fileingest.Run(ctx, fileingest.Config{Base: base}, fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log})
+			return fileingest.Run(ctx, fileingest.Config{Base: base}, fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
 		}),
 		start(datasetquery.Name, true, func(ctx context.Context, in *boot.Infra) error {
-			return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log})
+			return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
 		}),
 	)
 	if startErr == nil {
@@ -216,7 +219,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	go func() {
-		gwDone <- gateway.Run(gwCtx, gateway.Config{Base: base, Settings: cfg.Settings}, gateway.Deps{NC: gwInfra.NC, DB: gwInfra.DB, Log: gwInfra.Log, Listener: ln})
+		gwDone <- gateway.Run(gwCtx, gateway.Config{Base: base, Settings: cfg.Settings}, gateway.Deps{NC: gwInfra.NC, DB: gwInfra.DB, Log: gwInfra.Log, Listener: ln, Metrics: metrics})
 	}()
 
 	eps := Endpoints{

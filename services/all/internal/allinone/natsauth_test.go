@@ -3,10 +3,13 @@ package allinone
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +35,7 @@ func TestEmbeddedNATSRequiresTheRunToken(t *testing.T) {
 	first := startChild(t, dataDir, port)
 	eps := readEndpoints(t, dataDir)
 	checkDevTokenFlow(t, port)
+	checkErasureMetrics(t, port)
 
 	st, err := os.Stat(filepath.Join(dataDir, EndpointsFile))
 	if err != nil {
@@ -107,4 +111,24 @@ func mustHost(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return u.Host
+}
+
+// checkErasureMetrics: the process has one metrics registry, so the
+// gateway's /metrics shows each service's erasure counters.
+func checkErasureMetrics(t *testing.T, port int) {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	for _, svc := range []string{"credential", "fileingest", "datasetquery"} {
+		if want := `nonefinity_erasure_failures_total{service="` + svc + `"} 0`; !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }

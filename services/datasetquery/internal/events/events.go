@@ -14,7 +14,6 @@ import (
 
 	"github.com/nonefinity/backend/contracts"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
-	"github.com/nonefinity/backend/contracts/userv1"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
@@ -167,16 +166,9 @@ type Eraser interface {
 }
 
 // StartErasing consumes evt.user.v1.deleted.* with the durable
-// contracts.DurableDatasetUserErase and erases each user's datasets.
-func StartErasing(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ConsumerOptions) (*natsx.Consumer, error) {
-	o.Stream = contracts.StreamUsers
+// contracts.DurableDatasetUserErase and erases each user's datasets,
+// retrying until it succeeds (see natsx.ConsumeErasure).
+func StartErasing(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ErasureOptions) (*natsx.Consumer, error) {
 	o.Durable = contracts.DurableDatasetUserErase
-	o.FilterSubjects = []string{contracts.EventFilter(contracts.DomainUser, contracts.EventDeleted)}
-	return natsx.Consume(ctx, js, o, func(ctx context.Context, m natsx.Delivery[userv1.UserDeleted]) error {
-		owner := m.Data.UserID
-		if owner == "" {
-			owner = contracts.UserIDFromSubject(m.Subject)
-		}
-		return e.EraseUser(ctx, owner)
-	})
+	return natsx.ConsumeErasure(ctx, js, o, e.EraseUser)
 }

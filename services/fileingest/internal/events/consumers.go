@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/filev1"
-	"github.com/nonefinity/backend/contracts/userv1"
 	"github.com/nonefinity/backend/pkg/natsx"
 )
 
@@ -56,16 +54,9 @@ func StartProcessing(ctx context.Context, js jetstream.JetStream, p Processor, o
 }
 
 // StartErasing runs the durable consumer that erases a deleted user's
-// objects and files (evt.user.v1.deleted.*). Erasure must not be dropped:
-// a message that keeps failing is retried at the longest backoff forever.
-func StartErasing(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ConsumerOptions) (*natsx.Consumer, error) {
-	o.Stream = contracts.StreamUsers
+// objects and files (evt.user.v1.deleted.*), retrying until it succeeds
+// (see natsx.ConsumeErasure).
+func StartErasing(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ErasureOptions) (*natsx.Consumer, error) {
 	o.Durable = contracts.DurableFileUserErase
-	o.FilterSubjects = []string{contracts.EventFilter(contracts.DomainUser, contracts.EventDeleted)}
-	o.OnPoison = func(_ context.Context, msg jetstream.Msg, lastErr error) error {
-		return fmt.Errorf("erasing user %s keeps failing, retrying: %w", contracts.UserIDFromSubject(msg.Subject()), lastErr)
-	}
-	return natsx.Consume(ctx, js, o, func(ctx context.Context, d natsx.Delivery[userv1.UserDeleted]) error {
-		return e.EraseOwner(ctx, contracts.UserIDFromSubject(d.Subject))
-	})
+	return natsx.ConsumeErasure(ctx, js, o, e.EraseOwner)
 }

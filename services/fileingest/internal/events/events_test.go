@@ -412,18 +412,29 @@ func TestEraseDeletedUser(t *testing.T) {
 	}
 
 	flaky := &flakyPrefixDelete{ObjectStore: r.objects, tried: map[string]bool{}}
-	c, err := events.StartErasing(context.Background(), r.js, r.core(r.js, flaky), natsx.ConsumerOptions{
-		MaxDeliver: 5, Backoff: []time.Duration{50 * time.Millisecond}, Logger: testLog(),
+	c, err := events.StartErasing(context.Background(), r.js, r.core(r.js, flaky), natsx.ErasureOptions{
+		RetryBase: 50 * time.Millisecond, Logger: testLog(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Stop)
+	// An event for bob whose body names alice is applied to neither.
+	forged := userv1.UserDeleted{UserID: alice, DeletedAt: time.Now().UTC()}
+	if err := natsx.Publish(ctx, r.js, contracts.EventSubject(contracts.DomainUser, contracts.EventDeleted, bob), "forged", forged); err != nil {
+		t.Fatal(err)
+	}
 	e := userv1.UserDeleted{UserID: alice, ClerkID: "user_x", DeletedAt: time.Now().UTC()}
 	if err := natsx.Publish(ctx, r.js, e.Subject(), "user.deleted."+alice, e); err != nil {
 		t.Fatal(err)
 	}
 	r.waitDrained(contracts.StreamUsers, contracts.DurableFileUserErase)
+	flaky.mu.Lock()
+	forgedApplied := flaky.tried[files.OwnerPrefix(bob)]
+	flaky.mu.Unlock()
+	if forgedApplied {
+		t.Fatal("the forged event erased bob")
+	}
 
 	for oi, err := range r.objects.List(ctx, files.OwnerPrefix(alice)) {
 		t.Errorf("alice's object left: %s %v", oi.Key, err)
