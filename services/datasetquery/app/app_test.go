@@ -273,8 +273,10 @@ func TestDatasetsLifecycle(t *testing.T) {
 	_, err = e.ds.UpdateSchema(as(alice), dv1.UpdateSchemaRequest{ID: d.ID, Descriptions: map[string]string{"nope": "x"}})
 	wantCode(t, err, rpcerr.Validation)
 
-	// Sessions: stats for anyone, cleanup for admins only.
-	st, err := e.ds.DuckDBStats(as(alice))
+	// Sessions: instance-wide stats and cleanup for admins only.
+	_, err = e.ds.DuckDBStats(as(alice))
+	wantCode(t, err, rpcerr.Forbidden)
+	st, err := e.ds.DuckDBStats(as(alice, contracts.RoleAdmin))
 	if err != nil || st.TotalInstances < 1 || st.InstanceTTL != 600 {
 		t.Fatalf("stats %v %+v", err, st)
 	}

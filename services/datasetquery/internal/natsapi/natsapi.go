@@ -244,8 +244,9 @@ func (a api) query(ctx context.Context, req dv1.QueryRequest) (dv1.QueryReply, e
 	return out, nil
 }
 
+// stats counts every user's sessions on this instance: admins only.
 func (a api) stats(ctx context.Context, _ struct{}) (dv1.DuckDBStatsReply, error) {
-	if _, err := owner(ctx); err != nil {
+	if err := requireAdmin(ctx); err != nil {
 		return dv1.DuckDBStatsReply{}, err
 	}
 	st := a.duck.Stats()
@@ -257,13 +258,21 @@ func (a api) stats(ctx context.Context, _ struct{}) (dv1.DuckDBStatsReply, error
 }
 
 func (a api) cleanup(ctx context.Context, _ struct{}) (dv1.CleanupReply, error) {
-	if _, err := owner(ctx); err != nil {
+	if err := requireAdmin(ctx); err != nil {
 		return dv1.CleanupReply{}, err
 	}
-	if reqctx.From(ctx).Role != contracts.RoleAdmin {
-		return dv1.CleanupReply{}, rpcerr.New(rpcerr.Forbidden, "admin role required")
-	}
 	return dv1.CleanupReply{ClosedInstances: a.duck.CloseExpired()}, nil
+}
+
+// requireAdmin passes a signed-in caller with the admin role.
+func requireAdmin(ctx context.Context) error {
+	if _, err := owner(ctx); err != nil {
+		return err
+	}
+	if reqctx.From(ctx).Role != contracts.RoleAdmin {
+		return rpcerr.New(rpcerr.Forbidden, "admin role required")
+	}
+	return nil
 }
 
 // mapError is the one place core and engine errors become rpcerr codes.

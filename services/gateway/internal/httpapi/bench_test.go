@@ -34,7 +34,8 @@ func (r rs256Verifier) Verify(ctx context.Context, token string) (httpapi.Princi
 }
 
 // benchGateway is the full router with a real RS256 verifier in front of a
-// stub datasetquery on embedded NATS, and a token for user_a.
+// stub datasetquery on embedded NATS, and an admin token for user_a (the
+// benchmarked /duckdb/stats is admin-only).
 func benchGateway(b *testing.B) (*harness, string) {
 	b.Helper()
 	keys, err := auth.LoadDevKeys(b.TempDir(), auth.DefaultRoleClaim)
@@ -49,7 +50,7 @@ func benchGateway(b *testing.B) (*harness, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	token, _, err := keys.Mint("user_a", "", time.Hour)
+	token, _, err := keys.Mint("user_a", contracts.RoleAdmin, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
