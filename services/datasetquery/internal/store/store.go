@@ -53,8 +53,8 @@ type datasetDoc struct {
 	// Attempts counts the conversion runs started (a crash or outage
 	// retries one).
 	Attempts  int       `bson:"attempts,omitempty"`
-	CreatedAt    time.Time     `bson:"created_at"`
-	UpdatedAt    time.Time     `bson:"updated_at"`
+	CreatedAt time.Time `bson:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at"`
 }
 
 type warningDoc struct {
