@@ -11,7 +11,7 @@ STATIC_SERVICES := gateway credential fileingest
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test test-short bench lint build tidy clean
+.PHONY: run test test-short bench load lint build tidy clean
 
 ## run: the whole system in one process on the embedded default (gateway on :8000, data under ./data, dev auth)
 run: $(BIN)/nonefinity
@@ -34,6 +34,14 @@ test-short:
 bench:
 	@mkdir -p bench
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS) | tee bench/latest.txt
+
+## load: issue #10's two-user scenario: B's upload/convert/query p99 alone, then while A runs every
+## attack for LOAD_DURATION (default 60s); fails on any error of B's or a p99 over 3x.
+## LOAD_FLAGS=-quick is a smoke run; see `go run ./services/all/cmd/loadlimits -h` for the flags.
+LOAD_DURATION ?=
+LOAD_FLAGS ?=
+load:
+	$(GO) run ./services/all/cmd/loadlimits $(if $(LOAD_DURATION),-duration $(LOAD_DURATION)) $(LOAD_FLAGS)
 
 ## lint: go vet + staticcheck + gofmt
 lint:
