@@ -225,9 +225,13 @@ type OpenRequest struct {
 
 // OpenReply is a presigned GET of the file's object and the file's document,
 // so the caller knows type, size and the processing preview. ExpiresIn is in
-// seconds.
+// seconds. ETag is the object's version at commit: send it as If-Match with
+// the GET, so that an object replaced since (through its still valid upload
+// URL) is refused with 412 instead of read as the file; empty for files
+// committed before it was recorded.
 type OpenReply struct {
 	URL       string `json:"url"`
 	ExpiresIn int    `json:"expires_in"`
 	File      File   `json:"file"`
+	ETag      string `json:"etag,omitempty"`
 }

@@ -98,7 +98,7 @@ func TestWireFormat(t *testing.T) {
 		{Name: "download_url_request", Value: fv1.DownloadURLRequest{ID: fileID}},
 		{Name: "download_url_reply", Value: fv1.DownloadURLReply{URL: "https://s3.example.com/nonefinity/" + object + "?X-Amz-Expires=3600", ExpiresIn: 3600}},
 		{Name: "open_request", Value: fv1.OpenRequest{FileID: fileID}},
-		{Name: "open_reply", Value: fv1.OpenReply{URL: "https://s3.example.com/nonefinity/" + object + "?X-Amz-Expires=900", ExpiresIn: 900, File: readyFile()}},
+		{Name: "open_reply", Value: fv1.OpenReply{URL: "https://s3.example.com/nonefinity/" + object + "?X-Amz-Expires=900", ExpiresIn: 900, File: readyFile(), ETag: "9b2cf535f27731c974343645a3985328"}},
 		{Name: "event_file_uploaded", Value: fv1.FileUploaded{
 			FileID: fileID, OwnerID: owner, Bucket: "nonefinity", ObjectName: object,
 			Size: 1048576, ContentType: "text/csv", UploadedAt: created,

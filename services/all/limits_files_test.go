@@ -3,6 +3,7 @@ package all_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -57,4 +58,36 @@ func TestWideFilesList(t *testing.T) {
 	if one.Preview == nil || len(one.Preview.Columns) != 500 || len(one.Preview.Rows) == 0 {
 		t.Fatalf("GET /file/{id} preview: %+v", one.Preview)
 	}
+}
+
+// A committed file's upload URL stays valid until it expires. PUT through
+// it again (same size: the length is signed) and the stored object is no
+// longer the file processing checked. Conversion reads the version
+// recorded at commit only: the convert is refused with a message that
+// says why, while a file left alone converts.
+func TestReplacedFileIsNotConverted(t *testing.T) {
+	s := startE2E(t, e2eOptions{})
+	u := s.user(t, "limits_replaced_file", "")
+	events := u.subscribeEvents(t)
+	committed := []byte("id,name\n1,ann\n2,bob\n")
+	replaced := []byte("id,evil\n1,<x>\n2,<y>\n")
+
+	up := putObject(t, u, "sales.csv", "text/csv", committed)
+	var f fv1.File
+	expect(t, u.json(t, http.MethodPost, "/file/upload", fv1.CommitRequest{
+		ObjectName: up.ObjectName, FileName: "sales.csv", FileSize: int64(len(committed)), FileType: "text/csv",
+	}), http.StatusCreated, &f)
+	kept := uploadFile(t, u, "kept.csv", "text/csv", committed)
+	waitAllProcessed(t, events, f.ID, kept.ID)
+
+	presignedPut(t, up.UploadURL, "text/csv", replaced)
+	env := expectAPIError(t, u.form(t, http.MethodPost, "/datasets/convert", url.Values{
+		"file_id": {f.ID}, "dataset_name": {"replaced"},
+	}), http.StatusUnprocessableEntity, http.StatusConflict)
+	if !strings.Contains(env.Errors[0].Message, "changed after it was uploaded") {
+		t.Fatalf("convert of a replaced file: %+v", env.Errors)
+	}
+	expect(t, u.form(t, http.MethodPost, "/datasets/convert", url.Values{
+		"file_id": {kept.ID}, "dataset_name": {"kept"},
+	}), http.StatusCreated, nil)
 }

@@ -107,7 +107,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("start erasure consumer: %w", err)
 	}
 
-	sweeper := files.UploadSweeper{Store: d.Store, MaxAge: cfg.MultipartMaxAge.Duration(), Log: log}
+	sweeper := files.UploadSweeper{Store: d.Store, Uncommitted: core, MaxAge: cfg.MultipartMaxAge.Duration(), Log: log}
 	sweepDone := make(chan struct{})
 	go func() {
 		defer close(sweepDone)

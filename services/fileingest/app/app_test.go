@@ -106,18 +106,21 @@ func TestUploadURLRejects(t *testing.T) {
 	h.upload(alice, "a.txt", "text/plain", bytes.Repeat([]byte("a"), 60))
 	_, err = h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "b.txt", FileSize: 41})
 	wantCode(t, "quota after an upload", err, rpcerr.TooLarge, "file_size")
-	g, err := h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "b.txt", FileSize: 40})
-	if err != nil || g.MaxSize != 40 {
-		t.Fatalf("grant within quota = %+v, %v", g, err)
-	}
-	// A relayed stream learns what is left; a used-up quota refuses it.
+	// A relayed stream learns what is left.
 	m, err := h.files.MultipartStart(h.ctx(alice), filev1.MultipartStartRequest{FileName: "c.bin"})
 	if err != nil || m.MaxSize != 40 || m.PartSize != 8<<20 || m.UploadID == "" {
 		t.Fatalf("multipart grant = %+v, %v", m, err)
 	}
-	h.upload(alice, "full.txt", "text/plain", bytes.Repeat([]byte("f"), 40))
+	g, err := h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "b.txt", FileSize: 40})
+	if err != nil || g.MaxSize != 40 {
+		t.Fatalf("grant within quota = %+v, %v", g, err)
+	}
+	// A grant holds its bytes until it is committed or swept: nothing is
+	// left, for a grant or a relayed stream.
+	_, err = h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "d.txt", FileSize: 1})
+	wantCode(t, "grant with the quota reserved", err, rpcerr.TooLarge, "file_size")
 	_, err = h.files.MultipartStart(h.ctx(alice), filev1.MultipartStartRequest{FileName: "c.bin"})
-	wantCode(t, "multipart with the quota used up", err, rpcerr.TooLarge, "file_size")
+	wantCode(t, "multipart with the quota reserved", err, rpcerr.TooLarge, "file_size")
 	// Bob's quota is his own.
 	if _, err := h.files.UploadURL(h.ctx(bob), filev1.UploadURLRequest{FileName: "b.txt", FileSize: 100}); err != nil {
 		t.Fatalf("bob's grant: %v", err)
@@ -195,19 +198,32 @@ func TestCommitRejects(t *testing.T) {
 		t.Fatal("object of a size mismatch was kept")
 	}
 
-	// Quota at commit: an object larger than the quota allows is refused
-	// even when its declaration matches it.
+	// An object that differs from its grant is refused too, whatever the
+	// commit declares.
 	g, err = h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "big.csv", FileSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	big := bytes.Repeat([]byte("x"), 60)
-	if _, err := h.store.Put(context.Background(), g.ObjectName, bytes.NewReader(big), 60, ""); err != nil {
+	big := bytes.Repeat([]byte("x"), 30)
+	if _, err := h.store.Put(context.Background(), g.ObjectName, bytes.NewReader(big), 30, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: g.ObjectName, FileName: "big.csv", FileSize: 60})
-	wantCode(t, "quota at commit", err, rpcerr.TooLarge, "file_size")
+	_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: g.ObjectName, FileName: "big.csv", FileSize: 30})
+	wantCode(t, "object larger than its grant", err, rpcerr.BadRequest, "file_size")
 	if h.objectExists(g.ObjectName) {
+		t.Fatal("object larger than its grant was kept")
+	}
+
+	// Quota at commit: an object granted nothing (a relayed stream) is
+	// reserved when it is committed, and one larger than the quota allows
+	// is refused and removed.
+	relayed := "users/" + alice + "/raw/01RELAYED.csv"
+	if _, err := h.store.Put(context.Background(), relayed, bytes.NewReader(bytes.Repeat([]byte("x"), 60)), 60, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: relayed, FileName: "big.csv", FileSize: 60})
+	wantCode(t, "quota at commit", err, rpcerr.TooLarge, "file_size")
+	if h.objectExists(relayed) {
 		t.Fatal("object over the quota was kept")
 	}
 	if list, _ := h.files.List(h.ctx(alice), filev1.ListRequest{}); len(list.Files) != 0 {

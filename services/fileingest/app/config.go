@@ -16,7 +16,8 @@ type Config struct {
 
 	// MaxFileSize is the largest upload, in bytes (default 5 GiB).
 	MaxFileSize int64 `env:"FILE_MAX_SIZE" envDefault:"5368709120"`
-	// UserQuotaBytes is what one user may store, in bytes (default 10 GiB).
+	// UserQuotaBytes is what one user may store, in bytes (default 10
+	// GiB): files, and uploads granted but not committed yet.
 	UserQuotaBytes int64 `env:"FILE_USER_QUOTA_BYTES" envDefault:"10737418240"`
 	// UploadURLTTL is how long a presigned PUT is valid.
 	UploadURLTTL config.Duration `env:"FILE_UPLOAD_URL_TTL" envDefault:"10m"`
@@ -48,8 +49,9 @@ type Config struct {
 	// TempDir holds spooled workbooks; empty means the system's.
 	TempDir string `env:"FILE_TMP_DIR"`
 
-	// MultipartSweepInterval is how often unfinished multipart uploads
-	// are looked at.
+	// MultipartSweepInterval is how often abandoned uploads are swept:
+	// unfinished multipart uploads, and objects PUT to a presigned URL
+	// and never committed (their quota is freed with them).
 	MultipartSweepInterval config.Duration `env:"FILE_MULTIPART_SWEEP_INTERVAL" envDefault:"1h"`
 	// MultipartMaxAge is how old an unfinished multipart upload must be to
 	// be aborted as abandoned (its relay died with it).

@@ -40,8 +40,12 @@ type SourceFile struct {
 	Ready       bool
 	Status      string
 	// Error is why processing failed (a password-protected workbook).
-	Error   string
-	URL     string
+	Error string
+	URL   string
+	// ETag is the object's version at commit; fetch reads that version
+	// only ("" reads whatever is stored, for files committed before ETags
+	// were recorded).
+	ETag    string
 	Preview *FilePreview
 }
 
@@ -452,7 +456,7 @@ func (s *Service) prepareCSV(ctx context.Context, dir string, f SourceFile, o Co
 	if o.Encoding != "" {
 		scanner = nil
 	}
-	if err := fetch(ctx, s.conv.HTTP, f.URL, raw, scanner, s.conv.MaxFileBytes); err != nil {
+	if err := fetch(ctx, s.conv.HTTP, f, raw, scanner, s.conv.MaxFileBytes); err != nil {
 		return nil, err
 	}
 	var enc tabular.EncodingResult
@@ -522,7 +526,7 @@ func (s *Service) convertXLSX(ctx context.Context, d Dataset, f SourceFile, o Co
 	}
 	defer os.RemoveAll(dir)
 	src := filepath.Join(dir, "source.xlsx")
-	if err := fetch(ctx, s.conv.HTTP, f.URL, src, nil, s.conv.MaxFileBytes); err != nil {
+	if err := fetch(ctx, s.conv.HTTP, f, src, nil, s.conv.MaxFileBytes); err != nil {
 		return converted{}, err
 	}
 	dst := filepath.Join(dir, "part.parquet")

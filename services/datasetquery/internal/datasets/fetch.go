@@ -8,19 +8,29 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 )
 
 // ErrTooLarge is a source file over the service's size cap.
 var ErrTooLarge = errors.New("file is larger than the conversion limit")
 
-// fetch streams the object behind a presigned GET into path, and through
-// scan when it is set (the encoding scan reads every byte on the way), and
-// stops with ErrTooLarge past limit bytes. Errors never carry the URL (its
-// query is a credential).
-func fetch(ctx context.Context, client *http.Client, rawURL, path string, scan io.Writer, limit int64) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+// ChangedFileMessage is why a file whose stored object was replaced after
+// its commit (through its still valid upload URL) cannot be converted:
+// only the committed version, which processing checked, is read.
+const ChangedFileMessage = "the stored file changed after it was uploaded; upload it again"
+
+// fetch streams the file's object from its presigned GET into path, and
+// through scan when it is set (the encoding scan reads every byte on the
+// way), and stops with ErrTooLarge past limit bytes. With the file's ETag
+// the GET asks for that version only (If-Match); another one is a
+// ValidationError. Errors never carry the URL (its query is a credential).
+func fetch(ctx context.Context, client *http.Client, src SourceFile, path string, scan io.Writer, limit int64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
 	if err != nil {
 		return errors.New("download file: invalid URL")
+	}
+	if src.ETag != "" {
+		req.Header.Set("If-Match", `"`+strings.Trim(src.ETag, `"`)+`"`)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -31,6 +41,9 @@ func fetch(ctx context.Context, client *http.Client, rawURL, path string, scan i
 		return fmt.Errorf("download file: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusPreconditionFailed {
+		return &ValidationError{Field: "file_id", Message: ChangedFileMessage}
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("download file: object storage answered %s", resp.Status)
 	}

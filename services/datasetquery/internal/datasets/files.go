@@ -91,7 +91,7 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 			}
 			return 0, err
 		}
-	} else if err := fetch(ctx, s.conv.HTTP, f.URL, src, nil, s.conv.MaxFileBytes); err != nil {
+	} else if err := fetch(ctx, s.conv.HTTP, f, src, nil, s.conv.MaxFileBytes); err != nil {
 		return 0, err
 	}
 	parts, release, err := s.engine.CachedParts(ctx, ownerID, duck.Table{Name: d.Name, DatasetID: d.ID, Parts: d.Parts})

@@ -40,7 +40,7 @@ func (f Files) Open(ctx context.Context, ownerID, fileID string) (datasets.Sourc
 	}
 	out := datasets.SourceFile{
 		ID: fl.ID, Name: fl.FileName, Ext: fl.FileExt, ContentType: ct, Size: fl.FileSize,
-		Ready: fl.Status == fv1.StatusReady, Status: string(fl.Status), Error: fl.Error, URL: rep.URL,
+		Ready: fl.Status == fv1.StatusReady, Status: string(fl.Status), Error: fl.Error, URL: rep.URL, ETag: rep.ETag,
 	}
 	if out.ID == "" {
 		out.ID = fileID

@@ -22,6 +22,12 @@ var (
 	ErrQuotaExceeded = errors.New("quota exceeded")
 	// ErrStorageUnavailable: object storage cannot be reached.
 	ErrStorageUnavailable = errors.New("object storage unavailable")
+	// ErrUploadExpired: the upload was swept (its URL and the grace after
+	// it passed) before it was committed.
+	ErrUploadExpired = errors.New("the upload expired before it was committed; upload the file again")
+	// ErrBusy: too many uploads of the same owner raced for the quota at
+	// once; retrying succeeds.
+	ErrBusy = errors.New("too many uploads are being started at once; retry")
 )
 
 // FieldError is a rule broken by one input field. It wraps its kind

@@ -38,6 +38,11 @@ type File struct {
 	FileType string
 	FileSize int64
 	URL      string
+	// ETag is the object's ETag at commit: processing and conversion read
+	// that version only, so an object replaced through a still valid
+	// upload URL is refused rather than taken for the committed one.
+	// Files committed before it was recorded have none.
+	ETag string
 
 	Status       Status
 	Category     string
@@ -82,6 +87,21 @@ type Grant struct {
 	// MaxSize is the most the uploader may send: the size limit or what is
 	// left of the quota, whichever is smaller.
 	MaxSize int64
+}
+
+// Reservation holds quota for an object that may be uploaded and not yet
+// committed: an upload URL granted (its declared size) or an object being
+// committed without one (its real size). A commit turns it into the file;
+// otherwise the sweep removes the object and the reservation once the URL
+// and a grace period as long again have passed (SweepAfter).
+type Reservation struct {
+	ID         string
+	OwnerID    string
+	ObjectKey  string
+	Size       int64
+	ExpiresAt  time.Time
+	SweepAfter time.Time
+	CreatedAt  time.Time
 }
 
 // UploadRequest asks for a Grant.

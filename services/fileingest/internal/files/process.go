@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/services/fileingest/internal/sniff"
@@ -82,21 +83,41 @@ func (s *Service) publishOutcome(ctx context.Context, f File) error {
 	return nil
 }
 
-// inspect reads the file's object once and judges it.
+// ChangedObjectMessage is why a file whose object was replaced after its
+// commit fails: processing (and conversion) read the committed version
+// only.
+const ChangedObjectMessage = "the stored object changed after it was uploaded; upload the file again"
+
+// inspect reads the file's object once and judges it: the version
+// committed, when its ETag was recorded.
 func (s *Service) inspect(ctx context.Context, f File) (Outcome, error) {
-	rc, _, err := s.objects.Get(ctx, f.FilePath)
-	if errors.Is(err, objstore.ErrNotFound) {
+	rc, err := s.openCommitted(ctx, f)
+	if err == nil {
+		defer rc.Close()
+		var res sniff.Result
+		if res, err = sniff.Inspect(ctx, rc, sniff.Hints{Ext: f.FileExt, DeclaredType: f.FileType}, s.cfg.Inspect); err == nil {
+			return judge(f, res), nil
+		}
+	}
+	// Either error may come from opening or from the first read.
+	switch {
+	case errors.Is(err, objstore.ErrNotFound):
 		return Outcome{Status: StatusFailed, Error: "the uploaded object is missing"}, nil
+	case errors.Is(err, objstore.ErrChanged):
+		return Outcome{Status: StatusFailed, Error: ChangedObjectMessage}, nil
+	case objstore.IsUnavailable(err):
+		return Outcome{}, storageError("read object", err)
 	}
-	if err != nil {
-		return Outcome{}, storageError("open object", err)
+	return Outcome{}, fmt.Errorf("inspect %s: %w", f.FilePath, err)
+}
+
+// openCommitted opens the version of f's object that was committed.
+func (s *Service) openCommitted(ctx context.Context, f File) (io.ReadCloser, error) {
+	if f.ETag == "" {
+		rc, _, err := s.objects.Get(ctx, f.FilePath)
+		return rc, err
 	}
-	defer rc.Close()
-	res, err := sniff.Inspect(ctx, rc, sniff.Hints{Ext: f.FileExt, DeclaredType: f.FileType}, s.cfg.Inspect)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("inspect %s: %w", f.FilePath, err)
-	}
-	return judge(f, res), nil
+	return s.objects.GetVersion(ctx, f.FilePath, f.ETag)
 }
 
 // EraseOwner deletes every object and every file of a deleted user. Both

@@ -36,10 +36,35 @@ type Store interface {
 	ReadyOfTypes(ctx context.Context, owner string, types []string, p Page) ([]File, error)
 	Rename(ctx context.Context, owner, id, name string, now time.Time) (File, error)
 	Delete(ctx context.Context, owner, id string) error
-	// DeleteOwner removes every file of owner and says how many.
+	// DeleteOwner removes every file, reservation and quota ticket of
+	// owner and says how many files.
 	DeleteOwner(ctx context.Context, owner string) (int64, error)
 	// UsedBytes sums the sizes of the owner's files.
 	UsedBytes(ctx context.Context, owner string) (int64, error)
+
+	// Reserve stores a reservation and returns it with its id.
+	Reserve(ctx context.Context, r Reservation) (Reservation, error)
+	// ReservationFor finds a reservation of the owner's object;
+	// ErrNotFound when there is none.
+	ReservationFor(ctx context.Context, owner, key string) (Reservation, error)
+	// ReservedBytes sums the sizes of the owner's reservations.
+	ReservedBytes(ctx context.Context, owner string) (int64, error)
+	// Release deletes a reservation and says whether this call deleted
+	// it: of callers racing to release the same one, exactly one is told
+	// true. A commit and the sweep decide who owns an upload that way.
+	Release(ctx context.Context, owner, id string) (bool, error)
+	// DueReservations lists up to limit reservations whose SweepAfter is
+	// before now, oldest first.
+	DueReservations(ctx context.Context, now time.Time, limit int) ([]Reservation, error)
+	// QuotaTicket is the number of the owner's latest quota ticket (0
+	// before the first).
+	QuotaTicket(ctx context.Context, owner string) (int64, error)
+	// TakeQuotaTicket takes ticket number n of the owner; false when
+	// another caller took that number first.
+	TakeQuotaTicket(ctx context.Context, owner string, n int64) (bool, error)
+	// DropTickets deletes the quota tickets taken before `before` that are
+	// not their owner's latest.
+	DropTickets(ctx context.Context, before time.Time) (int64, error)
 	TypeSizes(ctx context.Context, owner string) ([]TypeSize, error)
 	Types(ctx context.Context, owner string) ([]string, error)
 
@@ -61,6 +86,7 @@ type ObjectStore interface {
 	Bucket() string
 	Stat(ctx context.Context, key string) (objstore.ObjectInfo, error)
 	Get(ctx context.Context, key string) (io.ReadCloser, objstore.ObjectInfo, error)
+	GetVersion(ctx context.Context, key, etag string) (io.ReadCloser, error)
 	Delete(ctx context.Context, key string) error
 	DeletePrefix(ctx context.Context, prefix string) (int, error)
 	PresignPut(ctx context.Context, key string, size int64, expiry time.Duration) (*url.URL, error)
@@ -130,8 +156,9 @@ func storageError(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// UploadURL checks a planned upload against the limits and the owner's
-// quota and grants a presigned PUT for a fresh object key.
+// UploadURL checks a planned upload against the limits, reserves its size
+// of the owner's quota and grants a presigned PUT of exactly that size for
+// a fresh object key.
 func (s *Service) UploadURL(ctx context.Context, owner string, req UploadRequest) (Grant, error) {
 	if err := checkOwner(owner); err != nil {
 		return Grant{}, err
@@ -142,21 +169,20 @@ func (s *Service) UploadURL(ctx context.Context, owner string, req UploadRequest
 	if err := s.checkSize(req.Size); err != nil {
 		return Grant{}, err
 	}
-	used, err := s.store.UsedBytes(ctx, owner)
+	_, ext := SplitName(req.FileName)
+	key := rawPrefix(owner) + ulid.Make().String() + keyExt(ext)
+	r, used, err := s.reserve(ctx, owner, key, req.Size, s.now().Add(s.cfg.UploadURLTTL))
 	if err != nil {
 		return Grant{}, err
 	}
-	left := s.cfg.UserQuota - used
-	if req.Size > left {
-		return Grant{}, quotaError(used, s.cfg.UserQuota)
-	}
-	_, ext := SplitName(req.FileName)
-	key := rawPrefix(owner) + ulid.Make().String() + keyExt(ext)
 	u, err := s.objects.PresignPut(ctx, key, req.Size, s.cfg.UploadURLTTL)
 	if err != nil {
+		if _, rerr := s.store.Release(context.WithoutCancel(ctx), owner, r.ID); rerr != nil {
+			s.log.WarnContext(ctx, "release the reservation of a failed grant", "object", key, "error", rerr)
+		}
 		return Grant{}, storageError("presign upload", err)
 	}
-	return Grant{URL: u.String(), ObjectName: key, ExpiresIn: s.cfg.UploadURLTTL, MaxSize: min(s.cfg.MaxFileSize, left)}, nil
+	return Grant{URL: u.String(), ObjectName: key, ExpiresIn: s.cfg.UploadURLTTL, MaxSize: min(s.cfg.MaxFileSize, s.cfg.UserQuota-used)}, nil
 }
 
 func (s *Service) checkSize(size int64) error {
@@ -172,14 +198,16 @@ func (s *Service) checkSize(size int64) error {
 func quotaError(used, quota int64) error {
 	return &FieldError{
 		Field:   "file_size",
-		Message: fmt.Sprintf("storage quota exceeded (%s of %s used)", humanSize(used), humanSize(quota)),
+		Message: fmt.Sprintf("storage quota exceeded (%s of %s used, uploads in progress included)", humanSize(used), humanSize(quota)),
 		Kind:    ErrQuotaExceeded,
 	}
 }
 
 // Commit records an uploaded object as a file: the object must be the
-// owner's and have the declared size. Committing an object again returns the
-// file recorded the first time.
+// owner's and have the declared size. Its ETag is recorded, so the pipeline
+// reads this version only. The object's reservation (taken with the grant,
+// or now for an upload relayed without one) becomes the file. Committing an
+// object again returns the file recorded the first time.
 func (s *Service) Commit(ctx context.Context, owner string, req CommitRequest) (File, error) {
 	if err := checkOwner(owner); err != nil {
 		return File{}, err
@@ -206,10 +234,14 @@ func (s *Service) Commit(ctx context.Context, owner string, req CommitRequest) (
 	if err != nil {
 		return File{}, storageError("stat upload", err)
 	}
-	if err := s.checkUploaded(ctx, owner, info.Size, req.Size); err != nil {
-		// The object is of no use; do not leave it to eat storage.
-		if derr := s.objects.Delete(ctx, key); derr != nil {
-			s.log.WarnContext(ctx, "remove rejected upload", "object", key, "error", derr)
+	r, reservedNow, err := s.reservationOf(ctx, owner, key, info.Size, req.Size)
+	if err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			// The object is of no use; do not leave it to eat storage.
+			// Its reservation stays until the sweep: the URL may still
+			// put another object there.
+			s.removeObject(ctx, key, "remove rejected upload")
 		}
 		return File{}, err
 	}
@@ -217,11 +249,14 @@ func (s *Service) Commit(ctx context.Context, owner string, req CommitRequest) (
 	now := s.now()
 	f, err := s.store.Insert(ctx, File{
 		OwnerID: owner, Bucket: s.objects.Bucket(), FilePath: key,
-		FileName: base, FileExt: ext, FileType: fileType, FileSize: info.Size,
+		FileName: base, FileExt: ext, FileType: fileType, FileSize: info.Size, ETag: info.ETag,
 		Status: StatusUploaded, CreatedAt: now, UpdatedAt: now,
 	})
 	if errors.Is(err, ErrDuplicate) {
 		// A concurrent commit of the same object won.
+		if reservedNow {
+			s.release(ctx, r)
+		}
 		existing, gerr := s.store.GetByPath(ctx, owner, key)
 		if gerr != nil {
 			return File{}, gerr
@@ -231,11 +266,84 @@ func (s *Service) Commit(ctx context.Context, owner string, req CommitRequest) (
 	if err != nil {
 		return File{}, err
 	}
+	if err := s.settle(ctx, f, r); err != nil {
+		return File{}, err
+	}
 	if err := s.events.Uploaded(ctx, f); err != nil {
 		// The document stays; committing again re-publishes the event.
 		return File{}, fmt.Errorf("announce upload: %w", err)
 	}
 	return f, nil
+}
+
+// reservationOf checks the stored object against the declaration and the
+// size limit and returns the reservation that holds its bytes: the
+// grant's, which it must match, or, for an object granted none (a relayed
+// multipart upload), one taken now for its real size (reservedNow).
+func (s *Service) reservationOf(ctx context.Context, owner, key string, real, declared int64) (r Reservation, reservedNow bool, err error) {
+	if real != declared {
+		return Reservation{}, false, sizeMismatch(real, declared)
+	}
+	if err := s.checkSize(real); err != nil {
+		return Reservation{}, false, err
+	}
+	r, err = s.store.ReservationFor(ctx, owner, key)
+	switch {
+	case err == nil:
+		if r.Size != real {
+			return Reservation{}, false, sizeMismatch(real, r.Size)
+		}
+		return r, false, nil
+	case !errors.Is(err, ErrNotFound):
+		return Reservation{}, false, err
+	}
+	r, _, err = s.reserve(ctx, owner, key, real, s.now())
+	return r, err == nil, err
+}
+
+func sizeMismatch(real, declared int64) error {
+	return &FieldError{
+		Field:   "file_size",
+		Message: fmt.Sprintf("uploaded object has %d bytes, %d were declared", real, declared),
+		Kind:    ErrSizeMismatch,
+	}
+}
+
+// settle turns the reservation into the committed file by releasing it.
+// If the sweep released it first, the upload had expired and its object
+// may be gone: the file is withdrawn and the caller told to upload again.
+// A release that fails leaves the reservation to the sweep, which finds
+// the file and keeps the object.
+func (s *Service) settle(ctx context.Context, f File, r Reservation) error {
+	released, err := s.store.Release(ctx, f.OwnerID, r.ID)
+	if err != nil {
+		s.log.WarnContext(ctx, "release the reservation of a committed file", "object", f.FilePath, "error", err)
+		return nil
+	}
+	if released {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := s.store.Delete(ctx, f.OwnerID, f.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("withdraw the file of an expired upload: %w", err)
+	}
+	s.removeObject(ctx, f.FilePath, "remove an expired upload")
+	return fmt.Errorf("commit %s: %w", f.FilePath, ErrUploadExpired)
+}
+
+// release gives a reservation up, logging a failure: the sweep releases
+// it later.
+func (s *Service) release(ctx context.Context, r Reservation) {
+	if _, err := s.store.Release(context.WithoutCancel(ctx), r.OwnerID, r.ID); err != nil {
+		s.log.WarnContext(ctx, "release a reservation", "object", r.ObjectKey, "error", err)
+	}
+}
+
+// removeObject deletes an object nobody will use, logging a failure.
+func (s *Service) removeObject(ctx context.Context, key, what string) {
+	if err := s.objects.Delete(context.WithoutCancel(ctx), key); err != nil {
+		s.log.WarnContext(ctx, what, "object", key, "error", err)
+	}
 }
 
 // recommitted answers a repeated commit. A file still waiting for
@@ -249,29 +357,6 @@ func (s *Service) recommitted(ctx context.Context, f File) (File, error) {
 		}
 	}
 	return f, nil
-}
-
-// checkUploaded compares the object with the declaration, the size limit
-// and the quota.
-func (s *Service) checkUploaded(ctx context.Context, owner string, real, declared int64) error {
-	if real != declared {
-		return &FieldError{
-			Field:   "file_size",
-			Message: fmt.Sprintf("uploaded object has %d bytes, %d were declared", real, declared),
-			Kind:    ErrSizeMismatch,
-		}
-	}
-	if err := s.checkSize(real); err != nil {
-		return err
-	}
-	used, err := s.store.UsedBytes(ctx, owner)
-	if err != nil {
-		return err
-	}
-	if used+real > s.cfg.UserQuota {
-		return quotaError(used, s.cfg.UserQuota)
-	}
-	return nil
 }
 
 // MultipartPartSize is the part size of uploads relayed as S3 parts: big
@@ -297,10 +382,12 @@ func (s *Service) StartMultipart(ctx context.Context, owner, fileName, fileType 
 	if err != nil {
 		return MultipartGrant{}, err
 	}
-	used, err := s.store.UsedBytes(ctx, owner)
+	used, err := s.usedBytes(ctx, owner)
 	if err != nil {
 		return MultipartGrant{}, err
 	}
+	// Nothing is reserved yet: the size is known at commit, which reserves
+	// it (or refuses it) then.
 	left := s.cfg.UserQuota - used
 	if left <= 0 {
 		return MultipartGrant{}, quotaError(used, s.cfg.UserQuota)

@@ -25,14 +25,26 @@ type UploadStore interface {
 	AbortMultipartUpload(ctx context.Context, key, uploadID string) error
 }
 
-// UploadSweeper aborts the multipart uploads under users/ that were
-// started more than MaxAge ago. The gateway relays an upload as a
-// multipart upload and aborts it when the stream fails, but not when its
-// process dies: such an upload would keep its parts in the bucket forever.
-// Several instances may sweep the same bucket; aborting an upload that
-// another one aborted first is not an error.
+// UncommittedSweeper releases the reservations of uploads whose URL
+// expired without a commit and removes their objects; *Service implements
+// it.
+type UncommittedSweeper interface {
+	SweepUncommitted(ctx context.Context) (int, error)
+}
+
+// UploadSweeper removes what uploads leave behind. It aborts the multipart
+// uploads under users/ that were started more than MaxAge ago: the gateway
+// relays an upload as a multipart upload and aborts it when the stream
+// fails, but not when its process dies, and such an upload would keep its
+// parts in the bucket forever. And, with Uncommitted, it removes objects
+// PUT to a presigned URL and never committed, and releases the quota they
+// held. Several instances may sweep the same bucket; aborting an upload
+// that another one aborted first is not an error.
 type UploadSweeper struct {
 	Store UploadStore
+	// Uncommitted sweeps the uncommitted single-PUT uploads; nil skips
+	// them.
+	Uncommitted UncommittedSweeper
 	// MaxAge is how old an upload must be to be abandoned; no upload
 	// through the gateway takes that long. Zero means DefaultUploadMaxAge.
 	MaxAge time.Duration
@@ -41,10 +53,23 @@ type UploadSweeper struct {
 	Log *slog.Logger
 }
 
-// Sweep aborts the uploads initiated before Now minus MaxAge and returns
-// how many it aborted. A failed abort does not stop the others; the error
-// then counts the failures and wraps the first one.
+// Sweep aborts the multipart uploads initiated before Now minus MaxAge,
+// then sweeps the uncommitted ones, and returns how many uploads it
+// removed. A failed abort does not stop the others; the error then counts
+// the failures and wraps the first one.
 func (w UploadSweeper) Sweep(ctx context.Context) (int, error) {
+	aborted, err := w.sweepMultipart(ctx)
+	if w.Uncommitted == nil || ctx.Err() != nil {
+		return aborted, err
+	}
+	released, uerr := w.Uncommitted.SweepUncommitted(ctx)
+	if uerr != nil {
+		uerr = fmt.Errorf("sweep uncommitted uploads: %w", uerr)
+	}
+	return aborted + released, errors.Join(err, uerr)
+}
+
+func (w UploadSweeper) sweepMultipart(ctx context.Context) (int, error) {
 	maxAge := w.MaxAge
 	if maxAge <= 0 {
 		maxAge = DefaultUploadMaxAge
@@ -108,9 +133,9 @@ func (w UploadSweeper) Run(ctx context.Context, interval time.Duration) {
 		n, err := w.Sweep(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			w.log().WarnContext(ctx, "multipart upload sweep failed", "err", err, "aborted", n)
+			w.log().WarnContext(ctx, "upload sweep failed", "err", err, "removed", n)
 		case n > 0:
-			w.log().InfoContext(ctx, "aborted abandoned multipart uploads", "aborted", n)
+			w.log().InfoContext(ctx, "removed abandoned uploads", "removed", n)
 		}
 		select {
 		case <-ctx.Done():

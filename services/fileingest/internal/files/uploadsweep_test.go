@@ -194,16 +194,16 @@ func TestUploadSweeperRun(t *testing.T) {
 		later := func() time.Time { return time.Now().Add(48 * time.Hour) }
 		stop := runSweeper(t, files.UploadSweeper{Store: s, Now: later, Log: slog.New(sink)}, time.Hour)
 		r := nextRecord(t, sink, slog.LevelInfo)
-		var aborted int64 = -1
+		var removed int64 = -1
 		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "aborted" {
-				aborted = a.Value.Int64()
+			if a.Key == "removed" {
+				removed = a.Value.Int64()
 			}
 			return true
 		})
 		stop()
-		if aborted != 2 {
-			t.Errorf("logged %q with aborted=%d, want 2", r.Message, aborted)
+		if removed != 2 {
+			t.Errorf("logged %q with removed=%d, want 2", r.Message, removed)
 		}
 		if got := uploads(t, s); len(got) != 0 {
 			t.Errorf("left %q", got)

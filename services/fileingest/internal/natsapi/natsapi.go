@@ -207,7 +207,7 @@ func (a api) open(ctx context.Context, req filev1.OpenRequest) (filev1.OpenReply
 	if err != nil {
 		return filev1.OpenReply{}, mapError(err)
 	}
-	return filev1.OpenReply{URL: acc.URL, ExpiresIn: int(acc.ExpiresIn.Seconds()), File: fromCoreFile(acc.File)}, nil
+	return filev1.OpenReply{URL: acc.URL, ExpiresIn: int(acc.ExpiresIn.Seconds()), File: fromCoreFile(acc.File), ETag: acc.File.ETag}, nil
 }
 
 // mapError turns the core's sentinel errors into rpcerr codes, in one
@@ -223,6 +223,10 @@ func mapError(err error) error {
 		return rpcerr.NotFoundf("file not found")
 	case errors.As(err, &fe):
 		return rpcerr.Field(fieldCode(fe.Kind), fe.Field, fe.Message)
+	case errors.Is(err, files.ErrUploadExpired):
+		return rpcerr.Field(rpcerr.Conflict, "object_name", files.ErrUploadExpired.Error())
+	case errors.Is(err, files.ErrBusy):
+		return rpcerr.New(rpcerr.RateLimited, files.ErrBusy.Error())
 	case errors.Is(err, files.ErrStorageUnavailable):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "object storage unavailable"), err)
 	}

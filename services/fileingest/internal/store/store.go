@@ -23,20 +23,30 @@ const Collection = "files"
 
 // Store implements files.Store over one database.
 type Store struct {
-	coll *mongo.Collection
+	coll         *mongo.Collection
+	reservations *mongo.Collection
+	tickets      *mongo.Collection
 }
 
 // New returns a store over db. Call EnsureIndexes once at startup.
 func New(db *mongo.Database) *Store {
-	return &Store{coll: db.Collection(Collection)}
+	return &Store{
+		coll:         db.Collection(Collection),
+		reservations: db.Collection(ReservationsCollection),
+		tickets:      db.Collection(TicketsCollection),
+	}
 }
 
 // Indexes are the indexes the store relies on: listing by owner in time
-// order, and one file per object (which makes commits idempotent).
+// order, one file per object (which makes commits idempotent), finding
+// reservations by object and by due time, and one quota ticket per number.
 func Indexes() []mongox.Index {
 	return []mongox.Index{
 		{Collection: Collection, Name: "owner_created", Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}},
 		{Collection: Collection, Name: "owner_file_path", Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "file_path", Value: 1}}, Unique: true},
+		{Collection: ReservationsCollection, Name: "owner_object", Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "object_key", Value: 1}}},
+		{Collection: ReservationsCollection, Name: "sweep_after", Keys: bson.D{{Key: "sweep_after", Value: 1}}},
+		{Collection: TicketsCollection, Name: "owner_seq", Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "seq", Value: -1}}, Unique: true},
 	}
 }
 
@@ -58,6 +68,7 @@ type fileDoc struct {
 	FileType string        `bson:"file_type"`
 	FileSize int64         `bson:"file_size"`
 	URL      string        `bson:"url,omitempty"`
+	ETag     string        `bson:"etag,omitempty"`
 
 	Status       string        `bson:"status"`
 	Category     string        `bson:"category,omitempty"`
@@ -98,7 +109,7 @@ type processingDoc struct {
 func toDoc(f files.File) fileDoc {
 	return fileDoc{
 		OwnerID: f.OwnerID, Bucket: f.Bucket, FilePath: f.FilePath, FileName: f.FileName,
-		FileExt: f.FileExt, FileType: f.FileType, FileSize: f.FileSize, URL: f.URL,
+		FileExt: f.FileExt, FileType: f.FileType, FileSize: f.FileSize, URL: f.URL, ETag: f.ETag,
 		Status: string(f.Status), Category: f.Category, DetectedType: f.DetectedType,
 		SHA256: f.SHA256, Error: f.Error, Preview: toPreviewDoc(f.Preview),
 		Processing: processingDoc{
@@ -126,7 +137,7 @@ func toPreviewDoc(p *files.Preview) *previewDoc {
 func fromDoc(d fileDoc) files.File {
 	f := files.File{
 		ID: d.ID.Hex(), OwnerID: d.OwnerID, Bucket: d.Bucket, FilePath: d.FilePath,
-		FileName: d.FileName, FileExt: d.FileExt, FileType: d.FileType, FileSize: d.FileSize, URL: d.URL,
+		FileName: d.FileName, FileExt: d.FileExt, FileType: d.FileType, FileSize: d.FileSize, URL: d.URL, ETag: d.ETag,
 		Status: files.Status(d.Status), Category: d.Category, DetectedType: d.DetectedType,
 		SHA256: d.SHA256, Error: d.Error,
 		Processing: files.Processing{
@@ -314,29 +325,42 @@ func (s *Store) Delete(ctx context.Context, owner, id string) error {
 }
 
 func (s *Store) DeleteOwner(ctx context.Context, owner string) (int64, error) {
-	res, err := s.coll.DeleteMany(ctx, bson.D{{Key: "owner_id", Value: owner}})
+	byOwner := bson.D{{Key: "owner_id", Value: owner}}
+	res, err := s.coll.DeleteMany(ctx, byOwner)
 	if err != nil {
 		return 0, fail("delete owner's files", err)
+	}
+	if _, err := s.reservations.DeleteMany(ctx, byOwner); err != nil {
+		return 0, fail("delete owner's reservations", err)
+	}
+	if _, err := s.tickets.DeleteMany(ctx, byOwner); err != nil {
+		return 0, fail("delete owner's quota tickets", err)
 	}
 	return res.DeletedCount, nil
 }
 
-// UsedBytes sums with one $sum in the $group: FerretDB answers 0 for any
-// further accumulator of the same $group stage.
+// UsedBytes sums the owner's file sizes.
 func (s *Store) UsedBytes(ctx context.Context, owner string) (int64, error) {
+	return sumSizes(ctx, s.coll, owner, "file_size", "sum file sizes")
+}
+
+// sumSizes sums one field over the owner's documents, with one $sum in the
+// $group: FerretDB answers 0 for any further accumulator of the same
+// $group stage.
+func sumSizes(ctx context.Context, coll *mongo.Collection, owner, field, op string) (int64, error) {
 	pipeline := mongo.Pipeline{
 		{{Key: "$match", Value: bson.D{{Key: "owner_id", Value: owner}}}},
-		{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "total", Value: bson.D{{Key: "$sum", Value: "$file_size"}}}}}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "total", Value: bson.D{{Key: "$sum", Value: "$" + field}}}}}},
 	}
-	cur, err := s.coll.Aggregate(ctx, pipeline)
+	cur, err := coll.Aggregate(ctx, pipeline)
 	if err != nil {
-		return 0, fail("sum file sizes", err)
+		return 0, fail(op, err)
 	}
 	var rows []struct {
 		Total int64 `bson:"total"`
 	}
 	if err := cur.All(ctx, &rows); err != nil {
-		return 0, fail("sum file sizes", err)
+		return 0, fail(op, err)
 	}
 	if len(rows) == 0 {
 		return 0, nil

@@ -121,6 +121,9 @@ func (a *API) routes() []route {
 
 		// files
 		api(http.MethodPost, "/file/upload-url", accessUser, a.fileUploadURL, opDoc{id: "fileUploadURL", tag: "files", summary: "A presigned PUT for a new upload",
+			description: "PUT exactly file_size bytes to upload_url (its Content-Length is signed: object storage refuses any other size with 403), " +
+				"then POST /file/upload. file_size counts against the quota from now on; an upload not committed is removed, " +
+				"and its bytes freed, once the URL has been expired for as long again as it was valid.",
 			body: fv1.UploadURLRequest{}, forms: true, reply: fv1.UploadURLReply{}}),
 		api(http.MethodPost, "/file/upload", accessUser, a.fileUpload, opDoc{id: "fileUpload", tag: "files", summary: "Record an uploaded object (JSON), or upload through the gateway (multipart field file)",
 			body: fv1.CommitRequest{}, reply: fv1.File{}, status: http.StatusCreated}),
