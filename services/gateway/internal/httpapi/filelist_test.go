@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
@@ -92,8 +93,21 @@ func TestFileListPageFailure(t *testing.T) {
 	h.stubs.answer(fv1.Subject(fv1.OpList), pagedFiles(all, 10, 1))
 	expectError(t, h.do(request{method: "GET", path: "/api/v1/file/list", token: userToken}), http.StatusServiceUnavailable, rpcerr.Unavailable, "")
 
+	// Once the status line is out, a failed page aborts the response:
+	// net/http resets the connection, so no client mistakes the cut body
+	// for a shorter list.
 	h.stubs.answer(fv1.Subject(fv1.OpList), pagedFiles(all, 10, 2))
-	rec := h.do(request{method: "GET", path: "/api/v1/file/list", token: userToken})
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/file/list", nil)
+	req.Header.Set("Authorization", "Bearer "+userToken)
+	rec := httptest.NewRecorder()
+	aborted := func() (p any) {
+		defer func() { p = recover() }()
+		h.handler.ServeHTTP(rec, req)
+		return nil
+	}()
+	if aborted != http.ErrAbortHandler {
+		t.Fatalf("a list whose second page failed was not aborted (%v): %s", aborted, rec.Body.String())
+	}
 	var v any
 	if json.Unmarshal(rec.Body.Bytes(), &v) == nil {
 		t.Fatalf("a list whose second page failed wrote a complete JSON body: %s", rec.Body.String())

@@ -188,7 +188,10 @@ func New(o Options) (*API, error) {
 func (a *API) Router() http.Handler {
 	r := chi.NewRouter()
 	r.Use(
-		sentryhttp.New(sentryhttp.Options{}).Handle,
+		// Repanic: a handler that aborts a response it has begun (a list
+		// whose later page failed) must reach net/http, which then resets
+		// the connection instead of ending a cut body cleanly.
+		sentryhttp.New(sentryhttp.Options{Repanic: true}).Handle,
 		requestMeta,
 		a.observe,
 		a.recoverPanics,

@@ -150,13 +150,17 @@ func (a *API) routes() []route {
 				"(quote empty reads quotes as text; header_row names the sheet row holding the column names). " +
 				"No row is dropped in silence: rows that cannot be read are counted in rows_rejected and listed by /datasets/{id}/rejects, " +
 				"and a dataset with warnings is ready with warnings (status ready, warnings non-empty, message \"dataset created with warnings: …\"). " +
-				"With ignore_errors=false any such row fails the conversion instead. A failed dataset gives its name up to a retry.",
+				"With ignore_errors=false any such row fails the conversion instead. A failed dataset gives its name up to a retry. " +
+				"Limits: a user has at most DATASET_MAX_PENDING_CONVERSIONS (10) conversions in progress (a further one is 429); " +
+				"a table has at most DATASET_MAX_COLUMNS (4096) columns; one user's conversions take at most " +
+				"DATASET_CONVERT_WORKERS_PER_USER of an instance's workers, so other users' conversions never wait behind them.",
 			body: dv1.ConvertRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated, also: map[int]any{http.StatusAccepted: convertAccepted{}}}),
 		api(http.MethodPost, "/datasets/create", accessUser, a.datasetCreate, opDoc{id: "createDataset", tag: "datasets", summary: "An empty dataset with a declared schema",
 			description: "In a form, schema is a JSON array of {column_name, column_type, desc}.",
 			body:        dv1.CreateRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated}),
 		api(http.MethodGet, "/datasets/list", accessUser, a.datasetList, opDoc{id: "listDatasets", tag: "datasets", summary: "The caller's datasets, one page",
-			query: pageQuery{}, reply: []dv1.Dataset{}, paged: true}),
+			description: "The page is streamed: however many columns the datasets have, the answer holds the whole window.",
+			query:       pageQuery{}, reply: []dv1.Dataset{}, paged: true}),
 		api(http.MethodPost, "/datasets/query", accessUser, a.datasetQuery, opDoc{id: "queryDatasets", tag: "datasets", summary: "Run one read-only SQL statement over the caller's datasets",
 			body: dv1.QueryRequest{}, forms: true, reply: dv1.QueryReply{}}),
 		api(http.MethodGet, "/datasets/{id}", accessUser, a.datasetGet, opDoc{id: "getDataset", tag: "datasets", summary: "One dataset", reply: dv1.Dataset{}}),
@@ -200,7 +204,8 @@ func (a *API) routes() []route {
 		rs = append(rs, api(http.MethodGet, "/events", accessUser, handlerFunc(a.events), opDoc{id: "events", tag: "events",
 			summary: "Server-Sent Events of the caller's own file, dataset and user events", raw: "text/event-stream",
 			description: "Each event's id is the stream position (FILES:n,DATASETS:n,USERS:n); reconnecting with Last-Event-ID resumes without gaps. " +
-				"event is <domain>.<event> (file.processed, dataset.converted…), data the event's JSON. A comment is sent every 15 s."}))
+				"event is <domain>.<event> (file.processed, dataset.converted…), data the event's JSON. A comment is sent every 15 s. " +
+				"A user holds at most SSE_MAX_CONNECTIONS_PER_USER (10) streams per gateway instance; a further one is 429."}))
 	}
 	if a.jwks != nil {
 		rs = append(rs, ops(http.MethodGet, "/.well-known/jwks.json", handlerFunc(a.jwks), opDoc{id: "jwks", summary: "Public keys of development tokens", raw: "application/json"}))
