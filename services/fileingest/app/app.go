@@ -90,12 +90,17 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 	}
 
 	processing, err := events.StartProcessing(ctx, js, core, natsx.ConsumerOptions{
-		MaxDeliver:     cfg.ProcessMaxDeliver,
+		// The core counts attempts (FILE_PROCESS_MAX_DELIVER); a deferral
+		// (another user's turn) is not one.
+		MaxDeliver:     -1,
 		AckWait:        cfg.ProcessAckWait.Duration(),
 		Concurrency:    cfg.ProcessConcurrency,
 		HandlerTimeout: cfg.ProcessTimeout.Duration(),
-		Logger:         log,
-	})
+		// Deferred files stay pending; the server's default (1000) would
+		// let one user's uploads stop deliveries to everyone.
+		MaxAckPending: 100_000,
+		Logger:        log,
+	}, events.Fairness{PerOwner: cfg.ProcessPerUser})
 	if err != nil {
 		_ = svc.Stop()
 		return fmt.Errorf("start processing consumer: %w", err)
@@ -144,6 +149,7 @@ func coreConfig(cfg Config) files.Config {
 		UploadURLTTL:   cfg.UploadURLTTL.Duration(),
 		DownloadURLTTL: cfg.DownloadURLTTL.Duration(),
 		OpenURLTTL:     cfg.OpenURLTTL.Duration(),
+		MaxAttempts:    cfg.ProcessMaxDeliver,
 		Inspect: sniff.Limits{
 			MaxSpoolBytes:   cfg.SpreadsheetMaxBytes,
 			MaxUncompressed: cfg.XLSXMaxUncompressed,

@@ -31,6 +31,8 @@ type Config struct {
 	ProcessMaxDeliver int `env:"FILE_PROCESS_MAX_DELIVER" envDefault:"5"`
 	// ProcessConcurrency is how many files one instance processes at once.
 	ProcessConcurrency int `env:"FILE_PROCESS_CONCURRENCY" envDefault:"2"`
+	// ProcessPerUser is how many of them may be one user's files.
+	ProcessPerUser int `env:"FILE_PROCESS_CONCURRENCY_PER_USER" envDefault:"1"`
 	// ProcessTimeout bounds one attempt at one file.
 	ProcessTimeout config.Duration `env:"FILE_PROCESS_TIMEOUT" envDefault:"30m"`
 	// ProcessAckWait is how long a silent (crashed) attempt holds a file
@@ -86,6 +88,7 @@ func (c Config) defaults() Config {
 	setDur(&c.OpenURLTTL, 15*time.Minute)
 	setInt(&c.ProcessMaxDeliver, 5)
 	setInt(&c.ProcessConcurrency, 2)
+	setInt(&c.ProcessPerUser, 1)
 	setDur(&c.ProcessTimeout, 30*time.Minute)
 	setDur(&c.ProcessAckWait, 30*time.Second)
 	setInt64(&c.SpreadsheetMaxBytes, 256<<20)
@@ -122,6 +125,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProcessConcurrency < 1 {
 		bad("FILE_PROCESS_CONCURRENCY", "must be at least 1")
+	}
+	if c.ProcessPerUser < 1 {
+		bad("FILE_PROCESS_CONCURRENCY_PER_USER", "must be at least 1")
 	}
 	if c.ProcessTimeout <= 0 {
 		bad("FILE_PROCESS_TIMEOUT", "must be greater than zero")

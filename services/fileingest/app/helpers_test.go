@@ -45,6 +45,10 @@ type harness struct {
 	bucket *testkit.S3Bucket
 	store  *objstore.Store
 	files  client.File
+	// arrived holds the outcome subjects read while waiting for another
+	// file: outcomes come in any order (one user's files are processed
+	// one at a time, deferred ones later).
+	arrived map[string]string
 }
 
 func testLog(t *testing.T) *slog.Logger {
@@ -174,17 +178,28 @@ func (h *harness) waitOutcome(sub *nats.Subscription, user, fileID string) filev
 	h.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		msg, err := sub.NextMsg(time.Until(deadline))
-		if err != nil {
-			break
+		event, ok := h.arrived[fileID]
+		if !ok {
+			msg, err := sub.NextMsg(time.Until(deadline))
+			if err != nil {
+				break
+			}
+			var e struct {
+				FileID string `json:"file_id"`
+			}
+			if json.Unmarshal(msg.Data, &e) != nil {
+				continue
+			}
+			if e.FileID != fileID {
+				if h.arrived == nil {
+					h.arrived = map[string]string{}
+				}
+				h.arrived[e.FileID] = msg.Subject
+				continue
+			}
+			event = msg.Subject
 		}
-		var e struct {
-			FileID string `json:"file_id"`
-		}
-		if json.Unmarshal(msg.Data, &e) != nil || e.FileID != fileID {
-			continue
-		}
-		event := msg.Subject
+		delete(h.arrived, fileID)
 		if event != contracts.EventSubject(contracts.DomainFile, contracts.EventProcessed, user) &&
 			event != contracts.EventSubject(contracts.DomainFile, contracts.EventFailed, user) {
 			continue

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,6 +14,7 @@ import (
 	"github.com/nonefinity/backend/contracts"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	"github.com/nonefinity/backend/pkg/natsx"
+	"github.com/nonefinity/backend/pkg/perkey"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
@@ -98,7 +98,7 @@ func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o
 		}
 		return c.FailConvert(ctx, coreJob(j), "conversion failed: "+lastErr.Error())
 	}
-	gate := newOwnerGate(max(f.PerOwner, 1))
+	gate := perkey.NewGate(f.PerOwner)
 	retry := f.Retry
 	if retry <= 0 {
 		retry = 2 * time.Second
@@ -107,43 +107,14 @@ func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o
 		if m.Data.DatasetID == "" || m.Data.OwnerID == "" {
 			return natsx.Permanent(errors.New("job names no dataset or owner"))
 		}
-		if !gate.enter(m.Data.OwnerID) {
+		if !gate.Enter(m.Data.OwnerID) {
 			// Jittered, so an owner's deferred jobs do not all come back at
 			// the same moment.
 			return natsx.Defer(retry + rand.N(retry))
 		}
-		defer gate.leave(m.Data.OwnerID)
+		defer gate.Leave(m.Data.OwnerID)
 		return c.RunConvert(ctx, coreJob(m.Data))
 	})
-}
-
-// ownerGate counts each owner's running jobs.
-type ownerGate struct {
-	mu      sync.Mutex
-	limit   int
-	running map[string]int
-}
-
-func newOwnerGate(limit int) *ownerGate {
-	return &ownerGate{limit: limit, running: map[string]int{}}
-}
-
-func (g *ownerGate) enter(owner string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.running[owner] >= g.limit {
-		return false
-	}
-	g.running[owner]++
-	return true
-}
-
-func (g *ownerGate) leave(owner string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.running[owner]--; g.running[owner] <= 0 {
-		delete(g.running, owner)
-	}
 }
 
 func coreJob(j dv1.ConvertJob) datasets.ConvertJob {

@@ -45,10 +45,13 @@ func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertRe
 	if req.Async {
 		return accepted, nil
 	}
-	// Answer 202 before the caller's own deadline passes.
+	// Answer 202 before the caller's own deadline passes, with room for
+	// the last look at the dataset and the reply on a busy system (a fifth
+	// of the time left, between 1 and 5 s).
 	waitFor := a.convertWait
 	if dl, ok := ctx.Deadline(); ok {
-		waitFor = min(waitFor, time.Until(dl)-time.Second)
+		left := time.Until(dl)
+		waitFor = min(waitFor, left-min(max(left/5, time.Second), 5*time.Second))
 	}
 	wait := time.NewTimer(max(waitFor, 0))
 	defer wait.Stop()

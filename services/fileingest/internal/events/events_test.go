@@ -91,9 +91,10 @@ func testLog() *slog.Logger {
 
 // core is the service over the rig's store and publisher, reading objects
 // through objects.
-func (r *rig) core(js jetstream.JetStream, objects files.ObjectStore) *files.Service {
+func (r *rig) core(js jetstream.JetStream, objects files.ObjectStore, maxAttempts int) *files.Service {
 	return files.NewService(r.store, objects, events.NewPublisher(js), files.Config{
 		MaxFileSize: 1 << 30, UserQuota: 1 << 30, UploadURLTTL: time.Minute, DownloadURLTTL: time.Minute, OpenURLTTL: time.Minute,
+		MaxAttempts: maxAttempts,
 	}, testLog())
 }
 
@@ -109,7 +110,11 @@ func (r *rig) startProcessing(objects files.ObjectStore, o natsx.ConsumerOptions
 		r.t.Fatal(err)
 	}
 	o.Logger = testLog()
-	c, err := events.StartProcessing(context.Background(), js, r.core(js, objects), o)
+	// The core counts attempts (o.MaxDeliver of them); the consumer never
+	// gives up by count, as the service runs it.
+	core := r.core(js, objects, o.MaxDeliver)
+	o.MaxDeliver = -1
+	c, err := events.StartProcessing(context.Background(), js, core, o, events.Fairness{})
 	if err != nil {
 		r.t.Fatalf("StartProcessing: %v", err)
 	}
@@ -412,7 +417,7 @@ func TestEraseDeletedUser(t *testing.T) {
 	}
 
 	flaky := &flakyPrefixDelete{ObjectStore: r.objects, tried: map[string]bool{}}
-	c, err := events.StartErasing(context.Background(), r.js, r.core(r.js, flaky), natsx.ErasureOptions{
+	c, err := events.StartErasing(context.Background(), r.js, r.core(r.js, flaky, 0), natsx.ErasureOptions{
 		RetryBase: 50 * time.Millisecond, Logger: testLog(),
 	})
 	if err != nil {
@@ -456,4 +461,40 @@ func TestEraseDeletedUser(t *testing.T) {
 	if !flaky.tried[files.OwnerPrefix(alice)] {
 		t.Fatal("the erase never ran")
 	}
+}
+
+// One user's uploads cannot hold every processing slot: while alice's
+// first file is stuck, her second waits (deferred) and bob's file, queued
+// after both, is processed at once on the other slot.
+func TestProcessingIsFairBetweenUsers(t *testing.T) {
+	r := newRig(t)
+	processedA := r.subscribe(contracts.EventProcessed, alice)
+	processedB := r.subscribe(contracts.EventProcessed, bob)
+	release := make(chan struct{})
+	var aliceGets atomic.Int32
+	held := gatedObjects{ObjectStore: r.objects, beforeGet: func(ctx context.Context, key string) error {
+		if strings.Contains(key, "/"+alice+"/") {
+			aliceGets.Add(1)
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}}
+	o := fastRetry
+	o.Concurrency = 2
+	r.startProcessing(held, o)
+
+	a1 := r.addFile(alice, "a1.csv", []byte("a\n1\n"))
+	a2 := r.addFile(alice, "a2.csv", []byte("a\n2\n"))
+	b1 := r.addFile(bob, "b1.csv", []byte("b\n1\n"))
+	waitFile(t, processedB, b1.ID)
+	if n := aliceGets.Load(); n != 1 {
+		t.Fatalf("alice has %d files in processing while one is stuck; a user gets one slot", n)
+	}
+	close(release)
+	waitFile(t, processedA, a1.ID)
+	waitFile(t, processedA, a2.ID)
 }

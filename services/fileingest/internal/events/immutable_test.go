@@ -31,7 +31,7 @@ func presignedPut(t *testing.T, url string, body []byte) {
 // says why, and nothing of the new bytes is inspected.
 func TestProcessingRefusesAnObjectReplacedAfterCommit(t *testing.T) {
 	r := newRig(t)
-	core := r.core(r.js, r.objects)
+	core := r.core(r.js, r.objects, 0)
 	ctx := testCtx(t)
 	committed := []byte("id,name\n1,ann\n2,bob\n")
 	replaced := []byte("id,evil\n1,<x>\n2,<y>\n")

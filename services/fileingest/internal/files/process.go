@@ -32,12 +32,26 @@ func (s *Service) Process(ctx context.Context, owner, id string) error {
 	if !started {
 		return s.publishOutcome(ctx, f)
 	}
+	// Past the limit: earlier runs died without an outcome (a crash).
+	if f.Processing.Attempts > s.cfg.MaxAttempts {
+		return s.MarkFailed(ctx, owner, id, GaveUpReason)
+	}
 	outcome, err := s.inspect(ctx, f)
+	if err != nil && f.Processing.Attempts >= s.cfg.MaxAttempts {
+		s.log.WarnContext(ctx, "processing gave up", "file_id", id, "attempts", f.Processing.Attempts, "error", err)
+		return s.MarkFailed(ctx, owner, id, GaveUpReason)
+	}
 	if err != nil {
 		return err
 	}
 	return s.finish(ctx, owner, id, outcome)
 }
+
+// GaveUpReason is the error a file gets when processing started
+// Config.MaxAttempts times without an outcome. The causes were
+// infrastructure errors, logged where they happened; the owner learns only
+// that it did not work.
+const GaveUpReason = "processing failed repeatedly; upload the file again"
 
 // MarkFailed ends a file that processing gave up on (it failed too often)
 // as failed with reason, and announces it. A file that finished meanwhile

@@ -118,6 +118,9 @@ type Config struct {
 	OpenURLTTL     time.Duration
 	// Inspect bounds the processing of one file.
 	Inspect sniff.Limits
+	// MaxAttempts is how many times processing of a file starts before
+	// it ends failed (a crash or an outage retries it); default 5.
+	MaxAttempts int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -135,6 +138,9 @@ type Service struct {
 func NewService(store Store, objects ObjectStore, events Publisher, cfg Config, log *slog.Logger) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

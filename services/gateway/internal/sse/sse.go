@@ -30,6 +30,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/perkey"
 	"github.com/nonefinity/backend/pkg/reqctx"
 )
 
@@ -89,9 +90,7 @@ type Handler struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 
-	maxPerUser int
-	mu         sync.Mutex
-	open       map[string]int // user id → open streams
+	perUser *perkey.Gate // open streams per user id
 }
 
 // New returns the events handler over js.
@@ -106,26 +105,7 @@ func New(js jetstream.JetStream, o Options) *Handler {
 		o.MaxPerUser = DefaultMaxPerUser
 	}
 	return &Handler{js: js, heartbeat: o.Heartbeat, log: o.Log, closing: make(chan struct{}),
-		maxPerUser: o.MaxPerUser, open: map[string]int{}}
-}
-
-// admit counts a new stream of the user, unless they are at the cap.
-func (h *Handler) admit(userID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.open[userID] >= h.maxPerUser {
-		return false
-	}
-	h.open[userID]++
-	return true
-}
-
-func (h *Handler) leave(userID string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.open[userID]--; h.open[userID] <= 0 {
-		delete(h.open, userID)
-	}
+		perUser: perkey.NewGate(o.MaxPerUser)}
 }
 
 // Close ends every open event stream (at server shutdown); clients
@@ -184,11 +164,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, rpcerr.New(rpcerr.Unauthorized, "authentication required"))
 		return
 	}
-	if !h.admit(userID) {
-		writeError(w, rpcerr.New(rpcerr.RateLimited, fmt.Sprintf("too many open event streams (at most %d); close one first", h.maxPerUser)))
+	if !h.perUser.Enter(userID) {
+		writeError(w, rpcerr.New(rpcerr.RateLimited, fmt.Sprintf("too many open event streams (at most %d); close one first", h.perUser.Limit())))
 		return
 	}
-	defer h.leave(userID)
+	defer h.perUser.Leave(userID)
 	start, err := h.startPosition(ctx, r.Header.Get("Last-Event-ID"))
 	if err != nil {
 		h.log.WarnContext(ctx, "events: read stream positions", "err", err)
