@@ -44,8 +44,9 @@ type Config struct {
 	config.Base
 	// DuckDBMemoryLimit is each session's memory_limit.
 	DuckDBMemoryLimit string `env:"DUCKDB_MEMORY_LIMIT" envDefault:"1GB"`
-	// DuckDBThreads is each session's threads setting.
-	DuckDBThreads int `env:"DUCKDB_THREADS" envDefault:"2"`
+	// DuckDBThreads is each session's and conversion's threads setting;
+	// 0 is half the cores (duck.DefaultThreads).
+	DuckDBThreads int `env:"DUCKDB_THREADS" envDefault:"0"`
 	// DuckDBMaxTempDirectorySize caps a session's spill files.
 	DuckDBMaxTempDirectorySize string `env:"DUCKDB_MAX_TEMP_DIRECTORY_SIZE" envDefault:"2GB"`
 	// DuckDBQueryTimeout interrupts a longer query (sooner when the
@@ -104,7 +105,7 @@ func (c Config) duckConfig() duck.Config {
 		QueryTimeout:         c.DuckDBQueryTimeout.Duration(),
 		MemoryLimit:          c.DuckDBMemoryLimit,
 		MaxTempDirectorySize: c.DuckDBMaxTempDirectorySize,
-		Threads:              c.DuckDBThreads,
+		Threads:              cmp.Or(max(c.DuckDBThreads, 0), duck.DefaultThreads()),
 		MaxConcurrentQueries: c.DuckDBMaxConcurrentQueriesPerUser,
 		MaxResultBytes:       c.DuckDBMaxResultBytes,
 		CacheTTL:             c.DuckDBCacheTTL.Duration(),

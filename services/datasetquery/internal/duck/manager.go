@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,7 +38,7 @@ type Config struct {
 	QueryTimeout time.Duration
 	// MemoryLimit and MaxTempDirectorySize are DuckDB sizes ("1GB").
 	MemoryLimit, MaxTempDirectorySize string
-	// Threads per session.
+	// Threads per session; 0 means DefaultThreads.
 	Threads int
 	// MaxConcurrentQueries per user; more at once are refused.
 	MaxConcurrentQueries int
@@ -77,7 +78,7 @@ func (c Config) withDefaults() Config {
 		c.MaxTempDirectorySize = "2GB"
 	}
 	if c.Threads <= 0 {
-		c.Threads = 2
+		c.Threads = DefaultThreads()
 	}
 	if c.MaxConcurrentQueries <= 0 {
 		c.MaxConcurrentQueries = 4
@@ -604,3 +605,8 @@ func (m *Manager) queryError(err error) error {
 	}
 	return err
 }
+
+// DefaultThreads is a statement's share of the machine when none is
+// configured: half its cores, at least one, so one user's statement never
+// takes every core from the others.
+func DefaultThreads() int { return max(1, runtime.GOMAXPROCS(0)/2) }
