@@ -53,7 +53,7 @@ type Config struct {
 	// caller's deadline is nearer).
 	DuckDBQueryTimeout config.Duration `env:"DUCKDB_QUERY_TIMEOUT" envDefault:"10s"`
 	// DuckDBMaxConcurrentQueriesPerUser: more at once are refused (429).
-	DuckDBMaxConcurrentQueriesPerUser int `env:"DUCKDB_MAX_CONCURRENT_QUERIES_PER_USER" envDefault:"4"`
+	DuckDBMaxConcurrentQueriesPerUser int `env:"DUCKDB_MAX_CONCURRENT_QUERIES_PER_USER" envDefault:"2"`
 	// DuckDBCacheTTL removes the local Parquet cache of a user who has had
 	// no session on this instance for this long.
 	DuckDBCacheTTL config.Duration `env:"DUCKDB_CACHE_TTL" envDefault:"24h"`

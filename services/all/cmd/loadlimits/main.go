@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -43,6 +44,7 @@ type options struct {
 	logLevel   string
 	minRound   time.Duration
 	attacks    string
+	cpuProfile string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -54,6 +56,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (DATA_DIR and attack files) afterwards")
 	fs.StringVar(&o.logLevel, "log-level", "error", "LOG_LEVEL of the system under test")
 	fs.DurationVar(&o.minRound, "min-round", 100*time.Millisecond, "shortest round of one attack (cheap refusals wait out the rest)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process during phase 2 to this file (go tool pprof)")
 	fs.StringVar(&o.attacks, "attacks", "all", "the attacks A runs, comma-separated keys (xlsx-media, xlsx-sheet2, wide-csv, huge-cells, slow-query, convert-burst, wide-lists, presign-lie, sandbox, ssrf, sse)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -152,6 +155,11 @@ func runPhases(ctx context.Context, out io.Writer, v *victim, a *attacker, attac
 	p.unloadedMem = mem.finish()
 
 	fmt.Fprintf(out, "phase 2: B while A attacks, %s\n", opts.duration)
+	if opts.cpuProfile != "" {
+		if f, err := os.Create(opts.cpuProfile); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+		}
+	}
 	mem = watchMemory()
 	attackCtx, stopAttacks := context.WithCancel(ctx)
 	attacksDone := make(chan struct{})

@@ -81,7 +81,7 @@ func (c Config) withDefaults() Config {
 		c.Threads = DefaultThreads()
 	}
 	if c.MaxConcurrentQueries <= 0 {
-		c.MaxConcurrentQueries = 4
+		c.MaxConcurrentQueries = 2
 	}
 	if c.MaxResultBytes <= 0 {
 		c.MaxResultBytes = 768 << 10
