@@ -199,6 +199,18 @@ type endpoint[Req, Resp any] struct {
 // headers.
 const replyHeadroom = 4 << 10
 
+// listReserve is kept free in a page of a list for the reply's headers and
+// the JSON around its items.
+const listReserve = 16 << 10
+
+// PageBudget is how many bytes of items one page of a list may carry in a
+// reply on a connection whose messages hold maxPayload bytes
+// (nats.Conn.MaxPayload): a list answered in such pages never meets the
+// too-large refusal of Handle.
+func PageBudget(maxPayload int64) int {
+	return int(max(maxPayload-listReserve, listReserve))
+}
+
 func (e *endpoint[Req, Resp]) serve(msg *nats.Msg, r replier) {
 	ctx, cancel := ContextFromHeaders(context.Background(), msg.Header)
 	defer cancel()

@@ -226,7 +226,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		// let one user's queue stop deliveries to everyone.
 		MaxAckPending: 100_000,
 		Logger:        log,
-	}, events.Fairness{PerOwner: cmp.Or(cfg.DatasetConvertWorkersPerUser, 1)})
+	}, natsx.Fairness{PerKey: cmp.Or(cfg.DatasetConvertWorkersPerUser, 1), Retry: 2 * time.Second})
 	if err != nil {
 		_ = svc.Stop()
 		erasing.Stop()

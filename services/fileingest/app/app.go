@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		// let one user's uploads stop deliveries to everyone.
 		MaxAckPending: 100_000,
 		Logger:        log,
-	}, events.Fairness{PerOwner: cfg.ProcessPerUser})
+	}, natsx.Fairness{PerKey: cfg.ProcessPerUser})
 	if err != nil {
 		_ = svc.Stop()
 		return fmt.Errorf("start processing consumer: %w", err)

@@ -119,28 +119,6 @@ func (ix workbookIndex) partsFor(zr *zip.Reader, sheet sheetRef, limit int64) ([
 	return keep, nil
 }
 
-// writePackage writes to w a zip holding files with their compressed bytes
-// and headers unchanged; the zip reader that later opens it refuses an
-// entry that inflates beyond its declared size.
-func writePackage(w io.Writer, files []*zip.File) error {
-	zw := zip.NewWriter(w)
-	for _, f := range files {
-		raw, err := f.OpenRaw()
-		if err != nil {
-			return err
-		}
-		hdr := f.FileHeader
-		dst, err := zw.CreateRaw(&hdr)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(dst, raw); err != nil {
-			return err
-		}
-	}
-	return zw.Close()
-}
-
 // readZipXML decodes one small XML part.
 func readZipXML(zr *zip.Reader, name string, v any) error {
 	f, err := zr.Open(name)

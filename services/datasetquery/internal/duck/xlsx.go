@@ -20,6 +20,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/nonefinity/backend/pkg/tabular"
+	"github.com/nonefinity/backend/pkg/zipcopy"
 )
 
 // XLSXOptions choose what of a workbook becomes the dataset.
@@ -240,7 +241,7 @@ func openSheet(src string, opts XLSXOptions) (*sheetSource, error) {
 		return nil, fmt.Errorf("workbook copy: %w", err)
 	}
 	s.pkg = pkg.Name()
-	err = writePackage(pkg, keep)
+	err = zipcopy.Entries(pkg, keep)
 	if cerr := pkg.Close(); err == nil && cerr != nil {
 		return nil, fmt.Errorf("workbook copy: %w", cerr)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,7 +13,6 @@ import (
 	"github.com/nonefinity/backend/contracts"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	"github.com/nonefinity/backend/pkg/natsx"
-	"github.com/nonefinity/backend/pkg/perkey"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
@@ -69,25 +67,13 @@ type Converter interface {
 	FailConvert(ctx context.Context, j datasets.ConvertJob, reason string) error
 }
 
-// Fairness bounds how much of an instance's conversion workers one owner
-// may hold.
-type Fairness struct {
-	// PerOwner is how many jobs of one owner run at once on an instance;
-	// a further job of theirs is handed back to the queue (deferred) so the
-	// jobs of others behind it are taken first. Default 1.
-	PerOwner int
-	// Retry is how long a deferred job waits before it is offered again;
-	// default 2s.
-	Retry time.Duration
-}
-
 // StartConverting consumes job.dataset.v1.convert.* with the durable
 // contracts.DurableDatasetConvert, o.Concurrency jobs at once and at most
-// f.PerOwner of them of one owner. Attempts are counted by the core (a
+// f.PerKey of them of one owner. Attempts are counted by the core (a
 // deferral is not one), so o.MaxDeliver should be negative; a job that
 // cannot be decoded or keeps failing fails its dataset, which publishes
 // evt.dataset.v1.failed.
-func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o natsx.ConsumerOptions, f Fairness) (*natsx.Consumer, error) {
+func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o natsx.ConsumerOptions, f natsx.Fairness) (*natsx.Consumer, error) {
 	o.Stream = contracts.StreamJobs
 	o.Durable = contracts.DurableDatasetConvert
 	o.FilterSubjects = []string{contracts.ConvertJobSubject("*")}
@@ -98,22 +84,12 @@ func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o
 		}
 		return c.FailConvert(ctx, coreJob(j), "conversion failed: "+lastErr.Error())
 	}
-	gate := perkey.NewGate(f.PerOwner)
-	retry := f.Retry
-	if retry <= 0 {
-		retry = 2 * time.Second
-	}
+	fair := f.Runner()
 	return natsx.Consume(ctx, js, o, func(ctx context.Context, m natsx.Delivery[dv1.ConvertJob]) error {
 		if m.Data.DatasetID == "" || m.Data.OwnerID == "" {
 			return natsx.Permanent(errors.New("job names no dataset or owner"))
 		}
-		if !gate.Enter(m.Data.OwnerID) {
-			// Jittered, so an owner's deferred jobs do not all come back at
-			// the same moment.
-			return natsx.Defer(retry + rand.N(retry))
-		}
-		defer gate.Leave(m.Data.OwnerID)
-		return c.RunConvert(ctx, coreJob(m.Data))
+		return fair(m.Data.OwnerID, func() error { return c.RunConvert(ctx, coreJob(m.Data)) })
 	})
 }
 

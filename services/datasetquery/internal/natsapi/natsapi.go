@@ -27,6 +27,8 @@ type api struct {
 	slots       int
 	nc          *nats.Conn
 	convertWait time.Duration
+	// pageBytes is the most a page of a list may take.
+	pageBytes int
 }
 
 // Options configure Register.
@@ -47,7 +49,11 @@ func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Opt
 		o.ConvertWait = 60 * time.Second
 	}
 	queryConcurrency := max(o.QueryConcurrency, 1)
-	a := api{core: core, duck: m, slots: queryConcurrency, nc: o.NC, convertWait: o.ConvertWait}
+	maxPayload := int64(1 << 20) // the server's default
+	if o.NC != nil {
+		maxPayload = o.NC.MaxPayload()
+	}
+	a := api{core: core, duck: m, slots: queryConcurrency, nc: o.NC, convertWait: o.ConvertWait, pageBytes: natsx.PageBudget(maxPayload)}
 	// Conversions, inserts and exports hold a DuckDB and a download each:
 	// a few at once per instance.
 	const fileWork = 4
@@ -102,7 +108,7 @@ func (a api) list(ctx context.Context, req dv1.ListRequest) (dv1.ListReply, erro
 		return dv1.ListReply{}, mapError(err)
 	}
 	out := dv1.ListReply{Datasets: make([]dv1.Dataset, 0, len(ds)), Total: total}
-	budget := a.replyBudget()
+	budget := a.pageBytes
 	for _, d := range ds {
 		item := fromCoreDataset(d)
 		b, err := json.Marshal(item)
@@ -119,19 +125,6 @@ func (a api) list(ctx context.Context, req dv1.ListRequest) (dv1.ListReply, erro
 		out.Datasets = append(out.Datasets, item)
 	}
 	return out, nil
-}
-
-// listReserve is kept free in a list page for the reply's headers and the
-// JSON around the items.
-const listReserve = 16 << 10
-
-// replyBudget is the bytes of items one list page may carry.
-func (a api) replyBudget() int {
-	limit := int64(1 << 20)
-	if a.nc != nil {
-		limit = a.nc.MaxPayload()
-	}
-	return int(max(limit-listReserve, listReserve))
 }
 
 func (a api) get(ctx context.Context, req dv1.GetRequest) (dv1.Dataset, error) {
@@ -205,7 +198,7 @@ func (a api) rejects(ctx context.Context, req dv1.RejectsRequest) (dv1.RejectsRe
 		return dv1.RejectsReply{}, mapError(err)
 	}
 	out := dv1.RejectsReply{Rejects: make([]dv1.Reject, 0, len(rows)), Total: total, Offset: p.Skip, Limit: p.Limit}
-	budget := a.replyBudget()
+	budget := a.pageBytes
 	for _, r := range rows {
 		item := dv1.Reject{Line: r.Line, Reason: r.Reason, Raw: r.Raw}
 		// A reject's JSON is at most a few times its text (escapes).

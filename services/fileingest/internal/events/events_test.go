@@ -114,7 +114,7 @@ func (r *rig) startProcessing(objects files.ObjectStore, o natsx.ConsumerOptions
 	// gives up by count, as the service runs it.
 	core := r.core(js, objects, o.MaxDeliver)
 	o.MaxDeliver = -1
-	c, err := events.StartProcessing(context.Background(), js, core, o, events.Fairness{})
+	c, err := events.StartProcessing(context.Background(), js, core, o, natsx.Fairness{})
 	if err != nil {
 		r.t.Fatalf("StartProcessing: %v", err)
 	}
@@ -369,7 +369,7 @@ func TestPoisonFileEndsFailed(t *testing.T) {
 	waitFile(t, processed, good.ID)
 	waitFile(t, failed, bad.ID)
 	got := r.get(alice, bad.ID)
-	if got.Status != files.StatusFailed || got.Error != events.GaveUpReason || got.Processing.Attempts != 3 || poisonGets.Load() != 3 {
+	if got.Status != files.StatusFailed || got.Error != files.GaveUpReason || got.Processing.Attempts != 3 || poisonGets.Load() != 3 {
 		t.Fatalf("poison file = %+v (reads %d)", got, poisonGets.Load())
 	}
 	if n := r.count(contracts.StreamFiles, contracts.EventSubject(contracts.DomainFile, contracts.EventFailed, alice)); n != 1 {

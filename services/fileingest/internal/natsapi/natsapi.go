@@ -35,7 +35,7 @@ type noParams struct{}
 // connection's limit on one message (nats.Conn.MaxPayload): a page of a
 // list stays below it.
 func Register(svc *natsx.Service, core *files.Service, maxPayload int64) error {
-	a := api{core: core, replyBytes: replyBudget(maxPayload)}
+	a := api{core: core, replyBytes: natsx.PageBudget(maxPayload)}
 	opt := natsx.WithConcurrency(concurrency)
 	return errors.Join(
 		natsx.Handle(svc, filev1.Subject(filev1.OpUploadURL), a.uploadURL, opt, natsx.WithDescription("presigned PUT for a new upload")),

@@ -24,15 +24,6 @@ import (
 // payload a page is usually full by count before it is by bytes.
 const pageFiles = 500
 
-// replyReserve is kept free of files in every page, for the reply's
-// headers and the JSON around the files.
-const replyReserve = 16 << 10
-
-// replyBudget is the bytes of files one page may hold under maxPayload.
-func replyBudget(maxPayload int64) int {
-	return int(max(maxPayload-replyReserve, replyReserve))
-}
-
 // listPage answers one page of a list: read one file more than a page
 // holds, to know whether another page follows, and keep as many as fit.
 func (a api) listPage(ctx context.Context, req filev1.ListRequest, read func(context.Context, string, files.Page) ([]files.File, error)) (filev1.ListReply, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/nonefinity/backend/pkg/tabular"
+	"github.com/nonefinity/backend/pkg/zipcopy"
 )
 
 // Part names inside OOXML packages, lower-cased for comparison.
@@ -180,7 +181,7 @@ func xlsxPreview(zr *zip.Reader, small bool, lim Limits) (*Preview, string) {
 	var err error
 	if small {
 		var buf bytes.Buffer
-		if err := copyRaw(&buf, keep); err != nil {
+		if err := zipcopy.Entries(&buf, keep); err != nil {
 			return nil, "xlsx: the workbook is corrupt"
 		}
 		book, err = excelize.OpenReader(&buf, opts)
@@ -213,7 +214,7 @@ func openFiltered(keep []*zip.File, opts excelize.Options) (*excelize.File, erro
 		return nil, err
 	}
 	defer os.Remove(tmp.Name())
-	if err := copyRaw(tmp, keep); err != nil {
+	if err := zipcopy.Entries(tmp, keep); err != nil {
 		tmp.Close()
 		return nil, errors.New("the workbook is corrupt")
 	}
@@ -221,28 +222,6 @@ func openFiltered(keep []*zip.File, opts excelize.Options) (*excelize.File, erro
 		return nil, err
 	}
 	return excelize.OpenFile(tmp.Name(), opts)
-}
-
-// copyRaw writes a zip holding the given entries with their compressed
-// bytes and headers unchanged. The declared sizes travel along, and the
-// reader refuses an entry that inflates beyond its declared size.
-func copyRaw(w io.Writer, files []*zip.File) error {
-	zw := zip.NewWriter(w)
-	for _, f := range files {
-		raw, err := f.OpenRaw()
-		if err != nil {
-			return err
-		}
-		hdr := f.FileHeader
-		dst, err := zw.CreateRaw(&hdr)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(dst, raw); err != nil {
-			return err
-		}
-	}
-	return zw.Close()
 }
 
 // partsForPreview selects the package parts the XLSX reader needs for the
