@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
+# The real NATS server the deploy-config tests run (pkg/testkit.FindNATSBinary):
+# the newest release of the minor version docker-compose.yml's image runs.
+NATS_SERVER_VERSION ?= v2.11.17
 MODULES := contracts pkg services/gateway services/credential services/fileingest services/datasetquery services/all
 # Every package of every workspace module, built and tested in one go invocation
 # so the build cache and the test scheduler are shared.
@@ -11,7 +14,7 @@ STATIC_SERVICES := gateway credential fileingest
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test test-short bench load lint build tidy clean
+.PHONY: run test test-short bench load lint build tidy clean nats-server
 
 ## run: the whole system in one process on the embedded default (gateway on :8000, data under ./data, dev auth)
 run: $(BIN)/nonefinity
@@ -23,12 +26,20 @@ $(BIN)/nonefinity: FORCE
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./services/all/cmd/nonefinity
 
 ## test: every module's tests, with the race detector
-test:
+test: nats-server
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## test-short: the same without -race, for a quick local loop
-test-short:
+test-short: nats-server
 	$(GO) test -count=1 $(PKGS)
+
+## nats-server: installs the real nats-server $(NATS_SERVER_VERSION) into bin/ (go install), for the
+## tests of deploy/nats; kept when bin/nats-server already is that version
+nats-server:
+	@if [ "$$($(BIN)/nats-server --version 2>/dev/null)" != "nats-server: $(NATS_SERVER_VERSION)" ]; then \
+		echo "go install nats-server $(NATS_SERVER_VERSION) into $(BIN)/"; \
+		GOBIN="$(CURDIR)/$(BIN)" $(GO) install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION); \
+	fi
 
 ## bench: every benchmark, 5 runs each, in benchstat's input format under bench/
 bench:
