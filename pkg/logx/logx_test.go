@@ -265,3 +265,46 @@ func TestDiscard(t *testing.T) {
 	}
 	log.Error("nothing", "err", errors.New("x"))
 }
+
+type errCode string
+
+// Loggers are built in layers (the process tags service, a package tags it
+// again, a call site repeats the request id the context carries): each key
+// is printed once, with the last value given, and a named string type
+// prints as its text.
+func TestOneValuePerKey(t *testing.T) {
+	ctx := reqctx.With(context.Background(), reqctx.Meta{RequestID: "req-1", UserID: "user-1"})
+	for _, env := range []string{"dev", "prod"} {
+		t.Run(env, func(t *testing.T) {
+			log, buf := newLogger(t, logx.Options{Env: env, Service: "datasetquery", Color: ptr(false)})
+			log = log.With("service", "datasetquery").With("endpoint", "svc.dataset.v1.query", "service", "datasetquery")
+			log.ErrorContext(ctx, "request failed", "code", errCode("internal"), "request_id", "req-1", "error_id", "e1", "error_id", "e2")
+
+			out := buf.String()
+			for key, want := range map[string]int{"service": 1, "request_id": 1, "user_id": 1, "error_id": 1, "endpoint": 1} {
+				if n := countKey(t, env, out, key); n != want {
+					t.Errorf("%s appears %d times in %q", key, n, out)
+				}
+			}
+			if env == "dev" {
+				if !strings.Contains(out, " code=internal ") || !strings.Contains(out, " error_id=e2") {
+					t.Errorf("line = %q, want code=internal and the last error_id", out)
+				}
+				return
+			}
+			l := jsonLines(t, buf.Bytes())[0]
+			if l["code"] != "internal" || l["error_id"] != "e2" || l["service"] != "datasetquery" || l["user_id"] != "user-1" {
+				t.Errorf("line = %v", l)
+			}
+		})
+	}
+}
+
+// countKey counts key=… (dev) or "key": (prod) in out.
+func countKey(t *testing.T, env, out, key string) int {
+	t.Helper()
+	if env == "dev" {
+		return strings.Count(out, " "+key+"=")
+	}
+	return strings.Count(out, `"`+key+`":`)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -162,8 +163,18 @@ func appendValue(buf []byte, v slog.Value) []byte {
 	case slog.KindTime:
 		return v.Time().AppendFormat(buf, time.RFC3339Nano)
 	}
-	if err, ok := v.Any().(error); ok && err != nil {
-		return appendMaybeQuoted(buf, err.Error())
+	switch x := v.Any().(type) {
+	case error:
+		if x != nil {
+			return appendMaybeQuoted(buf, x.Error())
+		}
+	case fmt.Stringer:
+		return appendMaybeQuoted(buf, x.String())
+	}
+	// A named string type (an error code, a status) reads as its text,
+	// not as a JSON string quoted once more.
+	if rv := reflect.ValueOf(v.Any()); rv.Kind() == reflect.String {
+		return appendMaybeQuoted(buf, rv.String())
 	}
 	// Same rendering as the JSON handler (and as the redaction check).
 	if b, err := json.Marshal(v.Any()); err == nil {
