@@ -40,13 +40,17 @@ func isSecretName(name string) bool {
 // request body is dropped, secret-looking keys in contexts, tags, span and
 // breadcrumb data are filtered, and free text (messages, exception values,
 // source lines around stack frames, span descriptions) goes through
-// logx.Redact. It builds new maps rather
-// than editing the ones the event shares with its scope.
+// logx.Redact. The user is reduced to HashUserID of its id (the address
+// stays when SendDefaultPII asked for it). It builds new maps rather than
+// editing the ones the event shares with its scope.
 func ScrubEvent(e *sentry.Event) *sentry.Event {
 	if e == nil {
 		return nil
 	}
 	e.Message = logx.Redact(e.Message)
+	if !e.User.IsEmpty() {
+		e.User = sentry.User{ID: HashUserID(e.User.ID), IPAddress: e.User.IPAddress}
+	}
 	if e.Request != nil {
 		e.Request = scrubRequest(e.Request)
 	}

@@ -1,7 +1,6 @@
 package telemetry_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -17,121 +16,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nonefinity/backend/pkg/telemetry"
+	"github.com/nonefinity/backend/pkg/testkit"
 )
 
-// envelopeItem is one item of a Sentry envelope as the ingest server sees it.
-type envelopeItem struct {
-	Type    string
-	Payload []byte
-}
-
-// fakeIngest stands in for Sentry's ingest endpoint: it records every
-// envelope item it receives.
-type fakeIngest struct {
-	srv   *httptest.Server
-	items chan envelopeItem
-}
-
-func newFakeIngest(t *testing.T) *fakeIngest {
+// firstItem is the first received item of type typ; flush first.
+func firstItem(t *testing.T, c *testkit.SentryCollector, typ string) testkit.SentryItem {
 	t.Helper()
-	f := &fakeIngest{items: make(chan envelopeItem, 64)}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil || !strings.HasSuffix(r.URL.Path, "/envelope/") {
-			t.Errorf("ingest: unexpected request %s %s (%v)", r.Method, r.URL.Path, err)
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		items, err := parseEnvelope(body)
-		if err != nil {
-			t.Errorf("ingest: %v\n%s", err, body)
-		}
-		for _, it := range items {
-			f.items <- it
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeIngest) dsn() string {
-	return "http://public@" + strings.TrimPrefix(f.srv.URL, "http://") + "/1"
-}
-
-// next waits for the next item of type typ, failing after a deadline.
-func (f *fakeIngest) next(t *testing.T, typ string) envelopeItem {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case it := <-f.items:
-			if it.Type == typ {
-				return it
-			}
-		case <-deadline:
-			t.Fatalf("no %s item reached the ingest server", typ)
+	for _, it := range c.Items() {
+		if it.Type == typ {
+			return it
 		}
 	}
-}
-
-// parseEnvelope splits an envelope: a header line, then per item a header
-// line and a payload of "length" bytes (or up to the next newline).
-func parseEnvelope(b []byte) ([]envelopeItem, error) {
-	r := bufio.NewReader(bytes.NewReader(b))
-	if _, err := r.ReadBytes('\n'); err != nil {
-		return nil, fmt.Errorf("envelope header: %w", err)
-	}
-	var items []envelopeItem
-	for {
-		line, err := r.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) == 0 {
-			if err == io.EOF {
-				return items, nil
-			}
-			if err != nil {
-				return items, err
-			}
-			continue
-		}
-		var hdr struct {
-			Type   string `json:"type"`
-			Length *int   `json:"length"`
-		}
-		if err := json.Unmarshal(line, &hdr); err != nil {
-			return items, fmt.Errorf("item header %q: %w", line, err)
-		}
-		var payload []byte
-		if hdr.Length != nil {
-			payload = make([]byte, *hdr.Length)
-			if _, err := io.ReadFull(r, payload); err != nil {
-				return items, fmt.Errorf("item payload: %w", err)
-			}
-		} else {
-			payload, _ = r.ReadBytes('\n')
-		}
-		items = append(items, envelopeItem{Type: hdr.Type, Payload: bytes.TrimSpace(payload)})
-	}
-}
-
-// useSentry initialises Sentry for one test and restores the previous
-// process-wide client afterwards.
-func useSentry(t *testing.T, o telemetry.SentryOptions) func(time.Duration) bool {
-	t.Helper()
-	prev := sentry.CurrentHub().Client()
-	flush, err := telemetry.InitSentry(o)
-	if err != nil {
-		t.Fatalf("InitSentry: %v", err)
-	}
-	t.Cleanup(func() { sentry.CurrentHub().BindClient(prev) })
-	return flush
+	t.Fatalf("no %s item reached the collector", typ)
+	return testkit.SentryItem{}
 }
 
 func TestSentryEventsLeaveWithoutSecrets(t *testing.T) {
-	ingest := newFakeIngest(t)
 	// SendDefaultPII makes the SDK attach every header and cookie, so what
 	// is filtered below is filtered by our scrubber, not by the SDK.
-	flush := useSentry(t, telemetry.SentryOptions{DSN: ingest.dsn(), Environment: "test", SendDefaultPII: true})
+	ingest, flush := testkit.Sentry(t, telemetry.SentryOptions{Environment: "test", SendDefaultPII: true})
 
 	const (
 		jwt       = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJlLXNlY3JldA"
@@ -160,7 +63,7 @@ func TestSentryEventsLeaveWithoutSecrets(t *testing.T) {
 		t.Fatal("flush timed out")
 	}
 
-	payload := ingest.next(t, "event").Payload
+	payload := firstItem(t, ingest, "event").Payload
 	for _, s := range secrets {
 		if bytes.Contains(payload, []byte(s)) {
 			t.Errorf("event sent to Sentry contains %q", s)
@@ -235,8 +138,7 @@ func upstreamError(token string) error {
 }
 
 func TestHealthRoutesAreNotTraced(t *testing.T) {
-	ingest := newFakeIngest(t)
-	flush := useSentry(t, telemetry.SentryOptions{DSN: ingest.dsn(), TracesSampleRate: 1})
+	ingest, flush := testkit.Sentry(t, telemetry.SentryOptions{TracesSampleRate: 1})
 
 	mux := http.NewServeMux()
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }
@@ -252,43 +154,26 @@ func TestHealthRoutesAreNotTraced(t *testing.T) {
 		t.Fatal("flush timed out")
 	}
 
-	// Transactions go out in order, so once the API one has arrived every
-	// earlier one would have too; flush guarantees nothing is still queued.
-	var names []string
-	tx := ingest.next(t, "transaction")
+	// flush guarantees nothing is still queued.
+	tx := firstItem(t, ingest, "transaction")
 	if bytes.Contains(tx.Payload, []byte("token=abc")) || !bytes.Contains(tx.Payload, []byte("token=[Filtered]")) {
 		t.Errorf("transaction query string not scrubbed: %s", tx.Payload)
 	}
-	for {
+	var names []string
+	for _, it := range ingest.Items() {
+		if it.Type != "transaction" {
+			continue
+		}
 		var ev struct {
 			Transaction string `json:"transaction"`
 		}
-		if err := json.Unmarshal(tx.Payload, &ev); err != nil {
+		if err := json.Unmarshal(it.Payload, &ev); err != nil {
 			t.Fatal(err)
 		}
 		names = append(names, ev.Transaction)
-		next, ok := nextQueued(ingest.items, "transaction")
-		if !ok {
-			break
-		}
-		tx = next
 	}
 	if len(names) != 1 || names[0] != "GET /api/v1/files" {
 		t.Fatalf("transactions sent = %q, want only GET /api/v1/files", names)
-	}
-}
-
-// nextQueued returns an already received item of type typ, if any.
-func nextQueued(items chan envelopeItem, typ string) (envelopeItem, bool) {
-	for {
-		select {
-		case it := <-items:
-			if it.Type == typ {
-				return it, true
-			}
-		default:
-			return envelopeItem{}, false
-		}
 	}
 }
 
