@@ -36,13 +36,15 @@ func TestEnsureStreamsIsIdempotent(t *testing.T) {
 			wantRetention = jetstream.WorkQueuePolicy
 		}
 		if cfg.Retention != wantRetention || cfg.Storage != jetstream.FileStorage || cfg.Replicas != 1 ||
-			cfg.Duplicates != DefaultDuplicateWindow || strings.Join(cfg.Subjects, ",") != strings.Join(spec.Subjects, ",") {
+			cfg.Duplicates != DefaultDuplicateWindow || strings.Join(cfg.Subjects, ",") != strings.Join(spec.Subjects, ",") ||
+			cfg.MaxAge != 0 || cfg.MaxBytes != -1 || cfg.Discard != jetstream.DiscardOld {
 			t.Fatalf("stream %s config = %+v", spec.Name, cfg)
 		}
 	}
 
 	// A changed limit is applied to the existing stream.
-	if err := EnsureStreams(ctx, js, contracts.Streams(), StreamOptions{MaxAge: time.Hour, Duplicates: 5 * time.Minute}); err != nil {
+	limits := map[string]StreamLimits{contracts.StreamFiles: {MaxAge: time.Hour}}
+	if err := EnsureStreams(ctx, js, contracts.Streams(), StreamOptions{Limits: limits, Duplicates: 5 * time.Minute}); err != nil {
 		t.Fatalf("ensure streams with new limits: %v", err)
 	}
 	s, err := js.Stream(ctx, contracts.StreamFiles)
