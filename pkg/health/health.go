@@ -10,6 +10,9 @@ import (
 	"github.com/nonefinity/backend/contracts/healthv1"
 )
 
+// Description is the health endpoint's description in nats micro info.
+const Description = "dependency checks, asked by the gateway's /ready"
+
 // Check reports whether one dependency is usable.
 type Check func(ctx context.Context) error
 

@@ -2,6 +2,7 @@ package natsx
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,8 +15,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nonefinity/backend/contracts"
+	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/reqctx"
+	"github.com/nonefinity/backend/pkg/telemetry"
 )
 
 // ConsumerOptions configures Consume.
@@ -48,6 +53,13 @@ type ConsumerOptions struct {
 	HandlerTimeout time.Duration
 	// Logger receives failures; nil discards them.
 	Logger *slog.Logger
+	// Service names the consuming service in the metrics and in the Sentry
+	// event of a poison message.
+	Service string
+	// Metrics, when set, receives the consumer's metrics: messages by
+	// outcome, handler time, redeliveries, poison messages, and at each
+	// scrape its lag as the server counts it.
+	Metrics prometheus.Registerer
 	// OnPoison is called with a message that will not be retried any more
 	// (MaxDeliver reached, undecodable, or a Permanent error) before it is
 	// terminated, e.g. to publish the domain's "failed" event. If it returns
@@ -121,6 +133,7 @@ type Consumer struct {
 	handle   func(context.Context, jetstream.Msg)
 	slots    chan struct{}
 	inflight sync.WaitGroup
+	metrics  *consumerMetrics
 
 	mu       sync.Mutex
 	iter     jetstream.MessagesContext
@@ -154,11 +167,16 @@ func Consume[T any](ctx context.Context, js jetstream.JetStream, opts ConsumerOp
 		return nil, errors.New("consume: handler is nil")
 	}
 	opts = withConsumerDefaults(opts)
+	metrics, err := newConsumerMetrics(opts.Metrics, js, opts.Service, opts.Stream, opts.Durable)
+	if err != nil {
+		return nil, fmt.Errorf("consume %s/%s: %w", opts.Stream, opts.Durable, err)
+	}
 	c := &Consumer{
 		js:       js,
 		cfg:      consumerConfig(opts),
 		opts:     opts,
 		log:      loggerOrDiscard(opts.Logger).With("stream", opts.Stream, "durable", opts.Durable),
+		metrics:  metrics,
 		baseCtx:  context.WithoutCancel(ctx),
 		slots:    make(chan struct{}, opts.Concurrency),
 		stop:     make(chan struct{}),
@@ -168,6 +186,7 @@ func Consume[T any](ctx context.Context, js jetstream.JetStream, opts ConsumerOp
 
 	iter, err := c.subscribe(ctx)
 	if err != nil {
+		metrics.close()
 		return nil, err
 	}
 	c.iter = iter
@@ -223,7 +242,7 @@ func consumerConfig(o ConsumerOptions) jetstream.ConsumerConfig {
 // client buffers at most Concurrency messages, so few wait unhandled (and
 // must time out on the server) when the consumer stops.
 func (c *Consumer) subscribe(ctx context.Context) (jetstream.MessagesContext, error) {
-	cons, err := EnsureConsumer(ctx, c.js, c.opts.Stream, c.cfg)
+	cons, err := ensureConsumer(ctx, c.js, c.opts.Stream, c.cfg, c.log)
 	if err != nil {
 		return nil, fmt.Errorf("consume: %w", err)
 	}
@@ -329,6 +348,7 @@ func (c *Consumer) Stop() {
 	c.stopFetching()
 	<-c.loopDone
 	c.inflight.Wait()
+	c.metrics.close()
 }
 
 // handleMessage runs one delivery through decode, handler and settlement.
@@ -344,15 +364,17 @@ func handleMessage[T any](base context.Context, c *Consumer, msg jetstream.Msg, 
 		delivered = meta.NumDelivered
 	}
 	log := c.log.With("subject", msg.Subject(), "delivered", delivered)
+	c.metrics.delivered(delivered)
 
 	var data T
 	if len(bytes.TrimSpace(msg.Data())) > 0 {
 		if err := json.Unmarshal(msg.Data(), &data); err != nil {
-			c.poison(ctx, log, msg, fmt.Errorf("decode message: %w", err))
+			c.poison(ctx, log, msg, fmt.Errorf("decode message: %w", err), 0)
 			return
 		}
 	}
 
+	started := time.Now()
 	err := c.runWithHeartbeat(ctx, log, msg, func() error {
 		return callHandler(ctx, handle, Delivery[T]{
 			Data:         data,
@@ -362,25 +384,29 @@ func handleMessage[T any](base context.Context, c *Consumer, msg jetstream.Msg, 
 			Msg:          msg,
 		})
 	})
+	took := time.Since(started)
 	switch {
 	case err == nil:
 		c.ack(ctx, log, msg)
+		c.metrics.settled(outcomeAcked, took)
 	case IsPermanent(err):
-		c.poison(ctx, log, msg, err)
+		c.poison(ctx, log, msg, err, took)
 	case isDeferred(err):
 		delay := deferral(err)
 		log.DebugContext(ctx, "message deferred", "retry_in", delay)
 		if nerr := msg.NakWithDelay(delay); nerr != nil {
 			log.WarnContext(ctx, "nak failed; the message comes back after AckWait", "error", nerr)
 		}
+		c.metrics.settled(outcomeDeferred, took)
 	case c.opts.MaxDeliver > 0 && delivered >= uint64(c.opts.MaxDeliver):
-		c.poison(ctx, log, msg, fmt.Errorf("gave up after %d deliveries: %w", delivered, err))
+		c.poison(ctx, log, msg, fmt.Errorf("gave up after %d deliveries: %w", delivered, err), took)
 	default:
 		delay := c.backoff(delivered)
 		log.WarnContext(ctx, "message handler failed, will retry", "error", err, "retry_in", delay)
 		if nerr := msg.NakWithDelay(delay); nerr != nil {
 			log.WarnContext(ctx, "nak failed; the message comes back after AckWait", "error", nerr)
 		}
+		c.metrics.settled(outcomeRetried, took)
 	}
 }
 
@@ -439,7 +465,8 @@ func (c *Consumer) ack(ctx context.Context, log *slog.Logger, msg jetstream.Msg)
 
 // poison hands a message that will not be retried to OnPoison and
 // terminates it. If OnPoison fails the message is redelivered later instead.
-func (c *Consumer) poison(ctx context.Context, log *slog.Logger, msg jetstream.Msg, cause error) {
+// A terminated message is logged and reported to Sentry under one error id.
+func (c *Consumer) poison(ctx context.Context, log *slog.Logger, msg jetstream.Msg, cause error, took time.Duration) {
 	if c.opts.OnPoison != nil {
 		if err := c.callOnPoison(ctx, msg, cause); err != nil {
 			delay := c.opts.Backoff[len(c.opts.Backoff)-1]
@@ -447,10 +474,20 @@ func (c *Consumer) poison(ctx context.Context, log *slog.Logger, msg jetstream.M
 			if nerr := msg.NakWithDelay(delay); nerr != nil {
 				log.WarnContext(ctx, "nak failed; the message comes back after AckWait", "error", nerr)
 			}
+			c.metrics.settled(outcomeRetried, took)
 			return
 		}
 	}
-	log.ErrorContext(ctx, "message terminated as poison", "error", cause)
+	errorID := rpcerr.NewErrorID()
+	log.ErrorContext(ctx, "message terminated as poison", "error", cause, "error_id", errorID)
+	telemetry.CaptureFailure(ctx, telemetry.Failure{
+		Err: cause, ErrorID: errorID, Service: c.opts.Service, Subject: msg.Subject(),
+		// The subject names the user when the headers do not (an event
+		// published by a webhook, say).
+		UserID: cmp.Or(reqctx.UserID(ctx), contracts.UserIDFromSubject(msg.Subject())),
+		Tags:   map[string]string{"stream": c.opts.Stream, "durable": c.opts.Durable},
+	})
+	c.metrics.settled(outcomePoison, took)
 	if err := msg.TermWithReason(termReason(cause)); err != nil {
 		log.WarnContext(ctx, "terminate failed; the message comes back after AckWait", "error", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/userv1"
+	"github.com/nonefinity/backend/pkg/telemetry"
 )
 
 // ErasureOptions configures ConsumeErasure. Only Durable is required.
@@ -84,6 +85,8 @@ func ConsumeErasure(ctx context.Context, js jetstream.JetStream, o ErasureOption
 		Backoff:        erasureBackoff(o.RetryBase, o.RetryMax),
 		HandlerTimeout: o.HandlerTimeout,
 		Logger:         log,
+		Service:        o.Service,
+		Metrics:        o.Metrics,
 		// Only rejected events get here (Permanent, or a body that does
 		// not decode); Consume logs and terminates them.
 		OnPoison: func(context.Context, jetstream.Msg, error) error {
@@ -166,32 +169,12 @@ func newErasureMetrics(reg prometheus.Registerer, service string) (erasureMetric
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "nonefinity_erasure_rejected_total", ConstLabels: labels,
 			Help: "User deleted events rejected (body disagrees with the subject, or does not decode) and not applied."}),
 	}
-	if reg == nil {
-		return m, nil
-	}
 	var err error
-	if m.failures, err = registerCounter(reg, m.failures); err != nil {
-		return erasureMetrics{}, err
+	if m.failures, err = telemetry.Register(reg, m.failures); err != nil {
+		return erasureMetrics{}, fmt.Errorf("register erasure metric: %w", err)
 	}
-	if m.rejected, err = registerCounter(reg, m.rejected); err != nil {
-		return erasureMetrics{}, err
+	if m.rejected, err = telemetry.Register(reg, m.rejected); err != nil {
+		return erasureMetrics{}, fmt.Errorf("register erasure metric: %w", err)
 	}
 	return m, nil
-}
-
-// registerCounter registers c, or returns the counter already registered
-// under its name and labels (a consumer started again in one process keeps
-// counting on the same series).
-func registerCounter(reg prometheus.Registerer, c prometheus.Counter) (prometheus.Counter, error) {
-	err := reg.Register(c)
-	var dup prometheus.AlreadyRegisteredError
-	switch {
-	case err == nil:
-		return c, nil
-	case errors.As(err, &dup):
-		if existing, ok := dup.ExistingCollector.(prometheus.Counter); ok {
-			return existing, nil
-		}
-	}
-	return nil, fmt.Errorf("register erasure metric: %w", err)
 }

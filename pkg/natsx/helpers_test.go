@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nonefinity/backend/pkg/reqctx"
 )
 
 // logSink records log lines so tests can wait for one and check what was
@@ -86,8 +88,12 @@ type sinkHandler struct {
 
 func (h *sinkHandler) Enabled(context.Context, slog.Level) bool { return true }
 
-func (h *sinkHandler) Handle(_ context.Context, r slog.Record) error {
+func (h *sinkHandler) Handle(ctx context.Context, r slog.Record) error {
 	rec := logRecord{Level: r.Level, Msg: r.Message, Attrs: map[string]string{}}
+	// As logx does: the context's request id on every line.
+	if id := reqctx.From(ctx).RequestID; id != "" {
+		rec.Attrs["request_id"] = id
+	}
 	for _, a := range h.attrs {
 		rec.Attrs[a.Key] = a.Value.String()
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -15,9 +17,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nonefinity/backend/contracts/rpcerr"
-	"github.com/nonefinity/backend/pkg/reqctx"
+	"github.com/nonefinity/backend/pkg/telemetry"
 )
 
 // ServiceConfig names a service in the micro registry (nats micro ls/info).
@@ -31,71 +34,206 @@ type ServiceConfig struct {
 	// QueueGroup is the queue group every endpoint subscribes in, so that
 	// instances share the load; default Name.
 	QueueGroup string
+	// Metadata is added to the service's micro metadata, next to the
+	// "version", "instance" and "build" NewService fills in.
+	Metadata map[string]string
+	// Metrics, when set, receives the per-endpoint request metrics
+	// (nonefinity_rpc_requests_total, nonefinity_rpc_request_duration_seconds).
+	Metrics prometheus.Registerer
+	// Available, when set, is asked before each request is handled: while
+	// it returns an error (rpcerr Unavailable: the service's database is
+	// known to be down) requests are answered with it at once, instead of
+	// each waiting on the dependency until it times out. Endpoints
+	// registered AlwaysServed (health) are served regardless.
+	Available func() error
 }
 
-// Service is a micro service whose endpoints are typed Go functions.
+// Service is a request-reply service whose endpoints are typed Go functions.
+// It speaks the NATS micro protocol (discovery, PING, INFO and STATS on
+// $SRV.>), so `nats micro ls/info/stats` and micro clients see it as a micro
+// service. It answers STATS itself rather than through nats.go/micro: micro
+// counts a request when its handler call returns, which for an endpoint that
+// hands requests to a worker pool is the hand-off (no errors, microseconds),
+// and it has no way to record a request later.
 type Service struct {
 	nc       *nats.Conn
-	micro    micro.Service
+	cfg      ServiceConfig
+	id       string
 	log      *slog.Logger
 	inflight *inflight
+	metrics  *rpcMetrics
+
+	mu        sync.Mutex
+	started   time.Time
+	endpoints []*registeredEndpoint
+	verbSubs  []*nats.Subscription
+	stopped   bool
 }
 
-// NewService registers a micro service on nc. Register endpoints with Handle.
+// registeredEndpoint is one endpoint as discovery shows it, with its stats.
+type registeredEndpoint struct {
+	info  micro.EndpointInfo
+	sub   *nats.Subscription
+	stats micro.EndpointStats
+}
+
+var (
+	serviceNameRe = regexp.MustCompile(`^[A-Za-z0-9\-_]+$`)
+	// The semantic versioning regexp micro validates with (semver.org).
+	semverRe = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+)
+
+// NewService registers a service on nc and answers its discovery requests.
+// Register endpoints with Handle.
 func NewService(nc *nats.Conn, cfg ServiceConfig, log *slog.Logger) (*Service, error) {
-	log = loggerOrDiscard(log).With("service", cfg.Name)
-	queue := cfg.QueueGroup
-	if queue == "" {
-		queue = cfg.Name
+	if !serviceNameRe.MatchString(cfg.Name) {
+		return nil, fmt.Errorf("add micro service %q: invalid name", cfg.Name)
 	}
-	svc, err := micro.AddService(nc, micro.Config{
-		Name:        cfg.Name,
-		Version:     cfg.Version,
-		Description: cfg.Description,
-		QueueGroup:  queue,
-		ErrorHandler: func(_ micro.Service, e *micro.NATSError) {
-			log.Error("micro service error", "subject", e.Subject, "error", e.Description)
-		},
-	})
+	if !semverRe.MatchString(cfg.Version) {
+		return nil, fmt.Errorf("add micro service %q: version %q is not a semantic version", cfg.Name, cfg.Version)
+	}
+	if cfg.QueueGroup == "" {
+		cfg.QueueGroup = cfg.Name
+	}
+	cfg.Metadata = serviceMetadata(cfg)
+	metrics, err := newRPCMetrics(cfg.Metrics, cfg.Name)
 	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		nc: nc, cfg: cfg, id: strings.TrimPrefix(nats.NewInbox(), nats.InboxPrefix),
+		log: loggerOrDiscard(log), inflight: newInflight(), metrics: metrics, started: time.Now().UTC(),
+	}
+	if err := s.subscribeVerbs(); err != nil {
+		s.unsubscribeVerbs()
 		return nil, fmt.Errorf("add micro service %q: %w", cfg.Name, err)
 	}
-	s := &Service{nc: nc, micro: svc, log: log, inflight: newInflight()}
 	s.confirmSubscribed("micro discovery")
 	return s, nil
+}
+
+// subscribeVerbs answers PING, INFO and STATS for every service, for this
+// service's name and for this instance, as micro does.
+func (s *Service) subscribeVerbs() error {
+	for verb, answer := range map[micro.Verb]func() any{
+		micro.PingVerb:  func() any { return micro.Ping{ServiceIdentity: s.identity(), Type: micro.PingResponseType} },
+		micro.InfoVerb:  func() any { return s.Info() },
+		micro.StatsVerb: func() any { return s.Stats() },
+	} {
+		for _, scope := range [][2]string{{"", ""}, {s.cfg.Name, ""}, {s.cfg.Name, s.id}} {
+			subject, err := micro.ControlSubject(verb, scope[0], scope[1])
+			if err != nil {
+				return err
+			}
+			sub, err := s.nc.Subscribe(subject, func(m *nats.Msg) {
+				body, _ := json.Marshal(answer())
+				if err := m.Respond(body); err != nil {
+					s.log.Warn("answer micro discovery", "subject", m.Subject, "error", err)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			s.verbSubs = append(s.verbSubs, sub)
+		}
+	}
+	return nil
+}
+
+func (s *Service) unsubscribeVerbs() {
+	for _, sub := range s.verbSubs {
+		_ = sub.Unsubscribe()
+	}
+	s.verbSubs = nil
+}
+
+func (s *Service) identity() micro.ServiceIdentity {
+	return micro.ServiceIdentity{Name: s.cfg.Name, ID: s.id, Version: s.cfg.Version, Metadata: cloneMap(s.cfg.Metadata)}
 }
 
 // Stop unsubscribes every endpoint (pending requests are still handled) and
 // waits for the requests being handled to finish. Drain the connection
 // afterwards.
 func (s *Service) Stop() error {
-	err := s.micro.Stop()
-	// micro drains its subscriptions asynchronously; a round trip to the
-	// server makes sure it has processed the UNSUBs, so once Stop returns no
-	// new request is routed here (callers see "no responders" at once).
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	var errs []error
+	for _, ep := range s.endpoints {
+		if err := ep.sub.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			errs = append(errs, fmt.Errorf("drain %s: %w", ep.info.Subject, err))
+		}
+	}
+	s.unsubscribeVerbs()
+	s.mu.Unlock()
+	// Draining is asynchronous; a round trip to the server makes sure it
+	// has processed the UNSUBs, so once Stop returns no new request is
+	// routed here (callers see "no responders" at once).
 	if s.nc.IsConnected() {
 		_ = s.nc.FlushTimeout(2 * time.Second)
 	}
 	s.inflight.wait()
-	if err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stop micro service: %w", err)
 	}
 	return nil
 }
 
 // Info is the service's micro info: identity and endpoints.
-func (s *Service) Info() micro.Info { return s.micro.Info() }
+func (s *Service) Info() micro.Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	endpoints := make([]micro.EndpointInfo, 0, len(s.endpoints))
+	for _, ep := range s.endpoints {
+		info := ep.info
+		info.Metadata = cloneMap(info.Metadata)
+		endpoints = append(endpoints, info)
+	}
+	return micro.Info{ServiceIdentity: s.identity(), Type: micro.InfoResponseType, Description: s.cfg.Description, Endpoints: endpoints}
+}
+
+// Stats are the service's micro stats: per endpoint the requests answered,
+// the errors among them and the time from receipt to reply.
+func (s *Service) Stats() micro.Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := micro.Stats{ServiceIdentity: s.identity(), Type: micro.StatsResponseType, Started: s.started,
+		Endpoints: make([]*micro.EndpointStats, 0, len(s.endpoints))}
+	for _, ep := range s.endpoints {
+		st := ep.stats
+		out.Endpoints = append(out.Endpoints, &st)
+	}
+	return out
+}
+
+// record counts one handled request of ep: errText is "" when it succeeded.
+func (s *Service) record(ep *registeredEndpoint, elapsed time.Duration, errText string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &ep.stats
+	st.NumRequests++
+	st.ProcessingTime += elapsed
+	st.AverageProcessingTime = st.ProcessingTime / time.Duration(st.NumRequests)
+	if errText != "" {
+		st.NumErrors++
+		st.LastError = errText
+	}
+}
 
 // EndpointOption configures one endpoint registered by Handle.
 type EndpointOption func(*endpointOptions)
 
 type endpointOptions struct {
-	metadata    map[string]string
-	concurrency int
+	metadata     map[string]string
+	concurrency  int
+	alwaysServed bool
 }
 
 // WithDescription describes the endpoint in its micro metadata
-// ("description"), shown by nats micro info.
+// ("description"), shown by nats micro info. Every endpoint needs one.
 func WithDescription(description string) EndpointOption {
 	return WithMetadata("description", description)
 }
@@ -114,21 +252,30 @@ func WithMetadata(key, value string) EndpointOption {
 // at once. The default, 1, is micro's own model: one request at a time per
 // endpoint, in arrival order; instances scale out through the queue group.
 // Use it for slow endpoints (a SQL query) so one long request does not queue
-// every other caller behind it. With n > 1, micro's per-endpoint statistics
-// count requests but not errors or processing time, because the reply is
-// sent after micro's handler call has returned.
+// every other caller behind it.
 func WithConcurrency(n int) EndpointOption {
 	return func(o *endpointOptions) { o.concurrency = n }
 }
 
+// AlwaysServed keeps the endpoint out of ServiceConfig.Available's check:
+// the health endpoint reports a dependency that is down, it is not refused
+// because of it.
+func AlwaysServed() EndpointOption {
+	return func(o *endpointOptions) { o.alwaysServed = true }
+}
+
 // Handle registers fn as the endpoint on subject (the full subject, e.g.
-// svc.credential.v1.create), named after the subject's last token.
+// svc.credential.v1.create), named after the subject's last token. Its
+// micro metadata carries the description (WithDescription, required) and
+// the Go names of the request and reply types ("request_schema",
+// "response_schema"), e.g. credentialv1.CreateRequest.
 //
 // A request's body is decoded as JSON into Req (an empty body is the zero
 // Req; malformed JSON is a bad_request) and fn's Resp is the JSON reply. An
 // *rpcerr.Error from fn is sent as is; any other error, or a panic, is logged
 // once with a fresh error id and answered with a generic internal error that
-// carries only that id. fn's context carries the caller's metadata and
+// carries only that id. Every 5xx answer carries an error id and is reported
+// to Sentry with it. fn's context carries the caller's metadata and
 // deadline; once that deadline has passed no reply is sent, as nobody waits
 // for it.
 func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Context, req Req) (Resp, error), opts ...EndpointOption) error {
@@ -139,40 +286,67 @@ func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Conte
 	if fn == nil {
 		return fmt.Errorf("add endpoint %s: handler is nil", subject)
 	}
+	if strings.TrimSpace(o.metadata["description"]) == "" {
+		return fmt.Errorf("add endpoint %s: no description (WithDescription)", subject)
+	}
+	metadata := cloneMap(o.metadata)
+	metadata["request_schema"] = schemaName[Req]()
+	metadata["response_schema"] = schemaName[Resp]()
 	name := subject[strings.LastIndexByte(subject, '.')+1:]
-	e := &endpoint[Req, Resp]{fn: fn, log: s.log.With("endpoint", subject), maxPayload: s.nc.MaxPayload}
+	e := &endpoint[Req, Resp]{
+		fn: fn, log: s.log.With("endpoint", subject), maxPayload: s.nc.MaxPayload,
+		service: s.cfg.Name, subject: subject,
+	}
+	if !o.alwaysServed {
+		e.available = s.cfg.Available
+	}
+	ep := &registeredEndpoint{
+		info:  micro.EndpointInfo{Name: name, Subject: subject, QueueGroup: s.cfg.QueueGroup, Metadata: metadata},
+		stats: micro.EndpointStats{Name: name, Subject: subject, QueueGroup: s.cfg.QueueGroup},
+	}
+	handle := func(msg *nats.Msg, received time.Time) {
+		defer s.inflight.done()
+		res := e.serve(msg)
+		elapsed := time.Since(received)
+		s.record(ep, elapsed, res.stat())
+		s.metrics.observe(name, res.metricCode(), elapsed)
+	}
 
-	var handler micro.HandlerFunc
+	var cb nats.MsgHandler
 	if o.concurrency > 1 {
 		slots := make(chan struct{}, o.concurrency)
-		handler = func(req micro.Request) {
+		cb = func(msg *nats.Msg) {
+			received := time.Now()
 			// Blocking here when all slots are busy leaves further requests
 			// in the subscription's buffer: back-pressure, not unbounded
 			// goroutines.
 			slots <- struct{}{}
 			s.inflight.add()
-			msg := &nats.Msg{Subject: req.Subject(), Reply: req.Reply(), Header: nats.Header(req.Headers()), Data: req.Data()}
 			go func() {
 				defer func() { <-slots }()
-				defer s.inflight.done()
-				e.serve(msg, publishReplier{nc: s.nc, reply: msg.Reply})
+				handle(msg, received)
 			}()
 		}
 	} else {
-		handler = func(req micro.Request) {
+		cb = func(msg *nats.Msg) {
 			s.inflight.add()
-			defer s.inflight.done()
-			msg := &nats.Msg{Subject: req.Subject(), Reply: req.Reply(), Header: nats.Header(req.Headers()), Data: req.Data()}
-			e.serve(msg, microReplier{req: req})
+			handle(msg, time.Now())
 		}
 	}
-	microOpts := []micro.EndpointOpt{micro.WithEndpointSubject(subject)}
-	if o.metadata != nil {
-		microOpts = append(microOpts, micro.WithEndpointMetadata(o.metadata))
+
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return fmt.Errorf("add endpoint %s: service stopped", subject)
 	}
-	if err := s.micro.AddEndpoint(name, handler, microOpts...); err != nil {
+	sub, err := s.nc.QueueSubscribe(subject, s.cfg.QueueGroup, cb)
+	if err != nil {
+		s.mu.Unlock()
 		return fmt.Errorf("add endpoint %s: %w", subject, err)
 	}
+	ep.sub = sub
+	s.endpoints = append(s.endpoints, ep)
+	s.mu.Unlock()
 	s.confirmSubscribed(subject)
 	return nil
 }
@@ -193,6 +367,41 @@ type endpoint[Req, Resp any] struct {
 	// maxPayload is the server's message size limit, as the connection
 	// learned it.
 	maxPayload func() int64
+	// service and subject name the failures reported to Sentry.
+	service, subject string
+	// available is ServiceConfig.Available, unless AlwaysServed.
+	available func() error
+}
+
+// served is how one request ended, for the stats.
+type served struct {
+	// failure is the error answer sent; nil for a reply.
+	failure *rpcerr.Error
+	// dropped says no answer was sent: the caller's deadline had passed.
+	dropped bool
+}
+
+// stat is micro's last_error form of the outcome ("code:description"), ""
+// for a reply.
+func (r served) stat() string {
+	switch {
+	case r.dropped:
+		return "504:caller's deadline passed, no reply sent"
+	case r.failure != nil:
+		return r.failure.MicroCode() + ":" + r.failure.Message
+	}
+	return ""
+}
+
+// metricCode labels the outcome in the request metrics.
+func (r served) metricCode() string {
+	switch {
+	case r.dropped:
+		return "deadline_passed"
+	case r.failure != nil:
+		return string(r.failure.Code)
+	}
+	return "ok"
 }
 
 // replyHeadroom is kept free under the payload limit for the reply's
@@ -211,20 +420,30 @@ func PageBudget(maxPayload int64) int {
 	return int(max(maxPayload-listReserve, listReserve))
 }
 
-func (e *endpoint[Req, Resp]) serve(msg *nats.Msg, r replier) {
+func (e *endpoint[Req, Resp]) serve(msg *nats.Msg) served {
 	ctx, cancel := ContextFromHeaders(context.Background(), msg.Header)
 	defer cancel()
 	if ctx.Err() != nil {
 		e.log.WarnContext(ctx, "request dropped: caller's deadline passed before it was handled")
-		return
+		return served{dropped: true}
+	}
+	if e.available != nil {
+		if err := e.available(); err != nil {
+			// Not through publicError: the outage was logged once when it
+			// began, and is not an error of this request worth a report.
+			re, ok := rpcerr.As(err)
+			if !ok {
+				re = rpcerr.New(rpcerr.Unavailable, e.service+" service unavailable")
+			}
+			return e.replyError(ctx, msg, re)
+		}
 	}
 
 	var req Req
 	if len(bytes.TrimSpace(msg.Data)) > 0 {
 		if err := json.Unmarshal(msg.Data, &req); err != nil {
 			e.log.DebugContext(ctx, "malformed request body", "error", err)
-			e.replyError(ctx, r, rpcerr.New(rpcerr.BadRequest, "invalid request body"))
-			return
+			return e.replyError(ctx, msg, rpcerr.New(rpcerr.BadRequest, "invalid request body"))
 		}
 	}
 
@@ -238,28 +457,26 @@ func (e *endpoint[Req, Resp]) serve(msg *nats.Msg, r replier) {
 			attrs = append(attrs, "error", err)
 		}
 		e.log.WarnContext(ctx, "reply dropped: caller's deadline passed while handling", attrs...)
-		return
+		return served{dropped: true}
 	}
 	if err != nil {
-		e.replyError(ctx, r, e.publicError(ctx, err))
-		return
+		return e.replyError(ctx, msg, e.publicError(ctx, err))
 	}
 	body, err := json.Marshal(resp)
 	if err != nil {
-		e.replyError(ctx, r, e.publicError(ctx, fmt.Errorf("encode reply: %w", err)))
-		return
+		return e.replyError(ctx, msg, e.publicError(ctx, fmt.Errorf("encode reply: %w", err)))
 	}
 	if limit := e.maxPayload() - replyHeadroom; int64(len(body)) > limit {
 		// The server would refuse the message and the caller wait out its
 		// deadline for nothing: say what happened instead, at once.
 		e.log.WarnContext(ctx, "reply over the message size limit", "bytes", len(body), "limit", limit)
-		e.replyError(ctx, r, rpcerr.New(rpcerr.TooLarge,
+		return e.replyError(ctx, msg, rpcerr.New(rpcerr.TooLarge,
 			fmt.Sprintf("the answer is %d bytes, more than one message may carry (%d); ask for less", len(body), limit)))
-		return
 	}
-	if err := r.respond(body); err != nil {
+	if err := msg.Respond(body); err != nil {
 		e.log.WarnContext(ctx, "send reply", "error", err)
 	}
+	return served{}
 }
 
 // call runs fn and turns a panic into an error, so one bad request cannot
@@ -275,22 +492,35 @@ func (e *endpoint[Req, Resp]) call(ctx context.Context, req Req) (resp Resp, err
 
 // publicError is what the caller may see of err: an *rpcerr.Error as is,
 // anything else as a generic internal error whose id ties it to the one log
-// line that holds the real cause.
+// line that holds the real cause. A 5xx is logged and reported to Sentry
+// once, here, with its error id.
 func (e *endpoint[Req, Resp]) publicError(ctx context.Context, err error) *rpcerr.Error {
-	if re, ok := rpcerr.As(err); ok {
-		if re != err && re.HTTPStatus() >= http.StatusInternalServerError {
-			// A dependency failed (e.g. the event stream is unavailable):
-			// the caller gets the typed error, the log gets the cause.
-			e.log.WarnContext(ctx, "request failed", "error", err, "code", re.Code)
-		}
+	re, ok := rpcerr.As(err)
+	if ok && re.HTTPStatus() < http.StatusInternalServerError {
 		return re
 	}
-	pub := rpcerr.InternalWithID()
-	e.log.ErrorContext(ctx, "request failed", "error", err, "error_id", pub.ErrorID, "request_id", reqctx.From(ctx).RequestID)
+	var pub *rpcerr.Error
+	if ok {
+		// A dependency failed (e.g. the event stream is unavailable): the
+		// caller gets the typed error, the log and Sentry the cause.
+		copied := *re
+		pub = &copied
+		if pub.ErrorID == "" {
+			pub.ErrorID = rpcerr.NewErrorID()
+		}
+		e.log.WarnContext(ctx, "request failed", "error", err, "code", pub.Code, "error_id", pub.ErrorID)
+	} else {
+		pub = rpcerr.InternalWithID()
+		e.log.ErrorContext(ctx, "request failed", "error", err, "error_id", pub.ErrorID)
+	}
+	telemetry.CaptureFailure(ctx, telemetry.Failure{
+		Err: err, ErrorID: pub.ErrorID, Service: e.service, Subject: e.subject,
+		Tags: map[string]string{"code": string(pub.Code)},
+	})
 	return pub
 }
 
-func (e *endpoint[Req, Resp]) replyError(ctx context.Context, r replier, re *rpcerr.Error) {
+func (e *endpoint[Req, Resp]) replyError(ctx context.Context, msg *nats.Msg, re *rpcerr.Error) served {
 	description := re.Message
 	if description == "" {
 		description = http.StatusText(re.HTTPStatus())
@@ -298,50 +528,46 @@ func (e *endpoint[Req, Resp]) replyError(ctx context.Context, r replier, re *rpc
 	// A header value cannot hold a line break; the body keeps the message
 	// intact.
 	description = strings.NewReplacer("\r", " ", "\n", " ").Replace(description)
-	if err := r.respondError(re.MicroCode(), description, re.Body()); err != nil {
+	reply := &nats.Msg{
+		Header: nats.Header{micro.ErrorHeader: {description}, micro.ErrorCodeHeader: {re.MicroCode()}},
+		Data:   re.Body(),
+	}
+	if err := msg.RespondMsg(reply); err != nil {
 		e.log.WarnContext(ctx, "send error reply", "error", err)
 	}
+	return served{failure: re}
 }
 
-// replier sends the one reply of a request.
-type replier interface {
-	respond(body []byte) error
-	respondError(code, description string, body []byte) error
-}
-
-// microReplier replies through micro, which counts errors in its stats. It
-// may only be used on micro's handler goroutine.
-type microReplier struct{ req micro.Request }
-
-func (r microReplier) respond(body []byte) error { return r.req.Respond(body) }
-func (r microReplier) respondError(code, description string, body []byte) error {
-	return r.req.Error(code, description, body)
-}
-
-// publishReplier replies with a plain publish, for handlers that run after
-// micro's handler call returned (micro's request is not safe to use then).
-type publishReplier struct {
-	nc    *nats.Conn
-	reply string
-}
-
-func (r publishReplier) respond(body []byte) error {
-	return r.publish(&nats.Msg{Data: body})
-}
-
-func (r publishReplier) respondError(code, description string, body []byte) error {
-	return r.publish(&nats.Msg{
-		Header: nats.Header{micro.ErrorHeader: {description}, micro.ErrorCodeHeader: {code}},
-		Data:   body,
-	})
-}
-
-func (r publishReplier) publish(m *nats.Msg) error {
-	if r.reply == "" {
-		return errors.New("request has no reply subject")
+// schemaName is the Go name of a request or reply type as its package
+// spells it (credentialv1.CreateRequest, []datasetv1.Dataset).
+func schemaName[T any]() string {
+	t := reflect.TypeFor[T]()
+	if name := t.String(); name != "" {
+		return name
 	}
-	m.Subject = r.reply
-	return r.nc.PublishMsg(m)
+	return t.Kind().String()
+}
+
+// serviceMetadata is the service's micro metadata: cfg's own plus the
+// version, which instance (host and process) answers and which build runs.
+func serviceMetadata(cfg ServiceConfig) map[string]string {
+	md := cloneMap(cfg.Metadata)
+	md["version"] = cfg.Version
+	if _, ok := md["instance"]; !ok {
+		md["instance"] = instanceName()
+	}
+	if _, ok := md["build"]; !ok {
+		md["build"] = buildName()
+	}
+	return md
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+3)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // inflight counts requests being handled so Stop can wait for them.
@@ -372,8 +598,8 @@ func (f *inflight) done() {
 	}
 }
 
-// wait returns once no request is being handled. Requests that micro's
-// draining Stop still delivers afterwards are counted and answered too; the
+// wait returns once no request is being handled. Requests that the draining
+// subscriptions still deliver afterwards are counted and answered too; the
 // connection's Drain waits for those.
 func (f *inflight) wait() {
 	f.mu.Lock()

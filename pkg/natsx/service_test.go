@@ -51,6 +51,8 @@ func testService(t *testing.T, srv *testkit.NATSServer, logs *logSink) (*Service
 
 func mustHandle[Req, Resp any](t *testing.T, s *Service, subject string, fn func(context.Context, Req) (Resp, error), opts ...EndpointOption) {
 	t.Helper()
+	// A test's own description, when given, comes later and wins.
+	opts = append([]EndpointOption{WithDescription("test endpoint " + subject)}, opts...)
 	if err := Handle(s, subject, fn, opts...); err != nil {
 		t.Fatalf("handle %s: %v", subject, err)
 	}

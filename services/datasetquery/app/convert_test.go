@@ -60,12 +60,12 @@ func startFileService(t testing.TB, e env) *fileService {
 			return fv1.OpenReply{}, err
 		}
 		return fv1.OpenReply{URL: u.String(), ExpiresIn: 900, File: f}, nil
-	}); err != nil {
+	}, natsx.WithDescription("stub open")); err != nil {
 		t.Fatal(err)
 	}
 	if err := natsx.Handle(svc, fv1.Subject(fv1.OpGet), func(ctx context.Context, req fv1.GetRequest) (fv1.File, error) {
 		return fs.lookup(ctx, req.ID)
-	}); err != nil {
+	}, natsx.WithDescription("stub get")); err != nil {
 		t.Fatal(err)
 	}
 	return fs

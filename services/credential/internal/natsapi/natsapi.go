@@ -9,6 +9,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/nonefinity/backend/contracts"
 	cv1 "github.com/nonefinity/backend/contracts/credentialv1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
@@ -29,13 +31,19 @@ const Recommendation = "Store it as CREDENTIAL_SECRET_KEY in a secret manager; n
 	"To switch keys, move the current one to CREDENTIAL_PREVIOUS_SECRET_KEYS and run a rotation."
 
 type api struct {
-	svc *credential.Service
+	svc     *credential.Service
+	metrics keyTestMetrics
 }
 
 // Register adds every operation of credentialv1 except health (which the
 // app registers first) to the micro service.
-func Register(s *natsx.Service, svc *credential.Service) error {
-	a := api{svc: svc}
+// metrics, when set, receives the key test metrics.
+func Register(s *natsx.Service, svc *credential.Service, metrics prometheus.Registerer) error {
+	m, err := newKeyTestMetrics(metrics)
+	if err != nil {
+		return err
+	}
+	a := api{svc: svc, metrics: m}
 	db := natsx.WithConcurrency(dbConcurrency)
 	describe := natsx.WithDescription
 	// A failed registration is reported, the others still tried: the
@@ -183,8 +191,11 @@ func (a api) test(ctx context.Context, req cv1.TestRequest) (cv1.TestReply, erro
 		CredentialID: req.CredentialID, ProviderName: req.ProviderName, APIKey: req.APIKey, BaseURL: req.BaseURL,
 	})
 	if err != nil {
-		return cv1.TestReply{}, toRPC(err)
+		err = toRPC(err)
+		a.metrics.observe(false, 0, err)
+		return cv1.TestReply{}, err
 	}
+	a.metrics.observe(res.IsValid, res.ResponseTime, nil)
 	return cv1.TestReply{
 		IsValid: res.IsValid, Message: res.Message, ResponseTimeMS: res.ResponseTime.Milliseconds(),
 		ErrorDetails: res.ErrorDetails, Models: res.Models,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nonefinity/backend/contracts"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
@@ -17,10 +18,24 @@ import (
 )
 
 // Publisher implements datasets.Publisher over JetStream.
-type Publisher struct{ js jetstream.JetStream }
+type Publisher struct {
+	js          jetstream.JetStream
+	conversions *conversionMetrics
+}
 
-// NewPublisher returns a publisher on js.
-func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
+// NewPublisher returns a publisher on js. metrics, when set, receives the
+// conversion outcomes it announces (nonefinity_conversions_total).
+func NewPublisher(js jetstream.JetStream, metrics prometheus.Registerer) (*Publisher, error) {
+	p := &Publisher{js: js}
+	if metrics != nil {
+		m, err := newConversionMetrics(metrics)
+		if err != nil {
+			return nil, err
+		}
+		p.conversions = m
+	}
+	return p, nil
+}
 
 // Created announces a stored dataset.
 func (p *Publisher) Created(ctx context.Context, d datasets.Dataset) error {
@@ -44,13 +59,21 @@ func (p *Publisher) Deleted(ctx context.Context, d datasets.Dataset) error {
 // Converted announces a finished conversion.
 func (p *Publisher) Converted(ctx context.Context, d datasets.Dataset) error {
 	e := dv1.DatasetConverted{DatasetID: d.ID, OwnerID: d.OwnerID, FileID: d.FileID, Name: d.Name, RowCount: d.RowCount, ConvertedAt: d.UpdatedAt}
-	return natsx.Publish(ctx, p.js, e.Subject(), "dataset.converted."+d.ID, e)
+	if err := natsx.Publish(ctx, p.js, e.Subject(), "dataset.converted."+d.ID, e); err != nil {
+		return err
+	}
+	p.conversions.finished("ready", d.CreatedAt, d.UpdatedAt)
+	return nil
 }
 
 // Failed announces a failed conversion.
 func (p *Publisher) Failed(ctx context.Context, d datasets.Dataset) error {
 	e := dv1.DatasetFailed{DatasetID: d.ID, OwnerID: d.OwnerID, FileID: d.FileID, Error: d.Error, FailedAt: d.UpdatedAt}
-	return natsx.Publish(ctx, p.js, e.Subject(), "dataset.failed."+d.ID, e)
+	if err := natsx.Publish(ctx, p.js, e.Subject(), "dataset.failed."+d.ID, e); err != nil {
+		return err
+	}
+	p.conversions.finished("failed", d.CreatedAt, d.UpdatedAt)
+	return nil
 }
 
 // EnqueueConvert publishes a conversion job on the JOBS work queue; the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nonefinity/backend/contracts"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
@@ -29,6 +30,7 @@ type api struct {
 	convertWait time.Duration
 	// pageBytes is the most a page of a list may take.
 	pageBytes int
+	queries   *queryMetrics
 }
 
 // Options configure Register.
@@ -41,6 +43,9 @@ type Options struct {
 	// ConvertWait is how long convert waits for its job before it answers
 	// Accepted (202); default 60s.
 	ConvertWait time.Duration
+	// Metrics, when set, receives the query metrics
+	// (nonefinity_queries_total).
+	Metrics prometheus.Registerer
 }
 
 // Register adds the dataset and DuckDB endpoints to svc.
@@ -53,26 +58,31 @@ func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Opt
 	if o.NC != nil {
 		maxPayload = o.NC.MaxPayload()
 	}
-	a := api{core: core, duck: m, slots: queryConcurrency, nc: o.NC, convertWait: o.ConvertWait, pageBytes: natsx.PageBudget(maxPayload)}
+	queries, err := newQueryMetrics(o.Metrics)
+	if err != nil {
+		return err
+	}
+	a := api{core: core, duck: m, slots: queryConcurrency, nc: o.NC, convertWait: o.ConvertWait, pageBytes: natsx.PageBudget(maxPayload), queries: queries}
 	// Conversions, inserts and exports hold a DuckDB and a download each:
 	// a few at once per instance.
 	const fileWork = 4
+	describe := natsx.WithDescription
 	return errors.Join(
-		natsx.Handle(svc, dv1.Subject(dv1.OpConvert), a.convert, natsx.WithConcurrency(32)),
-		natsx.Handle(svc, dv1.Subject(dv1.OpFileColumns), a.fileColumns),
-		natsx.Handle(svc, dv1.Subject(dv1.OpInsert), a.insert, natsx.WithConcurrency(fileWork)),
-		natsx.Handle(svc, dv1.Subject(dv1.OpExport), a.export, natsx.WithConcurrency(fileWork)),
-		natsx.Handle(svc, dv1.Subject(dv1.OpCreate), a.create),
-		natsx.Handle(svc, dv1.Subject(dv1.OpList), a.list),
-		natsx.Handle(svc, dv1.Subject(dv1.OpGet), a.get),
-		natsx.Handle(svc, dv1.Subject(dv1.OpUpdate), a.update),
-		natsx.Handle(svc, dv1.Subject(dv1.OpUpdateSchema), a.updateSchema),
-		natsx.Handle(svc, dv1.Subject(dv1.OpDelete), a.delete),
-		natsx.Handle(svc, dv1.Subject(dv1.OpData), a.data, natsx.WithConcurrency(queryConcurrency)),
-		natsx.Handle(svc, dv1.Subject(dv1.OpRejects), a.rejects, natsx.WithConcurrency(queryConcurrency)),
-		natsx.Handle(svc, dv1.Subject(dv1.OpQuery), a.query, natsx.WithConcurrency(queryConcurrency)),
-		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBStats), a.stats),
-		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBCleanup), a.cleanup),
+		natsx.Handle(svc, dv1.Subject(dv1.OpConvert), a.convert, natsx.WithConcurrency(32), describe("convert a file into a dataset (waits for the job, then 202)")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpFileColumns), a.fileColumns, describe("the columns a file would convert to")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpInsert), a.insert, natsx.WithConcurrency(fileWork), describe("append a file's rows to a dataset")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpExport), a.export, natsx.WithConcurrency(fileWork), describe("presigned download of a dataset as CSV or Parquet")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpCreate), a.create, describe("create an empty dataset from a schema")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpList), a.list, describe("page through the caller's datasets")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpGet), a.get, describe("one dataset with its schema")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpUpdate), a.update, describe("rename or describe a dataset")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpUpdateSchema), a.updateSchema, describe("change a dataset's column names and descriptions")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpDelete), a.delete, describe("delete a dataset and its data")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpData), a.data, natsx.WithConcurrency(queryConcurrency), describe("a window of a dataset's rows")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpRejects), a.rejects, natsx.WithConcurrency(queryConcurrency), describe("rows a conversion could not read")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpQuery), a.query, natsx.WithConcurrency(queryConcurrency), describe("run SQL over the caller's datasets")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBStats), a.stats, describe("DuckDB sessions of this instance (admin)")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBCleanup), a.cleanup, describe("close idle DuckDB sessions now (admin)")),
 	)
 }
 
@@ -227,8 +237,11 @@ func (a api) query(ctx context.Context, req dv1.QueryRequest) (dv1.QueryReply, e
 	}
 	res, err := a.duck.Query(ctx, uid, req.Query, limit)
 	if err != nil {
-		return dv1.QueryReply{}, mapError(err)
+		err = mapError(err)
+		a.queries.observe(false, 0, err)
+		return dv1.QueryReply{}, err
 	}
+	a.queries.observe(res.Truncated, res.Elapsed, nil)
 	out := dv1.QueryReply{Columns: make([]dv1.QueryColumn, len(res.Columns)), Data: fromEngineRows(res), RowCount: len(res.Rows),
 		Truncated: res.Truncated, ElapsedMS: res.Elapsed.Milliseconds()}
 	for i, c := range res.Columns {

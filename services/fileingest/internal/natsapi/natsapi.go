@@ -37,24 +37,25 @@ type noParams struct{}
 func Register(svc *natsx.Service, core *files.Service, maxPayload int64) error {
 	a := api{core: core, replyBytes: natsx.PageBudget(maxPayload)}
 	opt := natsx.WithConcurrency(concurrency)
+	describe := natsx.WithDescription
 	return errors.Join(
-		natsx.Handle(svc, filev1.Subject(filev1.OpUploadURL), a.uploadURL, opt, natsx.WithDescription("presigned PUT for a new upload")),
-		natsx.Handle(svc, filev1.Subject(filev1.OpCommit), a.commit, opt, natsx.WithDescription("record an uploaded object as a file")),
-		natsx.Handle(svc, filev1.Subject(filev1.OpMultipartStart), a.multipartStart, opt, natsx.WithDescription("begin an upload of unknown size as S3 parts")),
-		natsx.Handle(svc, filev1.Subject(filev1.OpMultipartPartURLs), a.multipartPartURLs, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpMultipartComplete), a.multipartComplete, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpAbortUpload), a.abortUpload, opt, natsx.WithDescription("remove an upload that will not be committed")),
-		natsx.Handle(svc, filev1.Subject(filev1.OpList), a.list, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpGet), a.get, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpSearch), a.search, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpRename), a.rename, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpDelete), a.delete, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpBatchDelete), a.batchDelete, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpStats), a.stats, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpTypes), a.types, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpDownloadURL), a.downloadURL, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpAllowConvert), a.allowConvert, opt),
-		natsx.Handle(svc, filev1.Subject(filev1.OpOpen), a.open, opt, natsx.WithDescription("presigned GET of a file, for other services")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpUploadURL), a.uploadURL, opt, describe("presigned PUT for a new upload")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpCommit), a.commit, opt, describe("record an uploaded object as a file")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpMultipartStart), a.multipartStart, opt, describe("begin an upload of unknown size as S3 parts")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpMultipartPartURLs), a.multipartPartURLs, opt, describe("presigned PUTs for the next parts of an upload")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpMultipartComplete), a.multipartComplete, opt, describe("assemble the parts and record the file")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpAbortUpload), a.abortUpload, opt, describe("remove an upload that will not be committed")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpList), a.list, opt, describe("page through the caller's files")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpGet), a.get, opt, describe("one file with its preview")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpSearch), a.search, opt, describe("files whose name matches")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpRename), a.rename, opt, describe("rename a file")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpDelete), a.delete, opt, describe("delete a file and its object")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpBatchDelete), a.batchDelete, opt, describe("delete several files")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpStats), a.stats, opt, describe("the caller's file count and storage use")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpTypes), a.types, opt, describe("the file types accepted")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpDownloadURL), a.downloadURL, opt, describe("presigned GET of a file for its owner")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpAllowConvert), a.allowConvert, opt, describe("page through the files that may be converted")),
+		natsx.Handle(svc, filev1.Subject(filev1.OpOpen), a.open, opt, describe("presigned GET of a file, for other services")),
 	)
 }
 

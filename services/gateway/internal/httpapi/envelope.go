@@ -14,8 +14,11 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/nonefinity/backend/contracts/paging"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/telemetry"
 )
 
 // Envelope is the body of every API response (API.md "Envelope"): Data and
@@ -78,7 +81,9 @@ func writeError(w http.ResponseWriter, log *slog.Logger, message string, errs ..
 // passed on with its status (503 naming the service when nobody answered);
 // anything else is a bug on our side and becomes a generic 500 whose error
 // id ties it to the one log line with the cause. 5xx messages never carry
-// details.
+// details. Every 5xx carries an error id and reaches Sentry once: one a
+// service answered with its id was reported there; the others are reported
+// here.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -91,11 +96,16 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 			pub := *re
 			if pub.Code == rpcerr.Internal {
 				pub.Message = "internal error"
-				if pub.ErrorID == "" {
-					pub.ErrorID = rpcerr.NewErrorID()
-				}
+			}
+			reportedByService := pub.ErrorID != ""
+			if !reportedByService {
+				pub.ErrorID = rpcerr.NewErrorID()
 			}
 			a.log.WarnContext(ctx, "request failed", "err", err, "code", pub.Code, "error_id", pub.ErrorID)
+			if !reportedByService {
+				a.report(r, err, pub.ErrorID)
+			}
+			markReported(ctx)
 			re = &pub
 		}
 		writeError(w, a.log, "", re)
@@ -103,5 +113,21 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	pub := rpcerr.InternalWithID()
 	a.log.ErrorContext(ctx, "request failed", "err", err, "error_id", pub.ErrorID)
+	a.report(r, err, pub.ErrorID)
+	markReported(ctx)
 	writeError(w, a.log, "", pub)
+}
+
+// report sends a 5xx of the gateway's own to Sentry, named by its route.
+func (a *API) report(r *http.Request, err error, errorID string) {
+	telemetry.CaptureFailure(r.Context(), telemetry.Failure{Err: err, ErrorID: errorID, Service: "gateway", Route: routeName(r)})
+}
+
+// routeName is "METHOD /route/{pattern}", or the method alone before
+// routing.
+func routeName(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return r.Method + " " + rc.RoutePattern()
+	}
+	return r.Method
 }

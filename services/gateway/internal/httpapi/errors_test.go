@@ -209,7 +209,7 @@ func TestUnsupportedMediaTypeIs415(t *testing.T) {
 }
 
 // A service's rpcerr maps 1:1 to the status, code, message and field; a
-// service's internal error keeps only its error id.
+// service's internal error keeps only its error id, and every 5xx has one.
 func TestServiceErrorsMapOneToOne(t *testing.T) {
 	h := newHarness(t, allServices)
 	cases := []struct {
@@ -231,8 +231,17 @@ func TestServiceErrorsMapOneToOne(t *testing.T) {
 			h.stubs.answer(cv1.Subject(cv1.OpCreate), failWith(tc.sent))
 			rec := h.do(request{method: "POST", path: "/api/v1/credentials", token: userToken, body: `{"name":"key","provider_name":"openai","api_key":"k"}`})
 			env := expectError(t, rec, tc.status, tc.sent.Code, tc.sent.Field)
-			if got := env.Errors[0]; got != *tc.sent {
-				t.Errorf("error %+v, want %+v", got, *tc.sent)
+			got, want := env.Errors[0], *tc.sent
+			if tc.status >= 500 && want.ErrorID == "" {
+				// Every 5xx carries an error id: the service gives one
+				// to a 5xx sent without.
+				if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(got.ErrorID) {
+					t.Errorf("5xx without an error id: %+v", got)
+				}
+				want.ErrorID = got.ErrorID
+			}
+			if got != want {
+				t.Errorf("error %+v, want %+v", got, want)
 			}
 		})
 	}

@@ -283,7 +283,7 @@ func startStubs(t testing.TB, nc *nats.Conn, services ...string) *stubServices {
 					return nil, err
 				}
 				return json.Marshal(v)
-			}, natsx.WithConcurrency(8))
+			}, natsx.WithConcurrency(8), natsx.WithDescription("stub "+subject))
 			if err != nil {
 				t.Fatal(err)
 			}

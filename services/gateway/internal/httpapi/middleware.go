@@ -88,6 +88,17 @@ func requestMeta(next http.Handler) http.Handler {
 // log once it is done: who the caller turned out to be.
 type requestState struct {
 	userID string
+	// reported is set once the request's failure went to Sentry (or the
+	// service that failed reported it), so observe does not report it
+	// again.
+	reported bool
+}
+
+// markReported notes on the request's state that its failure is reported.
+func markReported(ctx context.Context) {
+	if st := stateFrom(ctx); st != nil {
+		st.reported = true
+	}
 }
 
 type stateKey struct{}
@@ -169,6 +180,18 @@ func (a *API) observe(next http.Handler) http.Handler {
 				status = 499
 			}
 		}
+		var extra []any
+		if status >= http.StatusInternalServerError && !st.reported && !telemetry.IsHealthPath(r.URL.Path) {
+			// A 5xx written past fail (a dependency check of the route,
+			// an event stream, a webhook): reported with the route, and
+			// an id that the access log line below carries too.
+			errorID := rpcerr.NewErrorID()
+			telemetry.CaptureFailure(r.Context(), telemetry.Failure{
+				Err: fmt.Errorf("%s %s answered %d", r.Method, route, status), ErrorID: errorID,
+				Service: "gateway", Route: r.Method + " " + route,
+			})
+			extra = append(extra, "error_id", errorID)
+		}
 		a.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		a.metrics.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 		if tx := sentry.TransactionFromContext(r.Context()); tx != nil && route != "unmatched" {
@@ -180,9 +203,9 @@ func (a *API) observe(next http.Handler) http.Handler {
 		if telemetry.IsHealthPath(r.URL.Path) {
 			level = slog.LevelDebug
 		}
-		a.log.Log(r.Context(), level, "http request",
-			"method", r.Method, "route", route, "status", status, "bytes", rec.bytes,
-			"duration_ms", float64(elapsed.Microseconds())/1000, "user_id", st.userID)
+		attrs := append([]any{"method", r.Method, "route", route, "status", status, "bytes", rec.bytes,
+			"duration_ms", float64(elapsed.Microseconds()) / 1000, "user_id", st.userID}, extra...)
+		a.log.Log(r.Context(), level, "http request", attrs...)
 	})
 }
 
@@ -203,13 +226,10 @@ func (a *API) recoverPanics(next http.Handler) http.Handler {
 			pub := rpcerr.InternalWithID()
 			a.log.ErrorContext(ctx, "panic serving request", "panic", logx.Redact(fmt.Sprint(p)),
 				"error_id", pub.ErrorID, "stack", string(debug.Stack()))
-			if hub := sentry.GetHubFromContext(ctx); hub != nil {
-				hub.WithScope(func(scope *sentry.Scope) {
-					scope.SetTag("error_id", pub.ErrorID)
-					scope.SetTag("request_id", reqctx.From(ctx).RequestID)
-					hub.RecoverWithContext(ctx, p)
-				})
-			}
+			// Captured here, inside the deferred call, so the event's stack
+			// still holds the panicking frames.
+			a.report(r, fmt.Errorf("panic: %v", p), pub.ErrorID)
+			markReported(ctx)
 			if rec, ok := w.(*statusRecorder); ok && rec.wroteHeader() {
 				return // too late for an envelope; the client sees a cut response
 			}

@@ -1,101 +1,28 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/getsentry/sentry-go"
-
+	"github.com/nonefinity/backend/contracts"
+	cv1 "github.com/nonefinity/backend/contracts/credentialv1"
+	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/telemetry"
+	"github.com/nonefinity/backend/pkg/testkit"
 )
 
-// sentryIngest stands in for Sentry's ingest endpoint and keeps every
-// envelope item it receives.
-type sentryIngest struct {
-	srv   *httptest.Server
-	items chan sentryItem
-}
-
-type sentryItem struct {
-	Type    string
-	Payload []byte
-}
-
-func newSentryIngest(t *testing.T) *sentryIngest {
-	t.Helper()
-	in := &sentryIngest{items: make(chan sentryItem, 256)}
-	in.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		items, err := splitEnvelope(body)
-		if err != nil {
-			t.Errorf("ingest: %v", err)
-		}
-		for _, it := range items {
-			in.items <- it
-		}
-	}))
-	t.Cleanup(in.srv.Close)
-	return in
-}
-
-func (in *sentryIngest) dsn() string {
-	return "http://public@" + strings.TrimPrefix(in.srv.URL, "http://") + "/1"
-}
-
-// drain returns every item received so far.
-func (in *sentryIngest) drain() []sentryItem {
-	var out []sentryItem
-	for {
-		select {
-		case it := <-in.items:
-			out = append(out, it)
-		default:
-			return out
-		}
-	}
-}
-
-// splitEnvelope parses a Sentry envelope: a header line, then per item a
-// header line and its payload.
-func splitEnvelope(b []byte) ([]sentryItem, error) {
-	r := bufio.NewReader(bytes.NewReader(b))
-	if _, err := r.ReadBytes('\n'); err != nil {
-		return nil, fmt.Errorf("envelope header: %w", err)
-	}
-	var items []sentryItem
-	for {
-		line, err := r.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) == 0 {
-			if err != nil {
-				return items, nil
-			}
-			continue
-		}
-		var hdr struct {
-			Type   string `json:"type"`
-			Length *int   `json:"length"`
-		}
-		if err := json.Unmarshal(line, &hdr); err != nil {
-			return items, err
-		}
-		var payload []byte
-		if hdr.Length != nil {
-			payload = make([]byte, *hdr.Length)
-			if _, err := io.ReadFull(r, payload); err != nil {
-				return items, err
-			}
-		} else {
-			payload, _ = r.ReadBytes('\n')
-		}
-		items = append(items, sentryItem{Type: hdr.Type, Payload: bytes.TrimSpace(payload)})
+// secretHeaders are a caller's credentials. They live away from the test
+// bodies: an event ships the source lines around each of its frames, and
+// those must not spell them out.
+func secretHeaders() map[string]string {
+	return map[string]string{
+		"Authorization":  "Bearer sentry-secret-token",
+		"Cookie":         "__session=sentry-secret-cookie",
+		"svix-signature": "v1,sentry-secret-signature",
 	}
 }
 
@@ -103,22 +30,12 @@ func splitEnvelope(b []byte) ([]sentryItem, error) {
 // caller's Authorization, Cookie or webhook signature; health routes send
 // no transaction while API routes do.
 func TestSentryGetsScrubbedPanicsAndNoHealthTraces(t *testing.T) {
-	ingest := newSentryIngest(t)
-	prev := sentry.CurrentHub().Client()
-	flush, err := telemetry.InitSentry(telemetry.SentryOptions{DSN: ingest.dsn(), TracesSampleRate: 1, SendDefaultPII: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sentry.CurrentHub().BindClient(prev) })
+	ingest, flush := testkit.Sentry(t, telemetry.SentryOptions{TracesSampleRate: 1, SendDefaultPII: true})
 
 	h := newHarness(t, allServices, withWebhooks(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("webhook handler bug")
 	})))
-	rec := h.do(request{method: "POST", path: "/api/v1/webhooks/clerk", body: `{"type":"user.created"}`, header: map[string]string{
-		"Authorization":  "Bearer sentry-secret-token",
-		"Cookie":         "__session=sentry-secret-cookie",
-		"svix-signature": "v1,sentry-secret-signature",
-	}})
+	rec := h.do(request{method: "POST", path: "/api/v1/webhooks/clerk", body: `{"type":"user.created"}`, header: secretHeaders()})
 	env := expectError(t, rec, 500, "internal", "")
 	for _, path := range []string{"/health", "/ready", "/metrics"} {
 		h.do(request{method: "GET", path: path})
@@ -128,7 +45,7 @@ func TestSentryGetsScrubbedPanicsAndNoHealthTraces(t *testing.T) {
 		t.Fatal("sentry flush timed out")
 	}
 
-	items := ingest.drain()
+	items := ingest.Items()
 	var event []byte
 	var transactions []string
 	for _, it := range items {
@@ -160,8 +77,8 @@ func TestSentryGetsScrubbedPanicsAndNoHealthTraces(t *testing.T) {
 	if err := json.Unmarshal(event, &ev); err != nil {
 		t.Fatal(err)
 	}
-	if ev.Tags["error_id"] != env.Errors[0].ErrorID {
-		t.Errorf("event error_id %q, response %q", ev.Tags["error_id"], env.Errors[0].ErrorID)
+	if ev.Tags["error_id"] != env.Errors[0].ErrorID || ev.Tags["service"] != "gateway" || ev.Tags["route"] != "POST /api/v1/webhooks/clerk" {
+		t.Errorf("event tags %v, response error id %q", ev.Tags, env.Errors[0].ErrorID)
 	}
 	if got := ev.Request.Headers["Authorization"]; got != telemetry.Filtered {
 		t.Errorf("Authorization in event = %q", got)
@@ -181,5 +98,46 @@ func TestSentryGetsScrubbedPanicsAndNoHealthTraces(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("transactions %q lack %q (named by route, not raw path)", transactions, want)
+	}
+}
+
+// A 5xx the gateway makes itself (a service that does not answer, a
+// service error without an id) carries an error id and reaches Sentry
+// under it with the route, the trace id and the user only as a hash; a 5xx
+// a service answered with its id was reported by that service and is not
+// reported again.
+func TestGateway5xxReachSentryOnce(t *testing.T) {
+	ingest, flush := testkit.Sentry(t, telemetry.SentryOptions{})
+	h := newHarness(t, []string{contracts.ServiceCredential})
+	h.stubs.answer(cv1.Subject(cv1.OpGet), failWith(&rpcerr.Error{Code: rpcerr.Internal, Message: "internal error", ErrorID: "00112233aabbccdd"}))
+	const traceID = "5bf92f3577b34da6a3ce929d0e0e4736"
+	traceparent := "00-" + traceID + "-00f067aa0ba902b7-01"
+
+	// No file service runs: the gateway answers 503 itself.
+	rec := h.do(request{method: "GET", path: "/api/v1/file/" + sampleID, token: userToken, header: map[string]string{"traceparent": traceparent}})
+	gone := expectError(t, rec, 503, rpcerr.Unavailable, "")
+	// The credential service answered 500 with its own id.
+	rec = h.do(request{method: "GET", path: "/api/v1/credentials/" + sampleID, token: userToken})
+	reported := expectError(t, rec, 500, rpcerr.Internal, "")
+	if !flush(5 * time.Second) {
+		t.Fatal("flush timed out")
+	}
+
+	if gone.Errors[0].ErrorID == "" {
+		t.Fatalf("503 without an error id: %+v", gone.Errors[0])
+	}
+	ev := ingest.WaitErrorID(t, 5*time.Second, gone.Errors[0].ErrorID)
+	if ev.Tags["service"] != "gateway" || ev.Tags["route"] != "GET /api/v1/file/{file_id}" || ev.Tags["trace_id"] != traceID || ev.TraceID() != traceID {
+		t.Errorf("event tags %v, trace %q", ev.Tags, ev.TraceID())
+	}
+	if ev.User.ID != telemetry.HashUserID(userAID) || strings.Contains(string(ev.Raw), userAID) || strings.Contains(string(ev.Raw), userToken) {
+		t.Errorf("event user %q; raw id or token in %s", ev.User.ID, ev.Raw)
+	}
+	// The stub credential service reported its own 500 (natsx does);
+	// the gateway did not add a second event.
+	for _, e := range ingest.Events(t) {
+		if e.Tags["error_id"] == reported.Errors[0].ErrorID && e.Tags["service"] == "gateway" {
+			t.Errorf("the service's own 500 was reported again by the gateway: %v", e.Tags)
+		}
 	}
 }
