@@ -14,17 +14,26 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 )
 
-// DefaultTimeout bounds server selection and the initial connect when
-// ConnectOptions.Timeout is zero.
+// DefaultTimeout bounds the initial connect when ConnectOptions.Timeout is
+// zero.
 const DefaultTimeout = 10 * time.Second
+
+// DefaultServerSelectionTimeout is how long an operation waits for a
+// usable server when ConnectOptions.ServerSelectionTimeout is zero. The
+// driver's own default, 30s, would hold every request of an outage that
+// long before its 503.
+const DefaultServerSelectionTimeout = 2 * time.Second
 
 // ConnectOptions tunes Connect. The zero value is usable.
 type ConnectOptions struct {
 	// AppName is sent to the server and shows in its logs and currentOp.
 	AppName string
-	// Timeout bounds server selection, the TCP connect and the startup
-	// ping; zero means DefaultTimeout.
+	// Timeout bounds the TCP connect and the startup, during which the
+	// server is pinged until it answers; zero means DefaultTimeout.
 	Timeout time.Duration
+	// ServerSelectionTimeout bounds how long each operation waits for a
+	// usable server; zero means DefaultServerSelectionTimeout.
+	ServerSelectionTimeout time.Duration
 	// Logger receives one line when connected; nil discards it.
 	Logger *slog.Logger
 }
@@ -42,10 +51,14 @@ func Connect(ctx context.Context, uri, database string, opts ConnectOptions) (*m
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	selection := opts.ServerSelectionTimeout
+	if selection <= 0 {
+		selection = DefaultServerSelectionTimeout
+	}
 	secrets := uriSecrets(uri)
 
 	co := options.Client().ApplyURI(uri).
-		SetServerSelectionTimeout(timeout).
+		SetServerSelectionTimeout(selection).
 		SetConnectTimeout(timeout)
 	if opts.AppName != "" {
 		co.SetAppName(opts.AppName)
@@ -57,7 +70,7 @@ func Connect(ctx context.Context, uri, database string, opts ConnectOptions) (*m
 
 	pingCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := client.Ping(pingCtx, readpref.Primary()); err != nil {
+	if err := pingUntilUp(pingCtx, client); err != nil {
 		// Disconnect with a fresh short context: ctx may be the one that
 		// just expired, and we must not leak the client's monitors.
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -71,6 +84,23 @@ func Connect(ctx context.Context, uri, database string, opts ConnectOptions) (*m
 			slog.String("uri", redactURI(uri)), slog.String("database", database))
 	}
 	return client, client.Database(database), nil
+}
+
+// pingUntilUp pings the primary until it answers or ctx ends: one ping
+// gives up after the (short) server selection timeout, while a database
+// that starts next to the service may take longer to accept connections.
+func pingUntilUp(ctx context.Context, client *mongo.Client) error {
+	for {
+		err := client.Ping(ctx, readpref.Primary())
+		if err == nil || ctx.Err() != nil || !IsUnavailable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // redactURI returns uri with its password replaced and its query dropped, so

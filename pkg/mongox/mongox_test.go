@@ -314,3 +314,52 @@ func names(specs []mongo.IndexSpecification) []string {
 	}
 	return out
 }
+
+// Health follows the database: up after connecting, down (rpcerr
+// Unavailable) once a ping fails while the server is stopped, up again
+// after it restarts, with the same client throughout.
+func TestHealthFollowsAnOutage(t *testing.T) {
+	ctx := testCtx(t)
+	m := testkit.OwnMongo(t)
+	client, _, err := mongox.Connect(ctx, m.URI(), "app", mongox.ConnectOptions{ServerSelectionTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	changes := make(chan error, 4)
+	h := mongox.WatchHealth(ctx, client, mongox.HealthOptions{Interval: 50 * time.Millisecond, Timeout: 200 * time.Millisecond,
+		OnChange: func(err error) { changes <- err }})
+	defer h.Stop()
+	if err := h.Err(); err != nil {
+		t.Fatalf("Err after connecting = %v", err)
+	}
+
+	next := func() error {
+		t.Helper()
+		select {
+		case err := <-changes:
+			return err
+		case <-ctx.Done():
+			t.Fatal("health did not change")
+			return nil
+		}
+	}
+	m.Stop()
+	if err := next(); err == nil {
+		t.Fatal("first change after the stop was to up")
+	}
+	if e, ok := rpcerr.As(h.Err()); !ok || e.Code != rpcerr.Unavailable {
+		t.Fatalf("Err while down = %v, want unavailable", h.Err())
+	}
+
+	m.Start(t)
+	if err := next(); err != nil {
+		t.Fatalf("change after the restart = %v, want up", err)
+	}
+	if err := h.Err(); err != nil {
+		t.Fatalf("Err after the restart = %v", err)
+	}
+	if err := client.Ping(ctx, nil); err != nil {
+		t.Fatalf("the same client does not serve after the restart: %v", err)
+	}
+}

@@ -32,10 +32,10 @@ func NewClient(nc *nats.Conn) *Client {
 // Request sends req as JSON to subject with the metadata and deadline of ctx
 // in headers, and decodes the JSON reply into resp (a nil resp ignores the
 // reply body). A service's error reply is returned as the *rpcerr.Error it
-// sent (use rpcerr.As to get it). No service listening, no answer before the deadline and a closed
-// connection are all rpcerr Unavailable (503): the caller learns at once, or
-// at its deadline, that the service is not there. A cancelled ctx returns
-// ctx's error.
+// sent (use rpcerr.As to get it). No service listening, no answer before the
+// deadline, and a connection that is closed or reconnecting are all rpcerr
+// Unavailable (503): the caller learns at once, or at its deadline, that the
+// service is not there. A cancelled ctx returns ctx's error.
 func (c *Client) Request(ctx context.Context, subject string, req any, resp any) error {
 	if _, ok := ctx.Deadline(); !ok {
 		timeout := c.DefaultTimeout
@@ -56,6 +56,18 @@ func (c *Client) Request(ctx context.Context, subject string, req any, resp any)
 	}
 	InjectHeaders(ctx, msg.Header)
 
+	// A disconnected connection would hold the request in its reconnect
+	// buffer and send it once NATS is back, so the caller would wait out
+	// its deadline for an outage the connection already knows about. The
+	// buffer stays for JetStream publishes (see Connect); requests are
+	// refused here instead.
+	if !c.nc.IsConnected() {
+		cause := nats.ErrDisconnected
+		if c.nc.IsClosed() {
+			cause = nats.ErrConnectionClosed
+		}
+		return requestError(ctx, subject, cause)
+	}
 	reply, err := c.nc.RequestMsgWithContext(ctx, msg)
 	if err != nil {
 		return requestError(ctx, subject, err)

@@ -40,6 +40,13 @@ const (
 // request it should serve is lost. Its supervisor (compose restart policy,
 // Kubernetes) restarts it with backoff; once connected, an outage is ridden
 // out by reconnecting.
+//
+// The reconnect buffer keeps its default: a JetStream publish made during a
+// short outage is sent on reconnect and still acknowledged, and one whose
+// caller gave up meanwhile is harmless, since every publish carries a
+// de-duplication id (Publish) and consumers skip work already done.
+// Requests must not wait in it, so Client.Request refuses them while the
+// connection is down.
 func Connect(url string, opts ConnectOptions) (*nats.Conn, error) {
 	log := loggerOrDiscard(opts.Logger)
 	servers, err := checkURLs(url)

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -15,9 +16,11 @@ type NATSServer struct {
 	// URL is the client URL; it stays the same across Restart.
 	URL string
 
-	dir    string
-	port   int
-	server *embedded.NATSServer
+	dir  string
+	port int
+
+	mu     sync.Mutex
+	server *embedded.NATSServer // nil while stopped
 }
 
 // NATS starts a fresh nats-server with JetStream stored in t.TempDir().
@@ -32,7 +35,7 @@ func NATS(t testing.TB) *NATSServer {
 	n := &NATSServer{URL: srv.ClientURL(), dir: dir, port: srv.Port(), server: srv}
 	// Registered after t.TempDir so the server stops before its store
 	// directory is removed (cleanups run last-in, first-out).
-	t.Cleanup(func() { n.server.Shutdown() })
+	t.Cleanup(n.Stop)
 	return n
 }
 
@@ -68,7 +71,31 @@ func (n *NATSServer) JetStream(t testing.TB) jetstream.JetStream {
 // connections from Conn reconnect by themselves.
 func (n *NATSServer) Restart(t testing.TB) {
 	t.Helper()
-	n.server.Shutdown()
+	n.Stop()
+	n.Start(t)
+}
+
+// Stop shuts the server down, leaving its port and store for Start: an
+// outage for the code under test, whose connections keep reconnecting.
+// Stopping a stopped server does nothing.
+func (n *NATSServer) Stop() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.server != nil {
+		n.server.Shutdown()
+		n.server = nil
+	}
+}
+
+// Start starts a stopped server again on the same port with the same
+// store directory; a running server is left as it is.
+func (n *NATSServer) Start(t testing.TB) {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.server != nil {
+		return
+	}
 	srv, err := embedded.StartNATS(embedded.NATSOptions{Dir: n.dir, Port: n.port, ServerName: "testkit"})
 	if err != nil {
 		t.Fatalf("testkit: restart nats on port %d: %v", n.port, err)
