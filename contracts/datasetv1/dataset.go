@@ -60,8 +60,8 @@ type Dataset struct {
 	RowsRejected *int64    `json:"rows_rejected,omitempty" doc:"Converted datasets: rows not kept; GET /datasets/{id}/rejects lists them"`
 	Warnings     []Warning `json:"warnings,omitempty" doc:"What the user should check; a ready dataset with warnings is 'ready with warnings'"`
 	Source       *Source   `json:"source,omitempty" doc:"How the file was read"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	UpdatedAt    time.Time `json:"updated_at,omitzero"`
 }
 
 // Warning codes.
@@ -150,16 +150,24 @@ type ConvertRequest struct {
 	Description string `json:"description,omitempty"`
 	ConvertOptions
 	Async bool `json:"async,omitempty"`
+	// IdempotencyKey names the request for its retries: the same key with
+	// the same request answers with the dataset the first one made; with
+	// another request it is a validation error. The gateway takes it from
+	// the Idempotency-Key header.
+	IdempotencyKey string `json:"idempotency_key,omitempty" doc:"The Idempotency-Key header, for clients that cannot set one (an HTML form); the header wins" maxLength:"255"`
 }
 
 // ConvertReply is either the finished dataset (Accepted false: HTTP 201) or,
 // when the conversion was asked async or outlived the wait, only its id and
-// status (Accepted true: HTTP 202 {dataset_id, status}).
+// status (Accepted true: HTTP 202 {dataset_id, status}). Existing says the
+// dataset is an earlier request's, which this one repeated (HTTP 200 when
+// it is ready).
 type ConvertReply struct {
 	Dataset   *Dataset `json:"dataset,omitempty"`
 	DatasetID string   `json:"dataset_id"`
 	Status    Status   `json:"status"`
 	Accepted  bool     `json:"accepted"`
+	Existing  bool     `json:"existing,omitempty"`
 }
 
 // CreateRequest makes an empty dataset with a declared schema.

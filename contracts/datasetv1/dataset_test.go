@@ -82,10 +82,15 @@ func TestWireFormat(t *testing.T) {
 			FileID: fileID, DatasetName: "sales", Description: "Orders of 2024", ConvertOptions: opts, Async: true,
 		}},
 		{Name: "convert_request_defaults", Value: dv1.ConvertRequest{FileID: fileID, DatasetName: "sales"}},
+		{Name: "convert_request_idempotent", Value: dv1.ConvertRequest{FileID: fileID, DatasetName: "sales",
+			IdempotencyKey: "3f0c2a9e-8d4b-4c1e-9a57-0b6e2d1f7c44"}},
 		{Name: "convert_reply_done", Value: dv1.ConvertReply{
 			Dataset: ptr(readyDataset()), DatasetID: datasetID, Status: dv1.StatusReady,
 		}},
 		{Name: "convert_reply_accepted", Value: dv1.ConvertReply{DatasetID: datasetID, Status: dv1.StatusProcessing, Accepted: true}},
+		{Name: "convert_reply_existing", Value: dv1.ConvertReply{
+			Dataset: ptr(readyDataset()), DatasetID: datasetID, Status: dv1.StatusReady, Existing: true,
+		}},
 		{Name: "create_request", Value: dv1.CreateRequest{DatasetName: "sales", Description: "Orders of 2024", Schema: schema()}},
 		{Name: "list_request", Value: dv1.ListRequest{Page: paging.Page{Skip: 0, Limit: 100}}},
 		{Name: "list_reply", Value: dv1.ListReply{Datasets: []dv1.Dataset{readyDataset(), failed}, Total: 2}},

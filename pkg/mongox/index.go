@@ -22,6 +22,10 @@ type Index struct {
 	// Give TTL indexes a name so reports can say which one fell back.
 	Name   string
 	Unique bool
+	// Sparse leaves documents without the (single) key field out of the
+	// index, so a unique index holds only among documents that have it.
+	// FerretDB v1 leaves them out of every index anyway.
+	Sparse bool
 	// ExpireAfter makes a TTL index (rounded up to whole seconds); zero means
 	// no expiry.
 	ExpireAfter time.Duration
@@ -81,6 +85,9 @@ func indexModel(ix Index, withTTL bool) mongo.IndexModel {
 	}
 	if ix.Unique {
 		o.SetUnique(true)
+	}
+	if ix.Sparse {
+		o.SetSparse(true)
 	}
 	if withTTL && ix.ExpireAfter > 0 {
 		o.SetExpireAfterSeconds(ttlSeconds(ix.ExpireAfter))

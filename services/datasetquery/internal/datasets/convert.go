@@ -250,53 +250,97 @@ func csvReading(o ConvertOptions) duck.CSVOptions {
 // StartConvert validates a conversion, stores the dataset as processing
 // and queues its job. The caller waits for the outcome (or not). A failed
 // dataset of the same name gives its name up: a retry replaces it.
-func (s *Service) StartConvert(ctx context.Context, ownerID, fileID, name, description string, o ConvertOptions) (Dataset, error) {
-	if err := ValidateName(name); err != nil {
-		return Dataset{}, err
+//
+// A repeat of a conversion already asked for is answered with its dataset
+// (existing true) rather than a second conversion: a request with the
+// IdempotencyKey of an earlier one (a different request with that key is a
+// ValidationError), or one with the same name, file and options as a
+// dataset that is processing or ready.
+func (s *Service) StartConvert(ctx context.Context, ownerID string, r ConvertRequest) (d Dataset, existing bool, err error) {
+	if err := validateIdempotencyKey(r.IdempotencyKey); err != nil {
+		return Dataset{}, false, err
 	}
-	if err := validateOptions(o); err != nil {
-		return Dataset{}, err
+	if r.IdempotencyKey != "" {
+		prev, err := s.store.GetByIdempotencyKey(ctx, ownerID, r.IdempotencyKey)
+		if err == nil {
+			d, err := replay(prev, r)
+			return d, err == nil, err
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Dataset{}, false, err
+		}
+	}
+	if err := ValidateName(r.Name); err != nil {
+		return Dataset{}, false, err
+	}
+	if err := validateOptions(r.Options); err != nil {
+		return Dataset{}, false, err
 	}
 	if s.files == nil || s.jobs == nil {
-		return Dataset{}, errors.New("conversion is not configured")
+		return Dataset{}, false, errors.New("conversion is not configured")
 	}
-	f, err := s.openFile(ctx, ownerID, fileID)
+	f, err := s.openFile(ctx, ownerID, r.FileID)
 	if err != nil {
-		return Dataset{}, err
+		return Dataset{}, false, err
 	}
-	if _, err := checkSource(f, o); err != nil {
-		return Dataset{}, err
+	if _, err := checkSource(f, r.Options); err != nil {
+		return Dataset{}, false, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	doc := Dataset{
-		OwnerID: ownerID, Name: name, Description: description, Schema: []Column{},
-		Status: StatusProcessing, FileID: f.ID, CreatedAt: now, UpdatedAt: now,
+		OwnerID: ownerID, Name: r.Name, Description: r.Description, Schema: []Column{},
+		Status: StatusProcessing, FileID: f.ID, IdempotencyKey: r.IdempotencyKey, RequestFingerprint: r.fingerprint(),
+		CreatedAt: now, UpdatedAt: now,
 	}
-	d, err := s.store.Insert(ctx, doc)
-	if errors.Is(err, ErrDuplicateName) && s.releaseFailedName(ctx, ownerID, name) {
-		d, err = s.store.Insert(ctx, doc)
+	d, err = s.store.Insert(ctx, doc)
+	if errors.Is(err, ErrDuplicateName) {
+		if prev, ok := s.earlierRequest(ctx, ownerID, r); ok {
+			d, err := replay(prev, r)
+			return d, err == nil, err
+		}
+		if s.releaseFailedName(ctx, ownerID, r.Name) {
+			d, err = s.store.Insert(ctx, doc)
+		}
 	}
 	if err != nil {
-		return Dataset{}, err
+		return Dataset{}, false, err
 	}
 	// Counting after the insert makes the cap hold under concurrent
 	// requests: each sees the others' documents, so at worst both back off.
 	if n, err := s.store.CountProcessing(ctx, ownerID); err != nil || n > s.conv.MaxPending {
 		s.discard(ctx, d)
 		if err != nil {
-			return Dataset{}, err
+			return Dataset{}, false, err
 		}
-		return Dataset{}, fmt.Errorf("%w: at most %d at once; retry when one has finished", ErrTooManyConversions, s.conv.MaxPending)
+		return Dataset{}, false, fmt.Errorf("%w: at most %d at once; retry when one has finished", ErrTooManyConversions, s.conv.MaxPending)
 	}
 	if err := s.pub.Created(ctx, d); err != nil {
 		s.log.WarnContext(ctx, "publish dataset created", "dataset_id", d.ID, "error", err)
 	}
-	job := ConvertJob{DatasetID: d.ID, OwnerID: ownerID, FileID: f.ID, Options: o, RequestedAt: now}
+	job := ConvertJob{DatasetID: d.ID, OwnerID: ownerID, FileID: f.ID, Options: r.Options, RequestedAt: now}
 	if err := s.jobs.EnqueueConvert(ctx, job); err != nil {
 		s.discard(ctx, d)
-		return Dataset{}, fmt.Errorf("queue conversion: %w", err)
+		return Dataset{}, false, fmt.Errorf("queue conversion: %w", err)
 	}
-	return d, nil
+	return d, false, nil
+}
+
+// earlierRequest finds, after an insert was refused as a duplicate, the
+// dataset of an earlier request this one may repeat: the one its key names
+// (a request with the same key got in first), else the dataset of the same
+// name when the same name, file and options made it and it has not failed
+// (a failed one gives its name up instead).
+func (s *Service) earlierRequest(ctx context.Context, ownerID string, r ConvertRequest) (Dataset, bool) {
+	if r.IdempotencyKey != "" {
+		if prev, err := s.store.GetByIdempotencyKey(ctx, ownerID, r.IdempotencyKey); err == nil {
+			return prev, true
+		}
+	}
+	prev, err := s.store.GetByName(ctx, ownerID, r.Name)
+	if err != nil || prev.Status == StatusFailed || prev.RequestFingerprint != r.fingerprint() {
+		return Dataset{}, false
+	}
+	return prev, true
 }
 
 // releaseFailedName deletes the owner's failed dataset of that name, so a

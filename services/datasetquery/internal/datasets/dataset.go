@@ -46,9 +46,14 @@ type Dataset struct {
 	// created empty or still converting.
 	Report *Report
 	// Rejects is the Parquet file of the rows a conversion did not keep.
-	Rejects   *duck.Part
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Rejects *duck.Part
+	// IdempotencyKey is the key the converting request carried ("" for
+	// none); RequestFingerprint sums up what that request asked for (see
+	// ConvertRequest), so a repeat can be told from a different request.
+	IdempotencyKey     string
+	RequestFingerprint string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // Report is the account of a conversion: how many data rows the file had,
@@ -157,6 +162,10 @@ type Store interface {
 	List(ctx context.Context, ownerID string, skip, limit int) ([]Dataset, int, error)
 	Get(ctx context.Context, ownerID, id string) (Dataset, error)
 	GetByName(ctx context.Context, ownerID, name string) (Dataset, error)
+	// GetByIdempotencyKey returns the owner's dataset made by the request
+	// with that key. A key is unique per owner: inserting a second
+	// dataset with it is refused like a taken name (ErrDuplicateName).
+	GetByIdempotencyKey(ctx context.Context, ownerID, key string) (Dataset, error)
 	Update(ctx context.Context, ownerID, id string, c Changes) (Dataset, error)
 	Delete(ctx context.Context, ownerID, id string) (Dataset, error)
 	DeleteOwner(ctx context.Context, ownerID string) (int, error)

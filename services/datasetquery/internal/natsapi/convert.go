@@ -37,11 +37,18 @@ func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertRe
 		defer stop()
 		outcome = ch
 	}
-	d, err := a.core.StartConvert(ctx, uid, req.FileID, req.DatasetName, req.Description, toCoreOptions(req.ConvertOptions))
+	d, existing, err := a.core.StartConvert(ctx, uid, datasets.ConvertRequest{
+		FileID: req.FileID, Name: req.DatasetName, Description: req.Description,
+		Options: toCoreOptions(req.ConvertOptions), IdempotencyKey: req.IdempotencyKey,
+	})
 	if err != nil {
 		return dv1.ConvertReply{}, mapError(err)
 	}
-	accepted := dv1.ConvertReply{DatasetID: d.ID, Status: dv1.StatusProcessing, Accepted: true}
+	// A repeated request may find its conversion over already.
+	if reply, done, err := convertOutcome(d, existing); done {
+		return reply, err
+	}
+	accepted := dv1.ConvertReply{DatasetID: d.ID, Status: dv1.StatusProcessing, Accepted: true, Existing: existing}
 	if req.Async {
 		return accepted, nil
 	}
@@ -74,15 +81,24 @@ func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertRe
 		if err != nil {
 			return dv1.ConvertReply{}, mapError(err)
 		}
-		switch cur.Status {
-		case datasets.StatusReady:
-			out := fromCoreDataset(cur)
-			return dv1.ConvertReply{Dataset: &out, DatasetID: cur.ID, Status: dv1.StatusReady}, nil
-		case datasets.StatusFailed:
-			return dv1.ConvertReply{}, rpcerr.Field(rpcerr.Validation, "file_id",
-				fmt.Sprintf("conversion failed (dataset %s): %s", cur.ID, cur.Error))
+		if reply, done, err := convertOutcome(cur, existing); done {
+			return reply, err
 		}
 	}
+}
+
+// convertOutcome is the answer of a conversion that is over: the ready
+// dataset, or the reason it failed; done is false while it is processing.
+func convertOutcome(d datasets.Dataset, existing bool) (reply dv1.ConvertReply, done bool, err error) {
+	switch d.Status {
+	case datasets.StatusReady:
+		out := fromCoreDataset(d)
+		return dv1.ConvertReply{Dataset: &out, DatasetID: d.ID, Status: dv1.StatusReady, Existing: existing}, true, nil
+	case datasets.StatusFailed:
+		return dv1.ConvertReply{}, true, rpcerr.Field(rpcerr.Validation, "file_id",
+			fmt.Sprintf("conversion failed (dataset %s): %s", d.ID, d.Error))
+	}
+	return dv1.ConvertReply{}, false, nil
 }
 
 // watchOutcomes delivers the dataset ids of the user's conversion outcome

@@ -52,9 +52,15 @@ type datasetDoc struct {
 	Rejects      *partDoc      `bson:"rejects,omitempty"`
 	// Attempts counts the conversion runs started (a crash or outage
 	// retries one).
-	Attempts  int       `bson:"attempts,omitempty"`
-	CreatedAt time.Time `bson:"created_at"`
-	UpdatedAt time.Time `bson:"updated_at"`
+	Attempts int `bson:"attempts,omitempty"`
+	// IdempotencyKey is the converting request's key prefixed with the
+	// owner ("<owner_id>/<key>"): one field, so that a sparse unique index
+	// makes keys unique per owner while datasets without one stay out of
+	// it (a compound sparse index would still hold every dataset).
+	IdempotencyKey     string    `bson:"idempotency_key,omitempty"`
+	RequestFingerprint string    `bson:"request_fingerprint,omitempty"`
+	CreatedAt          time.Time `bson:"created_at"`
+	UpdatedAt          time.Time `bson:"updated_at"`
 }
 
 type warningDoc struct {
@@ -104,7 +110,16 @@ func Indexes() []mongox.Index {
 	return []mongox.Index{
 		{Collection: Collection, Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "name", Value: 1}}, Unique: true, Name: "owner_name_unique"},
 		{Collection: Collection, Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}, Name: "owner_created"},
+		{Collection: Collection, Keys: bson.D{{Key: "idempotency_key", Value: 1}}, Unique: true, Sparse: true, Name: "idempotency_key_unique"},
 	}
+}
+
+// idempotencyKey is the stored form of an owner's key.
+func idempotencyKey(ownerID, key string) string {
+	if key == "" {
+		return ""
+	}
+	return ownerID + "/" + key
 }
 
 // EnsureIndexes creates the indexes.
@@ -164,6 +179,20 @@ func (s *Store) Get(ctx context.Context, ownerID, id string) (datasets.Dataset, 
 func (s *Store) GetByName(ctx context.Context, ownerID, name string) (datasets.Dataset, error) {
 	var doc datasetDoc
 	if err := s.coll.FindOne(ctx, bson.M{"owner_id": ownerID, "name": name}).Decode(&doc); err != nil {
+		return datasets.Dataset{}, mapErr(err)
+	}
+	return fromDoc(doc), nil
+}
+
+// GetByIdempotencyKey returns the owner's dataset made by the request with
+// that key.
+func (s *Store) GetByIdempotencyKey(ctx context.Context, ownerID, key string) (datasets.Dataset, error) {
+	if key == "" {
+		return datasets.Dataset{}, datasets.ErrNotFound
+	}
+	var doc datasetDoc
+	filter := bson.M{"owner_id": ownerID, "idempotency_key": idempotencyKey(ownerID, key)}
+	if err := s.coll.FindOne(ctx, filter).Decode(&doc); err != nil {
 		return datasets.Dataset{}, mapErr(err)
 	}
 	return fromDoc(doc), nil
@@ -326,6 +355,7 @@ func toDoc(d datasets.Dataset) datasetDoc {
 	doc := datasetDoc{
 		Name: d.Name, Description: d.Description, OwnerID: d.OwnerID, DataSchema: toColumnDocs(d.Schema),
 		RowCount: d.RowCount, Status: string(d.Status), Error: d.Error, FileID: d.FileID, Parts: toPartDocs(d.Parts),
+		IdempotencyKey: idempotencyKey(d.OwnerID, d.IdempotencyKey), RequestFingerprint: d.RequestFingerprint,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
 	if d.ID != "" {
@@ -341,8 +371,10 @@ func fromDoc(doc datasetDoc) datasets.Dataset {
 	}
 	d := datasets.Dataset{
 		ID: doc.ID.Hex(), OwnerID: doc.OwnerID, Name: doc.Name, Description: doc.Description, Schema: schema,
-		RowCount: doc.RowCount, Status: datasets.Status(doc.Status), Error: doc.Error, FileID: doc.FileID,
-		Parts: fromPartDocs(doc.Parts), CreatedAt: doc.CreatedAt.UTC(), UpdatedAt: doc.UpdatedAt.UTC(),
+		RowCount: doc.RowCount, Status: statusOf(doc), Error: doc.Error, FileID: doc.FileID,
+		Parts:          fromPartDocs(doc.Parts),
+		IdempotencyKey: strings.TrimPrefix(doc.IdempotencyKey, doc.OwnerID+"/"), RequestFingerprint: doc.RequestFingerprint,
+		CreatedAt: doc.CreatedAt.UTC(), UpdatedAt: doc.UpdatedAt.UTC(),
 	}
 	if doc.RowsRead != nil || doc.Source != nil {
 		d.Report = fromReportDoc(doc)
@@ -351,6 +383,15 @@ func fromDoc(doc datasetDoc) datasets.Dataset {
 		d.Rejects = &duck.Part{Key: doc.Rejects.Key, ETag: doc.Rejects.ETag, Size: doc.Rejects.Size}
 	}
 	return d
+}
+
+// statusOf reads a document's status. The Python service wrote no status:
+// a dataset existed once its table did, so a document without one is ready.
+func statusOf(doc datasetDoc) datasets.Status {
+	if doc.Status == "" {
+		return datasets.StatusReady
+	}
+	return datasets.Status(doc.Status)
 }
 
 // reportDoc is a Report as the document's top-level fields.
