@@ -90,15 +90,21 @@ type Options struct {
 	Log         *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Available, when set, is asked before MongoDB is: while it returns an
+	// error (mongox.Health.Err: the database is known to be down) that
+	// error is the answer at once, instead of a wait for server selection.
+	// Cached identities are still served.
+	Available func() error
 }
 
 // Service resolves, reads and writes users.
 type Service struct {
-	store *store
-	local *localCache
-	redis *redisCache // nil without Redis
-	log   *slog.Logger
-	now   func() time.Time
+	store     *store
+	local     *localCache
+	redis     *redisCache // nil without Redis
+	log       *slog.Logger
+	now       func() time.Time
+	available func() error
 }
 
 // New returns a Service over o.DB's users collection. Call EnsureIndexes once
@@ -123,10 +129,11 @@ func New(o Options) *Service {
 		o.Now = time.Now
 	}
 	s := &Service{
-		store: &store{coll: o.DB.Collection(Collection)},
-		local: newLocalCache(o.LocalSize, o.LocalTTL),
-		log:   o.Log,
-		now:   o.Now,
+		store:     &store{coll: o.DB.Collection(Collection)},
+		local:     newLocalCache(o.LocalSize, o.LocalTTL),
+		log:       o.Log,
+		now:       o.Now,
+		available: o.Available,
 	}
 	if o.Redis != nil {
 		s.redis = &redisCache{client: o.Redis, prefix: o.RedisPrefix, ttl: o.RedisTTL}
@@ -164,6 +171,9 @@ func (s *Service) Resolve(ctx context.Context, clerkID string) (Identity, error)
 			return id, nil
 		}
 	}
+	if err := s.storeDown(); err != nil {
+		return Identity{}, err
+	}
 	id, err := s.store.findOrCreate(ctx, clerkID, s.now().UTC())
 	if err != nil {
 		return Identity{}, err
@@ -179,13 +189,27 @@ func (s *Service) Resolve(ctx context.Context, clerkID string) (Identity, error)
 // Lookup reads the identity of clerkID from MongoDB, bypassing the caches
 // and creating nothing; ErrNotFound when there is no document.
 func (s *Service) Lookup(ctx context.Context, clerkID string) (Identity, error) {
+	if err := s.storeDown(); err != nil {
+		return Identity{}, err
+	}
 	return s.store.findByClerkID(ctx, clerkID)
 }
 
 // Get returns the user document with internal id userID (GET /auth/me);
 // ErrNotFound for a malformed or unknown id.
 func (s *Service) Get(ctx context.Context, userID string) (userv1.User, error) {
+	if err := s.storeDown(); err != nil {
+		return userv1.User{}, err
+	}
 	return s.store.get(ctx, userID)
+}
+
+// storeDown is Options.Available's error, nil when MongoDB may be asked.
+func (s *Service) storeDown() error {
+	if s.available == nil {
+		return nil
+	}
+	return s.available()
 }
 
 // ApplyProfile creates or updates the document of p.ClerkID unless the
@@ -195,6 +219,9 @@ func (s *Service) Get(ctx context.Context, userID string) (userv1.User, error) {
 func (s *Service) ApplyProfile(ctx context.Context, p Profile) (ApplyResult, error) {
 	if p.ClerkID == "" {
 		return ApplyResult{}, rpcerr.Invalid("id", "user id is missing")
+	}
+	if err := s.storeDown(); err != nil {
+		return ApplyResult{}, err
 	}
 	res, err := s.store.applyProfile(ctx, p)
 	if err != nil {
@@ -209,6 +236,9 @@ func (s *Service) ApplyProfile(ctx context.Context, p Profile) (ApplyResult, err
 // Delete removes the document of clerkID, reporting whether there was one,
 // and drops its cached identity.
 func (s *Service) Delete(ctx context.Context, clerkID string) (bool, error) {
+	if err := s.storeDown(); err != nil {
+		return false, err
+	}
 	deleted, err := s.store.deleteByClerkID(ctx, clerkID)
 	if err != nil {
 		return false, err
