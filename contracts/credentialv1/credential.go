@@ -16,8 +16,8 @@ type Credential struct {
 	BaseURL           string            `json:"base_url,omitempty"`
 	AdditionalHeaders map[string]string `json:"additional_headers,omitempty"`
 	IsActive          bool              `json:"is_active"`
-	CreatedAt         time.Time         `json:"created_at"`
-	UpdatedAt         time.Time         `json:"updated_at"`
+	CreatedAt         time.Time         `json:"created_at,omitzero"`
+	UpdatedAt         time.Time         `json:"updated_at,omitzero"`
 	APIKeyMasked      string            `json:"api_key_masked,omitempty"`
 	LastTestedAt      *time.Time        `json:"last_tested_at,omitempty"`
 	LastTestOK        *bool             `json:"last_test_ok,omitempty"`

@@ -15,8 +15,8 @@ type Provider struct {
 	APIKeyHeader string    `json:"api_key_header"`
 	APIKeyPrefix string    `json:"api_key_prefix"`
 	IsActive     bool      `json:"is_active"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	UpdatedAt    time.Time `json:"updated_at,omitzero"`
 }
 
 // ProvidersListRequest filters the providers; the gateway sets ActiveOnly

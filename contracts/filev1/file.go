@@ -47,8 +47,8 @@ type File struct {
 	SHA256       string    `json:"sha256,omitempty"`
 	Error        string    `json:"error,omitempty"`
 	Preview      *Preview  `json:"preview,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	UpdatedAt    time.Time `json:"updated_at,omitzero"`
 }
 
 // Preview is what processing learned about a CSV or XLSX: the dialect it

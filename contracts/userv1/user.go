@@ -25,8 +25,8 @@ type User struct {
 	Banned         bool      `json:"banned"`
 	IsOAuth        bool      `json:"is_oauth"`
 	OAuthProviders []string  `json:"oauth_providers"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	CreatedAt      time.Time `json:"created_at,omitzero"`
+	UpdatedAt      time.Time `json:"updated_at,omitzero"`
 }
 
 // MarshalJSON writes absent lists as [] rather than null: the web client

@@ -47,6 +47,33 @@ type userDoc struct {
 	UpdatedAt      time.Time     `bson:"updated_at"`
 }
 
+// standIn is what a user without a username or a primary email stores in
+// that field. The Python service's database has unique, non-sparse indexes
+// on username and primary_email (Beanie's Indexed(unique=True)); MongoDB
+// indexes a missing field as null, so a second user lacking either field
+// (every user created on first request, every Clerk user without a
+// username) would be refused as a duplicate. The clerk id is unique, and
+// "clerk:" keeps the stand-in apart from any real username (Clerk allows
+// none with ':') and any real email (it has no '@'). The indexes are the
+// old service's and stay as they are; the stand-in is read back as absent.
+func standIn(clerkID string) string { return "clerk:" + clerkID }
+
+// orStandIn is v, or the stand-in of clerkID when v is empty.
+func orStandIn(v, clerkID string) string {
+	if v == "" {
+		return standIn(clerkID)
+	}
+	return v
+}
+
+// unlessStandIn is v, or "" when v is the stand-in of clerkID.
+func unlessStandIn(v, clerkID string) string {
+	if v == standIn(clerkID) {
+		return ""
+	}
+	return v
+}
+
 // provisionalField marks a document created from a session token before
 // Clerk told us anything about the user. Its updated_at is our clock, not
 // Clerk's, so the first webhook must win regardless of it.
@@ -57,8 +84,8 @@ func toUser(d userDoc) userv1.User {
 		ID:             d.ID.Hex(),
 		ClerkID:        d.ClerkID,
 		Emails:         d.Emails,
-		PrimaryEmail:   d.PrimaryEmail,
-		Username:       d.Username,
+		PrimaryEmail:   unlessStandIn(d.PrimaryEmail, d.ClerkID),
+		Username:       unlessStandIn(d.Username, d.ClerkID),
 		FirstName:      d.FirstName,
 		LastName:       d.LastName,
 		HasImage:       d.HasImage,
@@ -113,6 +140,8 @@ func (s *store) findOrCreate(ctx context.Context, clerkID string, now time.Time)
 		{Key: "_id", Value: oid},
 		{Key: "clerk_id", Value: clerkID},
 		{Key: "emails", Value: bson.A{}},
+		{Key: "primary_email", Value: standIn(clerkID)},
+		{Key: "username", Value: standIn(clerkID)},
 		{Key: "has_image", Value: false},
 		{Key: "banned", Value: false},
 		{Key: "is_oauth", Value: false},
@@ -172,8 +201,8 @@ func (s *store) applyProfile(ctx context.Context, p Profile) (ApplyResult, error
 	update := bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "emails", Value: emails},
-			{Key: "primary_email", Value: p.PrimaryEmail},
-			{Key: "username", Value: p.Username},
+			{Key: "primary_email", Value: orStandIn(p.PrimaryEmail, p.ClerkID)},
+			{Key: "username", Value: orStandIn(p.Username, p.ClerkID)},
 			{Key: "first_name", Value: p.FirstName},
 			{Key: "last_name", Value: p.LastName},
 			{Key: "has_image", Value: p.HasImage},
