@@ -16,7 +16,7 @@ const Filtered = "[Filtered]"
 // credential. Matching ignores case.
 var secretWords = []string{
 	"authorization", "cookie", "token", "secret", "key", "password", "passwd",
-	"pwd", "signature", "credential", "session", "dsn", "auth",
+	"pwd", "signature", "credential", "session", "dsn", "auth", "ticket",
 }
 
 // isSecretName reports whether a header, parameter or map key names a

@@ -12,12 +12,13 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/nonefinity/backend/pkg/testkit"
 )
 
 const testIssuer = "https://clerk.example.test"
@@ -157,26 +158,8 @@ func (s *jwksServer) serve(keys ...testKey) {
 
 func (s *jwksServer) jwksURL() string { return s.URL + "/.well-known/jwks.json" }
 
-// fakeClock is a settable time source for the refresh rate limit.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // startRemote starts a RemoteJWKS against srv and stops it at cleanup.
-func startRemote(t testing.TB, url string, clock *fakeClock) *RemoteJWKS {
+func startRemote(t testing.TB, url string, clock *testkit.Clock) *RemoteJWKS {
 	t.Helper()
 	cfg := RemoteJWKSConfig{URL: url, RefreshInterval: time.Hour}
 	if clock != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/nonefinity/backend/pkg/testkit"
 )
 
 func TestKeyRotationIsPickedUpByOneForcedRefresh(t *testing.T) {
@@ -49,7 +51,7 @@ func TestForcedRefreshIsRateLimited(t *testing.T) {
 	oldKey := newRSAKey(t, "kid-old")
 	newKey := newRSAKey(t, "kid-new")
 	srv := newJWKSServer(t, oldKey)
-	clock := &fakeClock{now: time.Now()}
+	clock := testkit.NewClock(time.Now())
 	v := newTestVerifier(t, startRemote(t, srv.jwksURL(), clock), nil)
 	ctx := context.Background()
 
@@ -128,7 +130,7 @@ func TestCachedKeysSurviveJWKSOutage(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := newJWKSServer(t, key)
-			clock := &fakeClock{now: time.Now()}
+			clock := testkit.NewClock(time.Now())
 			remote := startRemote(t, srv.jwksURL(), clock)
 			v := newTestVerifier(t, remote, nil)
 			ctx := context.Background()
@@ -155,7 +157,7 @@ func TestNoKeysYieldsUnavailableNotInvalid(t *testing.T) {
 	key := newRSAKey(t, "kid-a")
 	srv := newJWKSServer(t, key)
 	srv.failing.Store(true)
-	clock := &fakeClock{now: time.Now()}
+	clock := testkit.NewClock(time.Now())
 	v := newTestVerifier(t, startRemote(t, srv.jwksURL(), clock), nil)
 	ctx := context.Background()
 	token := key.sign(t, goodClaims(time.Now()))
