@@ -13,13 +13,16 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/health"
 	"github.com/nonefinity/backend/pkg/logx"
 	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/pkg/opsserver"
 	"github.com/nonefinity/backend/pkg/telemetry"
 )
 
@@ -36,6 +39,9 @@ type Options struct {
 	// OffHeapMemory is what the service spends outside the Go heap (DuckDB's
 	// memory_limit), kept out of the Go memory limit (ApplyMemoryLimit).
 	OffHeapMemory int64
+	// Metrics is the registry the service's metrics go to; nil makes one
+	// (services/all shares its own between the services).
+	Metrics *prometheus.Registry
 }
 
 // Infra holds a service process's open connections.
@@ -45,14 +51,24 @@ type Infra struct {
 	Mongo *mongo.Client
 	DB    *mongo.Database
 	Store *objstore.Store
+	// Metrics is the registry to hand to the service (its Deps.Metrics);
+	// OPS_ADDR's /metrics serves it.
+	Metrics *prometheus.Registry
 
+	ops     *opsserver.Server
 	closers []func(context.Context) error
 }
 
 // Open sets up logging, Sentry and the Go memory limit, then connects to NATS and, as asked, to
 // MongoDB and object storage. On error everything opened so far is closed.
+//
+// With OPS_ADDR set it also serves /metrics and /health there, checking
+// what it connected to.
 func Open(ctx context.Context, cfg config.Base, opts Options) (*Infra, error) {
-	in := &Infra{Log: opts.Log}
+	in := &Infra{Log: opts.Log, Metrics: opts.Metrics}
+	if in.Metrics == nil {
+		in.Metrics = telemetry.NewRegistry()
+	}
 	if in.Log == nil {
 		if err := in.openLogAndSentry(cfg, opts); err != nil {
 			in.Close(ctx)
@@ -73,7 +89,9 @@ func Open(ctx context.Context, cfg config.Base, opts Options) (*Infra, error) {
 	in.closers = append(in.closers, func(context.Context) error { return natsx.Drain(nc, 10*time.Second) })
 
 	if opts.Mongo {
-		client, db, err := mongox.Connect(ctx, cfg.Mongo.URI(), cfg.Mongo.Database(), mongox.ConnectOptions{AppName: opts.Service, Logger: log})
+		client, db, err := mongox.Connect(ctx, cfg.Mongo.URI(), cfg.Mongo.Database(), mongox.ConnectOptions{
+			AppName: opts.Service, ServerSelectionTimeout: cfg.Mongo.ServerSelectionTimeout.Duration(), Logger: log,
+		})
 		if err != nil {
 			in.Close(ctx)
 			return nil, fmt.Errorf("mongodb: %w", err)
@@ -102,7 +120,50 @@ func Open(ctx context.Context, cfg config.Base, opts Options) (*Infra, error) {
 		}
 		in.Store = st
 	}
+	if cfg.OpsAddr != "" {
+		if err := in.serveOps(cfg.OpsAddr, opts); err != nil {
+			in.Close(ctx)
+			return nil, err
+		}
+	}
 	return in, nil
+}
+
+// serveOps starts the ops server; it is closed first, before the
+// connections its health checks use.
+func (in *Infra) serveOps(addr string, opts Options) error {
+	checks := map[string]health.Check{
+		"nats": func(context.Context) error {
+			if !in.NC.IsConnected() {
+				return errors.New("not connected")
+			}
+			return nil
+		},
+	}
+	if in.Mongo != nil {
+		checks["mongodb"] = func(ctx context.Context) error { return in.Mongo.Ping(ctx, nil) }
+	}
+	if in.Store != nil {
+		checks["object_storage"] = in.Store.EnsureBucket
+	}
+	srv, err := opsserver.Start(addr, opsserver.Options{
+		Service: opts.Service, Version: opts.Version, Registry: in.Metrics, Checks: checks, Log: in.Log,
+	})
+	if err != nil {
+		return err
+	}
+	in.ops = srv
+	in.closers = append(in.closers, srv.Close)
+	return nil
+}
+
+// OpsAddr is where the ops server listens ("" without OPS_ADDR), e.g. the
+// port the system chose for OPS_ADDR=127.0.0.1:0.
+func (in *Infra) OpsAddr() string {
+	if in.ops == nil {
+		return ""
+	}
+	return in.ops.Addr().String()
 }
 
 // Close releases everything in reverse order of opening: NATS is drained

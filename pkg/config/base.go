@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -30,6 +31,10 @@ type Base struct {
 	DataDir     string   `env:"DATA_DIR" envDefault:"./data"`
 	LogLevel    string   `env:"LOG_LEVEL" envDefault:"info"` // debug|info|warn|error
 	LogFile     string   `env:"LOG_FILE"`                    // optional; rotated by size
+	// OpsAddr is where a service run alone serves /metrics and /health
+	// (host:port); empty serves neither. services/all ignores it: its
+	// gateway port serves both.
+	OpsAddr string `env:"OPS_ADDR"`
 }
 
 // App is the process itself and the HTTP listener of the gateway.
@@ -69,6 +74,9 @@ type Mongo struct {
 	User     string `env:"MONGO_USER"`
 	Password string `env:"MONGO_PWD"`
 	RawURI   string `env:"MONGO_URI"`
+	// ServerSelectionTimeout is how long an operation waits for a usable
+	// server before it fails (503); 0 means mongox's default (2s).
+	ServerSelectionTimeout Duration `env:"MONGO_SERVER_SELECTION_TIMEOUT" envDefault:"2s"`
 }
 
 // URI is MONGO_URI when set, otherwise mongodb://user:pwd@host:port/ with the
@@ -226,6 +234,9 @@ func (b Base) Validate() error {
 	if b.Mongo.Port < 1 || b.Mongo.Port > 65535 {
 		bad("MONGO_PORT", "must be between 1 and 65535")
 	}
+	if b.Mongo.ServerSelectionTimeout < 0 || b.Mongo.ServerSelectionTimeout.Duration() > time.Minute {
+		bad("MONGO_SERVER_SELECTION_TIMEOUT", "must be between 0 (default 2s) and 1m")
+	}
 	if b.Mongo.RawURI != "" && !strings.HasPrefix(b.Mongo.RawURI, "mongodb://") && !strings.HasPrefix(b.Mongo.RawURI, "mongodb+srv://") {
 		bad("MONGO_URI", "must start with mongodb:// or mongodb+srv://")
 	}
@@ -256,6 +267,11 @@ func (b Base) Validate() error {
 	}
 	if b.Credential.KDFIterations < 1 {
 		bad("CREDENTIAL_KDF_ITERATIONS", "must be at least 1")
+	}
+	if b.OpsAddr != "" {
+		if _, port, err := net.SplitHostPort(b.OpsAddr); err != nil || port == "" {
+			bad("OPS_ADDR", "must be host:port or :port")
+		}
 	}
 	switch b.LogLevel {
 	case "debug", "info", "warn", "error":

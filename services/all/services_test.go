@@ -124,17 +124,11 @@ func TestServicesRegisterAndAnswerHealth(t *testing.T) {
 
 func getJSON(t *testing.T, url string) (int, []byte) {
 	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+	status, body := httpGet(t, url)
+	if !json.Valid(body) {
+		t.Fatalf("GET %s: not JSON: %s", url, body)
 	}
-	defer resp.Body.Close()
-	var raw json.RawMessage
-	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
-		t.Fatalf("GET %s: decode: %v", url, err)
-	}
-	return resp.StatusCode, raw
+	return status, body
 }
 
 // waitMicroInfo asks micro's discovery subject for a service's info, waiting

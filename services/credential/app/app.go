@@ -21,6 +21,7 @@ import (
 	"github.com/nonefinity/backend/pkg/boot"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/health"
+	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/services/credential/internal/credential"
 	"github.com/nonefinity/backend/services/credential/internal/events"
@@ -65,15 +66,15 @@ type Settings struct {
 	RotateBatchSize int `env:"CREDENTIAL_ROTATE_BATCH_SIZE" envDefault:"100"`
 	// TestTimeout bounds one key test against a provider.
 	TestTimeout config.Duration `env:"CREDENTIAL_TEST_TIMEOUT" envDefault:"10s"`
-	// StreamReplicas is the replica count of the USERS stream when this
-	// service creates it.
-	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
 }
 
 // Config is the service's configuration.
 type Config struct {
 	config.Base
 	Settings
+	// Streams are the replicas and limits of USERS, which this service
+	// declares so it can start before the others.
+	Streams natsx.StreamSettings
 }
 
 // withDefaults fills zero settings, for configs not built by config.Load.
@@ -83,9 +84,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RotateBatchSize == 0 {
 		c.RotateBatchSize = DefaultRotateBatchSize
-	}
-	if c.StreamReplicas == 0 {
-		c.StreamReplicas = 1
 	}
 	return c
 }
@@ -109,13 +107,10 @@ func (c Config) Validate() error {
 	if c.RotateBatchSize < 0 || c.RotateBatchSize > maxRotateBatchSize {
 		bad("CREDENTIAL_ROTATE_BATCH_SIZE", "must be between 1 and 10000")
 	}
-	if c.StreamReplicas < 0 || c.StreamReplicas > 5 {
-		bad("NATS_STREAM_REPLICAS", "must be between 1 and 5")
-	}
 	if err := prober.ValidateAllowedHosts(c.AllowedHosts); err != nil {
 		bad("CREDENTIAL_ALLOWED_HOSTS", "each entry must be a host name, IP address or CIDR prefix")
 	}
-	return errors.Join(append(errs, c.Base.Validate())...)
+	return errors.Join(append(errs, c.Base.Validate(), c.Streams.Validate())...)
 }
 
 // Deps are the connections the service works with.
@@ -190,15 +185,18 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	users, _ := contracts.StreamFor(contracts.StreamUsers)
-	if err := natsx.EnsureStreams(ctx, js, []contracts.StreamSpec{users}, natsx.StreamOptions{Replicas: cfg.StreamReplicas}); err != nil {
+	if err := cfg.Streams.Ensure(ctx, js, log, contracts.StreamUsers); err != nil {
 		return err
 	}
 
+	dbHealth := mongox.WatchHealth(ctx, d.DB.Client(), mongox.HealthOptions{Logger: log})
+	defer dbHealth.Stop()
 	ms, err := natsx.NewService(d.NC, natsx.ServiceConfig{
 		Name:        Name,
 		Version:     Version,
 		Description: "AI provider catalogue and encrypted provider API keys",
+		Metrics:     d.Metrics,
+		Available:   dbHealth.Err,
 	}, log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)
@@ -206,9 +204,9 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 	// Health first: it is the endpoint tools list first.
 	err = natsx.Handle(ms, healthv1.Subject(contracts.ServiceCredential), health.Handler(Name, Version, map[string]health.Check{
 		"mongodb": func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
-	}))
+	}), natsx.WithDescription(health.Description), natsx.AlwaysServed())
 	if err == nil {
-		err = natsapi.Register(ms, svc)
+		err = natsapi.Register(ms, svc, d.Metrics)
 	}
 	if err != nil {
 		_ = ms.Stop()

@@ -22,8 +22,10 @@ import (
 	"github.com/nonefinity/backend/pkg/boot"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/health"
+	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/pkg/scratch"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 	"github.com/nonefinity/backend/services/datasetquery/internal/events"
@@ -87,8 +89,14 @@ type Config struct {
 	// DatasetMaxPendingConversions caps one user's conversions in
 	// progress; more answer 429.
 	DatasetMaxPendingConversions int `env:"DATASET_MAX_PENDING_CONVERSIONS" envDefault:"10"`
-	// StreamReplicas for the streams this service ensures.
-	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
+	// Streams are the replicas and limits of the streams this service
+	// declares (DATASETS, JOBS, USERS).
+	Streams natsx.StreamSettings
+}
+
+// Validate checks the shared variables and the stream settings.
+func (c Config) Validate() error {
+	return errors.Join(c.Base.Validate(), c.Streams.Validate())
 }
 
 // duckConfig is the session configuration; the temp folder defaults to
@@ -149,7 +157,9 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := ensureStreams(ctx, js, max(cfg.StreamReplicas, 1)); err != nil {
+	// The streams this service publishes to and consumes from, so it can
+	// start before the others.
+	if err := cfg.Streams.Ensure(ctx, js, log, contracts.StreamDatasets, contracts.StreamJobs, contracts.StreamUsers); err != nil {
 		return err
 	}
 	st := store.New(d.DB)
@@ -171,7 +181,21 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go sessions.Run(sweepCtx)
-	pub := events.NewPublisher(js)
+	// Conversions, inserts and exports work in this instance's scratch
+	// directory; what a killed instance left there (a full source copy,
+	// up to DATASET_MAX_FILE_BYTES) is removed at the next start or by a
+	// sweep. Inserts and exports end with their request, long before a
+	// conversion's timeout.
+	space, err := scratch.Open(filepath.Join(sessions.Config().Root, "_scratch"),
+		scratch.Options{JobTimeout: cmp.Or(cfg.DatasetConvertTimeout.Duration(), 15*time.Minute), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer space.Close()
+	pub, err := events.NewPublisher(js, d.Metrics)
+	if err != nil {
+		return err
+	}
 	core := datasets.NewService(datasets.Deps{
 		Store: st, Objects: d.Store, Engine: sessions, Pub: pub, Jobs: pub,
 		Files: fileclient.New(natsx.NewClient(d.NC)),
@@ -183,14 +207,18 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 			MaxPending:          cfg.DatasetMaxPendingConversions,
 			Limits:              duck.Limits{MemoryLimit: dcfg.MemoryLimit, Threads: dcfg.Threads},
 		},
-		Scratch: filepath.Join(sessions.Config().Root, "_scratch"),
+		Scratch: space.Dir(),
 		Log:     log,
 	})
 
+	dbHealth := mongox.WatchHealth(ctx, d.DB.Client(), mongox.HealthOptions{Logger: log})
+	defer dbHealth.Stop()
 	svc, err := natsx.NewService(d.NC, natsx.ServiceConfig{
 		Name:        Name,
 		Version:     Version,
 		Description: "datasets from spreadsheets and SQL over them on DuckDB",
+		Metrics:     d.Metrics,
+		Available:   dbHealth.Err,
 	}, d.Log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)
@@ -199,8 +227,9 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		natsx.Handle(svc, healthv1.Subject(contracts.ServiceDataset), health.Handler(Name, Version, map[string]health.Check{
 			"mongodb":        func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
 			"object_storage": d.Store.EnsureBucket,
-		})),
+		}), natsx.WithDescription(health.Description), natsx.AlwaysServed()),
 		natsapi.Register(svc, core, sessions, natsapi.Options{
+			Metrics:          d.Metrics,
 			QueryConcurrency: 2 * max(dcfg.MaxConcurrentQueries, 4),
 			NC:               d.NC,
 			ConvertWait:      cfg.DatasetConvertWait.Duration(),
@@ -226,6 +255,8 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		// let one user's queue stop deliveries to everyone.
 		MaxAckPending: 100_000,
 		Logger:        log,
+		Service:       Name,
+		Metrics:       d.Metrics,
 	}, natsx.Fairness{PerKey: cmp.Or(cfg.DatasetConvertWorkersPerUser, 1), Retry: 2 * time.Second})
 	if err != nil {
 		_ = svc.Stop()
@@ -238,18 +269,4 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 	erasing.Stop()
 	converting.Stop()
 	return stopErr
-}
-
-// ensureStreams creates the streams this service publishes to (DATASETS,
-// JOBS) and consumes from (USERS), so it can start before the others.
-func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	var specs []contracts.StreamSpec
-	for _, name := range []string{contracts.StreamDatasets, contracts.StreamJobs, contracts.StreamUsers} {
-		spec, ok := contracts.StreamFor(name)
-		if !ok {
-			return fmt.Errorf("stream %s is not in contracts", name)
-		}
-		specs = append(specs, spec)
-	}
-	return natsx.EnsureStreams(ctx, js, specs, natsx.StreamOptions{Replicas: replicas})
 }

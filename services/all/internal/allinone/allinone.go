@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -44,6 +45,9 @@ type Config struct {
 	// Gateway holds the variables only the gateway reads (rate limit,
 	// request timeout, auth leeway…).
 	gateway.Settings
+	// Streams are the stream limits every service declares; replicas are
+	// always 1 on the one embedded server.
+	Streams natsx.StreamSettings
 	// EmbeddedS3Addr is where the embedded S3 server listens; presigned URLs
 	// point there, so a browser on this machine must reach it.
 	EmbeddedS3Addr string `env:"EMBEDDED_S3_ADDR" envDefault:"127.0.0.1:0"`
@@ -51,7 +55,7 @@ type Config struct {
 
 // Validate checks the shared rules and the gateway's settings.
 func (c Config) Validate() error {
-	return errors.Join(c.Base.Validate(), c.Settings.Check(), gateway.CheckDevAuth(c.Base, c.Settings))
+	return errors.Join(c.Base.Validate(), c.Settings.Check(), gateway.CheckDevAuth(c.Base, c.Settings), c.Streams.Validate())
 }
 
 // EndpointsFile, written under DATA_DIR at every start, tells tools and tests
@@ -151,11 +155,15 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	base.Mongo.RawURI = ferret.URI()
 	base.MinIO.URL = "http://" + s3.Endpoint()
 	base.MinIO.AccessKey, base.MinIO.SecretKey = secrets.S3AccessKey, secrets.S3SecretKey
+	// The gateway's port serves /metrics and /health for the whole process.
+	base.OpsAddr = ""
 	if base.DuckDB.TempFolder == "" {
 		base.DuckDB.TempFolder = dirs["duckdb"]
 	}
 
-	if err := ensureStreams(ctx, base); err != nil {
+	streams := cfg.Streams
+	streams.Replicas = 1
+	if err := ensureStreams(ctx, base, streams, log); err != nil {
 		return err
 	}
 
@@ -173,7 +181,8 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	start := func(name string, store bool, run func(context.Context, *boot.Infra) error) error {
-		infra, err := boot.Open(ctx, base, boot.Options{Service: name, Version: version, Mongo: true, Store: store, Log: baseLog.With("service", name)})
+		infra, err := boot.Open(ctx, base, boot.Options{Service: name, Version: version, Mongo: true, Store: store,
+			Log: baseLog.With("service", name), Metrics: metrics})
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -187,13 +196,13 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	}
 	startErr := errors.Join(
 		start(credential.Name, false, func(ctx context.Context, in *boot.Infra) error {
-			return credential.Run(ctx, credential.Config{Base: base, Settings: cfg.CredentialSettings}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log, Metrics: metrics})
+			return credential.Run(ctx, credential.Config{Base: base, Settings: cfg.CredentialSettings, Streams: streams}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log, Metrics: metrics})
 		}),
 		start(fileingest.Name, true, func(ctx context.Context, in *boot.Infra) error {
-			return fileingest.Run(ctx, fileingest.Config{Base: base}, fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
+			return fileingest.Run(ctx, fileingest.Config{Base: base, Streams: streams}, fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
 		}),
 		start(datasetquery.Name, true, func(ctx context.Context, in *boot.Infra) error {
-			return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
+			return datasetquery.Run(ctx, datasetquery.Config{Base: base, Streams: streams}, datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
 		}),
 	)
 	if startErr == nil {
@@ -211,7 +220,8 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	gwCtx, stopGateway := context.WithCancel(ctx)
 	defer stopGateway()
 	gwDone := make(chan error, 1)
-	gwInfra, err := boot.Open(ctx, base, boot.Options{Service: gateway.Name, Version: version, Mongo: true, Log: baseLog.With("service", gateway.Name)})
+	gwInfra, err := boot.Open(ctx, base, boot.Options{Service: gateway.Name, Version: version, Mongo: true,
+		Log: baseLog.With("service", gateway.Name), Metrics: metrics})
 	if err != nil {
 		ln.Close()
 		stopServices()
@@ -258,7 +268,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 
 // ensureStreams creates every JetStream stream once at startup, so consumers
 // and publishers find them whatever order the services start in.
-func ensureStreams(ctx context.Context, base config.Base) error {
+func ensureStreams(ctx context.Context, base config.Base, streams natsx.StreamSettings, log *slog.Logger) error {
 	nc, err := natsx.Connect(base.NATSURL, natsx.ConnectOptions{Name: "nonefinity-setup"})
 	if err != nil {
 		return err
@@ -268,7 +278,9 @@ func ensureStreams(ctx context.Context, base config.Base) error {
 	if err != nil {
 		return err
 	}
-	return natsx.EnsureStreams(ctx, js, contracts.Streams(), natsx.StreamOptions{Replicas: 1})
+	opts := streams.Options()
+	opts.Logger = log
+	return natsx.EnsureStreams(ctx, js, contracts.Streams(), opts)
 }
 
 // writeEndpoints replaces the endpoints file with one readable by this user

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nonefinity/backend/pkg/boot"
 	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/healthprobe"
 	"github.com/nonefinity/backend/services/credential/app"
 )
 
@@ -18,6 +19,9 @@ import (
 var version = "dev"
 
 func main() {
+	if healthprobe.Requested(os.Args) {
+		os.Exit(healthcheck())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
@@ -37,5 +41,12 @@ func run(ctx context.Context) error {
 	}
 	// Close with a fresh context: ctx is already cancelled at shutdown.
 	defer infra.Close(context.Background())
-	return app.Run(ctx, cfg, app.Deps{NC: infra.NC, DB: infra.DB, Log: infra.Log})
+	return app.Run(ctx, cfg, app.Deps{NC: infra.NC, DB: infra.DB, Log: infra.Log, Metrics: infra.Metrics})
+}
+
+// healthcheck is the container's health check (healthprobe): the service
+// answers GET /health on its ops server (OPS_ADDR).
+func healthcheck() int {
+	cfg, err := config.Load[app.Config]()
+	return healthprobe.Main(cfg.OpsAddr, err)
 }
