@@ -43,11 +43,11 @@ func TestSentryEventsLeaveWithoutSecrets(t *testing.T) {
 		errToken  = "errbearer-secret-123"
 	)
 	secrets := []string{jwt, apiKey, cookieVal, errToken, "svix-sig-secret", "refresh-secret",
-		"query-token-secret", "amz-sig-secret", "body-password-secret", "ctx-password-secret",
+		"query-token-secret", "amz-sig-secret", "sse-ticket-secret", "body-password-secret", "ctx-password-secret",
 		"tag-key-secret", "crumb-token-secret", "mongo-pass-secret"}
 
 	req := httptest.NewRequest(http.MethodPost,
-		"https://api.example.com/api/v1/files?token=query-token-secret&page=2&X-Amz-Signature=amz-sig-secret", nil)
+		"https://api.example.com/api/v1/files?token=query-token-secret&page=2&X-Amz-Signature=amz-sig-secret&ticket=sse-ticket-secret", nil)
 	req.Header.Set("Authorization", "Bearer "+jwt)
 	req.Header.Set("Cookie", "__session="+cookieVal)
 	req.Header.Set("X-Api-Key", apiKey)
@@ -100,7 +100,7 @@ func TestSentryEventsLeaveWithoutSecrets(t *testing.T) {
 	if ev.Request.Cookies != telemetry.Filtered {
 		t.Errorf("cookies = %q", ev.Request.Cookies)
 	}
-	if want := "token=[Filtered]&page=2&X-Amz-Signature=[Filtered]"; ev.Request.QueryString != want {
+	if want := "token=[Filtered]&page=2&X-Amz-Signature=[Filtered]&ticket=[Filtered]"; ev.Request.QueryString != want {
 		t.Errorf("query = %q, want %q", ev.Request.QueryString, want)
 	}
 	if ev.Request.Data != "" {
