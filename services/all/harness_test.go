@@ -20,6 +20,7 @@ import (
 	"github.com/nonefinity/backend/contracts/client"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/logx"
+	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/testkit"
@@ -85,14 +86,20 @@ func doHTTP(tb testing.TB, method, url, token string, body io.Reader, contentTyp
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return doRequest(tb, req)
+}
+
+// doRequest sends req and reads the whole response.
+func doRequest(tb testing.TB, req *http.Request) response {
+	tb.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		tb.Fatalf("%s %s: %v", method, url, err)
+		tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		tb.Fatalf("%s %s: read body: %v", method, url, err)
+		tb.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
@@ -119,6 +126,10 @@ func decodeEnvelope(tb testing.TB, r response) envelope {
 type e2eOptions struct {
 	Files       fileingest.Config
 	Credentials credential.Settings
+	// Mongo, when set, is the stack's database server instead of the test
+	// binary's shared one, so the test can stop it; the services reach it
+	// through a client made as boot makes it.
+	Mongo *testkit.StoppableMongo
 }
 
 // e2eStack is the gateway (dev auth, no rate limit), credential,
@@ -127,6 +138,7 @@ type e2eOptions struct {
 // gateway's event stream reads its DATASETS stream too.
 type e2eStack struct {
 	base      string // http://host:port/api/v1
+	nats      *testkit.NATSServer
 	store     *objstore.Store
 	stopCreds func()
 	stopFiles func()
@@ -153,6 +165,14 @@ func startE2E(tb testing.TB, o e2eOptions) *e2eStack {
 	tb.Helper()
 	ns := testkit.NATS(tb)
 	db := testkit.Mongo(tb)
+	if o.Mongo != nil {
+		client, own, err := mongox.Connect(context.Background(), o.Mongo.URI(), "nonefinity", mongox.ConnectOptions{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+		db = own
+	}
 	bucket := testkit.S3(tb)
 	store, err := objstore.New(objstore.Config{Endpoint: bucket.Endpoint, AccessKey: bucket.AccessKey, SecretKey: bucket.SecretKey, Bucket: bucket.Bucket})
 	if err != nil {
@@ -166,7 +186,7 @@ func startE2E(tb testing.TB, o e2eOptions) *e2eStack {
 		tb.Fatal(err)
 	}
 	log := logx.Discard()
-	s := &e2eStack{base: startGateway(tb, ns, db, base), store: store}
+	s := &e2eStack{base: startGateway(tb, ns, db, base), nats: ns, store: store}
 	credCfg := credential.Config{Base: base, Settings: o.Credentials}
 	s.stopCreds = startService(tb, "credential", ns, func(ctx context.Context, nc *nats.Conn) error {
 		return credential.Run(ctx, credCfg, credential.Deps{NC: nc, DB: db, Log: log})

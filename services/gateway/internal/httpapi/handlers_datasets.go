@@ -24,11 +24,17 @@ type convertAccepted struct {
 	Status    dv1.Status `json:"status"`
 }
 
+// idempotencyKeyHeader names a convert request for its retries.
+const idempotencyKeyHeader = "Idempotency-Key"
+
 func (a *API) datasetConvert(w http.ResponseWriter, r *http.Request) {
 	var req dv1.ConvertRequest
 	if e := bindBody(w, r, &req); e != nil {
 		a.reject(w, e)
 		return
+	}
+	if key := r.Header.Get(idempotencyKeyHeader); key != "" {
+		req.IdempotencyKey = key
 	}
 	ctx, cancel := a.callCtx(r)
 	defer cancel()
@@ -38,22 +44,25 @@ func (a *API) datasetConvert(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 	case reply.Accepted || reply.Dataset == nil:
 		writeOK(w, a.log, http.StatusAccepted, "conversion started", convertAccepted{DatasetID: reply.DatasetID, Status: reply.Status})
+	case reply.Existing:
+		// A repeated request: nothing was created now.
+		writeOK(w, a.log, http.StatusOK, convertedMessage(*reply.Dataset, "dataset already converted"), reply.Dataset)
 	default:
-		writeOK(w, a.log, http.StatusCreated, convertedMessage(*reply.Dataset), reply.Dataset)
+		writeOK(w, a.log, http.StatusCreated, convertedMessage(*reply.Dataset, "dataset created"), reply.Dataset)
 	}
 }
 
 // convertedMessage says how a conversion went: a dataset with warnings is
 // not reported as plain success.
-func convertedMessage(d dv1.Dataset) string {
+func convertedMessage(d dv1.Dataset, done string) string {
 	if len(d.Warnings) == 0 {
-		return "dataset created"
+		return done
 	}
 	msgs := make([]string, len(d.Warnings))
 	for i, w := range d.Warnings {
 		msgs[i] = w.Message
 	}
-	return "dataset created with warnings: " + strings.Join(msgs, "; ")
+	return done + " with warnings: " + strings.Join(msgs, "; ")
 }
 
 func (a *API) datasetCreate(w http.ResponseWriter, r *http.Request) {
