@@ -106,9 +106,10 @@ func interpolate(s string, vars map[string]string) string {
 	})
 }
 
-// natsPassword is a password as deploy/README.md tells operators to make
-// them: a letter first, since nats-server parses the variable as a value.
-func natsPassword(t *testing.T) string {
+// newSecret is a random secret made as deploy/README.md tells operators to
+// make NATS passwords: a letter first, since nats-server parses the variable
+// as a value.
+func newSecret(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 12)
 	if _, err := rand.Read(b); err != nil {

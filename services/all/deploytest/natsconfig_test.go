@@ -40,7 +40,7 @@ func TestNATSConfigsPassTheRealServersCheck(t *testing.T) {
 
 	passwords := map[string]string{}
 	for name := range nats.Environment {
-		passwords[name] = natsPassword(t)
+		passwords[name] = newSecret(t)
 	}
 	env := func(extra map[string]string) []string {
 		var out []string
@@ -81,7 +81,7 @@ func TestNATSConfigsPassTheRealServersCheck(t *testing.T) {
 	})
 
 	node := clusterNodeFromReadme(t)
-	clusterPassword := natsPassword(t)
+	clusterPassword := newSecret(t)
 	nodeEnv := map[string]string{}
 	for name, value := range node.Environment {
 		if value == nil {

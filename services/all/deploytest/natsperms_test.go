@@ -93,7 +93,7 @@ func startDeployNATS(t *testing.T) *deployNATS {
 		if !ok {
 			t.Fatalf("nats service variable %s is not a user's password", name)
 		}
-		pw := natsPassword(t)
+		pw := newSecret(t)
 		d.passwords[strings.ToLower(user)] = pw
 		env = append(env, name+"="+pw)
 	}
