@@ -5,6 +5,8 @@ STATICCHECK_VERSION ?= v0.8.2
 # The real NATS server the deploy-config tests run (pkg/testkit.FindNATSBinary):
 # the newest release of the minor version docker-compose.yml's image runs.
 NATS_SERVER_VERSION ?= v2.11.17
+# The OpenAPI linter the gateway's document test runs (npm; installed under bin/).
+REDOCLY_VERSION ?= 2.77.0
 MODULES := contracts pkg services/gateway services/credential services/fileingest services/datasetquery services/all
 # Every package of every workspace module, built and tested in one go invocation
 # so the build cache and the test scheduler are shared.
@@ -14,7 +16,7 @@ STATIC_SERVICES := gateway credential fileingest
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test test-short bench load lint build tidy clean nats-server
+.PHONY: run test test-short bench load lint build tidy clean nats-server redocly
 
 ## run: the whole system in one process on the embedded default (gateway on :8000, data under ./data, dev auth)
 run: $(BIN)/nonefinity
@@ -26,11 +28,11 @@ $(BIN)/nonefinity: FORCE
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./services/all/cmd/nonefinity
 
 ## test: every module's tests, with the race detector
-test: nats-server
+test: nats-server redocly
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## test-short: the same without -race, for a quick local loop
-test-short: nats-server
+test-short: nats-server redocly
 	$(GO) test -count=1 $(PKGS)
 
 ## nats-server: installs the real nats-server $(NATS_SERVER_VERSION) into bin/ (go install), for the
@@ -39,6 +41,14 @@ nats-server:
 	@if [ "$$($(BIN)/nats-server --version 2>/dev/null)" != "nats-server: $(NATS_SERVER_VERSION)" ]; then \
 		echo "go install nats-server $(NATS_SERVER_VERSION) into $(BIN)/"; \
 		GOBIN="$(CURDIR)/$(BIN)" $(GO) install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION); \
+	fi
+
+## redocly: installs @redocly/cli $(REDOCLY_VERSION) under bin/redocly (npm), for the test that lints
+## the gateway's OpenAPI document with Redocly's recommended rules; kept when already that version
+redocly:
+	@if [ "$$(REDOCLY_TELEMETRY=off $(BIN)/redocly/node_modules/.bin/redocly --version 2>/dev/null | tail -n1)" != "$(REDOCLY_VERSION)" ]; then \
+		echo "npm install @redocly/cli@$(REDOCLY_VERSION) into $(BIN)/redocly"; \
+		npm install --silent --no-audit --no-fund --prefix "$(CURDIR)/$(BIN)/redocly" @redocly/cli@$(REDOCLY_VERSION); \
 	fi
 
 ## bench: every benchmark, 5 runs each, in benchstat's input format under bench/

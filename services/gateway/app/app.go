@@ -21,10 +21,12 @@ import (
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/telemetry"
 	"github.com/nonefinity/backend/services/gateway/internal/auth"
 	"github.com/nonefinity/backend/services/gateway/internal/httpapi"
 	"github.com/nonefinity/backend/services/gateway/internal/sse"
+	"github.com/nonefinity/backend/services/gateway/internal/sseticket"
 	"github.com/nonefinity/backend/services/gateway/internal/users"
 	"github.com/nonefinity/backend/services/gateway/internal/webhook"
 )
@@ -167,7 +169,9 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	}
 	defer authn.Close()
 
-	userSvc := users.New(users.Options{DB: d.DB, Redis: rdb, RedisPrefix: redisPrefix, Log: log})
+	dbHealth := mongox.WatchHealth(ctx, d.DB.Client(), mongox.HealthOptions{Logger: log})
+	defer dbHealth.Stop()
+	userSvc := users.New(users.Options{DB: d.DB, Redis: rdb, RedisPrefix: redisPrefix, Log: log, Available: dbHealth.Err})
 	if err := userSvc.EnsureIndexes(ctx); err != nil {
 		return fmt.Errorf("users indexes: %w", err)
 	}
@@ -186,6 +190,12 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	go hooks.RunSweeper(sweepCtx, 0)
 
 	events := sse.New(js, sse.Options{Heartbeat: time.Duration(cfg.SSEHeartbeat), MaxPerUser: cfg.SSEMaxPerUser, Log: log})
+	// Tickets go where the rate-limit counters go: Redis when configured, so
+	// a ticket one instance issued opens a stream on any other.
+	var ticketStore sseticket.Store = sseticket.NewMemoryStore(nil)
+	if rdb != nil {
+		ticketStore = sseticket.NewRedisStore(rdb, redisPrefix)
+	}
 	opts := httpapi.Options{
 		NC:             d.NC,
 		Log:            log,
@@ -199,6 +209,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		Webhooks:       hooks,
 		JWKS:           authn.JWKSHandler,
 		Events:         events,
+		EventTickets:   sseticket.New(sseticket.Options{Store: ticketStore}),
 		CORSOrigins:    cfg.CORSOrigins,
 		HSTS:           cfg.IsProd(),
 		RequestTimeout: time.Duration(cfg.RequestTimeout),

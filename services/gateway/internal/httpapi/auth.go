@@ -127,18 +127,26 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 		if strings.EqualFold(p.Role, contracts.RoleAdmin) || a.adminIDs[p.Subject] {
 			role = contracts.RoleAdmin
 		}
-		meta := reqctx.From(ctx)
-		meta.UserID, meta.Role = id.UserID, role
-		ctx = reqctx.With(ctx, meta)
-		ctx = context.WithValue(ctx, callerKey{}, caller{principal: p, identity: id, role: role})
-		if st := stateFrom(ctx); st != nil {
-			st.userID = id.UserID
-		}
-		if hub := sentry.GetHubFromContext(ctx); hub != nil {
-			hub.Scope().SetUser(sentry.User{ID: id.UserID})
-		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, admit(r, caller{principal: p, identity: id, role: role}))
 	})
+}
+
+// admit puts an authenticated caller on the request: reqctx.Meta (which
+// natsx sends as Nf-User-Id and Nf-User-Role), the caller for handlers, the
+// access log's user and Sentry's.
+func admit(r *http.Request, c caller) *http.Request {
+	ctx := r.Context()
+	meta := reqctx.From(ctx)
+	meta.UserID, meta.Role = c.identity.UserID, c.role
+	ctx = reqctx.With(ctx, meta)
+	ctx = context.WithValue(ctx, callerKey{}, c)
+	if st := stateFrom(ctx); st != nil {
+		st.userID = c.identity.UserID
+	}
+	if hub := sentry.GetHubFromContext(ctx); hub != nil {
+		hub.Scope().SetUser(sentry.User{ID: c.identity.UserID})
+	}
+	return r.WithContext(ctx)
 }
 
 func (a *API) unauthorized(w http.ResponseWriter, message string) {

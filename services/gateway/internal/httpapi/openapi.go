@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/services/gateway/internal/sseticket"
 )
 
 // The OpenAPI document is built from the route table: the same rows the
@@ -83,6 +84,9 @@ func (schemaDescriptions) Schema(huma.Registry) *huma.Schema {
 
 // errorStatuses are the error responses each kind of route documents.
 func errorStatuses(rt route) []int {
+	if rt.doc.errors != nil {
+		return rt.doc.errors
+	}
 	if rt.access == accessOps {
 		return nil
 	}
@@ -108,6 +112,30 @@ func errorStatuses(rt route) []int {
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
+// eventsTicketScheme names the security scheme of event stream tickets.
+const eventsTicketScheme = "eventsTicket"
+
+// serverRefusal documents what net/http itself answers, before any route,
+// to a request it cannot parse (400) or whose headers pass its limit (431):
+// the only client errors of the operations routes.
+var serverRefusal = &huma.Response{
+	Description: "The HTTP server refuses a malformed request (400) or one with oversized headers (431) before any route runs",
+	Content:     map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: huma.TypeString}}},
+}
+
+// tagDescriptions describe each tag of the route table.
+var tagDescriptions = map[string]string{
+	"operations":  "Health, readiness, metrics and this documentation; no token",
+	"auth":        "The caller's token and user, and development tokens",
+	"providers":   "The AI providers a credential can be for",
+	"credentials": "Provider API keys, stored encrypted and never returned",
+	"files":       "Uploads (presigned or through the gateway), file metadata and processing",
+	"datasets":    "Datasets made from spreadsheets, and SQL over them",
+	"duckdb":      "The DuckDB sessions behind queries (admin)",
+	"events":      "Server-Sent Events of the caller's own files, datasets and user",
+	"webhooks":    "Deliveries from Clerk",
+}
+
 // OpenAPI builds the OpenAPI 3.1 document of every route the router serves.
 func (a *API) OpenAPI() *huma.OpenAPI {
 	reg := huma.NewMapRegistry("#/components/schemas/", schemaName)
@@ -120,10 +148,15 @@ func (a *API) OpenAPI() *huma.OpenAPI {
 				"{success, message, data, meta?} or, on error, {success: false, message, errors: [{code, message, field?, error_id?}]}. " +
 				"Authorize with a Clerk session token (in development: GET /api/v1/auth/create-token?clerk_id=user_1).",
 		},
+		// Relative: the API is wherever this document was fetched from.
+		Servers: []*huma.Server{{URL: "/", Description: "The gateway serving this document"}},
 		Components: &huma.Components{
 			Schemas: reg,
 			SecuritySchemes: map[string]*huma.SecurityScheme{
 				"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT", Description: "Clerk session token"},
+				eventsTicketScheme: {Type: "apiKey", In: "query", Name: sseticket.QueryParam,
+					Description: "A ticket from POST /api/v1/events/ticket, for clients that cannot send Authorization (EventSource): " +
+						"one connection, within 30 s, as the user it was issued to. Never a session token."},
 			},
 		},
 	}
@@ -144,13 +177,19 @@ func (a *API) OpenAPI() *huma.OpenAPI {
 			tags[rt.doc.tag] = true
 		}
 		switch rt.access {
+		case accessOps, accessPublic:
+			op.Security = []map[string][]string{} // none: said, not left out
 		case accessUser:
 			op.Security = []map[string][]string{{"bearer": {}}}
+			if rt.ticketAuth {
+				op.Security = append(op.Security, map[string][]string{eventsTicketScheme: {}})
+			}
 		case accessAdmin:
 			op.Security = []map[string][]string{{"bearer": {}}}
 			op.Description = strings.TrimSpace(op.Description + " Requires the admin role.")
 		}
 		op.Parameters = append(pathParams(rt.path), queryParams(reg, rt.doc.query)...)
+		op.Parameters = append(op.Parameters, headerParams(rt.doc.headers)...)
 		if rt.doc.body != nil {
 			op.RequestBody = requestBody(reg, rt)
 		}
@@ -164,6 +203,9 @@ func (a *API) OpenAPI() *huma.OpenAPI {
 				}},
 			}
 		}
+		if rt.access == accessOps {
+			op.Responses["4XX"] = serverRefusal
+		}
 		doc.AddOperation(op)
 	}
 	names := make([]string, 0, len(tags))
@@ -172,7 +214,7 @@ func (a *API) OpenAPI() *huma.OpenAPI {
 	}
 	slices.Sort(names)
 	for _, t := range names {
-		doc.Tags = append(doc.Tags, &huma.Tag{Name: t})
+		doc.Tags = append(doc.Tags, &huma.Tag{Name: t, Description: tagDescriptions[t]})
 	}
 	return doc
 }
@@ -191,6 +233,20 @@ func pathParams(p string) []*huma.Param {
 			param.Example = "openai"
 		}
 		params = append(params, param)
+	}
+	return params
+}
+
+// headerParams documents the request headers an operation reads, by name.
+func headerParams(headers map[string]string) []*huma.Param {
+	names := make([]string, 0, len(headers))
+	for n := range headers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	params := make([]*huma.Param, len(names))
+	for i, n := range names {
+		params[i] = &huma.Param{Name: n, In: "header", Description: headers[n], Schema: &huma.Schema{Type: huma.TypeString}}
 	}
 	return params
 }
@@ -266,6 +322,10 @@ func addSuccess(op *huma.Operation, reg huma.Registry, rt route, metaRef *huma.S
 		replies[s] = reply
 	}
 	for s, reply := range replies {
+		if _, empty := reply.(noContent); empty {
+			op.Responses[strconv.Itoa(s)] = &huma.Response{Description: http.StatusText(s)}
+			continue
+		}
 		env := envelopeSchema(reg, reply, rt.doc.id+"Data", rt.doc.paged, metaRef)
 		op.Responses[strconv.Itoa(s)] = &huma.Response{
 			Description: http.StatusText(s),
@@ -314,8 +374,13 @@ func errorExample(status int) any {
 // strings chosen by property name, so every operation shows a concrete
 // request and response without a hand-written example to keep in sync.
 func exampleOf(reg huma.Registry, s *huma.Schema, name string, depth int) any {
-	if s == nil || depth > 8 {
+	if s == nil {
 		return nil
+	}
+	if depth > maxExampleDepth {
+		// Only a type that contains itself gets here; an empty value of
+		// the right type still fits the schema.
+		return emptyExample(reg, s)
 	}
 	if s.Ref != "" {
 		return exampleOf(reg, reg.SchemaFromRef(s.Ref), name, depth+1)
@@ -358,6 +423,30 @@ func exampleOf(reg huma.Registry, s *huma.Schema, name string, depth int) any {
 		return 1.5
 	case huma.TypeString:
 		return exampleString(s, name)
+	}
+	return nil
+}
+
+// maxExampleDepth bounds the nesting of an example (schema references
+// count): deep enough for a dataset inside a list inside the envelope.
+const maxExampleDepth = 24
+
+// emptyExample is the empty value of s's type.
+func emptyExample(reg huma.Registry, s *huma.Schema) any {
+	if s.Ref != "" {
+		s = reg.SchemaFromRef(s.Ref)
+	}
+	switch s.Type {
+	case huma.TypeObject:
+		return map[string]any{}
+	case huma.TypeArray:
+		return []any{}
+	case huma.TypeBoolean:
+		return false
+	case huma.TypeInteger, huma.TypeNumber:
+		return 0
+	case huma.TypeString:
+		return ""
 	}
 	return nil
 }

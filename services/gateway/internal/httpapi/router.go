@@ -54,6 +54,9 @@ type Options struct {
 	// Events serves GET /api/v1/events (Server-Sent Events); it finds the
 	// caller's user id in reqctx.
 	Events http.Handler
+	// EventTickets, with Events, serves POST /api/v1/events/ticket and
+	// admits its tickets on GET /api/v1/events.
+	EventTickets EventTickets
 
 	// RateLimiter counts requests; nil disables rate limiting.
 	RateLimiter RateLimiter
@@ -110,6 +113,7 @@ type API struct {
 	webhooks http.Handler
 	jwks     http.Handler
 	events   http.Handler
+	tickets  EventTickets
 
 	rateLimit   *rateLimit
 	ipRateLimit *rateLimit
@@ -165,6 +169,7 @@ func New(o Options) (*API, error) {
 		webhooks:       o.Webhooks,
 		jwks:           o.JWKS,
 		events:         o.Events,
+		tickets:        o.EventTickets,
 		corsOrigins:    o.CORSOrigins,
 		hsts:           o.HSTS,
 	}
@@ -223,7 +228,11 @@ func (a *API) guards(rt route) []func(http.Handler) http.Handler {
 	case accessPublic:
 		gs = append(gs, a.rateLimit.middleware)
 	case accessUser:
-		gs = append(gs, a.authenticate, a.rateLimit.middleware)
+		authn := a.authenticate
+		if rt.ticketAuth {
+			authn = a.authenticateEvents
+		}
+		gs = append(gs, authn, a.rateLimit.middleware)
 	case accessAdmin:
 		gs = append(gs, a.authenticate, a.rateLimit.middleware, a.requireAdmin)
 	}

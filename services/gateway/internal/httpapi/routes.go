@@ -8,6 +8,7 @@ import (
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/userv1"
 	"github.com/nonefinity/backend/pkg/telemetry"
+	"github.com/nonefinity/backend/services/gateway/internal/sseticket"
 )
 
 // access says who may call a route.
@@ -39,6 +40,9 @@ type route struct {
 	// exemptIPLimit keeps a route out of the per-address limit: senders
 	// that talk to us from a handful of addresses, on their own schedule.
 	exemptIPLimit bool
+	// ticketAuth admits an event stream ticket in the query instead of the
+	// bearer token (accessUser routes).
+	ticketAuth bool
 }
 
 // opDoc describes an operation for the OpenAPI document.
@@ -61,6 +65,21 @@ type opDoc struct {
 	raw string
 	// description adds text to the summary.
 	description string
+	// headers are the request headers the operation reads, by name, with
+	// what they do.
+	headers map[string]string
+	// errors, when set, are the operation's error statuses instead of
+	// those its access and inputs imply.
+	errors []int
+}
+
+// noContent, as a reply, documents a response without a body.
+type noContent struct{}
+
+// clerkWebhookEvent documents the body Clerk (through svix) delivers.
+type clerkWebhookEvent struct {
+	Type string         `json:"type" doc:"user.created, user.updated or user.deleted; any other type is answered 204" example:"user.created"`
+	Data map[string]any `json:"data" doc:"Clerk's user object (for user.deleted: {id, deleted})"`
 }
 
 // ops is an operations route (no prefix, no token).
@@ -80,7 +99,8 @@ func handlerFunc(h http.Handler) http.HandlerFunc { return h.ServeHTTP }
 func (a *API) routes() []route {
 	rs := []route{
 		ops(http.MethodGet, "/health", a.health, opDoc{id: "health", summary: "Process is alive", reply: healthReply{}}),
-		ops(http.MethodGet, "/ready", a.ready, opDoc{id: "ready", summary: "NATS and every service answer (503 names what does not)", reply: map[string]string{}}),
+		ops(http.MethodGet, "/ready", a.ready, opDoc{id: "ready", summary: "NATS and every service answer (503 names what does not)", reply: map[string]string{},
+			errors: []int{http.StatusServiceUnavailable}}),
 		ops(http.MethodGet, "/metrics", handlerFunc(telemetry.MetricsHandler(a.registry)), opDoc{id: "metrics", summary: "Prometheus metrics", raw: "text/plain"}),
 		ops(http.MethodGet, "/openapi.json", a.openapi, opDoc{id: "openapi", summary: "This document (OpenAPI 3.1)", raw: "application/json"}),
 		ops(http.MethodGet, "/docs", a.docsPage, opDoc{id: "docs", summary: "Interactive API documentation", raw: "text/html"}),
@@ -153,8 +173,15 @@ func (a *API) routes() []route {
 				"With ignore_errors=false any such row fails the conversion instead. A failed dataset gives its name up to a retry. " +
 				"Limits: a user has at most DATASET_MAX_PENDING_CONVERSIONS (10) conversions in progress (a further one is 429); " +
 				"a table has at most DATASET_MAX_COLUMNS (4096) columns; one user's conversions take at most " +
-				"DATASET_CONVERT_WORKERS_PER_USER of an instance's workers, so other users' conversions never wait behind them.",
-			body: dv1.ConvertRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated, also: map[int]any{http.StatusAccepted: convertAccepted{}}}),
+				"DATASET_CONVERT_WORKERS_PER_USER of an instance's workers, so other users' conversions never wait behind them. " +
+				"Retrying is safe: a request repeating an earlier one answers with that request's dataset instead of converting again " +
+				"(200 when it is ready, 202 while it converts, the same 422 when it failed). A repeat is a request with the earlier one's " +
+				"Idempotency-Key (the same key with another body is a 422), or one with the same dataset_name, file_id and options as a " +
+				"dataset that is not failed (otherwise a taken name is a 409).",
+			headers: map[string]string{idempotencyKeyHeader: "Any string of up to 255 visible ASCII characters (a UUID) naming this request: " +
+				"a retry with the same key and body answers with the dataset the first request made. Keys are per user and last as long as the dataset."},
+			body: dv1.ConvertRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated,
+			also: map[int]any{http.StatusAccepted: convertAccepted{}, http.StatusOK: dv1.Dataset{}}}),
 		api(http.MethodPost, "/datasets/create", accessUser, a.datasetCreate, opDoc{id: "createDataset", tag: "datasets", summary: "An empty dataset with a declared schema",
 			description: "In a form, schema is a JSON array of {column_name, column_type, desc}.",
 			body:        dv1.CreateRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated}),
@@ -195,17 +222,34 @@ func (a *API) routes() []route {
 		// Clerk delivers every user's events from a few svix addresses; a
 		// burst of sign-ups must not be refused as one client's flood.
 		hook := api(http.MethodPost, "/webhooks/clerk", accessPublic, handlerFunc(a.webhooks), opDoc{id: "clerkWebhook", tag: "webhooks",
-			summary: "Clerk user events, signed with svix (svix-id, svix-timestamp, svix-signature)", raw: "application/json",
-			description: "user.created and user.updated upsert the user, user.deleted erases it everywhere; other types are answered 204."})
+			summary: "Clerk user events, signed with svix (svix-id, svix-timestamp, svix-signature)",
+			description: "user.created and user.updated upsert the user (200 with the stored user; an older or repeated event is 200 without it), " +
+				"user.deleted erases it everywhere; other types are answered 204. A bad or stale signature, or a body that is not an event, is 400.",
+			headers: map[string]string{"svix-id": "The delivery's id", "svix-timestamp": "Seconds since the epoch; more than 5 minutes off is refused",
+				"svix-signature": "v1,<base64 HMAC-SHA256> under the endpoint's secret (several, space-separated, while it rotates)"},
+			body: clerkWebhookEvent{}, reply: userv1.User{}, also: map[int]any{http.StatusNoContent: noContent{}},
+			errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests,
+				http.StatusInternalServerError, http.StatusServiceUnavailable}})
 		hook.exemptIPLimit = true
 		rs = append(rs, hook)
 	}
 	if a.events != nil {
-		rs = append(rs, api(http.MethodGet, "/events", accessUser, handlerFunc(a.events), opDoc{id: "events", tag: "events",
+		events := api(http.MethodGet, "/events", accessUser, handlerFunc(a.events), opDoc{id: "events", tag: "events",
 			summary: "Server-Sent Events of the caller's own file, dataset and user events", raw: "text/event-stream",
 			description: "Each event's id is the stream position (FILES:n,DATASETS:n,USERS:n); reconnecting with Last-Event-ID resumes without gaps. " +
 				"event is <domain>.<event> (file.processed, dataset.converted…), data the event's JSON. A comment is sent every 15 s. " +
-				"A user holds at most SSE_MAX_CONNECTIONS_PER_USER (10) streams per gateway instance; a further one is 429."}))
+				"A user holds at most SSE_MAX_CONNECTIONS_PER_USER (10) streams per gateway instance; a further one is 429. " +
+				"Authorize with the bearer token, or (a browser's EventSource, which cannot send headers) with ?ticket= from POST /events/ticket; " +
+				"a session token in the URL is never accepted."})
+		events.ticketAuth = a.tickets != nil
+		rs = append(rs, events)
+		if a.tickets != nil {
+			rs = append(rs, api(http.MethodPost, "/events/ticket", accessUser, a.eventsTicket, opDoc{id: "eventsTicket", tag: "events",
+				summary: "A single-use ticket that opens one event stream (GET /events?ticket=) within 30 s",
+				description: "For EventSource, which cannot send Authorization: the ticket authenticates one connection as the caller, once; " +
+					"a used, expired or unknown ticket is 401. Tickets are shared by every gateway instance when Redis is configured.",
+				reply: sseticket.Ticket{}, status: http.StatusCreated}))
+		}
 	}
 	if a.jwks != nil {
 		rs = append(rs, ops(http.MethodGet, "/.well-known/jwks.json", handlerFunc(a.jwks), opDoc{id: "jwks", summary: "Public keys of development tokens", raw: "application/json"}))
