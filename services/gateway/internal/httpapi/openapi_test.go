@@ -296,3 +296,30 @@ func TestDocsPageIsSelfContained(t *testing.T) {
 		t.Errorf("/docs/swagger-initializer.js: %d", rec.Code)
 	}
 }
+
+// POST /datasets/convert documents the Idempotency-Key header it reads and
+// the 200 of a repeated request.
+func TestOpenAPIDocumentsConvertIdempotencyKey(t *testing.T) {
+	doc, _ := fetchOpenAPI(t, newHarness(t, nil))
+	var op struct {
+		Parameters []struct {
+			Name, In, Description string
+		} `json:"parameters"`
+		Responses map[string]json.RawMessage `json:"responses"`
+	}
+	if err := json.Unmarshal(doc.Paths["/api/v1/datasets/convert"]["post"], &op); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range op.Parameters {
+		found = found || (p.Name == "Idempotency-Key" && p.In == "header" && p.Description != "")
+	}
+	if !found {
+		t.Errorf("no Idempotency-Key header parameter: %+v", op.Parameters)
+	}
+	for _, status := range []string{"200", "201", "202", "422"} {
+		if op.Responses[status] == nil {
+			t.Errorf("no %s response", status)
+		}
+	}
+}
