@@ -4,10 +4,13 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,6 +23,7 @@ import (
 	"github.com/nonefinity/backend/pkg/health"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/pkg/scratch"
 	"github.com/nonefinity/backend/services/fileingest/internal/events"
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
 	"github.com/nonefinity/backend/services/fileingest/internal/natsapi"
@@ -56,11 +60,22 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Spooled workbooks live in this instance's scratch directory, so what a
+	// killed instance left is removed at the next start or by a sweep.
+	space, err := scratch.Open(filepath.Join(cmp.Or(cfg.TempDir, os.TempDir()), "nonefinity-fileingest"),
+		scratch.Options{JobTimeout: cfg.ProcessTimeout.Duration(), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer space.Close()
+	cfg.TempDir = space.Dir()
 	js, err := jetstream.New(d.NC)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := ensureStreams(ctx, js, cfg.StreamReplicas); err != nil {
+	// The streams this service publishes to and consumes from, so it can
+	// start before any other service.
+	if err := cfg.Streams.Ensure(ctx, js, log, contracts.StreamFiles, contracts.StreamUsers); err != nil {
 		return err
 	}
 	st := store.New(d.DB)
@@ -126,20 +141,6 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 	erasing.Stop()
 	<-sweepDone
 	return stopErr
-}
-
-// ensureStreams creates the streams this service publishes to (FILES) and
-// consumes from (USERS), so it can start before any other service.
-func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	var specs []contracts.StreamSpec
-	for _, name := range []string{contracts.StreamFiles, contracts.StreamUsers} {
-		spec, ok := contracts.StreamFor(name)
-		if !ok {
-			return fmt.Errorf("stream %s is not in contracts", name)
-		}
-		specs = append(specs, spec)
-	}
-	return natsx.EnsureStreams(ctx, js, specs, natsx.StreamOptions{Replicas: replicas})
 }
 
 func coreConfig(cfg Config) files.Config {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/natsx"
 )
 
 // Config is the service's configuration. Zero values of the FILE_* fields
@@ -48,7 +49,8 @@ type Config struct {
 	XLSXMaxUncompressed int64 `env:"FILE_XLSX_MAX_UNCOMPRESSED" envDefault:"1073741824"`
 	// XLSXMaxCells caps the cells read for a preview.
 	XLSXMaxCells int `env:"FILE_XLSX_MAX_CELLS" envDefault:"1000000"`
-	// TempDir holds spooled workbooks; empty means the system's.
+	// TempDir holds spooled workbooks, in a directory of this instance
+	// under nonefinity-fileingest/; empty means the system's.
 	TempDir string `env:"FILE_TMP_DIR"`
 
 	// MultipartSweepInterval is how often abandoned uploads are swept:
@@ -59,9 +61,9 @@ type Config struct {
 	// be aborted as abandoned (its relay died with it).
 	MultipartMaxAge config.Duration `env:"FILE_MULTIPART_MAX_AGE" envDefault:"24h"`
 
-	// StreamReplicas is the replica count of the streams this service
-	// creates (3 on a JetStream cluster).
-	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
+	// Streams are the replicas and limits of the streams this service
+	// declares (FILES, USERS).
+	Streams natsx.StreamSettings
 }
 
 // defaults fills zero fields with the documented defaults.
@@ -96,7 +98,6 @@ func (c Config) defaults() Config {
 	setInt(&c.XLSXMaxCells, 1_000_000)
 	setDur(&c.MultipartSweepInterval, time.Hour)
 	setDur(&c.MultipartMaxAge, 24*time.Hour)
-	setInt(&c.StreamReplicas, 1)
 	return c
 }
 
@@ -152,8 +153,5 @@ func (c Config) Validate() error {
 	if c.MultipartMaxAge < c.UploadURLTTL || c.MultipartMaxAge <= 0 {
 		bad("FILE_MULTIPART_MAX_AGE", "must be at least FILE_UPLOAD_URL_TTL")
 	}
-	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
-		bad("NATS_STREAM_REPLICAS", "must be between 1 and 5")
-	}
-	return errors.Join(append(errs, c.Base.Validate())...)
+	return errors.Join(append(errs, c.Base.Validate(), c.Streams.Validate())...)
 }
