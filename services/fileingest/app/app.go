@@ -21,6 +21,7 @@ import (
 	"github.com/nonefinity/backend/contracts/healthv1"
 	"github.com/nonefinity/backend/pkg/boot"
 	"github.com/nonefinity/backend/pkg/health"
+	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/scratch"
@@ -82,12 +83,17 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 	if err := st.EnsureIndexes(ctx, log); err != nil {
 		return fmt.Errorf("files indexes: %w", err)
 	}
+	go applyBrowserCORS(ctx, d.Store, cfg.CORSOrigins, log)
 	core := files.NewService(st, d.Store, events.NewPublisher(js), coreConfig(cfg), log)
 
+	dbHealth := mongox.WatchHealth(ctx, d.DB.Client(), mongox.HealthOptions{Logger: log})
+	defer dbHealth.Stop()
 	svc, err := natsx.NewService(d.NC, natsx.ServiceConfig{
 		Name:        Name,
 		Version:     Version,
 		Description: "uploads, file metadata and the file processing pipeline",
+		Metrics:     d.Metrics,
+		Available:   dbHealth.Err,
 	}, log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)
@@ -96,7 +102,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		natsx.Handle(svc, healthv1.Subject(contracts.ServiceFile), health.Handler(Name, Version, map[string]health.Check{
 			"mongodb":        func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
 			"object_storage": d.Store.EnsureBucket,
-		})),
+		}), natsx.WithDescription(health.Description), natsx.AlwaysServed()),
 		natsapi.Register(svc, core, d.NC.MaxPayload()),
 	)
 	if err != nil {
@@ -115,6 +121,8 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		// let one user's uploads stop deliveries to everyone.
 		MaxAckPending: 100_000,
 		Logger:        log,
+		Service:       Name,
+		Metrics:       d.Metrics,
 	}, natsx.Fairness{PerKey: cfg.ProcessPerUser})
 	if err != nil {
 		_ = svc.Stop()
