@@ -22,6 +22,13 @@ type FerretOptions struct {
 	// Logger receives FerretDB's errors. Only ERROR and above are passed
 	// on: lower levels dump whole wire messages. Nil discards everything.
 	Logger *slog.Logger
+	// PostgreSQLURL, when set, stores the documents in that PostgreSQL
+	// database instead of SQLite files under Dir. FerretDB's SQLite
+	// backend answers every filter but a bare {_id} by decoding each
+	// document of the collection in Go, so there every user's lookups
+	// slow down with all users' data; its PostgreSQL backend pushes
+	// field equality down to SQL, as MongoDB answers it from indexes.
+	PostgreSQLURL string
 }
 
 // FerretDB is a running in-process FerretDB speaking the MongoDB wire
@@ -56,13 +63,17 @@ func StartFerretDB(ctx context.Context, opts FerretOptions) (*FerretDB, error) {
 	if opts.Logger != nil {
 		logger = slog.New(minLevelHandler{next: opts.Logger.Handler(), min: slog.LevelError})
 	}
-	fdb, err := ferretdb.New(&ferretdb.Config{
+	fcfg := &ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: addr},
 		Handler:  "sqlite",
 		// FerretDB needs a directory URI ending in a slash.
 		SQLiteURL: "file:" + filepath.ToSlash(opts.Dir) + "/",
 		Logger:    logger,
-	})
+	}
+	if opts.PostgreSQLURL != "" {
+		fcfg.Handler, fcfg.SQLiteURL, fcfg.PostgreSQLURL = "postgresql", "", opts.PostgreSQLURL
+	}
+	fdb, err := ferretdb.New(fcfg)
 	if err != nil {
 		return nil, fmt.Errorf("start ferretdb on %s: %w", addr, err)
 	}

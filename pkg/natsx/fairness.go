@@ -19,6 +19,11 @@ type Fairness struct {
 	// offered again (jittered up to twice that, so a key's deferred
 	// messages do not all return at once); default 1s.
 	Retry time.Duration
+	// Admit, when set, is asked after the per-key limit: a message it
+	// refuses is deferred like one over PerKey, and release is called
+	// when the handler returns. It joins a consumer's work to a pool
+	// shared with other work of the same keys (fairshare.Pool.TryAcquire).
+	Admit func(key string) (release func(), ok bool)
 }
 
 // Runner returns the function a handler runs its work through: run calls
@@ -35,6 +40,13 @@ func (f Fairness) Runner() (run func(key string, fn func() error) error) {
 			return Defer(retry + rand.N(retry))
 		}
 		defer gate.Leave(key)
+		if f.Admit != nil {
+			release, ok := f.Admit(key)
+			if !ok {
+				return Defer(retry + rand.N(retry))
+			}
+			defer release()
+		}
 		return fn()
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/nonefinity/backend/contracts/healthv1"
 	"github.com/nonefinity/backend/pkg/boot"
 	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/fairshare"
 	"github.com/nonefinity/backend/pkg/health"
 	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/natsx"
@@ -167,6 +168,10 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("datasets indexes: %w", err)
 	}
 	dcfg := cfg.duckConfig()
+	// One pool for statements and conversions: both hold DuckDB threads
+	// until they end, and a user's conversions must not get around the
+	// share their statements are held to.
+	dcfg.CPU = fairshare.New(duck.CPUUnits(dcfg.Threads))
 	sessions, err := duck.NewManager(dcfg, st, d.Store, log)
 	if err != nil {
 		return err
@@ -257,7 +262,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		Logger:        log,
 		Service:       Name,
 		Metrics:       d.Metrics,
-	}, natsx.Fairness{PerKey: cmp.Or(cfg.DatasetConvertWorkersPerUser, 1), Retry: 2 * time.Second})
+	}, natsx.Fairness{PerKey: cmp.Or(cfg.DatasetConvertWorkersPerUser, 1), Retry: 2 * time.Second, Admit: dcfg.CPU.TryAcquire})
 	if err != nil {
 		_ = svc.Stop()
 		erasing.Stop()

@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -23,6 +24,7 @@ type apiClient struct {
 	base  string // http://127.0.0.1:port/api/v1
 	token string
 	http  *http.Client
+	sent  atomic.Int64 // requests sent
 }
 
 func newHTTPClient() *http.Client {
@@ -88,6 +90,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body io.Reader,
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	c.sent.Add(1)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return answer{}, err

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,8 @@ type options struct {
 	quick      bool
 	keep       bool
 	logLevel   string
+	ferretPG   string
+	rateLimit  int
 	minRound   time.Duration
 	attacks    string
 	cpuProfile string
@@ -56,6 +59,8 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (DATA_DIR and attack files) afterwards")
 	fs.StringVar(&o.logLevel, "log-level", "error", "LOG_LEVEL of the system under test")
 	fs.DurationVar(&o.minRound, "min-round", 100*time.Millisecond, "shortest round of one attack (cheap refusals wait out the rest)")
+	fs.IntVar(&o.rateLimit, "user-rate-limit", 0, "RATE_LIMIT_PER_MINUTE of the run (0: off); B paces itself to 3/4 of it, A does not (the per-address limit stays off: both users come from 127.0.0.1)")
+	fs.StringVar(&o.ferretPG, "ferretdb-postgresql", "", "keep the embedded FerretDB's documents in this (empty) PostgreSQL database instead of SQLite (EMBEDDED_FERRETDB_POSTGRESQL_URL)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process during phase 2 to this file (go tool pprof)")
 	fs.StringVar(&o.attacks, "attacks", "all", "the attacks A runs, comma-separated keys (xlsx-media, xlsx-sheet2, wide-csv, huge-cells, slow-query, convert-burst, wide-lists, presign-lie, sandbox, ssrf, sse)")
 	if err := fs.Parse(args); err != nil {
@@ -106,7 +111,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "  bomb.xlsx %d KB, sheet2.xlsx %d KB, wide.csv %d KB\n", len(files.bomb)>>10, len(files.sheet2)>>10, len(files.wide)>>10)
 
-	sys, err := startSystem(ctx, filepath.Join(dir, "data"), opts.logLevel)
+	sys, err := startSystem(ctx, filepath.Join(dir, "data"), opts.logLevel, opts.ferretPG, opts.rateLimit)
 	if err != nil {
 		return err
 	}
@@ -128,7 +133,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := a.setup(ctx); err != nil {
 		return err
 	}
-	v := &victim{api: victimAPI, csv: victimCSV()}
+	events, err := followEvents(ctx, victimAPI)
+	if err != nil {
+		return err
+	}
+	v := &victim{api: victimAPI, events: events, csv: victimCSV(), perMinute: opts.rateLimit * 3 / 4}
 	p := runPhases(ctx, out, v, a, attacks, opts)
 	if ctx.Err() != nil {
 		return ctx.Err() // interrupted: the numbers are partial
@@ -219,13 +228,14 @@ type system struct {
 // startSystem runs allinone.Run as `make run` does, on a fresh DATA_DIR, dev
 // auth, loopback listeners on free ports and the rate limits off, and waits
 // until every service answers.
-func startSystem(ctx context.Context, dataDir, logLevel string) (*system, error) {
+func startSystem(ctx context.Context, dataDir, logLevel, ferretPG string, rateLimit int) (*system, error) {
 	// The environment is set before the configuration is loaded, so a
 	// developer's .env cannot point the run at real Clerk or other ports.
 	for k, v := range map[string]string{
 		"APP_ENV": "dev", "DATA_DIR": dataDir, "APP_HOST": "127.0.0.1", "APP_PORT": "0",
-		"EMBEDDED_S3_ADDR": "127.0.0.1:0", "RATE_LIMIT_PER_MINUTE": "0", "RATE_LIMIT_IP_PER_MINUTE": "0",
+		"EMBEDDED_S3_ADDR": "127.0.0.1:0", "RATE_LIMIT_PER_MINUTE": strconv.Itoa(max(rateLimit, 0)), "RATE_LIMIT_IP_PER_MINUTE": "0",
 		"CLERK_ISSUER": "", "CLERK_SECRET_KEY": "", "LOG_LEVEL": logLevel, "LOG_FILE": "",
+		"EMBEDDED_FERRETDB_POSTGRESQL_URL": ferretPG,
 	} {
 		if err := os.Setenv(k, v); err != nil {
 			return nil, err

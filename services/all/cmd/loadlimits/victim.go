@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -22,15 +23,29 @@ const (
 
 var victimOps = []string{opUpload, opConvert, opQuery}
 
+// Parts of the timed operations, shown on each iteration's line (not
+// judged): where an operation's time went.
+const (
+	partUploadPOST = "upload POST"
+	partProcessing = "processing wait"
+)
+
+var victimParts = []string{partUploadPOST, partProcessing}
+
 // victimRegions is how many groups the victim's query must return: a
 // wrong answer fails the run like an error does.
 const victimRegions = 7
 
 // victim is user B: an ordinary user whose work must go on while A attacks.
 type victim struct {
-	api  *apiClient
-	csv  []byte
-	runs int // iterations started, for unique dataset names
+	api    *apiClient
+	events *outcomes // B's event stream
+	// perMinute, when positive, is the most requests a minute B sends: B
+	// waits after an iteration until its requests fit the rate (a run
+	// with the per-user rate limit on).
+	perMinute int
+	csv       []byte
+	runs      int // iterations started, for unique dataset names
 }
 
 // victimCSV is 2,000 rows of 5 columns, grouped by region in the query.
@@ -67,10 +82,12 @@ func (v *victim) iteration(ctx context.Context) (s sample, err error) {
 	// Deferred deletes run after the results are set, so a failed delete
 	// can still fail the iteration.
 	defer v.cleanup(ctx, "/file/"+f.ID, &err)
+	s[partUploadPOST] = time.Since(start)
 	if err = v.waitFileReady(ctx, f.ID); err != nil {
 		return s, err
 	}
 	s[opUpload] = time.Since(start)
+	s[partProcessing] = s[opUpload] - s[partUploadPOST]
 
 	start = time.Now()
 	ds, err := v.convert(ctx, f.ID, fmt.Sprintf("b_sales_%d", v.runs))
@@ -103,30 +120,38 @@ func (v *victim) cleanup(ctx context.Context, path string, err *error) {
 	}
 }
 
-// pollInterval is how often B looks at a file or dataset in progress; it
-// bounds the resolution of the upload and async-convert timings.
-const pollInterval = 20 * time.Millisecond
-
+// waitFileReady waits for the file's processing outcome on B's event
+// stream (asking the API once a second as a safety net).
 func (v *victim) waitFileReady(ctx context.Context, id string) error {
-	for {
+	var failed error
+	poll := func() (bool, error) {
 		a, err := v.api.get(ctx, "/file/"+id)
 		if err != nil {
-			return fmt.Errorf("GET file: %w", err)
+			return false, fmt.Errorf("GET file: %w", err)
 		}
 		var f fv1.File
 		if !a.ok() || a.decode(&f) != nil {
-			return fmt.Errorf("GET file: %s", a)
+			return false, fmt.Errorf("GET file: %s", a)
 		}
 		switch f.Status {
 		case fv1.StatusReady:
-			return nil
+			return true, nil
 		case fv1.StatusFailed:
-			return fmt.Errorf("file processing failed: %s", f.Error)
+			failed = fmt.Errorf("file processing failed: %s", f.Error)
+			return true, nil
 		}
-		if err := sleep(ctx, pollInterval); err != nil {
-			return err
-		}
+		return false, nil
 	}
+	got, err := v.events.wait(ctx, id, []string{"file.processed", "file.failed"}, poll)
+	if err != nil {
+		return err
+	}
+	if got == "file.failed" {
+		// The event's reason is in the file.
+		_, _ = poll()
+		return cmpErr(failed, errors.New("file processing failed"))
+	}
+	return failed
 }
 
 // convertAnswer is the data of a 201 (the dataset) or a 202 ({dataset_id,
@@ -156,19 +181,29 @@ func (v *victim) convert(ctx context.Context, fileID, name string) (string, erro
 		return "", fmt.Errorf("convert: %s", a)
 	}
 	id := c.datasetID()
-	for c.Status != dv1.StatusReady {
-		if c.Status == dv1.StatusFailed {
-			return id, fmt.Errorf("conversion failed: %s", a)
-		}
-		if err := sleep(ctx, pollInterval); err != nil {
-			return id, err
-		}
+	poll := func() (bool, error) {
 		if a, err = v.api.get(ctx, "/datasets/"+id); err != nil {
-			return id, fmt.Errorf("GET dataset: %w", err)
+			return false, fmt.Errorf("GET dataset: %w", err)
 		}
 		if !a.ok() || a.decode(&c) != nil {
-			return id, fmt.Errorf("GET dataset: %s", a)
+			return false, fmt.Errorf("GET dataset: %s", a)
 		}
+		return c.Status == dv1.StatusReady || c.Status == dv1.StatusFailed, nil
+	}
+	if c.Status != dv1.StatusReady && c.Status != dv1.StatusFailed {
+		got, err := v.events.wait(ctx, id, []string{"dataset.converted", "dataset.failed"}, poll)
+		if err != nil {
+			return id, err
+		}
+		if got != "" {
+			// The event says which; the dataset says why.
+			if _, err := poll(); err != nil {
+				return id, err
+			}
+		}
+	}
+	if c.Status != dv1.StatusReady {
+		return id, fmt.Errorf("conversion failed: %s", a)
 	}
 	return id, nil
 }
@@ -202,7 +237,13 @@ func runVictim(ctx context.Context, v *victim, out io.Writer, more func(done int
 	run := victimRun{samples: map[string][]time.Duration{}}
 	start := time.Now()
 	for i := 0; more(i) && ctx.Err() == nil; i++ {
+		began, sent := time.Now(), v.api.sent.Load()
 		s, err := v.iteration(ctx)
+		if v.perMinute > 0 {
+			// The pause is not part of any timed operation.
+			n := v.api.sent.Load() - sent
+			sleep(ctx, time.Until(began.Add(time.Duration(n)*time.Minute/time.Duration(v.perMinute))))
+		}
 		if err != nil && ctx.Err() != nil {
 			break // interrupted, not failed
 		}
@@ -214,6 +255,15 @@ func runVictim(ctx context.Context, v *victim, out io.Writer, more func(done int
 				run.samples[op] = append(run.samples[op], d)
 				times = append(times, op+" "+d.Round(time.Millisecond).String())
 			}
+		}
+		var parts []string
+		for _, p := range victimParts {
+			if d, ok := s[p]; ok {
+				parts = append(parts, p+" "+d.Round(time.Millisecond).String())
+			}
+		}
+		if len(parts) > 0 {
+			times = append(times, "("+strings.Join(parts, ", ")+")")
 		}
 		if err != nil {
 			run.failures = append(run.failures, fmt.Sprintf("iteration %d: %v", v.runs, err))

@@ -51,6 +51,10 @@ type Config struct {
 	// EmbeddedS3Addr is where the embedded S3 server listens; presigned URLs
 	// point there, so a browser on this machine must reach it.
 	EmbeddedS3Addr string `env:"EMBEDDED_S3_ADDR" envDefault:"127.0.0.1:0"`
+	// EmbeddedFerretDBPostgreSQL, when set, has the embedded FerretDB keep
+	// the documents in that PostgreSQL database instead of SQLite files
+	// under DATA_DIR/mongo (see embedded.FerretOptions.PostgreSQLURL).
+	EmbeddedFerretDBPostgreSQL string `env:"EMBEDDED_FERRETDB_POSTGRESQL_URL"`
 }
 
 // Validate checks the shared rules and the gateway's settings.
@@ -135,7 +139,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		return err
 	}
 	defer natsSrv.Shutdown()
-	ferret, err := embedded.StartFerretDB(ctx, embedded.FerretOptions{Dir: dirs["mongo"], Logger: log.With("component", "ferretdb")})
+	ferret, err := embedded.StartFerretDB(ctx, embedded.FerretOptions{Dir: dirs["mongo"], Logger: log.With("component", "ferretdb"), PostgreSQLURL: cfg.EmbeddedFerretDBPostgreSQL})
 	if err != nil {
 		return err
 	}

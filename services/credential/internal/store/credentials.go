@@ -110,8 +110,9 @@ func (s *Store) GetCredential(ctx context.Context, ownerID, id string) (credenti
 	if !ok {
 		return credential.Credential{}, credential.ErrNotFound
 	}
-	var d credentialDoc
-	err := s.credentials.FindOne(ctx, liveOf(ownerID, oid)).Decode(&d)
+	d, err := mongox.FindByID(ctx, s.credentials, oid, func(d *credentialDoc) bool {
+		return d.OwnerID == ownerID && !d.IsDeleted
+	})
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return credential.Credential{}, credential.ErrNotFound
 	}

@@ -24,6 +24,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/nonefinity/backend/pkg/fairshare"
 	"github.com/nonefinity/backend/pkg/objstore"
 )
 
@@ -42,6 +43,10 @@ type Config struct {
 	Threads int
 	// MaxConcurrentQueries per user; more at once are refused.
 	MaxConcurrentQueries int
+	// CPU shares the cores between users: every statement (and, through
+	// the same pool, every conversion) runs as one of its units. Nil
+	// gives a pool of CPUUnits() for this manager alone.
+	CPU *fairshare.Pool
 	// MaxResultBytes caps the encoded rows of one reply; the result is cut
 	// (Truncated) before it would exceed it.
 	MaxResultBytes int
@@ -94,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CatalogMaxAge <= 0 {
 		c.CatalogMaxAge = 30 * time.Second
+	}
+	if c.CPU == nil {
+		c.CPU = fairshare.New(CPUUnits(c.Threads))
 	}
 	return c
 }
@@ -457,6 +465,13 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 
 	ctx, cancel, timeout := m.statementContext(ctx)
 	defer cancel()
+	// Waiting for a share of the cores counts against the statement's
+	// time: a user who keeps the machine busy waits for their own work.
+	cpu, err := m.cfg.CPU.Acquire(ctx, userID)
+	if err != nil {
+		return Result{}, m.runError(ctx, timeout, err)
+	}
+	defer cpu()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return Result{}, m.runError(ctx, timeout, err)
@@ -604,6 +619,12 @@ func (m *Manager) queryError(err error) error {
 		return fmt.Errorf("session closed: %w", err)
 	}
 	return err
+}
+
+// CPUUnits is how many statements of threads each the cores run at once
+// (at least one): the capacity of the CPU pool.
+func CPUUnits(threads int) int {
+	return max(1, runtime.GOMAXPROCS(0)/max(threads, 1))
 }
 
 // DefaultThreads is a statement's share of the machine when none is

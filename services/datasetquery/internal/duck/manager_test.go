@@ -14,6 +14,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/nonefinity/backend/pkg/fairshare"
 	"github.com/nonefinity/backend/pkg/logx"
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/testkit"
@@ -404,4 +405,43 @@ func cell(t *testing.T, res duck.Result, i int, col string) any {
 	}
 	t.Fatalf("no column %s in %+v", col, res.Columns)
 	return nil
+}
+
+// The cores are shared between users, not requests: with one unit of CPU,
+// a user whose statement holds it waits (here: times out) for a second
+// one, while another user's statement runs at once.
+func TestCPUIsSharedBetweenUsers(t *testing.T) {
+	pool := fairshare.New(1)
+	e := newEnv(t, duck.Config{MaxConcurrentQueries: 2, QueryTimeout: 2 * time.Second, Threads: 1, CPU: pool})
+	ctx := ctxT(t)
+	const endless = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"
+	slow := make(chan error, 1)
+	go func() {
+		_, err := e.m.Query(ctx, alice, endless, 1)
+		slow <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for pool.Held(alice) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if pool.Held(alice) != 1 {
+		t.Fatal("alice's statement never took its unit")
+	}
+	// bob holds nothing: he runs although alice fills the pool.
+	if res, err := e.m.Query(ctx, bob, "SELECT 42 AS n", 1); err != nil || cell(t, res, 0, "n") == nil {
+		t.Fatalf("bob's statement beside alice's: %+v, %v", res, err)
+	}
+	// alice's second statement waits for her own first one, which runs
+	// longer than the second's deadline allows: it times out unrun.
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := e.m.Query(short, alice, "SELECT 1", 1); !errors.Is(err, duck.ErrTimeout) {
+		t.Fatalf("alice's second statement: %v, want ErrTimeout (waited for her first)", err)
+	}
+	if err := <-slow; !errors.Is(err, duck.ErrTimeout) {
+		t.Fatalf("slow statement: %v, want ErrTimeout", err)
+	}
+	if got := pool.Held(alice) + pool.Held(bob); got != 0 {
+		t.Fatalf("%d units still held after every statement ended", got)
+	}
 }

@@ -74,6 +74,11 @@ func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, li
 	}
 	ctx, cancel, timeout := m.statementContext(ctx)
 	defer cancel()
+	cpu, err := m.cfg.CPU.Acquire(ctx, userID)
+	if err != nil {
+		return Result{}, m.runError(ctx, timeout, err)
+	}
+	defer cpu()
 	q := fmt.Sprintf("SELECT * FROM read_parquet([%s]) LIMIT %d OFFSET %d", strings.Join(quoted, ", "), limit, offset)
 	conn, err := s.db.Conn(ctx)
 	if err != nil {

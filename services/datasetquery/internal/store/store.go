@@ -168,8 +168,8 @@ func (s *Store) Get(ctx context.Context, ownerID, id string) (datasets.Dataset, 
 	if err != nil {
 		return datasets.Dataset{}, datasets.ErrNotFound
 	}
-	var doc datasetDoc
-	if err := s.coll.FindOne(ctx, bson.M{"_id": oid, "owner_id": ownerID}).Decode(&doc); err != nil {
+	doc, err := mongox.FindByID(ctx, s.coll, oid, func(d *datasetDoc) bool { return d.OwnerID == ownerID })
+	if err != nil {
 		return datasets.Dataset{}, mapErr(err)
 	}
 	return fromDoc(doc), nil

@@ -199,11 +199,15 @@ func (s *Store) Insert(ctx context.Context, f files.File) (files.File, error) {
 }
 
 func (s *Store) Get(ctx context.Context, owner, id string) (files.File, error) {
-	filter, ok := byID(owner, id)
-	if !ok {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
 		return files.File{}, fmt.Errorf("get file %q: %w", id, files.ErrNotFound)
 	}
-	return s.findOne(ctx, "get file", filter)
+	d, err := mongox.FindByID(ctx, s.coll, oid, func(d *fileDoc) bool { return d.OwnerID == owner })
+	if err != nil {
+		return files.File{}, fail("get file", err)
+	}
+	return fromDoc(d), nil
 }
 
 func (s *Store) GetByPath(ctx context.Context, owner, path string) (files.File, error) {
