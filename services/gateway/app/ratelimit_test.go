@@ -80,8 +80,9 @@ func TestGatewayLimitsAddressesBeforeAuth(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	// A window may end between two requests; one retry in a fresh window
-	// keeps the test from depending on when it runs.
+	// A limit of 3 a minute admits one request every 20 s; should the
+	// machine stall that long between two requests, one retry as a fresh
+	// client keeps the test from depending on its speed.
 	for attempt := 0; ; attempt++ {
 		client := "198.51.100." + strconv.Itoa(1+attempt)
 		var got []int

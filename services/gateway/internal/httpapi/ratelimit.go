@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -17,13 +18,20 @@ import (
 	"github.com/nonefinity/backend/contracts/rpcerr"
 )
 
-// rateWindow is the length of one rate-limit window (RATE_LIMIT_PER_MINUTE).
+// rateWindow is the period a limit is counted in (RATE_LIMIT_PER_MINUTE).
 const rateWindow = time.Minute
 
-// RateLimiter counts requests per key in fixed one-minute windows.
+// RateLimiter admits requests per key at a steady rate with a bounded
+// burst (the generic cell rate algorithm): limit requests a minute, one
+// every minute/limit, of which up to rateBurst(limit) may come at once.
+// Fixed one-minute windows let a client spend a whole minute's requests
+// in its first second, and twice the limit across a window's edge; a
+// hostile user's burst of uploads and conversions then lands on the
+// other users all at once.
 type RateLimiter interface {
-	// Take counts one request of key at now and says whether it is within
-	// the limit, how many remain in the window, and when the window ends.
+	// Take counts one request of key at now and says whether it is
+	// admitted, how many more could come at once, and when the next one
+	// will be admitted if this one was not.
 	Take(ctx context.Context, key string, now time.Time) (rateDecision, error)
 }
 
@@ -33,73 +41,115 @@ type rateDecision struct {
 	resetAt   time.Time
 }
 
-// windowOf is the number of the window now falls in and when it ends.
-func windowOf(now time.Time) (int64, time.Time) {
-	n := now.UnixNano() / int64(rateWindow)
-	return n, time.Unix(0, (n+1)*int64(rateWindow))
+// rateBurst is how many requests may come at once: a sixth of the
+// minute's limit (what a page load fires is well within it), at least
+// the whole limit up to 10, so small limits keep their meaning.
+func rateBurst(limit int) int {
+	return max(limit/6, min(limit, 10), 1)
 }
 
-// MemoryRateLimiter keeps the counters of one process; a single gateway
+// cellRate is one key's schedule under a limit: interval between
+// requests and the burst tolerance, in nanoseconds.
+type cellRate struct{ interval, tolerance int64 }
+
+func newCellRate(limit int) cellRate {
+	interval := int64(rateWindow) / int64(max(limit, 1))
+	return cellRate{interval: interval, tolerance: int64(rateBurst(limit)-1) * interval}
+}
+
+// take applies one request at now to the key's theoretical arrival time
+// tat (0: none yet) and returns the decision and the new tat.
+func (c cellRate) take(tat, now int64) (rateDecision, int64) {
+	tat = max(tat, now)
+	next := tat + c.interval
+	if next-now > c.tolerance+c.interval {
+		return rateDecision{resetAt: time.Unix(0, tat-c.tolerance)}, tat
+	}
+	remaining := int((c.tolerance + c.interval - (next - now)) / c.interval)
+	return rateDecision{allowed: true, remaining: remaining, resetAt: time.Unix(0, next-c.tolerance)}, next
+}
+
+// MemoryRateLimiter keeps the schedules of one process; a single gateway
 // instance is exact, several instances each allow the limit.
 type MemoryRateLimiter struct {
-	limit  int
-	mu     sync.Mutex
-	window int64
-	counts map[string]int
+	rate  cellRate
+	mu    sync.Mutex
+	tats  map[string]int64
+	taken int
 }
 
 // NewMemoryRateLimiter allows limit requests per key and minute.
 func NewMemoryRateLimiter(limit int) *MemoryRateLimiter {
-	return &MemoryRateLimiter{limit: limit, counts: map[string]int{}}
+	return &MemoryRateLimiter{rate: newCellRate(limit), tats: map[string]int64{}}
 }
 
-// Take implements RateLimiter. The counters of a finished window are
-// dropped as a whole when the next one starts, so memory stays bounded by
-// the keys seen in one minute.
+// Take implements RateLimiter. Keys whose schedule has caught up with the
+// clock carry no state and are dropped now and then, so memory stays
+// bounded by the keys seen in the last minute.
 func (m *MemoryRateLimiter) Take(_ context.Context, key string, now time.Time) (rateDecision, error) {
-	window, resetAt := windowOf(now)
+	t := now.UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if window != m.window {
-		m.window = window
-		clear(m.counts)
+	if m.taken++; m.taken%4096 == 0 {
+		for k, tat := range m.tats {
+			if tat <= t {
+				delete(m.tats, k)
+			}
+		}
 	}
-	m.counts[key]++
-	n := m.counts[key]
-	return rateDecision{allowed: n <= m.limit, remaining: max(m.limit-n, 0), resetAt: resetAt}, nil
+	d, tat := m.rate.take(m.tats[key], t)
+	m.tats[key] = tat
+	return d, nil
 }
 
-// RedisRateLimiter keeps the counters in Redis, so every gateway instance
-// shares them: INCR on a key per window, expiring after the window.
+// RedisRateLimiter keeps the schedules in Redis, so every gateway
+// instance shares them: one key per user or address holding its
+// theoretical arrival time, read and moved in one script.
 type RedisRateLimiter struct {
-	limit  int
+	rate   cellRate
 	client redis.UniversalClient
 	prefix string
 }
 
-// NewRedisRateLimiter allows limit requests per key and minute, counted
+// NewRedisRateLimiter allows limit requests per key and minute, kept
 // under keys starting with prefix.
 func NewRedisRateLimiter(client redis.UniversalClient, prefix string, limit int) *RedisRateLimiter {
-	return &RedisRateLimiter{limit: limit, client: client, prefix: prefix}
+	return &RedisRateLimiter{rate: newCellRate(limit), client: client, prefix: prefix}
 }
+
+// cellRateScript is cellRate.take in Redis (times in microseconds, which
+// Lua's doubles hold exactly). It returns {allowed, remaining, resetAt}.
+var cellRateScript = redis.NewScript(`
+local now, interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local nxt = tat + interval
+if nxt - now > tolerance + interval then
+  return {0, 0, tat - tolerance}
+end
+redis.call('SET', KEYS[1], nxt, 'PX', math.ceil((nxt - now) / 1000) + 1000)
+return {1, math.floor((tolerance + interval - (nxt - now)) / interval), nxt - tolerance}
+`)
 
 // Take implements RateLimiter.
 func (l *RedisRateLimiter) Take(ctx context.Context, key string, now time.Time) (rateDecision, error) {
-	window, resetAt := windowOf(now)
-	k := l.prefix + "ratelimit:" + key + ":" + strconv.FormatInt(window, 10)
-	pipe := l.client.TxPipeline()
-	incr := pipe.Incr(ctx, k)
-	// Twice the window: the key must outlive its window even if the clocks
-	// of two gateway instances disagree a little.
-	pipe.Expire(ctx, k, 2*rateWindow)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return rateDecision{}, fmt.Errorf("rate limit counter: %w", err)
+	us := func(ns int64) int64 { return ns / int64(time.Microsecond) }
+	res, err := cellRateScript.Run(ctx, l.client, []string{l.prefix + "ratelimit:" + key},
+		now.UnixMicro(), us(l.rate.interval), us(l.rate.tolerance)).Int64Slice()
+	if err != nil || len(res) != 3 {
+		return rateDecision{}, fmt.Errorf("rate limit schedule: %w", cmpErr(err, "unexpected reply"))
 	}
-	n := int(incr.Val())
-	return rateDecision{allowed: n <= l.limit, remaining: max(l.limit-n, 0), resetAt: resetAt}, nil
+	return rateDecision{allowed: res[0] == 1, remaining: int(res[1]), resetAt: time.UnixMicro(res[2])}, nil
 }
 
-// rateLimit enforces a per-minute limit. The per-user limit counts
+func cmpErr(err error, msg string) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(msg)
+}
+
+// rateLimit enforces a per-minute rate. The per-user limit counts
 // authenticated requests against the user and anonymous ones against the
 // client address; the pre-authentication limit (preAuth) counts every
 // request against the client address alone, under keys of its own, so
