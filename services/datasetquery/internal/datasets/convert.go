@@ -122,6 +122,12 @@ type ConvertConfig struct {
 // ConvertConfig.MaxPending in progress.
 var ErrTooManyConversions = errors.New("too many conversions in progress")
 
+// ErrGaveUp is what RunConvert returns after it failed a dataset whose
+// conversion kept dying (MaxAttempts runs without an outcome): the job is
+// over, and its consumer reports it as a poison message (an error event
+// with an error id) rather than as a quiet success.
+var ErrGaveUp = errors.New("conversion gave up")
+
 const (
 	kindCSV  = "csv"
 	kindXLSX = "xlsx"
@@ -384,7 +390,10 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 		return err
 	}
 	if attempt > s.conv.MaxAttempts {
-		return s.FailConvert(ctx, j, fmt.Sprintf("conversion failed after %d attempts", s.conv.MaxAttempts))
+		if err := s.FailConvert(ctx, j, fmt.Sprintf("conversion failed after %d attempts", s.conv.MaxAttempts)); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %d attempts without an outcome", ErrGaveUp, s.conv.MaxAttempts)
 	}
 	f, err := s.openFile(ctx, j.OwnerID, j.FileID)
 	if errors.Is(err, ErrFileNotFound) {

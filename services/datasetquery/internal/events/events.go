@@ -112,7 +112,11 @@ func StartConverting(ctx context.Context, js jetstream.JetStream, c Converter, o
 		if m.Data.DatasetID == "" || m.Data.OwnerID == "" {
 			return natsx.Permanent(errors.New("job names no dataset or owner"))
 		}
-		return fair(m.Data.OwnerID, func() error { return c.RunConvert(ctx, coreJob(m.Data)) })
+		err := fair(m.Data.OwnerID, func() error { return c.RunConvert(ctx, coreJob(m.Data)) })
+		if errors.Is(err, datasets.ErrGaveUp) {
+			return natsx.Permanent(err)
+		}
+		return err
 	})
 }
 

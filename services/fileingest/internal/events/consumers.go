@@ -49,7 +49,11 @@ func StartProcessing(ctx context.Context, js jetstream.JetStream, p Processor, o
 		// The owner is the subject's last token: the stream's permissions
 		// vouch for it, the body does not.
 		owner := contracts.UserIDFromSubject(d.Subject)
-		return fair(owner, func() error { return p.Process(ctx, owner, d.Data.FileID) })
+		err := fair(owner, func() error { return p.Process(ctx, owner, d.Data.FileID) })
+		if errors.Is(err, files.ErrGaveUp) {
+			return natsx.Permanent(err)
+		}
+		return err
 	})
 }
 

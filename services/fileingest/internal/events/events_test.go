@@ -22,6 +22,7 @@ import (
 	"github.com/nonefinity/backend/contracts/userv1"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/pkg/telemetry"
 	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/fileingest/internal/events"
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
@@ -347,8 +348,10 @@ func TestKillAndRestartMidProcessing(t *testing.T) {
 }
 
 // A file whose processing keeps failing ends failed after MaxDeliver
-// attempts, with a failed event, and the files after it are processed.
+// attempts, with a failed event and one Sentry error event, and the files
+// after it are processed.
 func TestPoisonFileEndsFailed(t *testing.T) {
+	ingest, flush := testkit.Sentry(t, telemetry.SentryOptions{})
 	r := newRig(t)
 	failed := r.subscribe(contracts.EventFailed, alice)
 	processed := r.subscribe(contracts.EventProcessed, alice)
@@ -374,6 +377,20 @@ func TestPoisonFileEndsFailed(t *testing.T) {
 	}
 	if n := r.count(contracts.StreamFiles, contracts.EventSubject(contracts.DomainFile, contracts.EventFailed, alice)); n != 1 {
 		t.Fatalf("failed events = %d, want 1", n)
+	}
+	// Giving up is reported like a poison message: an error event with
+	// its error id, the owner hashed.
+	if !flush(5 * time.Second) {
+		t.Fatal("sentry flush timed out")
+	}
+	ev := ingest.WaitEvent(t, 10*time.Second, "the give-up's error event", func(ev testkit.SentryEvent) bool {
+		return ev.Tags["durable"] == contracts.DurableFileProcess && ev.Tags["error_id"] != ""
+	})
+	if len(ev.Exception) == 0 || !strings.Contains(ev.Exception[len(ev.Exception)-1].Value, "processing gave up") {
+		t.Errorf("error event %s, want the give-up", ev.Raw)
+	}
+	if ev.User.ID != telemetry.HashUserID(alice) || strings.Contains(string(ev.Raw), alice) {
+		t.Errorf("error event leaks the user: %s", ev.Raw)
 	}
 }
 

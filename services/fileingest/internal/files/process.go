@@ -34,18 +34,29 @@ func (s *Service) Process(ctx context.Context, owner, id string) error {
 	}
 	// Past the limit: earlier runs died without an outcome (a crash).
 	if f.Processing.Attempts > s.cfg.MaxAttempts {
-		return s.MarkFailed(ctx, owner, id, GaveUpReason)
+		if err := s.MarkFailed(ctx, owner, id, GaveUpReason); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %d runs died without an outcome", ErrGaveUp, s.cfg.MaxAttempts)
 	}
 	outcome, err := s.inspect(ctx, f)
 	if err != nil && f.Processing.Attempts >= s.cfg.MaxAttempts {
-		s.log.WarnContext(ctx, "processing gave up", "file_id", id, "attempts", f.Processing.Attempts, "error", err)
-		return s.MarkFailed(ctx, owner, id, GaveUpReason)
+		if ferr := s.MarkFailed(ctx, owner, id, GaveUpReason); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, f.Processing.Attempts, err)
 	}
 	if err != nil {
 		return err
 	}
 	return s.finish(ctx, owner, id, outcome)
 }
+
+// ErrGaveUp is what Process returns after it failed a file that kept
+// failing (Config.MaxAttempts): the work is over, and its consumer
+// reports it as a poison message (an error event with an error id)
+// rather than as a quiet success.
+var ErrGaveUp = errors.New("processing gave up")
 
 // GaveUpReason is the error a file gets when processing started
 // Config.MaxAttempts times without an outcome. The causes were
