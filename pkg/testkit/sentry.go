@@ -159,6 +159,23 @@ func (c *SentryCollector) WaitErrorID(t testing.TB, timeout time.Duration, error
 	return c.WaitEvent(t, timeout, "with error_id "+errorID, func(ev SentryEvent) bool { return ev.Tags["error_id"] == errorID })
 }
 
+// WaitPoisonEvent waits for the error event a consumer (durable) sends
+// for a message it gave up on, and checks that the event names the
+// failure (want, in its last exception) and carries owner only hashed.
+func (c *SentryCollector) WaitPoisonEvent(t testing.TB, timeout time.Duration, durable, want, owner string) SentryEvent {
+	t.Helper()
+	ev := c.WaitEvent(t, timeout, "of a poison message of "+durable, func(ev SentryEvent) bool {
+		return ev.Tags["durable"] == durable && ev.Tags["error_id"] != ""
+	})
+	if len(ev.Exception) == 0 || !strings.Contains(ev.Exception[len(ev.Exception)-1].Value, want) {
+		t.Errorf("testkit: poison event %s does not say %q", ev.Raw, want)
+	}
+	if ev.User.ID != telemetry.HashUserID(owner) || strings.Contains(string(ev.Raw), owner) {
+		t.Errorf("testkit: poison event shows the owner unhashed: %s", ev.Raw)
+	}
+	return ev
+}
+
 // parseEnvelope splits an envelope: a header line, then per item a header
 // line and a payload of "length" bytes (or up to the next newline).
 func parseEnvelope(b []byte) ([]SentryItem, error) {
