@@ -16,11 +16,17 @@ STATIC_SERVICES := gateway credential fileingest
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test test-short bench load lint build tidy clean nats-server redocly
+.PHONY: run run-split test test-short bench load lint build tidy clean nats-server redocly
 
 ## run: the whole system in one process on the embedded default (gateway on :8000, data under ./data, dev auth)
 run: $(BIN)/nonefinity
 	./$(BIN)/nonefinity
+
+## run-split: the same system as an operator runs it, every part its own process: nats-server
+## (deploy/nats, a user per service), FerretDB, Versity S3 and the four service binaries
+## (data under ./data/split, gateway on :8000, dev auth); flags: go run ./services/all/cmd/runsplit -h
+run-split: nats-server
+	$(GO) run ./services/all/cmd/runsplit
 
 # No -trimpath here: the dev binary reuses the build cache that tests fill.
 $(BIN)/nonefinity: FORCE

@@ -3,6 +3,7 @@ package all_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,11 +20,20 @@ const fastAnswer = time.Second
 // status and how long the answer took; 0 when there was none in time.
 func timedGet(t *testing.T, u apiUser, path string, within time.Duration) (int, time.Duration) {
 	t.Helper()
+	return timedDo(t, u, http.MethodGet, path, nil, "", within)
+}
+
+// timedDo is timedGet for any method and body.
+func timedDo(t *testing.T, u apiUser, method, path string, body io.Reader, contentType string, within time.Duration) (int, time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.base+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u.base+path, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if u.token != "" {
 		req.Header.Set("Authorization", "Bearer "+u.token)
@@ -34,7 +44,7 @@ func timedGet(t *testing.T, u apiUser, path string, within time.Duration) (int, 
 		return 0, 0
 	}
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	resp.Body.Close()
 	return resp.StatusCode, time.Since(started)

@@ -29,6 +29,7 @@ import (
 	"github.com/nonefinity/backend/pkg/logx"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/telemetry"
+	"github.com/nonefinity/backend/services/all/internal/devsecrets"
 	credential "github.com/nonefinity/backend/services/credential/app"
 	datasetquery "github.com/nonefinity/backend/services/datasetquery/app"
 	fileingest "github.com/nonefinity/backend/services/fileingest/app"
@@ -113,7 +114,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	defer flush(2 * time.Second)
 	boot.ApplyMemoryLimit(log, datasetquery.Config{Base: cfg.Base}.OffHeapMemory())
 
-	secrets, created, err := loadOrCreateSecrets(dataDir)
+	secrets, created, err := devsecrets.LoadOrCreate(dataDir)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		cfg.Credential.SecretKey, cfg.Credential.EncryptionSalt = secrets.CredentialSecretKey, secrets.CredentialSalt
 		if created {
 			log.Warn("generated development encryption secrets; keep this file, encrypted credentials depend on it",
-				"file", filepath.Join(dataDir, secretsFile))
+				"file", filepath.Join(dataDir, devsecrets.File))
 		}
 	}
 
@@ -133,7 +134,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	// decrypted keys), so a local process without the secret must be
 	// refused. Tools find it in the endpoints file (0600).
 	natsSrv, err := embedded.StartNATS(embedded.NATSOptions{
-		Dir: dirs["nats"], ServerName: "nonefinity", Token: randomToken(32), Logger: log.With("component", "nats-server"),
+		Dir: dirs["nats"], ServerName: "nonefinity", Token: devsecrets.Token(32), Logger: log.With("component", "nats-server"),
 	})
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/services/all/internal/devsecrets"
 )
 
 // childEnv marks the re-executed test binary that runs the system. A child
@@ -98,7 +99,7 @@ func TestRestartKeepsData(t *testing.T) {
 		t.Fatalf("object changed across restart: %d bytes", len(got))
 	}
 	// The generated development secrets are reused, not regenerated.
-	if _, err := os.Stat(filepath.Join(dataDir, secretsFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dataDir, devsecrets.File)); err != nil {
 		t.Fatalf("dev secrets not kept: %v", err)
 	}
 }

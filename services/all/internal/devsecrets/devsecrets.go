@@ -1,4 +1,8 @@
-package allinone
+// Package devsecrets keeps the secrets a development run makes for itself
+// (credential encryption key and salt, S3 keys) in one file under its data
+// directory, so encrypted credentials and stored objects stay readable
+// across restarts. make run and make run-split use it.
+package devsecrets
 
 import (
 	"crypto/rand"
@@ -11,21 +15,21 @@ import (
 	"path/filepath"
 )
 
-// devSecrets are generated on the first dev start and kept under DATA_DIR so
-// that encrypted credentials and stored objects stay readable across restarts.
-type devSecrets struct {
+// Secrets are generated on the first start and kept in File.
+type Secrets struct {
 	CredentialSecretKey string `json:"credential_secret_key"`
 	CredentialSalt      string `json:"credential_encryption_salt"`
 	S3AccessKey         string `json:"s3_access_key"`
 	S3SecretKey         string `json:"s3_secret_key"`
 }
 
-const secretsFile = "dev-secrets.json"
+// File is the secrets file's name under the data directory.
+const File = "dev-secrets.json"
 
-// loadOrCreateSecrets reads dataDir/dev-secrets.json, creating it (0600) with
-// fresh random values when it does not exist. created reports the latter.
-func loadOrCreateSecrets(dataDir string) (s devSecrets, created bool, err error) {
-	path := filepath.Join(dataDir, secretsFile)
+// LoadOrCreate reads dataDir/File, creating it (0600) with fresh random
+// values when it does not exist. created reports the latter.
+func LoadOrCreate(dataDir string) (s Secrets, created bool, err error) {
+	path := filepath.Join(dataDir, File)
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
@@ -39,11 +43,11 @@ func loadOrCreateSecrets(dataDir string) (s devSecrets, created bool, err error)
 	case !errors.Is(err, fs.ErrNotExist):
 		return s, false, fmt.Errorf("read %s: %w", path, err)
 	}
-	s = devSecrets{
-		CredentialSecretKey: randomToken(32),
-		CredentialSalt:      randomToken(16),
+	s = Secrets{
+		CredentialSecretKey: Token(32),
+		CredentialSalt:      Token(16),
 		S3AccessKey:         "NF" + randomHexish(10),
-		S3SecretKey:         randomToken(30),
+		S3SecretKey:         Token(30),
 	}
 	b, err = json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -55,7 +59,8 @@ func loadOrCreateSecrets(dataDir string) (s devSecrets, created bool, err error)
 	return s, true, nil
 }
 
-func randomToken(n int) string {
+// Token is n random bytes, base64url without padding.
+func Token(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
