@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -48,6 +49,7 @@ func run(ctx context.Context) error {
 		})
 	}
 	flag.Parse()
+	avoidTakenPorts(&addrs)
 
 	root, err := repoRoot()
 	if err != nil {
@@ -73,11 +75,15 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	at := sys.Addrs()
 	fmt.Printf("\nNonefinity is running as separate processes (%s to start)\n"+
 		"  API       %s/api/v1 (dev auth: GET /api/v1/auth/create-token?clerk_id=you)\n"+
+		"  NATS      %s (monitoring %s), FerretDB %s, S3 %s\n"+
+		"  ops       credential %s, fileingest %s, datasetquery %s\n"+
 		"  logs      %s\n"+
 		"  stop      Ctrl-C\n\n",
-		time.Since(started).Round(time.Millisecond), sys.GatewayURL(), filepath.Join(sys.DataDir(), "logs"))
+		time.Since(started).Round(time.Millisecond), sys.GatewayURL(), at.NATS, at.NATSMonitor, at.FerretDB, at.S3,
+		at.Ops[splitrun.Credential], at.Ops[splitrun.Fileingest], at.Ops[splitrun.Datasetquery], filepath.Join(sys.DataDir(), "logs"))
 
 	var runErr error
 	select {
@@ -86,6 +92,35 @@ func run(ctx context.Context) error {
 	}
 	sys.Close()
 	return runErr
+}
+
+// avoidTakenPorts moves a server whose default port another program holds
+// (a system nats-server on 4222, a MongoDB on 27017) to a free port, and
+// says so. The gateway stays where the README says it is, and an address
+// given as a flag is kept: a clash there is reported by the server.
+func avoidTakenPorts(addrs *splitrun.Addrs) {
+	given := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	check := func(flagName string, addr *string) {
+		if given[flagName] {
+			return
+		}
+		l, err := net.Listen("tcp", *addr)
+		if err == nil {
+			l.Close()
+			return
+		}
+		fmt.Printf("%s is taken; -%s gets a free port instead\n", *addr, flagName)
+		*addr = ""
+	}
+	check("nats", &addrs.NATS)
+	check("nats-monitor", &addrs.NATSMonitor)
+	check("mongo", &addrs.FerretDB)
+	check("s3", &addrs.S3)
+	for name, addr := range addrs.Ops {
+		check(name+"-ops", &addr)
+		addrs.Ops[name] = addr
+	}
 }
 
 // repoRoot is the directory holding go.work, at or above the working

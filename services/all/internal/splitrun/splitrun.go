@@ -274,6 +274,9 @@ func (s *System) Process(name string) *Process { return s.procs[name] }
 // Exited reports a process that exited without Stop or Kill.
 func (s *System) Exited() <-chan error { return s.exits }
 
+// Addrs are where the processes listen, free ports resolved.
+func (s *System) Addrs() Addrs { return s.addrs }
+
 // GatewayURL is the API's origin, http://host:port.
 func (s *System) GatewayURL() string { return "http://" + s.addrs.Gateway }
 
