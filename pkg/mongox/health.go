@@ -2,12 +2,14 @@ package mongox
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/nonefinity/backend/contracts/rpcerr"
 )
@@ -16,6 +18,12 @@ import (
 const (
 	DefaultHealthInterval = 500 * time.Millisecond
 	DefaultHealthTimeout  = time.Second
+	// slowPingsForDown is how many pings in a row must time out on a
+	// selected server before the database counts as down: a busy server
+	// is slow, not gone, and refusing every request because one ping took
+	// over a second would turn load into an outage. No server to select
+	// (refused or broken connections) counts at once.
+	slowPingsForDown = 3
 )
 
 // HealthOptions tunes WatchHealth. The zero value is usable.
@@ -42,6 +50,7 @@ type Health struct {
 	client *mongo.Client
 	o      HealthOptions
 	down   atomic.Bool
+	slow   int // pings timed out in a row (run's goroutine only)
 	stop   context.CancelFunc
 	done   sync.WaitGroup
 }
@@ -101,6 +110,14 @@ func (h *Health) ping(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // stopping: the failed ping says nothing about the database
 	}
+	if err != nil && slowNotGone(err) && !h.down.Load() {
+		if h.slow++; h.slow < slowPingsForDown {
+			return
+		}
+	}
+	if err == nil {
+		h.slow = 0
+	}
 	wasDown := h.down.Swap(err != nil)
 	switch {
 	case err != nil && !wasDown:
@@ -114,4 +131,11 @@ func (h *Health) ping(ctx context.Context) {
 			h.o.OnChange(nil)
 		}
 	}
+}
+
+// slowNotGone reports a ping that ran out of time on a server the driver
+// could select (it answers its heartbeats), as opposed to finding none.
+func slowNotGone(err error) bool {
+	var selection topology.ServerSelectionError
+	return errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &selection)
 }
