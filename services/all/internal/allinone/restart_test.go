@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/all/internal/devsecrets"
 )
 
@@ -108,7 +108,7 @@ func TestRestartKeepsData(t *testing.T) {
 type child struct {
 	cmd    *exec.Cmd
 	exited chan error
-	out    *syncBuffer
+	out    *testkit.SyncBuffer
 }
 
 // startChild runs the system and returns once it printed its banner, which it
@@ -126,7 +126,7 @@ func startChild(t *testing.T, dataDir string, port int) *child {
 		"CREDENTIAL_SECRET_KEY=",
 		"CREDENTIAL_ENCRYPTION_SALT=",
 	)
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -187,24 +187,6 @@ func stopChild(t *testing.T, c *child) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("child did not stop within 30s of SIGTERM\n%s", c.out.String())
 	}
-}
-
-// syncBuffer collects a child's output from two goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func readEndpoints(t *testing.T, dataDir string) Endpoints {

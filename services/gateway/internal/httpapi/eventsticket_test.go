@@ -1,12 +1,10 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,26 +14,7 @@ import (
 )
 
 // ticketServer is the events server with tickets on a clock of the test's.
-// logBuffer collects log lines that the server's goroutines write while
-// the test reads them.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func ticketServer(t *testing.T, log *logBuffer) (*eventsServer, *testkit.Clock) {
+func ticketServer(t *testing.T, log *testkit.SyncBuffer) (*eventsServer, *testkit.Clock) {
 	t.Helper()
 	clock := testkit.NewClock(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC))
 	e := startEventsServer(t, func(o *httpapi.Options) {
@@ -69,7 +48,7 @@ func eventsWithTicket(ticket string) string {
 // events, once; a second use, an expired ticket, an unknown one and a
 // session token in the URL are all 401.
 func TestEventsTicket(t *testing.T) {
-	var log logBuffer
+	var log testkit.SyncBuffer
 	e, clock := ticketServer(t, &log)
 
 	if rec := e.h.do(request{method: "POST", path: "/api/v1/events/ticket"}); rec.Code != http.StatusUnauthorized {
