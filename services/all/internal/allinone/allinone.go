@@ -49,6 +49,13 @@ type Config struct {
 	// Streams are the stream limits every service declares; replicas are
 	// always 1 on the one embedded server.
 	Streams natsx.StreamSettings
+	// Files and Datasets are fileingest's and datasetquery's own variables
+	// (FILE_*, DATASET_*, DUCKDB_*), read as each service reads them when
+	// run alone; their shared part and streams are the ones above. Before,
+	// make run built both services from the shared part only and every
+	// such setting silently kept its default.
+	Files    fileingest.Config
+	Datasets datasetquery.Config
 	// EmbeddedS3Addr is where the embedded S3 server listens; presigned URLs
 	// point there, so a browser on this machine must reach it.
 	EmbeddedS3Addr string `env:"EMBEDDED_S3_ADDR" envDefault:"127.0.0.1:0"`
@@ -58,9 +65,37 @@ type Config struct {
 	EmbeddedFerretDBPostgreSQL string `env:"EMBEDDED_FERRETDB_POSTGRESQL_URL"`
 }
 
-// Validate checks the shared rules and the gateway's settings.
+// Validate checks the shared rules and every service's settings, each
+// problem once (the services' own checks include the shared rules).
 func (c Config) Validate() error {
-	return errors.Join(c.Base.Validate(), c.Settings.Check(), gateway.CheckDevAuth(c.Base, c.Settings), c.Streams.Validate())
+	return joinDistinct(c.Base.Validate(), c.Settings.Check(), gateway.CheckDevAuth(c.Base, c.Settings), c.Streams.Validate(),
+		c.Files.Validate(), c.Datasets.Validate())
+}
+
+// joinDistinct joins errs, flattened, leaving out repeats of a message.
+func joinDistinct(errs ...error) error {
+	seen := map[string]bool{}
+	var out []error
+	var add func(error)
+	add = func(err error) {
+		if err == nil {
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				add(e)
+			}
+			return
+		}
+		if !seen[err.Error()] {
+			seen[err.Error()] = true
+			out = append(out, err)
+		}
+	}
+	for _, err := range errs {
+		add(err)
+	}
+	return errors.Join(out...)
 }
 
 // EndpointsFile, written under DATA_DIR at every start, tells tools and tests
@@ -204,10 +239,14 @@ func Run(ctx context.Context, cfg Config, version string) error {
 			return credential.Run(ctx, credential.Config{Base: base, Settings: cfg.CredentialSettings, Streams: streams}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log, Metrics: metrics})
 		}),
 		start(fileingest.Name, true, func(ctx context.Context, in *boot.Infra) error {
-			return fileingest.Run(ctx, fileingest.Config{Base: base, Streams: streams}, fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
+			files := cfg.Files
+			files.Base, files.Streams = base, streams
+			return fileingest.Run(ctx, files, fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
 		}),
 		start(datasetquery.Name, true, func(ctx context.Context, in *boot.Infra) error {
-			return datasetquery.Run(ctx, datasetquery.Config{Base: base, Streams: streams}, datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
+			datasets := cfg.Datasets
+			datasets.Base, datasets.Streams = base, streams
+			return datasetquery.Run(ctx, datasets, datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
 		}),
 	)
 	if startErr == nil {

@@ -231,12 +231,10 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// checkDevTokenFlow does what the banner tells a newcomer: mint a dev token
-// and call an authenticated route with it.
-func checkDevTokenFlow(t *testing.T, port int) {
+// devToken mints a dev token for user_1 as the banner shows.
+func devToken(t *testing.T, port int) string {
 	t.Helper()
-	base := "http://127.0.0.1:" + strconv.Itoa(port) + "/api/v1"
-	resp, err := http.Get(base + "/auth/create-token?clerk_id=user_1")
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/api/v1/auth/create-token?clerk_id=user_1")
 	if err != nil {
 		t.Fatalf("create-token: %v", err)
 	}
@@ -250,9 +248,17 @@ func checkDevTokenFlow(t *testing.T, port int) {
 	if err != nil || resp.StatusCode != http.StatusOK || minted.Data.Token == "" {
 		t.Fatalf("create-token = %d, %v, token %q", resp.StatusCode, err, minted.Data.Token)
 	}
+	return minted.Data.Token
+}
+
+// checkDevTokenFlow does what the banner tells a newcomer: mint a dev token
+// and call an authenticated route with it.
+func checkDevTokenFlow(t *testing.T, port int) {
+	t.Helper()
+	base := "http://127.0.0.1:" + strconv.Itoa(port) + "/api/v1"
 	req, _ := http.NewRequest(http.MethodGet, base+"/auth/me", nil)
-	req.Header.Set("Authorization", "Bearer "+minted.Data.Token)
-	resp, err = http.DefaultClient.Do(req)
+	req.Header.Set("Authorization", "Bearer "+devToken(t, port))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("auth/me: %v", err)
 	}
