@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,16 +54,9 @@ func followEvents(ctx context.Context, c *apiClient) (*outcomes, error) {
 				data.Reset()
 			}
 		}
-		o.end(cmpErr(sc.Err(), errors.New("event stream closed")))
+		o.end(cmp.Or(sc.Err(), errors.New("event stream closed")))
 	}()
 	return o, nil
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 func (o *outcomes) record(name, data string) {
@@ -73,7 +67,7 @@ func (o *outcomes) record(name, data string) {
 	if name == "" || json.Unmarshal([]byte(data), &ids) != nil {
 		return
 	}
-	id := cmpString(ids.DatasetID, ids.FileID)
+	id := cmp.Or(ids.DatasetID, ids.FileID)
 	if id == "" {
 		return
 	}
@@ -84,13 +78,6 @@ func (o *outcomes) record(name, data string) {
 		close(w)
 		delete(o.waiters, id)
 	}
-}
-
-func cmpString(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (o *outcomes) end(err error) {

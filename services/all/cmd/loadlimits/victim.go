@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -149,7 +150,7 @@ func (v *victim) waitFileReady(ctx context.Context, id string) error {
 	if got == "file.failed" {
 		// The event's reason is in the file.
 		_, _ = poll()
-		return cmpErr(failed, errors.New("file processing failed"))
+		return cmp.Or(failed, errors.New("file processing failed"))
 	}
 	return failed
 }

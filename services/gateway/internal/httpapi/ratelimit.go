@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -137,16 +138,9 @@ func (l *RedisRateLimiter) Take(ctx context.Context, key string, now time.Time) 
 	res, err := cellRateScript.Run(ctx, l.client, []string{l.prefix + "ratelimit:" + key},
 		now.UnixMicro(), us(l.rate.interval), us(l.rate.tolerance)).Int64Slice()
 	if err != nil || len(res) != 3 {
-		return rateDecision{}, fmt.Errorf("rate limit schedule: %w", cmpErr(err, "unexpected reply"))
+		return rateDecision{}, fmt.Errorf("rate limit schedule: %w", cmp.Or(err, errors.New("unexpected reply")))
 	}
 	return rateDecision{allowed: res[0] == 1, remaining: int(res[1]), resetAt: time.UnixMicro(res[2])}, nil
-}
-
-func cmpErr(err error, msg string) error {
-	if err != nil {
-		return err
-	}
-	return errors.New(msg)
 }
 
 // rateLimit enforces a per-minute rate. The per-user limit counts
