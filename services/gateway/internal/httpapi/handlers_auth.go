@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/contracts/userv1"
 )
 
 // tokenInfo is the data of GET /auth/verify-token: the verified claims, the
@@ -30,15 +32,19 @@ func (a *API) verifyToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
+	serveCall(a, w, r, a.callerID, func(ctx context.Context, userID string) (userv1.User, error) {
+		return a.users.Get(ctx, userID)
+	}, http.StatusOK, "current user", asIs)
+}
+
+// callerID is the caller's internal user id, when there is a user
+// directory to look it up in.
+func (a *API) callerID(_ http.ResponseWriter, r *http.Request) (string, *rpcerr.Error) {
 	if a.users == nil {
-		a.reject(w, rpcerr.New(rpcerr.Unavailable, "user directory unavailable"))
-		return
+		return "", rpcerr.New(rpcerr.Unavailable, "user directory unavailable")
 	}
 	c, _ := callerFrom(r.Context())
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	u, err := a.users.Get(ctx, c.identity.UserID)
-	a.reply(w, r, http.StatusOK, "current user", u, err)
+	return c.identity.UserID, nil
 }
 
 // createTokenQuery is the query of GET /auth/create-token.
@@ -47,18 +53,16 @@ type createTokenQuery struct {
 	Role    string `form:"role" json:"role,omitempty" doc:"admin adds the role claim" enum:"user,admin"`
 }
 
-func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
-	var q createTokenQuery
-	if e := bindQuery(r, &q); e != nil {
-		a.reject(w, e)
-		return
-	}
+// validate requires the user the token is for.
+func (q *createTokenQuery) validate() *rpcerr.Error {
 	if q.ClerkID == "" {
-		a.reject(w, rpcerr.Invalid("clerk_id", "required"))
-		return
+		return rpcerr.Invalid("clerk_id", "required")
 	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	tok, err := a.minter.Mint(ctx, q.ClerkID, q.Role)
-	a.reply(w, r, http.StatusOK, "token created", tok, err)
+	return nil
+}
+
+func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
+	serveCall(a, w, r, fromQuery, func(ctx context.Context, q createTokenQuery) (MintedToken, error) {
+		return a.minter.Mint(ctx, q.ClerkID, q.Role)
+	}, http.StatusOK, "token created", asIs)
 }

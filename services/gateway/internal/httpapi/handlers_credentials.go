@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
-
 	cv1 "github.com/nonefinity/backend/contracts/credentialv1"
 	"github.com/nonefinity/backend/contracts/paging"
 )
@@ -15,25 +13,20 @@ type providersQuery struct {
 	ActiveOnly *bool `form:"active_only" json:"active_only,omitempty" doc:"Only active providers" default:"true"`
 }
 
+func toListProviders(q providersQuery) cv1.ProvidersListRequest {
+	return cv1.ProvidersListRequest{ActiveOnly: q.ActiveOnly == nil || *q.ActiveOnly}
+}
+
 func (a *API) providersList(w http.ResponseWriter, r *http.Request) {
-	var q providersQuery
-	if e := bindQuery(r, &q); e != nil {
-		a.reject(w, e)
-		return
-	}
-	req := cv1.ProvidersListRequest{ActiveOnly: q.ActiveOnly == nil || *q.ActiveOnly}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.credentials.ProvidersList(ctx, req)
-	a.reply(w, r, http.StatusOK, "providers", reply, err)
+	serveCall(a, w, r, byQuery(toListProviders), a.credentials.ProvidersList, http.StatusOK, "providers", asIs)
 }
 
 func (a *API) providersRefresh(w http.ResponseWriter, r *http.Request) {
-	serveNoInput(a, w, r, a.credentials.ProvidersRefresh, http.StatusOK, "providers reloaded")
+	serveNoInput(a, w, r, a.credentials.ProvidersRefresh, http.StatusOK, "providers reloaded", asIs)
 }
 
 func (a *API) credentialCreate(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, fromBody, a.credentials.Create, http.StatusCreated, "credential created")
+	serveCall(a, w, r, fromBody, a.credentials.Create, http.StatusCreated, "credential created", asIs)
 }
 
 func (a *API) credentialList(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +37,7 @@ func (a *API) credentialList(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) credentialGet(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, byID("id", "credential", func(id string) cv1.GetRequest { return cv1.GetRequest{ID: id} }),
-		a.credentials.Get, http.StatusOK, "credential")
+		a.credentials.Get, http.StatusOK, "credential", asIs)
 }
 
 // credentialUpdate is the body of PUT /credentials/{id}: the fields to
@@ -62,42 +55,40 @@ func toUpdateCredential(id string, b credentialUpdate) cv1.UpdateRequest {
 }
 
 func (a *API) credentialUpdate(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, byIDAndBody("id", "credential", toUpdateCredential), a.credentials.Update, http.StatusOK, "credential updated")
+	serveCall(a, w, r, byIDAndBody("id", "credential", toUpdateCredential),
+		a.credentials.Update, http.StatusOK, "credential updated", asIs)
 }
 
 func (a *API) credentialDelete(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, byID("id", "credential", func(id string) cv1.DeleteRequest { return cv1.DeleteRequest{ID: id} }),
-		a.credentials.Delete, http.StatusOK, "credential deleted")
+		a.credentials.Delete, http.StatusOK, "credential deleted", asIs)
 }
 
+// credentialTest answers with the probe's own verdict as the message: a
+// key the provider refuses is a 200 that says so.
 func (a *API) credentialTest(w http.ResponseWriter, r *http.Request) {
-	var req cv1.TestRequest
-	if e := bindBody(w, r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.credentials.Test(ctx, req)
-	a.reply(w, r, http.StatusOK, reply.Message, reply, err)
+	serveCall(a, w, r, fromBody, a.credentials.Test, http.StatusOK, "", func(reply cv1.TestReply, ans answer) answer {
+		ans.message = reply.Message
+		return ans
+	})
+}
+
+func toListByProvider(name string) cv1.ListByProviderRequest {
+	return cv1.ListByProviderRequest{ProviderName: name}
 }
 
 func (a *API) credentialListByProvider(w http.ResponseWriter, r *http.Request) {
-	req := cv1.ListByProviderRequest{ProviderName: chi.URLParam(r, "provider_name")}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.credentials.ListByProvider(ctx, req)
-	a.reply(w, r, http.StatusOK, "credentials", reply, err)
+	serveCall(a, w, r, byParam("provider_name", toListByProvider), a.credentials.ListByProvider, http.StatusOK, "credentials", asIs)
 }
 
 func (a *API) encryptionHealth(w http.ResponseWriter, r *http.Request) {
-	serveNoInput(a, w, r, a.credentials.EncryptionHealth, http.StatusOK, "encryption health")
+	serveNoInput(a, w, r, a.credentials.EncryptionHealth, http.StatusOK, "encryption health", asIs)
 }
 
 func (a *API) generateKey(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, fromBody, a.credentials.GenerateKey, http.StatusOK, "key generated")
+	serveCall(a, w, r, fromBody, a.credentials.GenerateKey, http.StatusOK, "key generated", asIs)
 }
 
 func (a *API) rotateKeys(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, fromBody, a.credentials.Rotate, http.StatusOK, "key rotation")
+	serveCall(a, w, r, fromBody, a.credentials.Rotate, http.StatusOK, "key rotation", asIs)
 }

@@ -28,27 +28,32 @@ type convertAccepted struct {
 const idempotencyKeyHeader = "Idempotency-Key"
 
 func (a *API) datasetConvert(w http.ResponseWriter, r *http.Request) {
-	var req dv1.ConvertRequest
-	if e := bindBody(w, r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	if key := r.Header.Get(idempotencyKeyHeader); key != "" {
+	serveCall(a, w, r, convertRequest, a.datasets.Convert, http.StatusCreated, "dataset created", convertAnswer)
+}
+
+// convertRequest is the body, named by the Idempotency-Key header when it
+// is set (over a body idempotency_key).
+func convertRequest(w http.ResponseWriter, r *http.Request) (dv1.ConvertRequest, *rpcerr.Error) {
+	req, e := fromBody[dv1.ConvertRequest](w, r)
+	if key := r.Header.Get(idempotencyKeyHeader); e == nil && key != "" {
 		req.IdempotencyKey = key
 	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.datasets.Convert(ctx, req)
+	return req, e
+}
+
+// convertAnswer is 201 with the dataset a conversion made, 200 with the
+// one a repeated request made before, 202 with the id and status of one
+// that runs on.
+func convertAnswer(reply dv1.ConvertReply, created answer) answer {
 	switch {
-	case err != nil:
-		a.fail(w, r, err)
 	case reply.Accepted || reply.Dataset == nil:
-		writeOK(w, a.log, http.StatusAccepted, "conversion started", convertAccepted{DatasetID: reply.DatasetID, Status: reply.Status})
+		return answer{status: http.StatusAccepted, message: "conversion started",
+			data: convertAccepted{DatasetID: reply.DatasetID, Status: reply.Status}}
 	case reply.Existing:
 		// A repeated request: nothing was created now.
-		writeOK(w, a.log, http.StatusOK, convertedMessage(*reply.Dataset, "dataset already converted"), reply.Dataset)
+		return answer{status: http.StatusOK, message: convertedMessage(*reply.Dataset, "dataset already converted"), data: reply.Dataset}
 	default:
-		writeOK(w, a.log, http.StatusCreated, convertedMessage(*reply.Dataset, "dataset created"), reply.Dataset)
+		return answer{status: created.status, message: convertedMessage(*reply.Dataset, created.message), data: reply.Dataset}
 	}
 }
 
@@ -66,7 +71,7 @@ func convertedMessage(d dv1.Dataset, done string) string {
 }
 
 func (a *API) datasetCreate(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, fromBody, a.datasets.Create, http.StatusCreated, "dataset created")
+	serveCall(a, w, r, fromBody, a.datasets.Create, http.StatusCreated, "dataset created", asIs)
 }
 
 // datasetList follows the service's pages through the requested window:
@@ -93,7 +98,7 @@ func (a *API) datasetList(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) datasetGet(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, byID("id", "dataset", func(id string) dv1.GetRequest { return dv1.GetRequest{ID: id} }),
-		a.datasets.Get, http.StatusOK, "dataset")
+		a.datasets.Get, http.StatusOK, "dataset", asIs)
 }
 
 // datasetUpdate is the body of PUT /datasets/{id}.
@@ -107,7 +112,7 @@ func toUpdateDataset(id string, b datasetUpdate) dv1.UpdateRequest {
 }
 
 func (a *API) datasetUpdate(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, byIDAndBody("id", "dataset", toUpdateDataset), a.datasets.Update, http.StatusOK, "dataset updated")
+	serveCall(a, w, r, byIDAndBody("id", "dataset", toUpdateDataset), a.datasets.Update, http.StatusOK, "dataset updated", asIs)
 }
 
 // schemaDescriptions is the body of PUT /datasets/{id}/schema in either
@@ -153,60 +158,57 @@ func (s *schemaDescriptions) UnmarshalJSON(b []byte) error {
 }
 
 func (a *API) datasetUpdateSchema(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "id", "dataset")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	var body schemaDescriptions
-	if mt := mediaTypeOf(r); mt != "" && mt != mediaJSON {
-		a.reject(w, rpcerr.New(rpcerr.UnsupportedMediaType, "this endpoint takes a JSON body"))
-		return
-	}
-	if e := bindBody(w, r, &body); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	ds, err := a.datasets.UpdateSchema(ctx, dv1.UpdateSchemaRequest{ID: id, Descriptions: body})
-	a.reply(w, r, http.StatusOK, "schema updated", ds, err)
+	serveCall(a, w, r, schemaUpdateRequest, a.datasets.UpdateSchema, http.StatusOK, "schema updated", asIs)
 }
 
-func (a *API) datasetDelete(w http.ResponseWriter, r *http.Request) {
+// schemaUpdateRequest takes JSON only: a form cannot carry either shape of
+// the body (a map of any column names, or a list of objects).
+func schemaUpdateRequest(w http.ResponseWriter, r *http.Request) (dv1.UpdateSchemaRequest, *rpcerr.Error) {
 	id, e := pathID(r, "id", "dataset")
 	if e != nil {
-		a.reject(w, e)
-		return
+		return dv1.UpdateSchemaRequest{}, e
 	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	_, err := a.datasets.Delete(ctx, dv1.DeleteRequest{ID: id})
-	a.reply(w, r, http.StatusOK, "dataset deleted", true, err)
+	if mt := mediaTypeOf(r); mt != "" && mt != mediaJSON {
+		return dv1.UpdateSchemaRequest{}, rpcerr.New(rpcerr.UnsupportedMediaType, "this endpoint takes a JSON body")
+	}
+	var body schemaDescriptions
+	if e := bindBody(w, r, &body); e != nil {
+		return dv1.UpdateSchemaRequest{}, e
+	}
+	return dv1.UpdateSchemaRequest{ID: id, Descriptions: body}, nil
+}
+
+// datasetDelete answers true, as the original service did.
+func (a *API) datasetDelete(w http.ResponseWriter, r *http.Request) {
+	decode := byID("id", "dataset", func(id string) dv1.DeleteRequest { return dv1.DeleteRequest{ID: id} })
+	serveCall(a, w, r, decode, a.datasets.Delete, http.StatusOK, "dataset deleted", func(_ dv1.DeleteReply, ans answer) answer {
+		ans.data = true
+		return ans
+	})
 }
 
 func (a *API) datasetData(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, byIDAndQuery("id", "dataset", func(id string, q pageQuery) dv1.DataRequest { return dv1.DataRequest{ID: id, Page: q.window()} }),
-		a.datasets.Data, http.StatusOK, "dataset rows")
+		a.datasets.Data, http.StatusOK, "dataset rows", asIs)
 }
 
 func (a *API) datasetRejects(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, byIDAndQuery("id", "dataset", func(id string, q pageQuery) dv1.RejectsRequest { return dv1.RejectsRequest{ID: id, Page: q.window()} }),
-		a.datasets.Rejects, http.StatusOK, "rejected rows")
+		a.datasets.Rejects, http.StatusOK, "rejected rows", asIs)
 }
 
 func (a *API) datasetQuery(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, fromBody, a.datasets.Query, http.StatusOK, "query result")
+	serveCall(a, w, r, fromBody, a.datasets.Query, http.StatusOK, "query result", asIs)
 }
 
 func (a *API) datasetFileColumns(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, byDatasetAndFile(func(id, fileID string) dv1.FileColumnsRequest { return dv1.FileColumnsRequest{ID: id, FileID: fileID} }),
-		a.datasets.FileColumns, http.StatusOK, "file columns")
+		a.datasets.FileColumns, http.StatusOK, "file columns", asIs)
 }
 
 func (a *API) datasetInsert(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, byDatasetAndFile(func(id, fileID string) dv1.InsertRequest { return dv1.InsertRequest{ID: id, FileID: fileID} }),
-		a.datasets.Insert, http.StatusOK, "rows inserted")
+		a.datasets.Insert, http.StatusOK, "rows inserted", asIs)
 }
 
 // exportQuery is the query of GET /datasets/{id}/export.
@@ -214,25 +216,25 @@ type exportQuery struct {
 	Format string `form:"format" json:"format,omitempty" enum:"csv,parquet,json" default:"csv"`
 }
 
+func toExportDataset(id string, q exportQuery) dv1.ExportRequest {
+	if q.Format == "" {
+		q.Format = dv1.FormatCSV
+	}
+	return dv1.ExportRequest{ID: id, Format: q.Format}
+}
+
 // datasetExport asks the service for the export and streams it from the
 // presigned URL it grants: the gateway holds no storage credentials, and
 // the body is copied, never buffered.
 func (a *API) datasetExport(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "id", "dataset")
+	req, e := byIDAndQuery("id", "dataset", toExportDataset)(w, r)
 	if e != nil {
 		a.reject(w, e)
 		return
 	}
-	var q exportQuery
-	if e := bindQuery(r, &q); e != nil {
-		a.reject(w, e)
-		return
-	}
-	if q.Format == "" {
-		q.Format = dv1.FormatCSV
-	}
+	// The request deadline bounds the grant, not the stream.
 	ctx, cancel := a.callCtx(r)
-	reply, err := a.datasets.Export(ctx, dv1.ExportRequest{ID: id, Format: q.Format})
+	reply, err := a.datasets.Export(ctx, req)
 	cancel()
 	if err != nil {
 		a.fail(w, r, err)
@@ -292,9 +294,9 @@ func defaultExportClient() *http.Client {
 }
 
 func (a *API) duckdbStats(w http.ResponseWriter, r *http.Request) {
-	serveNoInput(a, w, r, a.datasets.DuckDBStats, http.StatusOK, "duckdb stats")
+	serveNoInput(a, w, r, a.datasets.DuckDBStats, http.StatusOK, "duckdb stats", asIs)
 }
 
 func (a *API) duckdbCleanup(w http.ResponseWriter, r *http.Request) {
-	serveNoInput(a, w, r, a.datasets.DuckDBCleanup, http.StatusOK, "expired sessions closed")
+	serveNoInput(a, w, r, a.datasets.DuckDBCleanup, http.StatusOK, "expired sessions closed", asIs)
 }

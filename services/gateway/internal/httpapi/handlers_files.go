@@ -8,7 +8,7 @@ import (
 )
 
 func (a *API) fileUploadURL(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, fromBody, a.files.UploadURL, http.StatusOK, "upload url")
+	serveCall(a, w, r, fromBody, a.files.UploadURL, http.StatusOK, "upload url", asIs)
 }
 
 // fileUpload commits an object the client already PUT to its presigned URL
@@ -18,23 +18,7 @@ func (a *API) fileUpload(w http.ResponseWriter, r *http.Request) {
 		a.uploadMultipart(w, r)
 		return
 	}
-	var req fv1.CommitRequest
-	if e := bindBody(w, r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	file, err := a.files.Commit(ctx, req)
-	a.reply(w, r, http.StatusCreated, "file uploaded", file, err)
-}
-
-// nonNilFiles keeps an empty list a JSON [] in the envelope.
-func nonNilFiles(files []fv1.File) []fv1.File {
-	if files == nil {
-		return []fv1.File{}
-	}
-	return files
+	serveCall(a, w, r, fromBody, a.files.Commit, http.StatusCreated, "file uploaded", asIs)
 }
 
 func (a *API) fileList(w http.ResponseWriter, r *http.Request) {
@@ -50,31 +34,26 @@ func filePages(list func(context.Context, fv1.ListRequest) (fv1.ListReply, error
 	}
 }
 
+// fileSearch answers the files alone; the contract has them [] when none
+// matched.
 func (a *API) fileSearch(w http.ResponseWriter, r *http.Request) {
-	var req fv1.SearchRequest
-	if e := bindQuery(r, &req); e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.files.Search(ctx, req)
-	a.reply(w, r, http.StatusOK, "files", nonNilFiles(reply.Files), err)
+	serveCall(a, w, r, fromQuery, a.files.Search, http.StatusOK, "files", func(reply fv1.ListReply, ans answer) answer {
+		ans.data = reply.Files
+		return ans
+	})
 }
 
 func (a *API) fileStats(w http.ResponseWriter, r *http.Request) {
-	serveNoInput(a, w, r, a.files.Stats, http.StatusOK, "file stats")
+	serveNoInput(a, w, r, a.files.Stats, http.StatusOK, "file stats", asIs)
 }
 
+// fileTypes answers the types alone; the contract has them [] when there
+// are none.
 func (a *API) fileTypes(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.files.Types(ctx)
-	types := reply.Types
-	if types == nil {
-		types = []string{}
-	}
-	a.reply(w, r, http.StatusOK, "file types", types, err)
+	serveNoInput(a, w, r, a.files.Types, http.StatusOK, "file types", func(reply fv1.TypesReply, ans answer) answer {
+		ans.data = reply.Types
+		return ans
+	})
 }
 
 func (a *API) fileAllowConvert(w http.ResponseWriter, r *http.Request) {
@@ -83,19 +62,16 @@ func (a *API) fileAllowConvert(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) fileGet(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, byID("file_id", "file", func(id string) fv1.GetRequest { return fv1.GetRequest{ID: id} }),
-		a.files.Get, http.StatusOK, "file")
+		a.files.Get, http.StatusOK, "file", asIs)
 }
 
+// fileDownload answers the URL alone, as the original service did.
 func (a *API) fileDownload(w http.ResponseWriter, r *http.Request) {
-	id, e := pathID(r, "file_id", "file")
-	if e != nil {
-		a.reject(w, e)
-		return
-	}
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := a.files.DownloadURL(ctx, fv1.DownloadURLRequest{ID: id})
-	a.reply(w, r, http.StatusOK, "download url", reply.URL, err)
+	decode := byID("file_id", "file", func(id string) fv1.DownloadURLRequest { return fv1.DownloadURLRequest{ID: id} })
+	serveCall(a, w, r, decode, a.files.DownloadURL, http.StatusOK, "download url", func(reply fv1.DownloadURLReply, ans answer) answer {
+		ans.data = reply.URL
+		return ans
+	})
 }
 
 // renameQuery is the query of PUT /file/rename/{file_id}.
@@ -103,16 +79,19 @@ type renameQuery struct {
 	NewName string `form:"new_name" json:"new_name" doc:"New file name"`
 }
 
+func toRenameFile(id string, q renameQuery) fv1.RenameRequest {
+	return fv1.RenameRequest{ID: id, NewName: q.NewName}
+}
+
 func (a *API) fileRename(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, byIDAndQuery("file_id", "file", func(id string, q renameQuery) fv1.RenameRequest { return fv1.RenameRequest{ID: id, NewName: q.NewName} }),
-		a.files.Rename, http.StatusOK, "file renamed")
+	serveCall(a, w, r, byIDAndQuery("file_id", "file", toRenameFile), a.files.Rename, http.StatusOK, "file renamed", asIs)
 }
 
 func (a *API) fileDelete(w http.ResponseWriter, r *http.Request) {
 	serveCall(a, w, r, byID("file_id", "file", func(id string) fv1.DeleteRequest { return fv1.DeleteRequest{ID: id} }),
-		a.files.Delete, http.StatusOK, "file deleted")
+		a.files.Delete, http.StatusOK, "file deleted", asIs)
 }
 
 func (a *API) fileBatchDelete(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, fromBody, a.files.BatchDelete, http.StatusOK, "batch delete")
+	serveCall(a, w, r, fromBody, a.files.BatchDelete, http.StatusOK, "batch delete", asIs)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/nonefinity/backend/contracts/paging"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 )
@@ -12,9 +14,20 @@ import (
 // says why the gateway refuses it before any service call.
 type decoder[Req any] func(http.ResponseWriter, *http.Request) (Req, *rpcerr.Error)
 
+// An answer is a route's success response: its status and the envelope's
+// message and data.
+type answer struct {
+	status  int
+	message string
+	data    any
+}
+
 // serveCall is the pipeline of a route that is one service call: decode,
-// call under the request deadline, write the reply or error envelope.
-func serveCall[Req, Resp any](a *API, w http.ResponseWriter, r *http.Request, decode decoder[Req], call func(context.Context, Req) (Resp, error), status int, message string) {
+// call under the request deadline, then the error envelope, or the success
+// envelope answering status and message with the reply as data, as shape
+// has it for this reply.
+func serveCall[Req, Resp any](a *API, w http.ResponseWriter, r *http.Request, decode decoder[Req],
+	call func(context.Context, Req) (Resp, error), status int, message string, shape func(Resp, answer) answer) {
 	req, e := decode(w, r)
 	if e != nil {
 		a.reject(w, e)
@@ -23,16 +36,25 @@ func serveCall[Req, Resp any](a *API, w http.ResponseWriter, r *http.Request, de
 	ctx, cancel := a.callCtx(r)
 	defer cancel()
 	reply, err := call(ctx, req)
-	a.reply(w, r, status, message, reply, err)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ans := shape(reply, answer{status: status, message: message, data: reply})
+	writeOK(w, a.log, ans.status, ans.message, ans.data)
 }
 
+// asIs is the shape of most routes: the reply is the data.
+func asIs[Resp any](_ Resp, ans answer) answer { return ans }
+
 // serveNoInput is serveCall for a service call that takes no request.
-func serveNoInput[Resp any](a *API, w http.ResponseWriter, r *http.Request, call func(context.Context) (Resp, error), status int, message string) {
-	ctx, cancel := a.callCtx(r)
-	defer cancel()
-	reply, err := call(ctx)
-	a.reply(w, r, status, message, reply, err)
+func serveNoInput[Resp any](a *API, w http.ResponseWriter, r *http.Request, call func(context.Context) (Resp, error),
+	status int, message string, shape func(Resp, answer) answer) {
+	serveCall(a, w, r, noInput, func(ctx context.Context, _ struct{}) (Resp, error) { return call(ctx) }, status, message, shape)
 }
+
+// noInput is the decoder of a route whose call takes no request.
+func noInput(http.ResponseWriter, *http.Request) (struct{}, *rpcerr.Error) { return struct{}{}, nil }
 
 // servePage is the pipeline of a paged list route: bind and check the
 // paging query, one service call for that window, then what data makes of
@@ -60,6 +82,33 @@ func fromBody[Req any](w http.ResponseWriter, r *http.Request) (Req, *rpcerr.Err
 	var req Req
 	e := bindBody(w, r, &req)
 	return req, e
+}
+
+// fromQuery decodes the query string as the service request itself.
+func fromQuery[Req any](_ http.ResponseWriter, r *http.Request) (Req, *rpcerr.Error) {
+	var req Req
+	e := bindQuery(r, &req)
+	return req, e
+}
+
+// byQuery builds the service request from the route's query Q.
+func byQuery[Q, Req any](build func(q Q) Req) decoder[Req] {
+	return func(_ http.ResponseWriter, r *http.Request) (Req, *rpcerr.Error) {
+		var q Q
+		if e := bindQuery(r, &q); e != nil {
+			var req Req
+			return req, e
+		}
+		return build(q), nil
+	}
+}
+
+// byParam builds the service request from path parameter param, taken as
+// it is: the service decides what it names.
+func byParam[Req any](param string, build func(value string) Req) decoder[Req] {
+	return func(_ http.ResponseWriter, r *http.Request) (Req, *rpcerr.Error) {
+		return build(chi.URLParam(r, param)), nil
+	}
 }
 
 // byID builds the service request from the ObjectId in path parameter

@@ -245,15 +245,6 @@ func (a *API) callCtx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), a.requestTimeout)
 }
 
-// reply writes the success envelope of a service call, or its error.
-func (a *API) reply(w http.ResponseWriter, r *http.Request, status int, message string, data any, err error) {
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeOK(w, a.log, status, message, data)
-}
-
 // reject answers a request the gateway refuses before any service call.
 func (a *API) reject(w http.ResponseWriter, e *rpcerr.Error) {
 	writeError(w, a.log, "", e)

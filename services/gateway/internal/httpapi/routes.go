@@ -98,73 +98,151 @@ func handlerFunc(h http.Handler) http.HandlerFunc { return h.ServeHTTP }
 // routes is the route table: every row of API.md plus the operations.
 func (a *API) routes() []route {
 	rs := []route{
-		ops(http.MethodGet, "/health", a.health, opDoc{id: "health", summary: "Process is alive", reply: healthReply{}}),
-		ops(http.MethodGet, "/ready", a.ready, opDoc{id: "ready", summary: "NATS and every service answer (503 names what does not)", reply: map[string]string{},
-			errors: []int{http.StatusServiceUnavailable}}),
-		ops(http.MethodGet, "/metrics", handlerFunc(telemetry.MetricsHandler(a.registry)), opDoc{id: "metrics", summary: "Prometheus metrics", raw: "text/plain"}),
-		ops(http.MethodGet, "/openapi.json", a.openapi, opDoc{id: "openapi", summary: "This document (OpenAPI 3.1)", raw: "application/json"}),
-		ops(http.MethodGet, "/docs", a.docsPage, opDoc{id: "docs", summary: "Interactive API documentation", raw: "text/html"}),
+		ops(http.MethodGet, "/health", a.health, opDoc{
+			id: "health", summary: "Process is alive",
+			reply: healthReply{},
+		}),
+		ops(http.MethodGet, "/ready", a.ready, opDoc{
+			id: "ready", summary: "NATS and every service answer (503 names what does not)",
+			reply:  map[string]string{},
+			errors: []int{http.StatusServiceUnavailable},
+		}),
+		ops(http.MethodGet, "/metrics", handlerFunc(telemetry.MetricsHandler(a.registry)), opDoc{
+			id: "metrics", summary: "Prometheus metrics",
+			raw: "text/plain",
+		}),
+		ops(http.MethodGet, "/openapi.json", a.openapi, opDoc{
+			id: "openapi", summary: "This document (OpenAPI 3.1)",
+			raw: "application/json",
+		}),
+		ops(http.MethodGet, "/docs", a.docsPage, opDoc{
+			id: "docs", summary: "Interactive API documentation",
+			raw: "text/html",
+		}),
 
 		// auth
-		api(http.MethodGet, "/auth/verify-token", accessUser, a.verifyToken, opDoc{id: "verifyToken", tag: "auth", summary: "The verified claims of the bearer token", reply: tokenInfo{}}),
-		api(http.MethodGet, "/auth/me", accessUser, a.me, opDoc{id: "me", tag: "auth", summary: "The caller's user document", reply: userv1.User{}}),
+		api(http.MethodGet, "/auth/verify-token", accessUser, a.verifyToken, opDoc{
+			id: "verifyToken", tag: "auth", summary: "The verified claims of the bearer token",
+			reply: tokenInfo{},
+		}),
+		api(http.MethodGet, "/auth/me", accessUser, a.me, opDoc{
+			id: "me", tag: "auth", summary: "The caller's user document",
+			reply: userv1.User{},
+		}),
 
 		// providers
-		api(http.MethodGet, "/providers", accessPublic, a.providersList, opDoc{id: "listProviders", tag: "providers", summary: "AI providers a credential can be for",
-			query: providersQuery{}, reply: cv1.ProvidersListReply{}}),
-		api(http.MethodPost, "/providers/refresh", accessAdmin, a.providersRefresh, opDoc{id: "refreshProviders", tag: "providers", summary: "Reload the providers YAML into MongoDB (admin)",
-			reply: cv1.ProvidersRefreshReply{}}),
+		api(http.MethodGet, "/providers", accessPublic, a.providersList, opDoc{
+			id: "listProviders", tag: "providers", summary: "AI providers a credential can be for",
+			query: providersQuery{}, reply: cv1.ProvidersListReply{},
+		}),
+		api(http.MethodPost, "/providers/refresh", accessAdmin, a.providersRefresh, opDoc{
+			id: "refreshProviders", tag: "providers", summary: "Reload the providers YAML into MongoDB (admin)",
+			reply: cv1.ProvidersRefreshReply{},
+		}),
 
 		// credentials
-		api(http.MethodPost, "/credentials", accessUser, a.credentialCreate, opDoc{id: "createCredential", tag: "credentials", summary: "Store a provider API key (encrypted; never returned)",
-			body: cv1.CreateRequest{}, forms: true, reply: cv1.Credential{}, status: http.StatusCreated}),
-		api(http.MethodGet, "/credentials", accessUser, a.credentialList, opDoc{id: "listCredentials", tag: "credentials", summary: "The caller's credentials, one page",
-			query: pageQuery{}, reply: cv1.ListReply{}, paged: true}),
-		api(http.MethodGet, "/credentials/{id}", accessUser, a.credentialGet, opDoc{id: "getCredential", tag: "credentials", summary: "One credential with its masked key",
-			reply: cv1.Credential{}}),
-		api(http.MethodPut, "/credentials/{id}", accessUser, a.credentialUpdate, opDoc{id: "updateCredential", tag: "credentials", summary: "Change the fields given (400 if none)",
-			body: credentialUpdate{}, forms: true, reply: cv1.Credential{}}),
-		api(http.MethodDelete, "/credentials/{id}", accessUser, a.credentialDelete, opDoc{id: "deleteCredential", tag: "credentials", summary: "Delete a credential",
-			reply: cv1.DeleteReply{}}),
-		api(http.MethodPost, "/credentials/test", accessUser, a.credentialTest, opDoc{id: "testCredential", tag: "credentials", summary: "Probe a stored or ad-hoc key against its provider",
-			body: cv1.TestRequest{}, forms: true, reply: cv1.TestReply{}}),
-		api(http.MethodGet, "/credentials/provider/{provider_name}", accessUser, a.credentialListByProvider, opDoc{id: "listCredentialsByProvider", tag: "credentials",
-			summary: "The caller's credentials for one provider", reply: cv1.ListByProviderReply{}}),
-		api(http.MethodGet, "/credentials/encryption/health", accessUser, a.encryptionHealth, opDoc{id: "encryptionHealth", tag: "credentials",
-			summary:     "Key encryption self test, and for admins rotation progress",
-			description: "records_on_old_keys and rotation count every user's records: they are answered to admins only and omitted for everyone else.",
-			reply:       cv1.EncryptionHealthReply{}}),
-		api(http.MethodPost, "/credentials/encryption/generate-key", accessUser, a.generateKey, opDoc{id: "generateKey", tag: "credentials",
-			summary: "A fresh random secret for CREDENTIAL_SECRET_KEY", body: cv1.GenerateKeyRequest{}, forms: true, reply: cv1.GenerateKeyReply{}}),
-		api(http.MethodPost, "/credentials/encryption/rotate", accessAdmin, a.rotateKeys, opDoc{id: "rotateKeys", tag: "credentials",
-			summary: "Start re-encrypting every credential to the current key (admin)", body: cv1.RotateRequest{}, forms: true, reply: cv1.RotateReply{}}),
+		api(http.MethodPost, "/credentials", accessUser, a.credentialCreate, opDoc{
+			id: "createCredential", tag: "credentials", summary: "Store a provider API key (encrypted; never returned)",
+			body: cv1.CreateRequest{}, forms: true, reply: cv1.Credential{}, status: http.StatusCreated,
+		}),
+		api(http.MethodGet, "/credentials", accessUser, a.credentialList, opDoc{
+			id: "listCredentials", tag: "credentials", summary: "The caller's credentials, one page",
+			query: pageQuery{}, reply: cv1.ListReply{}, paged: true,
+		}),
+		api(http.MethodGet, "/credentials/{id}", accessUser, a.credentialGet, opDoc{
+			id: "getCredential", tag: "credentials", summary: "One credential with its masked key",
+			reply: cv1.Credential{},
+		}),
+		api(http.MethodPut, "/credentials/{id}", accessUser, a.credentialUpdate, opDoc{
+			id: "updateCredential", tag: "credentials", summary: "Change the fields given (400 if none)",
+			body: credentialUpdate{}, forms: true, reply: cv1.Credential{},
+		}),
+		api(http.MethodDelete, "/credentials/{id}", accessUser, a.credentialDelete, opDoc{
+			id: "deleteCredential", tag: "credentials", summary: "Delete a credential",
+			reply: cv1.DeleteReply{},
+		}),
+		api(http.MethodPost, "/credentials/test", accessUser, a.credentialTest, opDoc{
+			id: "testCredential", tag: "credentials", summary: "Probe a stored or ad-hoc key against its provider",
+			body: cv1.TestRequest{}, forms: true, reply: cv1.TestReply{},
+		}),
+		api(http.MethodGet, "/credentials/provider/{provider_name}", accessUser, a.credentialListByProvider, opDoc{
+			id: "listCredentialsByProvider", tag: "credentials", summary: "The caller's credentials for one provider",
+			reply: cv1.ListByProviderReply{},
+		}),
+		api(http.MethodGet, "/credentials/encryption/health", accessUser, a.encryptionHealth, opDoc{
+			id: "encryptionHealth", tag: "credentials", summary: "Key encryption self test, and for admins rotation progress",
+			description: "records_on_old_keys and rotation count every user's records: " +
+				"they are answered to admins only and omitted for everyone else.",
+			reply: cv1.EncryptionHealthReply{},
+		}),
+		api(http.MethodPost, "/credentials/encryption/generate-key", accessUser, a.generateKey, opDoc{
+			id: "generateKey", tag: "credentials", summary: "A fresh random secret for CREDENTIAL_SECRET_KEY",
+			body: cv1.GenerateKeyRequest{}, forms: true, reply: cv1.GenerateKeyReply{},
+		}),
+		api(http.MethodPost, "/credentials/encryption/rotate", accessAdmin, a.rotateKeys, opDoc{
+			id: "rotateKeys", tag: "credentials", summary: "Start re-encrypting every credential to the current key (admin)",
+			body: cv1.RotateRequest{}, forms: true, reply: cv1.RotateReply{},
+		}),
 
 		// files
-		api(http.MethodPost, "/file/upload-url", accessUser, a.fileUploadURL, opDoc{id: "fileUploadURL", tag: "files", summary: "A presigned PUT for a new upload",
+		api(http.MethodPost, "/file/upload-url", accessUser, a.fileUploadURL, opDoc{
+			id: "fileUploadURL", tag: "files", summary: "A presigned PUT for a new upload",
 			description: "PUT exactly file_size bytes to upload_url (its Content-Length is signed: object storage refuses any other size with 403), " +
 				"then POST /file/upload. file_size counts against the quota from now on; an upload not committed is removed, " +
 				"and its bytes freed, once the URL has been expired for as long again as it was valid.",
-			body: fv1.UploadURLRequest{}, forms: true, reply: fv1.UploadURLReply{}}),
-		api(http.MethodPost, "/file/upload", accessUser, a.fileUpload, opDoc{id: "fileUpload", tag: "files", summary: "Record an uploaded object (JSON), or upload through the gateway (multipart field file)",
-			body: fv1.CommitRequest{}, reply: fv1.File{}, status: http.StatusCreated}),
-		api(http.MethodGet, "/file/list", accessUser, a.fileList, opDoc{id: "listFiles", tag: "files", summary: "The caller's files, newest first",
-			description: "Every file in one array; files in lists carry no preview (GET /file/{file_id} has it).", reply: []fv1.File{}}),
-		api(http.MethodGet, "/file/search", accessUser, a.fileSearch, opDoc{id: "searchFiles", tag: "files", summary: "Files whose name contains q (literally, any case)",
-			description: "At most limit files, without previews.", query: fv1.SearchRequest{}, reply: []fv1.File{}}),
-		api(http.MethodGet, "/file/stats", accessUser, a.fileStats, opDoc{id: "fileStats", tag: "files", summary: "Counts and sizes of the caller's files", reply: fv1.StatsReply{}}),
-		api(http.MethodGet, "/file/types", accessUser, a.fileTypes, opDoc{id: "fileTypes", tag: "files", summary: "Sorted distinct MIME types", reply: []string{}}),
-		api(http.MethodGet, "/file/allow-convert", accessUser, a.fileAllowConvert, opDoc{id: "filesAllowConvert", tag: "files", summary: "Files that can become datasets",
-			description: "Every ready CSV or XLSX file, newest first, without previews.", reply: []fv1.File{}}),
-		api(http.MethodGet, "/file/download/{file_id}", accessUser, a.fileDownload, opDoc{id: "fileDownload", tag: "files", summary: "A presigned GET URL of the file", reply: ""}),
-		api(http.MethodPut, "/file/rename/{file_id}", accessUser, a.fileRename, opDoc{id: "renameFile", tag: "files", summary: "Rename a file (the object stays)",
-			query: renameQuery{}, reply: fv1.File{}}),
-		api(http.MethodPost, "/file/batch/delete", accessUser, a.fileBatchDelete, opDoc{id: "batchDeleteFiles", tag: "files", summary: "Delete several files; each succeeds or fails alone",
-			body: fv1.BatchDeleteRequest{}, reply: fv1.BatchDeleteReply{}}),
-		api(http.MethodGet, "/file/{file_id}", accessUser, a.fileGet, opDoc{id: "getFile", tag: "files", summary: "One file with processing status and preview", reply: fv1.File{}}),
-		api(http.MethodDelete, "/file/{file_id}", accessUser, a.fileDelete, opDoc{id: "deleteFile", tag: "files", summary: "Remove the object and the document", reply: fv1.DeleteReply{}}),
+			body: fv1.UploadURLRequest{}, forms: true, reply: fv1.UploadURLReply{},
+		}),
+		api(http.MethodPost, "/file/upload", accessUser, a.fileUpload, opDoc{
+			id: "fileUpload", tag: "files", summary: "Record an uploaded object (JSON), or upload through the gateway (multipart field file)",
+			body: fv1.CommitRequest{}, reply: fv1.File{}, status: http.StatusCreated,
+		}),
+		api(http.MethodGet, "/file/list", accessUser, a.fileList, opDoc{
+			id: "listFiles", tag: "files", summary: "The caller's files, newest first",
+			description: "Every file in one array; files in lists carry no preview (GET /file/{file_id} has it).",
+			reply:       []fv1.File{},
+		}),
+		api(http.MethodGet, "/file/search", accessUser, a.fileSearch, opDoc{
+			id: "searchFiles", tag: "files", summary: "Files whose name contains q (literally, any case)",
+			description: "At most limit files, without previews.",
+			query:       fv1.SearchRequest{}, reply: []fv1.File{},
+		}),
+		api(http.MethodGet, "/file/stats", accessUser, a.fileStats, opDoc{
+			id: "fileStats", tag: "files", summary: "Counts and sizes of the caller's files",
+			reply: fv1.StatsReply{},
+		}),
+		api(http.MethodGet, "/file/types", accessUser, a.fileTypes, opDoc{
+			id: "fileTypes", tag: "files", summary: "Sorted distinct MIME types",
+			reply: []string{},
+		}),
+		api(http.MethodGet, "/file/allow-convert", accessUser, a.fileAllowConvert, opDoc{
+			id: "filesAllowConvert", tag: "files", summary: "Files that can become datasets",
+			description: "Every ready CSV or XLSX file, newest first, without previews.",
+			reply:       []fv1.File{},
+		}),
+		api(http.MethodGet, "/file/download/{file_id}", accessUser, a.fileDownload, opDoc{
+			id: "fileDownload", tag: "files", summary: "A presigned GET URL of the file",
+			reply: "",
+		}),
+		api(http.MethodPut, "/file/rename/{file_id}", accessUser, a.fileRename, opDoc{
+			id: "renameFile", tag: "files", summary: "Rename a file (the object stays)",
+			query: renameQuery{}, reply: fv1.File{},
+		}),
+		api(http.MethodPost, "/file/batch/delete", accessUser, a.fileBatchDelete, opDoc{
+			id: "batchDeleteFiles", tag: "files", summary: "Delete several files; each succeeds or fails alone",
+			body: fv1.BatchDeleteRequest{}, reply: fv1.BatchDeleteReply{},
+		}),
+		api(http.MethodGet, "/file/{file_id}", accessUser, a.fileGet, opDoc{
+			id: "getFile", tag: "files", summary: "One file with processing status and preview",
+			reply: fv1.File{},
+		}),
+		api(http.MethodDelete, "/file/{file_id}", accessUser, a.fileDelete, opDoc{
+			id: "deleteFile", tag: "files", summary: "Remove the object and the document",
+			reply: fv1.DeleteReply{},
+		}),
 
 		// datasets
-		api(http.MethodPost, "/datasets/convert", accessUser, a.datasetConvert, opDoc{id: "convertDataset", tag: "datasets", summary: "Turn a CSV/XLSX file into a dataset",
+		api(http.MethodPost, "/datasets/convert", accessUser, a.datasetConvert, opDoc{
+			id: "convertDataset", tag: "datasets", summary: "Turn a CSV/XLSX file into a dataset",
 			description: "201 with the dataset when the conversion finished, 202 with its id and status when it runs on (async, or slow). " +
 				"Encoding, delimiter, quoting, title rows above the table and the header are detected from the file; the options override them " +
 				"(quote empty reads quotes as text; header_row names the sheet row holding the column names). " +
@@ -181,78 +259,126 @@ func (a *API) routes() []route {
 			headers: map[string]string{idempotencyKeyHeader: "Any string of up to 255 visible ASCII characters (a UUID) naming this request: " +
 				"a retry with the same key and body answers with the dataset the first request made. Keys are per user and last as long as the dataset."},
 			body: dv1.ConvertRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated,
-			also: map[int]any{http.StatusAccepted: convertAccepted{}, http.StatusOK: dv1.Dataset{}}}),
-		api(http.MethodPost, "/datasets/create", accessUser, a.datasetCreate, opDoc{id: "createDataset", tag: "datasets", summary: "An empty dataset with a declared schema",
+			also: map[int]any{http.StatusAccepted: convertAccepted{}, http.StatusOK: dv1.Dataset{}},
+		}),
+		api(http.MethodPost, "/datasets/create", accessUser, a.datasetCreate, opDoc{
+			id: "createDataset", tag: "datasets", summary: "An empty dataset with a declared schema",
 			description: "In a form, schema is a JSON array of {column_name, column_type, desc}.",
-			body:        dv1.CreateRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated}),
-		api(http.MethodGet, "/datasets/list", accessUser, a.datasetList, opDoc{id: "listDatasets", tag: "datasets", summary: "The caller's datasets, one page",
+			body:        dv1.CreateRequest{}, forms: true, reply: dv1.Dataset{}, status: http.StatusCreated,
+		}),
+		api(http.MethodGet, "/datasets/list", accessUser, a.datasetList, opDoc{
+			id: "listDatasets", tag: "datasets", summary: "The caller's datasets, one page",
 			description: "The page is streamed: however many columns the datasets have, the answer holds the whole window.",
-			query:       pageQuery{}, reply: []dv1.Dataset{}, paged: true}),
-		api(http.MethodPost, "/datasets/query", accessUser, a.datasetQuery, opDoc{id: "queryDatasets", tag: "datasets", summary: "Run one read-only SQL statement over the caller's datasets",
-			body: dv1.QueryRequest{}, forms: true, reply: dv1.QueryReply{}}),
-		api(http.MethodGet, "/datasets/{id}", accessUser, a.datasetGet, opDoc{id: "getDataset", tag: "datasets", summary: "One dataset", reply: dv1.Dataset{}}),
-		api(http.MethodPut, "/datasets/{id}", accessUser, a.datasetUpdate, opDoc{id: "updateDataset", tag: "datasets", summary: "Rename a dataset or change its description",
-			body: datasetUpdate{}, reply: dv1.Dataset{}}),
-		api(http.MethodDelete, "/datasets/{id}", accessUser, a.datasetDelete, opDoc{id: "deleteDataset", tag: "datasets", summary: "Delete a dataset", reply: true}),
-		api(http.MethodPut, "/datasets/{id}/schema", accessUser, a.datasetUpdateSchema, opDoc{id: "updateDatasetSchema", tag: "datasets", summary: "Set column descriptions",
-			body: schemaDescriptions{}, reply: dv1.Dataset{}}),
-		api(http.MethodGet, "/datasets/{id}/data", accessUser, a.datasetData, opDoc{id: "datasetData", tag: "datasets", summary: "A window of the dataset's rows",
-			query: pageQuery{}, reply: dv1.DataReply{}}),
-		api(http.MethodGet, "/datasets/{id}/rejects", accessUser, a.datasetRejects, opDoc{id: "datasetRejects", tag: "datasets",
+			query:       pageQuery{}, reply: []dv1.Dataset{}, paged: true,
+		}),
+		api(http.MethodPost, "/datasets/query", accessUser, a.datasetQuery, opDoc{
+			id: "queryDatasets", tag: "datasets", summary: "Run one read-only SQL statement over the caller's datasets",
+			body: dv1.QueryRequest{}, forms: true, reply: dv1.QueryReply{},
+		}),
+		api(http.MethodGet, "/datasets/{id}", accessUser, a.datasetGet, opDoc{
+			id: "getDataset", tag: "datasets", summary: "One dataset",
+			reply: dv1.Dataset{},
+		}),
+		api(http.MethodPut, "/datasets/{id}", accessUser, a.datasetUpdate, opDoc{
+			id: "updateDataset", tag: "datasets", summary: "Rename a dataset or change its description",
+			body: datasetUpdate{}, reply: dv1.Dataset{},
+		}),
+		api(http.MethodDelete, "/datasets/{id}", accessUser, a.datasetDelete, opDoc{
+			id: "deleteDataset", tag: "datasets", summary: "Delete a dataset",
+			reply: true,
+		}),
+		api(http.MethodPut, "/datasets/{id}/schema", accessUser, a.datasetUpdateSchema, opDoc{
+			id: "updateDatasetSchema", tag: "datasets", summary: "Set column descriptions",
+			body: schemaDescriptions{}, reply: dv1.Dataset{},
+		}),
+		api(http.MethodGet, "/datasets/{id}/data", accessUser, a.datasetData, opDoc{
+			id: "datasetData", tag: "datasets", summary: "A window of the dataset's rows",
+			query: pageQuery{}, reply: dv1.DataReply{},
+		}),
+		api(http.MethodGet, "/datasets/{id}/rejects", accessUser, a.datasetRejects, opDoc{
+			id: "datasetRejects", tag: "datasets",
 			summary:     "The rows of the file the conversion did not keep, with their line and the reason",
 			description: "Paged like /data; total equals the dataset's rows_rejected. Empty for a dataset that kept every row.",
-			query:       pageQuery{}, reply: dv1.RejectsReply{}}),
-		api(http.MethodGet, "/datasets/{id}/export", accessUser, a.datasetExport, opDoc{id: "exportDataset", tag: "datasets", summary: "The whole dataset as CSV, Parquet or JSON, streamed",
-			query: exportQuery{}, raw: "application/octet-stream"}),
-		api(http.MethodGet, "/datasets/{id}/file-columns/{file_id}", accessUser, a.datasetFileColumns, opDoc{id: "datasetFileColumns", tag: "datasets",
-			summary: "A file's columns next to the dataset's, to map them before an insert", reply: dv1.FileColumnsReply{}}),
-		api(http.MethodPost, "/datasets/{id}/insert/{file_id}", accessUser, a.datasetInsert, opDoc{id: "insertIntoDataset", tag: "datasets",
-			summary: "Append a file's rows (columns matched by name; mismatches are a 422 naming them)", reply: dv1.InsertReply{}}),
+			query:       pageQuery{}, reply: dv1.RejectsReply{},
+		}),
+		api(http.MethodGet, "/datasets/{id}/export", accessUser, a.datasetExport, opDoc{
+			id: "exportDataset", tag: "datasets", summary: "The whole dataset as CSV, Parquet or JSON, streamed",
+			query: exportQuery{}, raw: "application/octet-stream",
+		}),
+		api(http.MethodGet, "/datasets/{id}/file-columns/{file_id}", accessUser, a.datasetFileColumns, opDoc{
+			id: "datasetFileColumns", tag: "datasets", summary: "A file's columns next to the dataset's, to map them before an insert",
+			reply: dv1.FileColumnsReply{},
+		}),
+		api(http.MethodPost, "/datasets/{id}/insert/{file_id}", accessUser, a.datasetInsert, opDoc{
+			id: "insertIntoDataset", tag: "datasets",
+			summary: "Append a file's rows (columns matched by name; mismatches are a 422 naming them)",
+			reply:   dv1.InsertReply{},
+		}),
 
 		// duckdb
-		api(http.MethodGet, "/duckdb/stats", accessAdmin, a.duckdbStats, opDoc{id: "duckdbStats", tag: "duckdb", summary: "Counts of every user's DuckDB sessions on the answering instance (admin)",
-			description: "Instance-wide, so admins only: a user gets 403.", reply: dv1.DuckDBStatsReply{}}),
-		api(http.MethodPost, "/duckdb/cleanup", accessAdmin, a.duckdbCleanup, opDoc{id: "duckdbCleanup", tag: "duckdb", summary: "Close expired sessions now (admin)", reply: dv1.CleanupReply{}}),
+		api(http.MethodGet, "/duckdb/stats", accessAdmin, a.duckdbStats, opDoc{
+			id: "duckdbStats", tag: "duckdb", summary: "Counts of every user's DuckDB sessions on the answering instance (admin)",
+			description: "Instance-wide, so admins only: a user gets 403.",
+			reply:       dv1.DuckDBStatsReply{},
+		}),
+		api(http.MethodPost, "/duckdb/cleanup", accessAdmin, a.duckdbCleanup, opDoc{
+			id: "duckdbCleanup", tag: "duckdb", summary: "Close expired sessions now (admin)",
+			reply: dv1.CleanupReply{},
+		}),
 	}
 	if a.minter != nil {
-		rs = append(rs, api(http.MethodGet, "/auth/create-token", accessPublic, a.createToken, opDoc{id: "createToken", tag: "auth",
-			summary: "Mint a development session token (APP_ENV=dev only)", query: createTokenQuery{}, reply: MintedToken{}}))
+		rs = append(rs, api(http.MethodGet, "/auth/create-token", accessPublic, a.createToken, opDoc{
+			id: "createToken", tag: "auth", summary: "Mint a development session token (APP_ENV=dev only)",
+			query: createTokenQuery{}, reply: MintedToken{},
+		}))
 	}
 	if a.webhooks != nil {
 		// Clerk delivers every user's events from a few svix addresses; a
 		// burst of sign-ups must not be refused as one client's flood.
-		hook := api(http.MethodPost, "/webhooks/clerk", accessPublic, handlerFunc(a.webhooks), opDoc{id: "clerkWebhook", tag: "webhooks",
+		hook := api(http.MethodPost, "/webhooks/clerk", accessPublic, handlerFunc(a.webhooks), opDoc{
+			id: "clerkWebhook", tag: "webhooks",
 			summary: "Clerk user events, signed with svix (svix-id, svix-timestamp, svix-signature)",
 			description: "user.created and user.updated upsert the user (200 with the stored user; an older or repeated event is 200 without it), " +
 				"user.deleted erases it everywhere; other types are answered 204. A bad or stale signature, or a body that is not an event, is 400.",
-			headers: map[string]string{"svix-id": "The delivery's id", "svix-timestamp": "Seconds since the epoch; more than 5 minutes off is refused",
-				"svix-signature": "v1,<base64 HMAC-SHA256> under the endpoint's secret (several, space-separated, while it rotates)"},
+			headers: map[string]string{
+				"svix-id":        "The delivery's id",
+				"svix-timestamp": "Seconds since the epoch; more than 5 minutes off is refused",
+				"svix-signature": "v1,<base64 HMAC-SHA256> under the endpoint's secret (several, space-separated, while it rotates)",
+			},
 			body: clerkWebhookEvent{}, reply: userv1.User{}, also: map[int]any{http.StatusNoContent: noContent{}},
 			errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests,
-				http.StatusInternalServerError, http.StatusServiceUnavailable}})
+				http.StatusInternalServerError, http.StatusServiceUnavailable},
+		})
 		hook.exemptIPLimit = true
 		rs = append(rs, hook)
 	}
 	if a.events != nil {
-		events := api(http.MethodGet, "/events", accessUser, handlerFunc(a.events), opDoc{id: "events", tag: "events",
-			summary: "Server-Sent Events of the caller's own file, dataset and user events", raw: "text/event-stream",
+		events := api(http.MethodGet, "/events", accessUser, handlerFunc(a.events), opDoc{
+			id: "events", tag: "events", summary: "Server-Sent Events of the caller's own file, dataset and user events",
+			raw: "text/event-stream",
 			description: "Each event's id is the stream position (FILES:n,DATASETS:n,USERS:n); reconnecting with Last-Event-ID resumes without gaps. " +
 				"event is <domain>.<event> (file.processed, dataset.converted…), data the event's JSON. A comment is sent every 15 s. " +
 				"A user holds at most SSE_MAX_CONNECTIONS_PER_USER (10) streams per gateway instance; a further one is 429. " +
 				"Authorize with the bearer token, or (a browser's EventSource, which cannot send headers) with ?ticket= from POST /events/ticket; " +
-				"a session token in the URL is never accepted."})
+				"a session token in the URL is never accepted.",
+		})
 		events.ticketAuth = a.tickets != nil
 		rs = append(rs, events)
 		if a.tickets != nil {
-			rs = append(rs, api(http.MethodPost, "/events/ticket", accessUser, a.eventsTicket, opDoc{id: "eventsTicket", tag: "events",
+			rs = append(rs, api(http.MethodPost, "/events/ticket", accessUser, a.eventsTicket, opDoc{
+				id: "eventsTicket", tag: "events",
 				summary: "A single-use ticket that opens one event stream (GET /events?ticket=) within 30 s",
 				description: "For EventSource, which cannot send Authorization: the ticket authenticates one connection as the caller, once; " +
 					"a used, expired or unknown ticket is 401. Tickets are shared by every gateway instance when Redis is configured.",
-				reply: sseticket.Ticket{}, status: http.StatusCreated}))
+				reply: sseticket.Ticket{}, status: http.StatusCreated,
+			}))
 		}
 	}
 	if a.jwks != nil {
-		rs = append(rs, ops(http.MethodGet, "/.well-known/jwks.json", handlerFunc(a.jwks), opDoc{id: "jwks", summary: "Public keys of development tokens", raw: "application/json"}))
+		rs = append(rs, ops(http.MethodGet, "/.well-known/jwks.json", handlerFunc(a.jwks), opDoc{
+			id: "jwks", summary: "Public keys of development tokens",
+			raw: "application/json",
+		}))
 	}
 	return rs
 }

@@ -79,7 +79,7 @@ func (a *API) uploadMultipart(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.reply(w, r, http.StatusCreated, "file uploaded", file, nil)
+	writeOK(w, a.log, http.StatusCreated, "file uploaded", file)
 }
 
 // filePart skips (bounded) form fields up to the part named "file".
