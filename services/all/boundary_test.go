@@ -66,3 +66,68 @@ func TestDependencyBoundaries(t *testing.T) {
 		})
 	}
 }
+
+// infrastructure are the modules of the adapters: a core declares what it
+// needs of a database, the message bus, the SQL engine or object storage as
+// ports and never reaches their clients, not even through a pkg helper.
+var infrastructure = []string{
+	"go.mongodb.org/mongo-driver",
+	"github.com/nats-io/nats.go",
+	"github.com/duckdb/",
+	"github.com/marcboeker/go-duckdb",
+	"github.com/minio/minio-go",
+}
+
+// TestCoresImportNoInfrastructure lists each service core's dependencies and
+// names, for a forbidden one, the packages that import it.
+func TestCoresImportNoInfrastructure(t *testing.T) {
+	cores := []struct{ service, core string }{
+		{"credential", "./internal/credential"},
+		{"fileingest", "./internal/files"},
+	}
+	for _, c := range cores {
+		t.Run(c.service, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, c.core)
+			cmd.Dir = filepath.Join(testkit.WorkDir(), "..", c.service)
+			cmd.Env = append(cmd.Environ(), "GOWORK=off")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("go list -deps %s (GOWORK=off) in services/%s: %v\n%s", c.core, c.service, err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) < 10 {
+				t.Fatalf("suspiciously few dependencies (%d): %v", len(lines), lines)
+			}
+			importers := map[string][]string{}
+			for _, line := range lines {
+				pkg, imports, _ := strings.Cut(line, " ")
+				for _, imp := range strings.Fields(imports) {
+					importers[imp] = append(importers[imp], pkg)
+				}
+			}
+			// Only where the chain enters a forbidden module, so each way
+			// in is named once.
+			for _, line := range lines {
+				dep, _, _ := strings.Cut(line, " ")
+				if !isInfrastructure(dep) {
+					continue
+				}
+				for _, from := range importers[dep] {
+					if !isInfrastructure(from) {
+						t.Errorf("services/%s/%s depends on %s, imported by %s", c.service, strings.TrimPrefix(c.core, "./"), dep, from)
+					}
+				}
+			}
+		})
+	}
+}
+
+func isInfrastructure(pkg string) bool {
+	for _, bad := range infrastructure {
+		if strings.HasPrefix(pkg, bad) {
+			return true
+		}
+	}
+	return false
+}

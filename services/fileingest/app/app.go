@@ -28,6 +28,7 @@ import (
 	"github.com/nonefinity/backend/services/fileingest/internal/events"
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
 	"github.com/nonefinity/backend/services/fileingest/internal/natsapi"
+	"github.com/nonefinity/backend/services/fileingest/internal/objects"
 	"github.com/nonefinity/backend/services/fileingest/internal/sniff"
 	"github.com/nonefinity/backend/services/fileingest/internal/store"
 )
@@ -84,7 +85,8 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("files indexes: %w", err)
 	}
 	go applyBrowserCORS(ctx, d.Store, cfg.CORSOrigins, log)
-	core := files.NewService(st, d.Store, events.NewPublisher(js), coreConfig(cfg), log)
+	bucket := objects.New(d.Store)
+	core := files.NewService(st, bucket, events.NewPublisher(js), coreConfig(cfg), log)
 
 	dbHealth := mongox.WatchHealth(ctx, d.DB.Client(), mongox.HealthOptions{Logger: log})
 	defer dbHealth.Stop()
@@ -135,7 +137,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("start erasure consumer: %w", err)
 	}
 
-	sweeper := files.UploadSweeper{Store: d.Store, Uncommitted: core, MaxAge: cfg.MultipartMaxAge.Duration(), Log: log}
+	sweeper := files.UploadSweeper{Store: bucket, Uncommitted: core, MaxAge: cfg.MultipartMaxAge.Duration(), Log: log}
 	sweepDone := make(chan struct{})
 	go func() {
 		defer close(sweepDone)

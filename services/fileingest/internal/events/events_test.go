@@ -26,6 +26,7 @@ import (
 	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/fileingest/internal/events"
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
+	"github.com/nonefinity/backend/services/fileingest/internal/objects"
 	"github.com/nonefinity/backend/services/fileingest/internal/store"
 )
 
@@ -45,6 +46,8 @@ type rig struct {
 	db      *mongo.Database
 	store   *store.Store
 	objects *objstore.Store
+	// bucket is objects as the core sees it.
+	bucket *objects.Bucket
 }
 
 func newRig(t *testing.T) *rig {
@@ -74,6 +77,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.bucket = objects.New(r.objects)
 	return r
 }
 
@@ -234,9 +238,9 @@ type gatedObjects struct {
 	beforeGet func(ctx context.Context, key string) error
 }
 
-func (g gatedObjects) Get(ctx context.Context, key string) (io.ReadCloser, objstore.ObjectInfo, error) {
+func (g gatedObjects) Get(ctx context.Context, key string) (io.ReadCloser, files.ObjectInfo, error) {
 	if err := g.beforeGet(ctx, key); err != nil {
-		return nil, objstore.ObjectInfo{}, err
+		return nil, files.ObjectInfo{}, err
 	}
 	return g.ObjectStore.Get(ctx, key)
 }
@@ -244,7 +248,7 @@ func (g gatedObjects) Get(ctx context.Context, key string) (io.ReadCloser, objst
 func TestEmptyFileFails(t *testing.T) {
 	r := newRig(t)
 	failed := r.subscribe(contracts.EventFailed, alice)
-	r.startProcessing(r.objects, fastRetry)
+	r.startProcessing(r.bucket, fastRetry)
 	f := r.addFile(alice, "empty.csv", nil)
 	waitFile(t, failed, f.ID)
 	r.waitDrained(contracts.StreamFiles, contracts.DurableFileProcess)
@@ -260,7 +264,7 @@ func TestRedeliveryIsIdempotent(t *testing.T) {
 	r := newRig(t)
 	processed := r.subscribe(contracts.EventProcessed, alice)
 	var gets atomic.Int32
-	counting := gatedObjects{ObjectStore: r.objects, beforeGet: func(context.Context, string) error { gets.Add(1); return nil }}
+	counting := gatedObjects{ObjectStore: r.bucket, beforeGet: func(context.Context, string) error { gets.Add(1); return nil }}
 	r.startProcessing(counting, fastRetry)
 	f := r.addFile(alice, "data.csv", []byte("a,b\n1,2\n"))
 	waitFile(t, processed, f.ID)
@@ -310,7 +314,7 @@ func TestKillAndRestartMidProcessing(t *testing.T) {
 	entered := make(chan string, 1)
 	release := make(chan struct{})
 	killed := errors.New("process killed")
-	held := gatedObjects{ObjectStore: r.objects, beforeGet: func(ctx context.Context, key string) error {
+	held := gatedObjects{ObjectStore: r.bucket, beforeGet: func(ctx context.Context, key string) error {
 		entered <- key
 		<-release
 		return killed
@@ -335,7 +339,7 @@ func TestKillAndRestartMidProcessing(t *testing.T) {
 		t.Fatalf("after the kill: %+v", got)
 	}
 
-	r.startProcessing(r.objects, fastRetry)
+	r.startProcessing(r.bucket, fastRetry)
 	waitFile(t, processed, f.ID)
 	r.waitDrained(contracts.StreamFiles, contracts.DurableFileProcess)
 	got := r.get(alice, f.ID)
@@ -356,10 +360,10 @@ func TestPoisonFileEndsFailed(t *testing.T) {
 	failed := r.subscribe(contracts.EventFailed, alice)
 	processed := r.subscribe(contracts.EventProcessed, alice)
 	var poisonGets atomic.Int32
-	sick := gatedObjects{ObjectStore: r.objects, beforeGet: func(_ context.Context, key string) error {
+	sick := gatedObjects{ObjectStore: r.bucket, beforeGet: func(_ context.Context, key string) error {
 		if strings.HasSuffix(key, "poison.csv") {
 			poisonGets.Add(1)
-			return fmt.Errorf("objstore: get %q: %w", key, objstore.ErrUnavailable)
+			return fmt.Errorf("objstore: get %q: %w", key, files.ErrStorageUnavailable)
 		}
 		return nil
 	}}
@@ -390,6 +394,7 @@ func TestPoisonFileEndsFailed(t *testing.T) {
 // would, so the erase must resume on redelivery.
 type flakyPrefixDelete struct {
 	files.ObjectStore
+	raw   *objstore.Store
 	mu    sync.Mutex
 	tried map[string]bool
 }
@@ -401,7 +406,7 @@ func (f *flakyPrefixDelete) DeletePrefix(ctx context.Context, prefix string) (in
 	f.mu.Unlock()
 	if first {
 		// Half the work, then the failure.
-		for oi, err := range f.ObjectStore.(*objstore.Store).List(ctx, prefix) {
+		for oi, err := range f.raw.List(ctx, prefix) {
 			if err != nil {
 				return 0, err
 			}
@@ -410,7 +415,7 @@ func (f *flakyPrefixDelete) DeletePrefix(ctx context.Context, prefix string) (in
 			}
 			break
 		}
-		return 1, fmt.Errorf("objstore: delete prefix %q: %w", prefix, objstore.ErrUnavailable)
+		return 1, fmt.Errorf("objstore: delete prefix %q: %w", prefix, files.ErrStorageUnavailable)
 	}
 	return f.ObjectStore.DeletePrefix(ctx, prefix)
 }
@@ -425,7 +430,7 @@ func TestEraseDeletedUser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	flaky := &flakyPrefixDelete{ObjectStore: r.objects, tried: map[string]bool{}}
+	flaky := &flakyPrefixDelete{ObjectStore: r.bucket, raw: r.objects, tried: map[string]bool{}}
 	c, err := events.StartErasing(context.Background(), r.js, r.core(r.js, flaky, 0), natsx.ErasureOptions{
 		RetryBase: 50 * time.Millisecond, Logger: testLog(),
 	})
@@ -481,7 +486,7 @@ func TestProcessingIsFairBetweenUsers(t *testing.T) {
 	processedB := r.subscribe(contracts.EventProcessed, bob)
 	release := make(chan struct{})
 	var aliceGets atomic.Int32
-	held := gatedObjects{ObjectStore: r.objects, beforeGet: func(ctx context.Context, key string) error {
+	held := gatedObjects{ObjectStore: r.bucket, beforeGet: func(ctx context.Context, key string) error {
 		if strings.Contains(key, "/"+alice+"/") {
 			aliceGets.Add(1)
 			select {

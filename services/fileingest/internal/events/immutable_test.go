@@ -31,7 +31,7 @@ func presignedPut(t *testing.T, url string, body []byte) {
 // says why, and nothing of the new bytes is inspected.
 func TestProcessingRefusesAnObjectReplacedAfterCommit(t *testing.T) {
 	r := newRig(t)
-	core := r.core(r.js, r.objects, 0)
+	core := r.core(r.js, r.bucket, 0)
 	ctx := testCtx(t)
 	committed := []byte("id,name\n1,ann\n2,bob\n")
 	replaced := []byte("id,evil\n1,<x>\n2,<y>\n")
@@ -102,7 +102,7 @@ func TestCommitRacingTheSweepLeavesNothing(t *testing.T) {
 			t.Errorf("SweepUncommitted = %d, %v", n, err)
 		}
 	}}
-	core = files.NewService(st, r.objects, events.NewPublisher(r.js), files.Config{
+	core = files.NewService(st, r.bucket, events.NewPublisher(r.js), files.Config{
 		MaxFileSize: 1 << 20, UserQuota: 100, UploadURLTTL: time.Minute, Now: clock,
 	}, testLog())
 	body := []byte("id\n1\n")

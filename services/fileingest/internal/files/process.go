@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/services/fileingest/internal/sniff"
 )
 
@@ -126,11 +125,11 @@ func (s *Service) inspect(ctx context.Context, f File) (Outcome, error) {
 	}
 	// Either error may come from opening or from the first read.
 	switch {
-	case errors.Is(err, objstore.ErrNotFound):
+	case errors.Is(err, ErrObjectNotFound):
 		return Outcome{Status: StatusFailed, Error: "the uploaded object is missing"}, nil
-	case errors.Is(err, objstore.ErrChanged):
+	case errors.Is(err, ErrObjectChanged):
 		return Outcome{Status: StatusFailed, Error: ChangedObjectMessage}, nil
-	case objstore.IsUnavailable(err):
+	case errors.Is(err, ErrStorageUnavailable):
 		return Outcome{}, storageError("read object", err)
 	}
 	return Outcome{}, fmt.Errorf("inspect %s: %w", f.FilePath, err)

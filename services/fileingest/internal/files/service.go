@@ -14,7 +14,6 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/services/fileingest/internal/sniff"
 )
 
@@ -80,12 +79,15 @@ type Store interface {
 	MarkOutcomePublished(ctx context.Context, owner, id string) error
 }
 
-// ObjectStore is the bucket the files live in; *objstore.Store implements
-// it. Missing objects are objstore.ErrNotFound.
+// ObjectStore is the bucket the files live in (package objects adapts
+// pkg/objstore to it). Its errors wrap ErrObjectNotFound for a missing
+// object or a key that can name none, ErrObjectChanged for a version that
+// was replaced, ErrStorageUnavailable when the bucket cannot be reached;
+// the readers it opens fail the same way.
 type ObjectStore interface {
 	Bucket() string
-	Stat(ctx context.Context, key string) (objstore.ObjectInfo, error)
-	Get(ctx context.Context, key string) (io.ReadCloser, objstore.ObjectInfo, error)
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+	Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
 	GetVersion(ctx context.Context, key, etag string) (io.ReadCloser, error)
 	Delete(ctx context.Context, key string) error
 	DeletePrefix(ctx context.Context, prefix string) (int, error)
@@ -93,7 +95,7 @@ type ObjectStore interface {
 	PresignGet(ctx context.Context, key string, expiry time.Duration, downloadName string) (*url.URL, error)
 	NewMultipartUpload(ctx context.Context, key, contentType string) (string, error)
 	PresignUploadPart(ctx context.Context, key, uploadID string, number int, expiry time.Duration) (*url.URL, error)
-	CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []objstore.Part) (objstore.ObjectInfo, error)
+	CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []Part) (ObjectInfo, error)
 	AbortMultipartUpload(ctx context.Context, key, uploadID string) error
 }
 
@@ -150,13 +152,11 @@ func NewService(store Store, objects ObjectStore, events Publisher, cfg Config, 
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-// storageError classifies an object store failure: unavailability is
-// ErrStorageUnavailable, a missing object ErrNotFound.
+// storageError classifies an object store failure for the caller: a
+// missing object is a missing file (ErrNotFound); unavailability stays
+// ErrStorageUnavailable.
 func storageError(op string, err error) error {
-	switch {
-	case objstore.IsUnavailable(err):
-		return fmt.Errorf("%s: %w: %w", op, ErrStorageUnavailable, err)
-	case errors.Is(err, objstore.ErrNotFound), errors.Is(err, objstore.ErrInvalidKey):
+	if errors.Is(err, ErrObjectNotFound) {
 		return fmt.Errorf("%s: %w: %w", op, ErrNotFound, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
@@ -405,7 +405,7 @@ func (s *Service) StartMultipart(ctx context.Context, owner, fileName, fileType 
 	}
 	return MultipartGrant{
 		ObjectName: key, UploadID: id, PartSize: MultipartPartSize,
-		MaxSize:   min(s.cfg.MaxFileSize, left, MultipartPartSize*objstore.MaxParts),
+		MaxSize:   min(s.cfg.MaxFileSize, left, MultipartPartSize*MaxParts),
 		ExpiresIn: s.cfg.UploadURLTTL,
 	}, nil
 }
@@ -419,8 +419,8 @@ func (s *Service) PartURLs(ctx context.Context, owner, objectName, uploadID stri
 	if count < 1 || count > maxPartURLs {
 		return nil, 0, invalid("count", fmt.Sprintf("must be between 1 and %d", maxPartURLs))
 	}
-	if first < 1 || first+count-1 > objstore.MaxParts {
-		return nil, 0, invalid("first_part", fmt.Sprintf("parts are numbered 1 to %d", objstore.MaxParts))
+	if first < 1 || first+count-1 > MaxParts {
+		return nil, 0, invalid("first_part", fmt.Sprintf("parts are numbered 1 to %d", MaxParts))
 	}
 	urls := make([]string, count)
 	for i := range urls {
@@ -435,13 +435,13 @@ func (s *Service) PartURLs(ctx context.Context, owner, objectName, uploadID stri
 
 // CompleteMultipart assembles the parts into the object and returns its
 // size. Commit it afterwards.
-func (s *Service) CompleteMultipart(ctx context.Context, owner, objectName, uploadID string, parts []objstore.Part) (int64, error) {
+func (s *Service) CompleteMultipart(ctx context.Context, owner, objectName, uploadID string, parts []Part) (int64, error) {
 	key, err := s.ownedUpload(owner, objectName, uploadID)
 	if err != nil {
 		return 0, err
 	}
-	if len(parts) == 0 || len(parts) > objstore.MaxParts {
-		return 0, invalid("parts", fmt.Sprintf("between 1 and %d parts", objstore.MaxParts))
+	if len(parts) == 0 || len(parts) > MaxParts {
+		return 0, invalid("parts", fmt.Sprintf("between 1 and %d parts", MaxParts))
 	}
 	info, err := s.objects.CompleteMultipartUpload(ctx, key, uploadID, parts)
 	if err != nil {

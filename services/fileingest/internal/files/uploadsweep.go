@@ -7,8 +7,6 @@ import (
 	"iter"
 	"log/slog"
 	"time"
-
-	"github.com/nonefinity/backend/pkg/objstore"
 )
 
 // Defaults of UploadSweeper.Run and of FILE_MULTIPART_SWEEP_INTERVAL and
@@ -18,10 +16,10 @@ const (
 	DefaultUploadMaxAge        = 24 * time.Hour
 )
 
-// UploadStore is what the upload sweep needs of the bucket;
-// *objstore.Store implements it.
+// UploadStore is what the upload sweep needs of the bucket (package
+// objects adapts pkg/objstore to it).
 type UploadStore interface {
-	IncompleteUploads(ctx context.Context, prefix string) iter.Seq2[objstore.IncompleteUpload, error]
+	IncompleteUploads(ctx context.Context, prefix string) iter.Seq2[IncompleteUpload, error]
 	AbortMultipartUpload(ctx context.Context, key, uploadID string) error
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
+	"github.com/nonefinity/backend/services/fileingest/internal/objects"
 )
 
 func sweepCtx(t *testing.T) context.Context {
@@ -96,7 +97,7 @@ func TestUploadSweeperAbortsOnlyOldUploads(t *testing.T) {
 
 	sweep := func(now time.Time) int {
 		t.Helper()
-		n, err := files.UploadSweeper{Store: s, MaxAge: 24 * time.Hour, Now: func() time.Time { return now }}.Sweep(ctx)
+		n, err := files.UploadSweeper{Store: objects.New(s), MaxAge: 24 * time.Hour, Now: func() time.Time { return now }}.Sweep(ctx)
 		if err != nil {
 			t.Fatalf("Sweep at %v: %v", now, err)
 		}
@@ -126,7 +127,7 @@ func TestUploadSweeperAbortsOnlyOldUploads(t *testing.T) {
 }
 
 func TestUploadSweeperStorageDown(t *testing.T) {
-	n, err := files.UploadSweeper{Store: testkit.UnreachableStore(t)}.Sweep(sweepCtx(t))
+	n, err := files.UploadSweeper{Store: objects.New(testkit.UnreachableStore(t))}.Sweep(sweepCtx(t))
 	if n != 0 || !objstore.IsUnavailable(err) {
 		t.Fatalf("Sweep of an unreachable store = %d, %v; want 0 and an unavailable error", n, err)
 	}
@@ -192,7 +193,7 @@ func TestUploadSweeperRun(t *testing.T) {
 		startUpload(t, s, "users/65f2a1b3c4d5e6f708192a3b/raw/01B.csv")
 		sink := make(recordSink, 16)
 		later := func() time.Time { return time.Now().Add(48 * time.Hour) }
-		stop := runSweeper(t, files.UploadSweeper{Store: s, Now: later, Log: slog.New(sink)}, time.Hour)
+		stop := runSweeper(t, files.UploadSweeper{Store: objects.New(s), Now: later, Log: slog.New(sink)}, time.Hour)
 		r := nextRecord(t, sink, slog.LevelInfo)
 		var removed int64 = -1
 		r.Attrs(func(a slog.Attr) bool {
@@ -211,7 +212,7 @@ func TestUploadSweeperRun(t *testing.T) {
 	})
 	t.Run("keeps trying while storage is down", func(t *testing.T) {
 		sink := make(recordSink, 16)
-		stop := runSweeper(t, files.UploadSweeper{Store: testkit.UnreachableStore(t), Log: slog.New(sink)}, time.Millisecond)
+		stop := runSweeper(t, files.UploadSweeper{Store: objects.New(testkit.UnreachableStore(t)), Log: slog.New(sink)}, time.Millisecond)
 		nextRecord(t, sink, slog.LevelWarn)
 		nextRecord(t, sink, slog.LevelWarn)
 		stop()

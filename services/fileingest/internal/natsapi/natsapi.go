@@ -13,7 +13,6 @@ import (
 	"github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/natsx"
-	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/reqctx"
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
 )
@@ -101,9 +100,9 @@ func (a api) multipartPartURLs(ctx context.Context, req filev1.MultipartPartURLs
 }
 
 func (a api) multipartComplete(ctx context.Context, req filev1.MultipartCompleteRequest) (filev1.MultipartCompleteReply, error) {
-	parts := make([]objstore.Part, len(req.Parts))
+	parts := make([]files.Part, len(req.Parts))
 	for i, p := range req.Parts {
-		parts[i] = objstore.Part{Number: p.PartNumber, ETag: p.ETag}
+		parts[i] = files.Part{Number: p.PartNumber, ETag: p.ETag}
 	}
 	size, err := a.core.CompleteMultipart(ctx, owner(ctx), req.ObjectName, req.UploadID, parts)
 	if err != nil {
