@@ -41,9 +41,11 @@ type ServiceConfig struct {
 	// (nonefinity_rpc_requests_total, nonefinity_rpc_request_duration_seconds).
 	Metrics prometheus.Registerer
 	// Available, when set, is asked before each request is handled: while
-	// it returns an error (rpcerr Unavailable: the service's database is
-	// known to be down) requests are answered with it at once, instead of
-	// each waiting on the dependency until it times out. Endpoints
+	// it returns an error (the service's database is known to be down,
+	// mongox.Health.Err) requests are answered with it at once, instead of
+	// each waiting on the dependency until it times out: an *rpcerr.Error
+	// as it is, any other error as rpcerr Unavailable with the error's
+	// text, which must be fit to show ("database unavailable"). Endpoints
 	// registered AlwaysServed (health) are served regardless.
 	Available func() error
 }
@@ -277,7 +279,8 @@ func AlwaysServed() EndpointOption {
 // carries only that id. Every 5xx answer carries an error id and is reported
 // to Sentry with it. fn's context carries the caller's metadata and
 // deadline; once that deadline has passed no reply is sent, as nobody waits
-// for it.
+// for it. An error that is a context.DeadlineExceeded from earlier, the end
+// of a Budget the handler gave its work, is answered as rpcerr.Timeout.
 func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Context, req Req) (Resp, error), opts ...EndpointOption) error {
 	var o endpointOptions
 	for _, opt := range opts {
@@ -433,7 +436,7 @@ func (e *endpoint[Req, Resp]) serve(msg *nats.Msg) served {
 			// began, and is not an error of this request worth a report.
 			re, ok := rpcerr.As(err)
 			if !ok {
-				re = rpcerr.New(rpcerr.Unavailable, e.service+" service unavailable")
+				re = rpcerr.New(rpcerr.Unavailable, err.Error())
 			}
 			return e.replyError(ctx, msg, re)
 		}
@@ -460,7 +463,7 @@ func (e *endpoint[Req, Resp]) serve(msg *nats.Msg) served {
 		return served{dropped: true}
 	}
 	if err != nil {
-		return e.replyError(ctx, msg, e.publicError(ctx, err))
+		return e.replyError(ctx, msg, e.publicError(ctx, timedOut(err)))
 	}
 	body, err := json.Marshal(resp)
 	if err != nil {
@@ -477,6 +480,16 @@ func (e *endpoint[Req, Resp]) serve(msg *nats.Msg) served {
 		e.log.WarnContext(ctx, "send reply", "error", err)
 	}
 	return served{}
+}
+
+// timedOut gives work that ran out of its Budget while the caller still
+// waits the timeout code: the service is there and answered, the work was
+// too slow, so the caller must not report the service down (503).
+func timedOut(err error) error {
+	if _, ok := rpcerr.As(err); ok || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Timeout, "the request took longer than the time it had"), err)
 }
 
 // call runs fn and turns a panic into an error, so one bad request cannot

@@ -25,6 +25,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/nonefinity/backend/pkg/fairshare"
+	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
 )
 
@@ -509,23 +510,15 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 	return res, nil
 }
 
-// answerMargin is the most of the caller's remaining time kept for
-// answering: the interrupted statement has to stop and the reply to travel
-// before the caller gives up.
-const answerMargin = time.Second
+// answerMargin keeps, of the caller's remaining time, a quarter and at most
+// a second for the interrupted statement to stop and the reply to travel.
+var answerMargin = natsx.Margin{Divisor: 4, Max: time.Second}
 
 // statementContext bounds a statement by QueryTimeout and, sooner, by the
-// caller's deadline less a margin (a quarter of the time left, at most
-// answerMargin), so a caller hears "timed out" instead of giving up on a
-// silent service. It returns the bound it applied.
+// caller's deadline less answerMargin (natsx.Budget). It returns the bound
+// it applied.
 func (m *Manager) statementContext(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
-	timeout := m.cfg.QueryTimeout
-	if deadline, ok := ctx.Deadline(); ok {
-		left := time.Until(deadline)
-		timeout = max(min(timeout, left-min(answerMargin, left/4)), 0)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	return ctx, cancel, timeout
+	return natsx.WithBudget(ctx, m.cfg.QueryTimeout, answerMargin)
 }
 
 // run prepares the statement, checks its type and reads up to limit rows

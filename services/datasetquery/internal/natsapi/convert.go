@@ -12,8 +12,15 @@ import (
 	"github.com/nonefinity/backend/contracts"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
+
+// convertAnswerMargin is what a waiting convert keeps of its caller's
+// remaining time to answer 202 before that deadline: room for the last look
+// at the dataset and the reply on a busy system (a fifth of the time left,
+// between 1 and 5 s).
+var convertAnswerMargin = natsx.Margin{Divisor: 5, Min: time.Second, Max: 5 * time.Second}
 
 // convert stores the dataset as processing, queues its job and waits for
 // the outcome up to convertWait: it listens to the user's converted/failed
@@ -52,15 +59,7 @@ func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertRe
 	if req.Async {
 		return accepted, nil
 	}
-	// Answer 202 before the caller's own deadline passes, with room for
-	// the last look at the dataset and the reply on a busy system (a fifth
-	// of the time left, between 1 and 5 s).
-	waitFor := a.convertWait
-	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl)
-		waitFor = min(waitFor, left-min(max(left/5, time.Second), 5*time.Second))
-	}
-	wait := time.NewTimer(max(waitFor, 0))
+	wait := time.NewTimer(natsx.Budget(ctx, a.convertWait, convertAnswerMargin))
 	defer wait.Stop()
 	recheck := time.NewTicker(2 * time.Second)
 	defer recheck.Stop()
