@@ -1,8 +1,11 @@
 // Package mongox is the MongoDB foundation every store builds on: Connect
 // (mongo-driver v2, pinged before use, password never in errors or logs),
 // EnsureIndexes at startup, and the small error vocabulary stores need
-// (ParseID, IsDuplicateKey, IsUnavailable, MapError) so that a malformed id
-// is a 404 and a dead database is a 503, never a 500.
+// (IsDuplicateKey, IsUnavailable, ErrUnavailable, CoreErrors)
+// so that a dead database or a taken name reaches the core as its own
+// sentinel, never as a driver error the caller would see as a 500. It knows
+// nothing of the wire: each service's natsapi maps its core's sentinels to
+// rpcerr codes.
 //
 // The same code runs against MongoDB 7 and against FerretDB v1.24.2 (the
 // embedded default). FerretDB v1 lacks TTL, partial and text indexes,

@@ -2,32 +2,28 @@ package mongox
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
-
-	"github.com/nonefinity/backend/contracts/rpcerr"
 )
 
-// ParseID parses a hex ObjectID from a path or request field. A malformed id
-// cannot name any document, so it is reported exactly like a missing one:
-// rpcerr NotFound, not a validation error and never a 500.
-func ParseID(s string) (bson.ObjectID, error) {
-	id, err := bson.ObjectIDFromHex(s)
-	if err != nil {
-		return bson.NilObjectID, rpcerr.New(rpcerr.NotFound, "not found")
-	}
-	return id, nil
-}
+// ErrUnavailable is Health.Err while the database is known to be down: it
+// cannot be reached or cannot serve now, and a request may succeed later.
+// IsUnavailable recognizes it with the driver's own such errors.
+var ErrUnavailable = errors.New("database unavailable")
 
-// IsDuplicateKey reports whether err is a unique-index violation.
+// IsDuplicateKey reports whether err is a unique-index violation. It is
+// the one place that knows how each server reports one:
 //
-// FerretDB v1 reports a unique violation caused by an update (not an insert)
-// as an InternalError carrying SQLite's "UNIQUE constraint failed" text
-// instead of code 11000; that is recognised too so a rename onto a taken name
-// is a 409 on both servers.
+//   - MongoDB: a write or command error with code 11000;
+//   - FerretDB v1: a violation caused by an update (not an insert) is an
+//     InternalError carrying SQLite's "UNIQUE constraint failed" text, and
+//     one caused by findAndModify a plain command error the driver does not
+//     classify, so the message is checked too.
+//
+// Either way a rename onto a taken name is a conflict on both servers.
 func IsDuplicateKey(err error) bool {
 	if err == nil {
 		return false
@@ -35,8 +31,9 @@ func IsDuplicateKey(err error) bool {
 	if mongo.IsDuplicateKeyError(err) {
 		return true
 	}
-	var ce mongo.CommandError
-	return errors.As(err, &ce) && strings.Contains(ce.Message, "UNIQUE constraint failed")
+	msg := err.Error()
+	return strings.Contains(msg, "E11000") || strings.Contains(msg, "duplicate key") ||
+		strings.Contains(msg, "UNIQUE constraint failed")
 }
 
 // Server error codes that mean "this node cannot serve you right now"; the
@@ -54,12 +51,14 @@ var unavailableCodes = []int{
 // IsUnavailable reports whether err means the database could not be reached
 // or cannot serve now: no server selectable before the timeout, a broken
 // connection, an exhausted pool, a disconnected client, or a node shutting
-// down or stepping down. Callers answer 503 for these.
+// down or stepping down, and Health.Err's ErrUnavailable while the database
+// is known to be down. Callers answer 503 for these.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.As(err, new(topology.ServerSelectionError)) ||
+	if errors.Is(err, ErrUnavailable) ||
+		errors.As(err, new(topology.ServerSelectionError)) ||
 		errors.As(err, new(topology.ConnectionError)) ||
 		errors.As(err, new(topology.WaitQueueTimeoutError)) ||
 		errors.Is(err, mongo.ErrClientDisconnected) ||
@@ -77,42 +76,36 @@ func IsUnavailable(err error) bool {
 	return false
 }
 
-// MapError turns the driver errors every store meets into rpcerr codes:
-// mongo.ErrNoDocuments → NotFound (notFoundMsg, "not found" when empty), an
-// unreachable database → Unavailable, a duplicate key → Conflict. Anything
-// else, including an error that already carries an rpcerr code, is returned
-// unchanged.
-//
-// A mapped error still wraps the driver error: rpcerr.As finds the code,
-// errors.Is finds the cause, and Error() includes the cause for the log line
-// (the rpcerr body sent to clients does not).
-func MapError(err error, notFoundMsg string) error {
-	if err == nil {
+// CoreErrors are the sentinels a store gives the driver errors its core
+// must tell apart, declared by that core; nil leaves that kind of error as
+// it is. The core never sees the driver, and its natsapi maps the sentinels
+// to wire codes once.
+type CoreErrors struct {
+	// NotFound replaces mongo.ErrNoDocuments.
+	NotFound error
+	// Duplicate marks a unique-index violation (IsDuplicateKey).
+	Duplicate error
+	// Unavailable marks a database that cannot serve now (IsUnavailable).
+	Unavailable error
+}
+
+// Map wraps err with the sentinel of its kind, keeping the driver error for
+// errors.Is and for the log line (Error() includes it); any other error,
+// and nil, is returned unchanged.
+func (c CoreErrors) Map(err error) error {
+	var sentinel error
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		sentinel = c.NotFound
+	case IsUnavailable(err):
+		sentinel = c.Unavailable
+	case IsDuplicateKey(err):
+		sentinel = c.Duplicate
 	}
-	if _, ok := rpcerr.As(err); ok {
+	if sentinel == nil {
 		return err
 	}
-	if notFoundMsg == "" {
-		notFoundMsg = "not found"
-	}
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		return &mappedError{code: rpcerr.New(rpcerr.NotFound, notFoundMsg), cause: err}
-	case IsUnavailable(err):
-		return &mappedError{code: rpcerr.New(rpcerr.Unavailable, "database unavailable"), cause: err}
-	case IsDuplicateKey(err):
-		return &mappedError{code: rpcerr.New(rpcerr.Conflict, "already exists"), cause: err}
-	}
-	return err
+	return fmt.Errorf("%w: %w", sentinel, err)
 }
-
-// mappedError pairs the code shown to the caller with the driver error kept
-// for logs and errors.Is.
-type mappedError struct {
-	code  *rpcerr.Error
-	cause error
-}
-
-func (e *mappedError) Error() string   { return e.code.Error() + ": " + e.cause.Error() }
-func (e *mappedError) Unwrap() []error { return []error{e.code, e.cause} }

@@ -10,8 +10,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
-
-	"github.com/nonefinity/backend/contracts/rpcerr"
 )
 
 // Defaults of HealthOptions.
@@ -74,12 +72,12 @@ func WatchHealth(ctx context.Context, client *mongo.Client, o HealthOptions) *He
 	return h
 }
 
-// Err is nil while the last ping succeeded, else the rpcerr Unavailable
-// error a request should answer with. It carries no cause: a refused
-// request is not worth a log line of its own, the state change was logged.
+// Err is nil while the last ping succeeded, else ErrUnavailable, which a
+// request should be answered with. It carries no cause: a refused request
+// is not worth a log line of its own, the state change was logged.
 func (h *Health) Err() error {
 	if h.down.Load() {
-		return rpcerr.New(rpcerr.Unavailable, "database unavailable")
+		return ErrUnavailable
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -14,7 +15,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
-	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/testkit"
 )
@@ -99,9 +99,9 @@ func TestConnectToClosedPortFailsUnavailableWithoutPassword(t *testing.T) {
 	if !strings.Contains(msg, "alice:xxxxx@") {
 		t.Fatalf("error does not name the server with a redacted password: %s", msg)
 	}
-	mapped := mongox.MapError(err, "")
-	if e, ok := rpcerr.As(mapped); !ok || e.Code != rpcerr.Unavailable || e.Message != "database unavailable" {
-		t.Fatalf("MapError = %v, want unavailable", mapped)
+	errDown := errors.New("database unavailable")
+	if mapped := (mongox.CoreErrors{Unavailable: errDown}).Map(err); !errors.Is(mapped, errDown) {
+		t.Fatalf("CoreErrors.Map = %v, want unavailable", mapped)
 	}
 }
 
@@ -156,9 +156,10 @@ func TestEnsureIndexesIsIdempotentAndEnforcesUnique(t *testing.T) {
 	if !mongox.IsDuplicateKey(err) {
 		t.Fatalf("second insert: IsDuplicateKey(%v) = false", err)
 	}
-	mapped := mongox.MapError(err, "")
-	if e, ok := rpcerr.As(mapped); !ok || e.Code != rpcerr.Conflict {
-		t.Fatalf("MapError(duplicate) = %v, want conflict", mapped)
+	errTaken := errors.New("email taken")
+	mapped := mongox.CoreErrors{Duplicate: errTaken}.Map(err)
+	if !errors.Is(mapped, errTaken) {
+		t.Fatalf("CoreErrors.Map(duplicate) = %v, want a duplicate", mapped)
 	}
 	if !mongo.IsDuplicateKeyError(mapped) {
 		t.Fatal("mapped error no longer wraps the driver error")
@@ -241,48 +242,34 @@ func TestEnsureIndexesReturnsOtherErrors(t *testing.T) {
 	}
 }
 
-func TestParseID(t *testing.T) {
-	good := bson.NewObjectID()
-	id, err := mongox.ParseID(good.Hex())
-	if err != nil || id != good {
-		t.Fatalf("ParseID(valid) = %v, %v", id, err)
-	}
-	for _, bad := range []string{"", "123", "zzzzzzzzzzzzzzzzzzzzzzzz", good.Hex() + "00", "../etc/passwd"} {
-		_, err := mongox.ParseID(bad)
-		e, ok := rpcerr.As(err)
-		if !ok || e.Code != rpcerr.NotFound || e.HTTPStatus() != 404 || e.Message != "not found" {
-			t.Errorf("ParseID(%q) error = %v, want rpcerr not_found", bad, err)
-		}
-	}
-}
-
 func TestMapError(t *testing.T) {
 	ctx := testCtx(t)
 	db := testkit.Mongo(t)
 
 	err := db.Collection("empty").FindOne(ctx, bson.D{}).Err()
-	mapped := mongox.MapError(err, "file not found")
-	e, ok := rpcerr.As(mapped)
-	if !ok || e.Code != rpcerr.NotFound || e.Message != "file not found" {
-		t.Fatalf("MapError(ErrNoDocuments) = %v", mapped)
+	errFileNotFound := errors.New("file not found")
+	mapped := mongox.CoreErrors{NotFound: errFileNotFound}.Map(err)
+	if !errors.Is(mapped, errFileNotFound) {
+		t.Fatalf("CoreErrors.Map(ErrNoDocuments) = %v", mapped)
 	}
 	if !errors.Is(mapped, mongo.ErrNoDocuments) {
 		t.Fatal("mapped not-found lost its cause")
 	}
-	if e, _ := rpcerr.As(mongox.MapError(err, "")); e == nil || e.Message != "not found" {
-		t.Fatalf("default not-found message = %v", e)
+	withoutNotFound := mongox.CoreErrors{Unavailable: errors.New("down"), Duplicate: errors.New("taken")}
+	if got := withoutNotFound.Map(err); got != err {
+		t.Fatalf("Map(ErrNoDocuments) without NotFound = %v, want it unchanged", got)
 	}
 
 	other := errors.New("decode: boom")
-	if got := mongox.MapError(other, ""); got != other {
-		t.Fatalf("MapError(other) = %v, want it unchanged", got)
+	if got := withoutNotFound.Map(other); got != other {
+		t.Fatalf("Map(other) = %v, want it unchanged", got)
 	}
-	already := rpcerr.New(rpcerr.Forbidden, "no")
-	if got := mongox.MapError(already, ""); got != error(already) {
-		t.Fatalf("MapError(rpcerr) = %v, want it unchanged", got)
+	already := fmt.Errorf("%w: %w", errFileNotFound, other)
+	if got := withoutNotFound.Map(already); got != already {
+		t.Fatalf("Map(a core's error) = %v, want it unchanged", got)
 	}
-	if mongox.MapError(nil, "") != nil {
-		t.Fatal("MapError(nil) != nil")
+	if withoutNotFound.Map(nil) != nil {
+		t.Fatal("Map(nil) != nil")
 	}
 	if mongox.IsUnavailable(other) || mongox.IsUnavailable(err) || mongox.IsDuplicateKey(err) {
 		t.Fatal("plain errors classified as unavailable or duplicate")
@@ -302,8 +289,9 @@ func TestMapErrorOnLostDatabase(t *testing.T) {
 	if !mongox.IsUnavailable(err) {
 		t.Fatalf("IsUnavailable(%v) = false after disconnect", err)
 	}
-	if e, ok := rpcerr.As(mongox.MapError(err, "")); !ok || e.HTTPStatus() != 503 {
-		t.Fatalf("MapError after disconnect = %v, want 503", e)
+	errDown := errors.New("database unavailable")
+	if mapped := (mongox.CoreErrors{Unavailable: errDown}).Map(err); !errors.Is(mapped, errDown) {
+		t.Fatalf("CoreErrors.Map after disconnect = %v, want unavailable", mapped)
 	}
 }
 
@@ -315,8 +303,7 @@ func names(specs []mongo.IndexSpecification) []string {
 	return out
 }
 
-// Health follows the database: up after connecting, down (rpcerr
-// Unavailable) once a ping fails while the server is stopped, up again
+// Health follows the database: up after connecting, down (ErrUnavailable) once a ping fails while the server is stopped, up again
 // after it restarts, with the same client throughout.
 func TestHealthFollowsAnOutage(t *testing.T) {
 	ctx := testCtx(t)
@@ -348,7 +335,7 @@ func TestHealthFollowsAnOutage(t *testing.T) {
 	if err := next(); err == nil {
 		t.Fatal("first change after the stop was to up")
 	}
-	if e, ok := rpcerr.As(h.Err()); !ok || e.Code != rpcerr.Unavailable {
+	if !errors.Is(h.Err(), mongox.ErrUnavailable) {
 		t.Fatalf("Err while down = %v, want unavailable", h.Err())
 	}
 
@@ -361,5 +348,24 @@ func TestHealthFollowsAnOutage(t *testing.T) {
 	}
 	if err := client.Ping(ctx, nil); err != nil {
 		t.Fatalf("the same client does not serve after the restart: %v", err)
+	}
+}
+
+// FerretDB reports some unique violations only in the message: they are
+// duplicates too, and the health flag's error is an outage.
+func TestErrorKindsWithoutADriverCode(t *testing.T) {
+	for _, msg := range []string{
+		"E11000 duplicate key error collection: app.datasets",
+		"(InternalError) UNIQUE constraint failed: datasets.owner_id, datasets.name",
+	} {
+		if !mongox.IsDuplicateKey(errors.New(msg)) {
+			t.Errorf("IsDuplicateKey(%q) = false", msg)
+		}
+	}
+	if mongox.IsDuplicateKey(errors.New("decode: boom")) {
+		t.Error("a plain error is a duplicate")
+	}
+	if !mongox.IsUnavailable(fmt.Errorf("list: %w", mongox.ErrUnavailable)) {
+		t.Error("ErrUnavailable is not unavailable")
 	}
 }

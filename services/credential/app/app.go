@@ -216,7 +216,7 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 	if h.erasureRetry > 0 {
 		erasure.RetryBase, erasure.RetryMax, erasure.HandlerTimeout = h.erasureRetry, h.erasureRetry, 10*h.erasureRetry
 	}
-	eraser, err := events.StartErasure(ctx, js, svc, erasure)
+	erasing, err := events.StartErasure(ctx, js, svc, erasure)
 	if err != nil {
 		_ = ms.Stop()
 		return err
@@ -242,7 +242,7 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 		h.onReady()
 	}
 	<-ctx.Done()
-	eraser.Stop()
+	erasing.Stop()
 	stopErr := ms.Stop()
 	svc.Close()
 	return stopErr

@@ -244,7 +244,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		_ = svc.Stop()
 		return fmt.Errorf("register endpoints: %w", err)
 	}
-	erasing, err := events.StartErasing(ctx, js, core, natsx.ErasureOptions{Service: Name, Metrics: d.Metrics, Logger: log})
+	erasing, err := events.StartErasure(ctx, js, core, natsx.ErasureOptions{Service: Name, Metrics: d.Metrics, Logger: log})
 	if err != nil {
 		_ = svc.Stop()
 		return fmt.Errorf("start erasure consumer: %w", err)

@@ -130,7 +130,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		_ = svc.Stop()
 		return fmt.Errorf("start processing consumer: %w", err)
 	}
-	erasing, err := events.StartErasing(ctx, js, core, natsx.ErasureOptions{Service: Name, Metrics: d.Metrics, Logger: log})
+	erasing, err := events.StartErasure(ctx, js, core, natsx.ErasureOptions{Service: Name, Metrics: d.Metrics, Logger: log})
 	if err != nil {
 		processing.Stop()
 		_ = svc.Stop()

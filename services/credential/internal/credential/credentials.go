@@ -213,10 +213,13 @@ func (s *Service) Resolve(ctx context.Context, ownerID, id string) (Resolved, er
 	}, nil
 }
 
-// EraseOwner hard-deletes every credential of a deleted user.
-func (s *Service) EraseOwner(ctx context.Context, ownerID string) (int64, error) {
-	if err := requireOwner(ownerID); err != nil {
-		return 0, err
+// EraseUser hard-deletes every credential of a deleted user.
+func (s *Service) EraseUser(ctx context.Context, userID string) error {
+	if err := requireOwner(userID); err != nil {
+		return err
 	}
-	return s.store.DeleteOwner(ctx, ownerID)
+	if _, err := s.store.DeleteOwner(ctx, userID); err != nil {
+		return fmt.Errorf("erase credentials: %w", err)
+	}
+	return nil
 }

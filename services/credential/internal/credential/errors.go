@@ -3,12 +3,16 @@ package credential
 import (
 	"errors"
 	"fmt"
+
+	"github.com/nonefinity/backend/pkg/fielderr"
 )
 
 // Sentinel errors; adapters map them to wire codes in one place.
 var (
 	// ErrNoUser: the request carries no user id.
 	ErrNoUser = errors.New("the request names no user")
+	// ErrInvalid: an input field breaks a rule; see fielderr.Error.
+	ErrInvalid = errors.New("invalid input")
 	// ErrNotFound: no such live credential of this user (another user's
 	// credential is not found either).
 	ErrNotFound = errors.New("credential not found")
@@ -27,28 +31,14 @@ var (
 	// ErrInvalidCatalog: the providers file does not load; its error names
 	// the line.
 	ErrInvalidCatalog = errors.New("invalid providers file")
+	// ErrDatabaseUnavailable: the store cannot serve now; a retry later
+	// may succeed.
+	ErrDatabaseUnavailable = errors.New("database unavailable")
 	// ErrCanaryMismatch: the configured secret does not decrypt what is
 	// stored; the service must not start.
 	ErrCanaryMismatch = errors.New("the configured CREDENTIAL_SECRET_KEY does not decrypt the stored canary")
 )
 
-// ValidationError is bad input in one field.
-type ValidationError struct {
-	Field   string
-	Message string
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
-
 func invalid(field, format string, args ...any) error {
-	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
-}
-
-// AsValidation returns err as a *ValidationError when it is one.
-func AsValidation(err error) (*ValidationError, bool) {
-	var v *ValidationError
-	if errors.As(err, &v) {
-		return v, true
-	}
-	return nil, false
+	return fielderr.New(ErrInvalid, field, fmt.Sprintf(format, args...))
 }

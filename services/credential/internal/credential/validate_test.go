@@ -3,6 +3,8 @@ package credential
 import (
 	"strings"
 	"testing"
+
+	"github.com/nonefinity/backend/pkg/fielderr"
 )
 
 func TestMask(t *testing.T) {
@@ -49,7 +51,7 @@ func TestNormalizeName(t *testing.T) {
 			t.Errorf("normalizeName(%q) = %q, %v", tc.in, got, err)
 		}
 		if err != nil {
-			if v, ok := AsValidation(err); !ok || v.Field != "name" {
+			if v, ok := fielderr.As(err); !ok || v.Field != "name" {
 				t.Errorf("normalizeName(%q) error %v is not a validation error on name", tc.in, err)
 			}
 		}
@@ -76,7 +78,7 @@ func TestNormalizeKey(t *testing.T) {
 			t.Errorf("normalizeKey(%.20q, %v) = %.20q, %v", tc.in, tc.required, got, err)
 		}
 		if err != nil {
-			if v, ok := AsValidation(err); !ok || v.Field != "api_key" {
+			if v, ok := fielderr.As(err); !ok || v.Field != "api_key" {
 				t.Errorf("error %v is not a validation error on api_key", err)
 			}
 			if strings.Contains(err.Error(), "sk-abc") {
@@ -113,7 +115,7 @@ func TestNormalizeBaseURL(t *testing.T) {
 			t.Errorf("normalizeBaseURL(%q) = %q, %v", tc.in, got, err)
 		}
 		if err != nil {
-			if v, ok := AsValidation(err); !ok || v.Field != "base_url" {
+			if v, ok := fielderr.As(err); !ok || v.Field != "base_url" {
 				t.Errorf("error %v is not a validation error on base_url", err)
 			}
 		}
@@ -148,7 +150,7 @@ func TestValidateHeaders(t *testing.T) {
 			t.Errorf("%s: validateHeaders = %v, want ok=%v", tc.name, err, tc.ok)
 		}
 		if err != nil {
-			if v, ok := AsValidation(err); !ok || v.Field != "additional_headers" {
+			if v, ok := fielderr.As(err); !ok || v.Field != "additional_headers" {
 				t.Errorf("%s: %v is not a validation error on additional_headers", tc.name, err)
 			}
 		}
@@ -196,7 +198,7 @@ func TestGenerateKey(t *testing.T) {
 			continue
 		}
 		if err != nil {
-			if v, ok := AsValidation(err); !ok || v.Field != "length" {
+			if v, ok := fielderr.As(err); !ok || v.Field != "length" {
 				t.Errorf("GenerateKey(%d) error %v is not a validation error on length", tc.in, err)
 			}
 			continue

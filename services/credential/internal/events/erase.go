@@ -4,7 +4,6 @@ package events
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -13,23 +12,17 @@ import (
 	"github.com/nonefinity/backend/services/credential/internal/credential"
 )
 
-// Eraser deletes every credential of a user.
+// Eraser is what the erasure consumer needs from the core.
 type Eraser interface {
-	EraseOwner(ctx context.Context, ownerID string) (int64, error)
-}
-
-// StartErasure consumes evt.user.v1.deleted.<user_id> and hard-deletes every
-// credential of that user, retrying until the delete is stored (see
-// natsx.ConsumeErasure). Deleting is idempotent, so a redelivery does no
-// harm.
-func StartErasure(ctx context.Context, js jetstream.JetStream, eraser Eraser, o natsx.ErasureOptions) (*natsx.Consumer, error) {
-	o.Durable = contracts.DurableCredentialUserErase
-	return natsx.ConsumeErasure(ctx, js, o, func(ctx context.Context, userID string) error {
-		if _, err := eraser.EraseOwner(ctx, userID); err != nil {
-			return fmt.Errorf("erase credentials: %w", err)
-		}
-		return nil
-	})
+	EraseUser(ctx context.Context, userID string) error
 }
 
 var _ Eraser = (*credential.Service)(nil)
+
+// StartErasure runs the durable consumer that hard-deletes a deleted user's
+// credentials (evt.user.v1.deleted.*), retrying until it succeeds (see
+// natsx.ConsumeErasure).
+func StartErasure(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ErasureOptions) (*natsx.Consumer, error) {
+	o.Durable = contracts.DurableCredentialUserErase
+	return natsx.ConsumeErasure(ctx, js, o, e.EraseUser)
+}

@@ -1,12 +1,13 @@
 // Package natsapi serves the credential service's operations
 // (svc.credential.v1.<op>) as micro endpoints. Each handler decodes the
 // contract type, converts it, calls the core, maps the core's errors in one
-// place (toRPC) and converts the reply back.
+// place (mapError) and converts the reply back.
 package natsapi
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,7 @@ import (
 	"github.com/nonefinity/backend/contracts"
 	cv1 "github.com/nonefinity/backend/contracts/credentialv1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/fielderr"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/reqctx"
 	"github.com/nonefinity/backend/services/credential/internal/credential"
@@ -74,17 +76,17 @@ func requireAdmin(ctx context.Context) error {
 	return nil
 }
 
-// toRPC maps the core's errors to wire errors. Errors it does not know (a
+// mapError maps the core's errors to wire errors. Errors it does not know (a
 // bug, an undecryptable record) stay as they are: natsx logs them with an
 // error id and answers a generic internal error.
-func toRPC(err error) error {
+func mapError(err error) error {
 	if err == nil {
 		return nil
 	}
-	if v, ok := credential.AsValidation(err); ok {
-		return rpcerr.Field(rpcerr.Validation, v.Field, v.Message)
-	}
+	var fe *fielderr.Error
 	switch {
+	case errors.As(err, &fe):
+		return rpcerr.Field(rpcerr.Validation, fe.Field, fe.Message)
 	case errors.Is(err, credential.ErrNoUser):
 		return rpcerr.New(rpcerr.Unauthorized, "the request names no user")
 	case errors.Is(err, credential.ErrNotFound):
@@ -97,6 +99,8 @@ func toRPC(err error) error {
 		return rpcerr.New(rpcerr.Conflict, "Credential is inactive")
 	case errors.Is(err, credential.ErrProviderNotFound):
 		return rpcerr.Field(rpcerr.NotFound, "provider_name", "Provider not found")
+	case errors.Is(err, credential.ErrDatabaseUnavailable):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "database unavailable"), err)
 	case errors.Is(err, credential.ErrInvalidCatalog):
 		// The message names the file and line; only admins get here.
 		return rpcerr.New(rpcerr.Validation, err.Error())
@@ -136,7 +140,7 @@ func (a api) create(ctx context.Context, req cv1.CreateRequest) (cv1.Credential,
 		BaseURL: deref(req.BaseURL), AdditionalHeaders: req.AdditionalHeaders,
 	})
 	if err != nil {
-		return cv1.Credential{}, toRPC(err)
+		return cv1.Credential{}, mapError(err)
 	}
 	return fromCore(c), nil
 }
@@ -145,7 +149,7 @@ func (a api) list(ctx context.Context, req cv1.ListRequest) (cv1.ListReply, erro
 	page := req.Page.Normalize()
 	cs, total, err := a.svc.List(ctx, owner(ctx), page.Skip, page.Limit)
 	if err != nil {
-		return cv1.ListReply{}, toRPC(err)
+		return cv1.ListReply{}, mapError(err)
 	}
 	return cv1.ListReply{Credentials: fromCoreList(cs), Total: int(total), Page: page.Number(), Size: page.Limit}, nil
 }
@@ -153,7 +157,7 @@ func (a api) list(ctx context.Context, req cv1.ListRequest) (cv1.ListReply, erro
 func (a api) get(ctx context.Context, req cv1.GetRequest) (cv1.Credential, error) {
 	c, masked, err := a.svc.Get(ctx, owner(ctx), req.ID)
 	if err != nil {
-		return cv1.Credential{}, toRPC(err)
+		return cv1.Credential{}, mapError(err)
 	}
 	out := fromCore(c)
 	out.APIKeyMasked = masked
@@ -166,14 +170,14 @@ func (a api) update(ctx context.Context, req cv1.UpdateRequest) (cv1.Credential,
 		AdditionalHeaders: req.AdditionalHeaders,
 	})
 	if err != nil {
-		return cv1.Credential{}, toRPC(err)
+		return cv1.Credential{}, mapError(err)
 	}
 	return fromCore(c), nil
 }
 
 func (a api) delete(ctx context.Context, req cv1.DeleteRequest) (cv1.DeleteReply, error) {
 	if err := a.svc.Delete(ctx, owner(ctx), req.ID); err != nil {
-		return cv1.DeleteReply{}, toRPC(err)
+		return cv1.DeleteReply{}, mapError(err)
 	}
 	return cv1.DeleteReply{CredentialID: req.ID}, nil
 }
@@ -181,7 +185,7 @@ func (a api) delete(ctx context.Context, req cv1.DeleteRequest) (cv1.DeleteReply
 func (a api) listByProvider(ctx context.Context, req cv1.ListByProviderRequest) (cv1.ListByProviderReply, error) {
 	cs, err := a.svc.ListByProvider(ctx, owner(ctx), req.ProviderName)
 	if err != nil {
-		return cv1.ListByProviderReply{}, toRPC(err)
+		return cv1.ListByProviderReply{}, mapError(err)
 	}
 	return cv1.ListByProviderReply{Credentials: fromCoreList(cs), Total: len(cs), ProviderName: req.ProviderName}, nil
 }
@@ -191,7 +195,7 @@ func (a api) test(ctx context.Context, req cv1.TestRequest) (cv1.TestReply, erro
 		CredentialID: req.CredentialID, ProviderName: req.ProviderName, APIKey: req.APIKey, BaseURL: req.BaseURL,
 	})
 	if err != nil {
-		err = toRPC(err)
+		err = mapError(err)
 		a.metrics.observe(false, 0, err)
 		return cv1.TestReply{}, err
 	}
@@ -205,7 +209,7 @@ func (a api) test(ctx context.Context, req cv1.TestRequest) (cv1.TestReply, erro
 func (a api) resolve(ctx context.Context, req cv1.ResolveRequest) (cv1.ResolveReply, error) {
 	r, err := a.svc.Resolve(ctx, owner(ctx), req.CredentialID)
 	if err != nil {
-		return cv1.ResolveReply{}, toRPC(err)
+		return cv1.ResolveReply{}, mapError(err)
 	}
 	return cv1.ResolveReply{
 		ProviderName: r.ProviderName, APIKey: r.APIKey, APIKeyHeader: r.APIKeyHeader,
@@ -225,7 +229,7 @@ func fromCoreRotation(p credential.RotationProgress) cv1.RotationProgress {
 func (a api) encryptionHealth(ctx context.Context, _ struct{}) (cv1.EncryptionHealthReply, error) {
 	h, err := a.svc.EncryptionHealth(ctx, reqctx.From(ctx).Role == contracts.RoleAdmin)
 	if err != nil {
-		return cv1.EncryptionHealthReply{}, toRPC(err)
+		return cv1.EncryptionHealthReply{}, mapError(err)
 	}
 	out := cv1.EncryptionHealthReply{
 		EncryptionHealthy: h.Healthy, TestPassed: h.TestPassed, EncryptionAlgorithm: h.Algorithm,
@@ -242,7 +246,7 @@ func (a api) encryptionHealth(ctx context.Context, _ struct{}) (cv1.EncryptionHe
 func (a api) generateKey(_ context.Context, req cv1.GenerateKeyRequest) (cv1.GenerateKeyReply, error) {
 	key, n, err := credential.GenerateKey(req.Length)
 	if err != nil {
-		return cv1.GenerateKeyReply{}, toRPC(err)
+		return cv1.GenerateKeyReply{}, mapError(err)
 	}
 	return cv1.GenerateKeyReply{SecureKey: key, Length: n, Timestamp: time.Now().UTC(), Recommendation: Recommendation}, nil
 }
@@ -256,7 +260,7 @@ func (a api) rotate(ctx context.Context, req cv1.RotateRequest) (cv1.RotateReply
 	}
 	started, p, err := a.svc.StartRotation(ctx, req.BatchSize)
 	if err != nil {
-		return cv1.RotateReply{}, toRPC(err)
+		return cv1.RotateReply{}, mapError(err)
 	}
 	return cv1.RotateReply{Started: started, Rotation: fromCoreRotation(p)}, nil
 }
@@ -266,7 +270,7 @@ func (a api) rotate(ctx context.Context, req cv1.RotateRequest) (cv1.RotateReply
 func (a api) providersList(ctx context.Context, req cv1.ProvidersListRequest) (cv1.ProvidersListReply, error) {
 	ps, err := a.svc.Providers(ctx, req.ActiveOnly)
 	if err != nil {
-		return cv1.ProvidersListReply{}, toRPC(err)
+		return cv1.ProvidersListReply{}, mapError(err)
 	}
 	out := make([]cv1.Provider, len(ps))
 	for i, p := range ps {
@@ -285,7 +289,7 @@ func (a api) providersRefresh(ctx context.Context, _ struct{}) (cv1.ProvidersRef
 	}
 	n, err := a.svc.RefreshProviders(ctx)
 	if err != nil {
-		return cv1.ProvidersRefreshReply{}, toRPC(err)
+		return cv1.ProvidersRefreshReply{}, mapError(err)
 	}
 	return cv1.ProvidersRefreshReply{ProcessedCount: n}, nil
 }

@@ -196,7 +196,7 @@ func (s *Store) UpdateCredential(ctx context.Context, ownerID, id string, u cred
 	}
 	res, err := s.credentials.UpdateOne(ctx, liveOf(ownerID, oid), bson.M{"$set": set})
 	switch {
-	case isDuplicate(err):
+	case mongox.IsDuplicateKey(err):
 		return credential.Credential{}, credential.ErrDuplicateName
 	case err != nil:
 		return credential.Credential{}, dbErr("update credential", err)
@@ -205,11 +205,6 @@ func (s *Store) UpdateCredential(ctx context.Context, ownerID, id string, u cred
 	}
 	return s.GetCredential(ctx, ownerID, id)
 }
-
-// isDuplicate recognizes a unique-index violation. FerretDB v1 on SQLite
-// reports one caused by an update (not by an insert) as an InternalError
-// carrying SQLite's message instead of code 11000.
-func isDuplicate(err error) bool { return mongox.IsDuplicateKey(err) }
 
 func setKey(set bson.M, km credential.KeyMaterial) {
 	set["api_key"] = km.Ciphertext

@@ -101,10 +101,13 @@ func (s *Store) backfillDeletedMarker(ctx context.Context) error {
 	return nil
 }
 
-// dbErr names the operation and maps an unreachable database to rpcerr
-// Unavailable (503) while keeping the driver error for the log.
+// coreErrors are the core's sentinels for the driver errors it tells apart.
+var coreErrors = mongox.CoreErrors{Unavailable: credential.ErrDatabaseUnavailable}
+
+// dbErr names the operation and gives an unreachable database the core's
+// sentinel while keeping the driver error for the log.
 func dbErr(op string, err error) error {
-	return fmt.Errorf("%s: %w", op, mongox.MapError(err, ""))
+	return fmt.Errorf("%s: %w", op, coreErrors.Map(err))
 }
 
 // NewID returns a fresh ObjectID in hex.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nonefinity/backend/pkg/fielderr"
 	"github.com/nonefinity/backend/pkg/tabular"
 	"github.com/nonefinity/backend/services/datasetquery/internal/csvprep"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
@@ -164,7 +165,7 @@ func checkSource(f SourceFile, o ConvertOptions) (string, error) {
 			found = found || s == o.Sheet
 		}
 		if !found {
-			return "", &ValidationError{Field: "sheet", Message: fmt.Sprintf("sheet %q not found (sheets: %s)", o.Sheet, strings.Join(f.Preview.Sheets, ", "))}
+			return "", invalid("sheet", fmt.Sprintf("sheet %q not found (sheets: %s)", o.Sheet, strings.Join(f.Preview.Sheets, ", ")))
 		}
 	}
 	return k, nil
@@ -178,38 +179,38 @@ const (
 
 func validateOptions(o ConvertOptions) error {
 	if o.Delimiter != "" && o.Delimiter != `\t` && (len(o.Delimiter) != 1 || strings.ContainsAny(o.Delimiter, "\r\n\"")) {
-		return &ValidationError{Field: "delimiter", Message: "must be one ASCII character other than a quote or a line break"}
+		return invalid("delimiter", "must be one ASCII character other than a quote or a line break")
 	}
 	if o.Quote != nil && *o.Quote != "" && (len(*o.Quote) != 1 || strings.ContainsAny(*o.Quote, "\r\n")) {
-		return &ValidationError{Field: "quote", Message: "must be one ASCII character, or empty to read quotes as text"}
+		return invalid("quote", "must be one ASCII character, or empty to read quotes as text")
 	}
 	if o.Quote != nil && *o.Quote != "" && o.Delimiter != "" && *o.Quote == o.Delimiter {
-		return &ValidationError{Field: "quote", Message: "must differ from the delimiter"}
+		return invalid("quote", "must differ from the delimiter")
 	}
 	if o.SkipRows != nil && (*o.SkipRows < 0 || *o.SkipRows > maxSkipRows) {
-		return &ValidationError{Field: "skip_rows", Message: fmt.Sprintf("must be between 0 and %d", maxSkipRows)}
+		return invalid("skip_rows", fmt.Sprintf("must be between 0 and %d", maxSkipRows))
 	}
 	if o.HeaderRow != nil && (*o.HeaderRow < 1 || *o.HeaderRow > maxSkipRows+1) {
-		return &ValidationError{Field: "header_row", Message: fmt.Sprintf("must be between 1 and %d", maxSkipRows+1)}
+		return invalid("header_row", fmt.Sprintf("must be between 1 and %d", maxSkipRows+1))
 	}
 	if o.HeaderRow != nil && (o.SkipRows != nil || (o.Header != nil && !*o.Header)) {
-		return &ValidationError{Field: "header_row", Message: "cannot be combined with skip_rows or header=false"}
+		return invalid("header_row", "cannot be combined with skip_rows or header=false")
 	}
 	switch o.DecimalSeparator {
 	case "", ",", ".":
 	default:
-		return &ValidationError{Field: "decimal_separator", Message: `must be "," or "."`}
+		return invalid("decimal_separator", `must be "," or "."`)
 	}
 	if len(o.NullValues) > maxNullValues {
-		return &ValidationError{Field: "null_values", Message: fmt.Sprintf("at most %d values", maxNullValues)}
+		return invalid("null_values", fmt.Sprintf("at most %d values", maxNullValues))
 	}
 	for _, v := range o.NullValues {
 		if len(v) > 64 || strings.ContainsAny(v, "\r\n") {
-			return &ValidationError{Field: "null_values", Message: "each value must be one line of at most 64 bytes"}
+			return invalid("null_values", "each value must be one line of at most 64 bytes")
 		}
 	}
 	if o.Encoding != "" && !tabular.Supported(o.Encoding) {
-		return &ValidationError{Field: "encoding", Message: tabular.UnknownEncodingMessage(o.Encoding)}
+		return invalid("encoding", tabular.UnknownEncodingMessage(o.Encoding))
 	}
 	return nil
 }
@@ -260,7 +261,7 @@ func csvReading(o ConvertOptions) duck.CSVOptions {
 // A repeat of a conversion already asked for is answered with its dataset
 // (existing true) rather than a second conversion: a request with the
 // IdempotencyKey of an earlier one (a different request with that key is a
-// ValidationError), or one with the same name, file and options as a
+// field error, ErrInvalid), or one with the same name, file and options as a
 // dataset that is processing or ready.
 func (s *Service) StartConvert(ctx context.Context, ownerID string, r ConvertRequest) (d Dataset, existing bool, err error) {
 	if err := validateIdempotencyKey(r.IdempotencyKey); err != nil {
@@ -426,9 +427,8 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 		schema[i] = Column{Name: col.Name, Type: VocabularyType(col.Type)}
 	}
 	if err := checkSchemaSize(schema); err != nil {
-		var ve *ValidationError
-		errors.As(err, &ve)
-		return s.FailConvert(ctx, j, ve.Message)
+		fe, _ := fielderr.As(err)
+		return s.FailConvert(ctx, j, fe.Message)
 	}
 	ready := StatusReady
 	noError := ""

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nonefinity/backend/pkg/fielderr"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
@@ -144,16 +145,16 @@ var (
 	ErrDuplicateName = errors.New("a dataset with this name already exists")
 	ErrInvalid       = errors.New("invalid dataset")
 	ErrNotReady      = errors.New("dataset is not ready")
+	// ErrDatabaseUnavailable: the store cannot serve now; a retry later
+	// may succeed.
+	ErrDatabaseUnavailable = errors.New("database unavailable")
 )
 
-// ValidationError names the offending field.
-type ValidationError struct {
-	Field   string
-	Message string
+// invalid is the error of an input field that breaks a rule: an ErrInvalid
+// naming the field (a dataset column's name for a column).
+func invalid(field, message string) error {
+	return fielderr.New(ErrInvalid, field, message)
 }
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
 // Store keeps dataset documents; every method is scoped to one owner, so
 // another user's id is ErrNotFound.

@@ -23,7 +23,7 @@ const ChangedFileMessage = "the stored file changed after it was uploaded; uploa
 // through scan when it is set (the encoding scan reads every byte on the
 // way), and stops with ErrTooLarge past limit bytes. With the file's ETag
 // the GET asks for that version only (If-Match); another one is a
-// ValidationError. Errors never carry the URL (its query is a credential).
+// field error of file_id (ErrInvalid). Errors never carry the URL (its query is a credential).
 func fetch(ctx context.Context, client *http.Client, src SourceFile, path string, scan io.Writer, limit int64) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
 	if err != nil {
@@ -42,7 +42,7 @@ func fetch(ctx context.Context, client *http.Client, src SourceFile, path string
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusPreconditionFailed {
-		return &ValidationError{Field: "file_id", Message: ChangedFileMessage}
+		return invalid("file_id", ChangedFileMessage)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("download file: object storage answered %s", resp.Status)

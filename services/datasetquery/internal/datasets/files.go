@@ -18,13 +18,6 @@ import (
 // of the same dataset; nothing of it became visible.
 var ErrConcurrentChange = errors.New("the dataset changed while rows were inserted; retry")
 
-// ColumnError names a dataset column an inserted file cannot fill; it is an
-// ErrInvalid.
-type ColumnError struct{ Column, Reason string }
-
-func (e *ColumnError) Error() string { return "column " + e.Column + ": " + e.Reason }
-func (e *ColumnError) Unwrap() error { return ErrInvalid }
-
 // FileColumns are a file's columns next to a dataset, to map them before
 // an insert.
 type FileColumns struct {
@@ -57,7 +50,7 @@ func (s *Service) FileColumns(ctx context.Context, ownerID, id, fileID string) (
 // Insert appends the rows of one of the owner's CSV or XLSX files (its
 // first sheet, header detected) to a ready dataset. File columns are matched to the dataset's by name
 // case-insensitively and cast to its types; a missing column or a value
-// that does not cast is a *ColumnError. All rows or none become visible:
+// that does not cast is an ErrInvalid naming the column. All rows or none become visible:
 // the rows go to a new Parquet part, and only a single conditional update
 // of the document (parts and row count together) publishes them.
 func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64, error) {
@@ -87,7 +80,7 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 		if csv, err = s.prepareCSV(ctx, dir, f, ConvertOptions{}); err != nil {
 			var ie *duck.InputError
 			if errors.As(err, &ie) {
-				return 0, &ValidationError{Field: "file_id", Message: ie.Message}
+				return 0, invalid("file_id", ie.Message)
 			}
 			return 0, err
 		}
@@ -116,9 +109,9 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	var ie *duck.InputError
 	switch {
 	case errors.As(err, &ce):
-		return 0, &ColumnError{Column: ce.Column, Reason: ce.Reason}
+		return 0, invalid(ce.Column, ce.Error())
 	case errors.As(err, &ie):
-		return 0, &ValidationError{Field: "file_id", Message: ie.Message}
+		return 0, invalid("file_id", ie.Message)
 	case err != nil:
 		return 0, err
 	}
@@ -181,7 +174,7 @@ func (s *Service) Export(ctx context.Context, ownerID, id, format string) (Expor
 	format = strings.ToLower(format)
 	contentType, ok := duck.ExportContentType(format)
 	if !ok {
-		return Export{}, &ValidationError{Field: "format", Message: "must be csv, json or parquet"}
+		return Export{}, invalid("format", "must be csv, json or parquet")
 	}
 	d, err := s.store.Get(ctx, ownerID, id)
 	if err != nil {

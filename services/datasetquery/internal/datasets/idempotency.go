@@ -44,11 +44,11 @@ func (r ConvertRequest) fingerprint() string {
 // MaxIdempotencyKeyLength bytes.
 func validateIdempotencyKey(key string) error {
 	if len(key) > MaxIdempotencyKeyLength {
-		return &ValidationError{Field: "idempotency_key", Message: fmt.Sprintf("at most %d characters", MaxIdempotencyKeyLength)}
+		return invalid("idempotency_key", fmt.Sprintf("at most %d characters", MaxIdempotencyKeyLength))
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] <= ' ' || key[i] > '~' {
-			return &ValidationError{Field: "idempotency_key", Message: "visible ASCII characters only"}
+			return invalid("idempotency_key", "visible ASCII characters only")
 		}
 	}
 	return nil
@@ -59,8 +59,7 @@ func validateIdempotencyKey(key string) error {
 // since the key cannot name two different requests.
 func replay(prev Dataset, r ConvertRequest) (Dataset, error) {
 	if prev.RequestFingerprint != r.fingerprint() {
-		return Dataset{}, &ValidationError{Field: "idempotency_key",
-			Message: "this key was used for a different request (dataset " + prev.ID + "); use a new key for a new request"}
+		return Dataset{}, invalid("idempotency_key", "this key was used for a different request (dataset "+prev.ID+"); use a new key for a new request")
 	}
 	return prev, nil
 }

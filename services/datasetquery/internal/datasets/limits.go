@@ -16,12 +16,12 @@ func checkSchemaSize(cols []Column) error {
 	total := 0
 	for _, c := range cols {
 		if len(c.Desc) > maxDescBytes {
-			return &ValidationError{Field: c.Name, Message: fmt.Sprintf("description is %d bytes; at most %d", len(c.Desc), maxDescBytes)}
+			return invalid(c.Name, fmt.Sprintf("description is %d bytes; at most %d", len(c.Desc), maxDescBytes))
 		}
 		total += len(c.Name) + len(c.Desc)
 	}
 	if total > maxSchemaBytes {
-		return &ValidationError{Field: "schema", Message: fmt.Sprintf("column names and descriptions total %d bytes; at most %d", total, maxSchemaBytes)}
+		return invalid("schema", fmt.Sprintf("column names and descriptions total %d bytes; at most %d", total, maxSchemaBytes))
 	}
 	return nil
 }

@@ -32,10 +32,10 @@ var sqlKeywords = []string{
 // SQL keyword.
 func ValidateName(name string) error {
 	if !namePattern.MatchString(name) {
-		return &ValidationError{Field: "dataset_name", Message: "must be 1-63 letters, digits or underscores, not starting with a digit"}
+		return invalid("dataset_name", "must be 1-63 letters, digits or underscores, not starting with a digit")
 	}
 	if slices.Contains(sqlKeywords, strings.ToLower(name)) {
-		return &ValidationError{Field: "dataset_name", Message: "must not be an SQL keyword"}
+		return invalid("dataset_name", "must not be an SQL keyword")
 	}
 	return nil
 }
@@ -113,26 +113,26 @@ func VocabularyType(duckType string) string {
 // unique (case-insensitively) and types from the vocabulary.
 func ValidateSchema(cols []Column) error {
 	if len(cols) == 0 {
-		return &ValidationError{Field: "schema", Message: "must declare at least one column"}
+		return invalid("schema", "must declare at least one column")
 	}
 	seen := map[string]bool{}
 	for i, c := range cols {
 		if strings.TrimSpace(c.Name) == "" {
-			return &ValidationError{Field: "schema", Message: "every column needs a column_name"}
+			return invalid("schema", "every column needs a column_name")
 		}
 		if !utf8.ValidString(c.Name) || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
 			// DuckDB refuses a NUL in a name, and a line break or an
 			// escape sequence in a column name only ever misleads.
-			return &ValidationError{Field: "schema", Message: fmt.Sprintf("column %d: column_name must be UTF-8 text without control characters", i+1)}
+			return invalid("schema", fmt.Sprintf("column %d: column_name must be UTF-8 text without control characters", i+1))
 		}
 		key := strings.ToLower(c.Name)
 		if seen[key] {
-			return &ValidationError{Field: "schema", Message: "duplicate column " + c.Name}
+			return invalid("schema", "duplicate column "+c.Name)
 		}
 		seen[key] = true
 		if !slices.Contains(dv1.ColumnTypes(), strings.ToLower(c.Type)) {
-			return &ValidationError{Field: "schema", Message: "column " + c.Name + ": unknown type " + c.Type +
-				" (one of " + strings.Join(dv1.ColumnTypes(), ", ") + ")"}
+			return invalid("schema", "column "+c.Name+": unknown type "+c.Type+
+				" (one of "+strings.Join(dv1.ColumnTypes(), ", ")+")")
 		}
 	}
 	return nil

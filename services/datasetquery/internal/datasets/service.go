@@ -114,7 +114,7 @@ func (s *Service) Create(ctx context.Context, ownerID, name, description string,
 		return Dataset{}, err
 	}
 	if len(schema) > s.conv.MaxColumns {
-		return Dataset{}, &ValidationError{Field: "schema", Message: fmt.Sprintf("%d columns; a dataset has at most %d", len(schema), s.conv.MaxColumns)}
+		return Dataset{}, invalid("schema", fmt.Sprintf("%d columns; a dataset has at most %d", len(schema), s.conv.MaxColumns))
 	}
 	if err := checkSchemaSize(schema); err != nil {
 		return Dataset{}, err
@@ -244,7 +244,7 @@ func (s *Service) UpdateSchema(ctx context.Context, ownerID, id string, descript
 			}
 		}
 		if !found {
-			return Dataset{}, &ValidationError{Field: name, Message: "no such column in the dataset"}
+			return Dataset{}, invalid(name, "no such column in the dataset")
 		}
 	}
 	if err := checkSchemaSize(schema); err != nil {
@@ -291,14 +291,14 @@ func (s *Service) Data(ctx context.Context, ownerID, id string, skip, limit int)
 // EraseUser removes everything the service holds for a deleted user:
 // sessions and cache on this instance, Parquet objects, documents.
 // Idempotent.
-func (s *Service) EraseUser(ctx context.Context, ownerID string) error {
-	if err := s.engine.DropUser(ownerID); err != nil {
+func (s *Service) EraseUser(ctx context.Context, userID string) error {
+	if err := s.engine.DropUser(userID); err != nil {
 		return fmt.Errorf("drop sessions: %w", err)
 	}
-	if _, err := s.objects.DeletePrefix(ctx, UserPrefix(ownerID)); err != nil {
+	if _, err := s.objects.DeletePrefix(ctx, UserPrefix(userID)); err != nil {
 		return fmt.Errorf("delete dataset objects: %w", err)
 	}
-	if _, err := s.store.DeleteOwner(ctx, ownerID); err != nil {
+	if _, err := s.store.DeleteOwner(ctx, userID); err != nil {
 		return fmt.Errorf("delete dataset documents: %w", err)
 	}
 	return nil

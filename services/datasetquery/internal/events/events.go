@@ -134,15 +134,15 @@ func fromCoreOptions(o datasets.ConvertOptions) dv1.ConvertOptions {
 		NullValues: o.NullValues, DecimalSeparator: o.DecimalSeparator}
 }
 
-// Eraser removes a deleted user's data.
+// Eraser is what the erasure consumer needs from the core.
 type Eraser interface {
-	EraseUser(ctx context.Context, ownerID string) error
+	EraseUser(ctx context.Context, userID string) error
 }
 
-// StartErasing consumes evt.user.v1.deleted.* with the durable
-// contracts.DurableDatasetUserErase and erases each user's datasets,
-// retrying until it succeeds (see natsx.ConsumeErasure).
-func StartErasing(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ErasureOptions) (*natsx.Consumer, error) {
+// StartErasure runs the durable consumer that erases a deleted user's
+// datasets (evt.user.v1.deleted.*), retrying until it succeeds (see
+// natsx.ConsumeErasure).
+func StartErasure(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ErasureOptions) (*natsx.Consumer, error) {
 	o.Durable = contracts.DurableDatasetUserErase
 	return natsx.ConsumeErasure(ctx, js, o, e.EraseUser)
 }

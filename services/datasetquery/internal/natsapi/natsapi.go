@@ -15,6 +15,7 @@ import (
 	"github.com/nonefinity/backend/contracts"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/fielderr"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/reqctx"
@@ -283,9 +284,8 @@ func requireAdmin(ctx context.Context) error {
 
 // mapError is the one place core and engine errors become rpcerr codes.
 func mapError(err error) error {
-	var ve *datasets.ValidationError
+	var fe *fielderr.Error
 	var qe *duck.QueryError
-	var ce *datasets.ColumnError
 	switch {
 	case errors.Is(err, datasets.ErrFileNotFound):
 		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.NotFound, "file_id", "file not found"), err)
@@ -297,10 +297,8 @@ func mapError(err error) error {
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.RateLimited, err.Error()), err)
 	case errors.Is(err, datasets.ErrConcurrentChange):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Conflict, err.Error()), err)
-	case errors.As(err, &ce):
-		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.Validation, ce.Column, ce.Error()), err)
-	case errors.As(err, &ve):
-		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.Validation, ve.Field, ve.Message), err)
+	case errors.As(err, &fe):
+		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.Validation, fe.Field, fe.Message), err)
 	case errors.Is(err, datasets.ErrNotFound):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.NotFound, "dataset not found"), err)
 	case errors.Is(err, datasets.ErrDuplicateName):
@@ -317,6 +315,8 @@ func mapError(err error) error {
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Timeout, err.Error()), err)
 	case errors.Is(err, duck.ErrTooManyQueries):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.RateLimited, "too many queries running at once; retry when one finished"), err)
+	case errors.Is(err, datasets.ErrDatabaseUnavailable):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "database unavailable"), err)
 	case objstore.IsUnavailable(err):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "object storage unavailable"), err)
 	}

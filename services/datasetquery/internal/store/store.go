@@ -5,7 +5,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -331,25 +330,11 @@ func (s *Store) ReadyTables(ctx context.Context, ownerID string) ([]duck.Table, 
 	return out, nil
 }
 
-// mapErr turns driver errors into the core's sentinels; an unreachable
-// database keeps its rpcerr Unavailable code.
-func mapErr(err error) error {
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		return datasets.ErrNotFound
-	case mongox.IsDuplicateKey(err), isDuplicateKeyMessage(err):
-		return fmt.Errorf("%w: %w", datasets.ErrDuplicateName, err)
-	}
-	return mongox.MapError(err, "")
-}
+// coreErrors are the core's sentinels for the driver errors it tells apart.
+var coreErrors = mongox.CoreErrors{NotFound: datasets.ErrNotFound, Duplicate: datasets.ErrDuplicateName, Unavailable: datasets.ErrDatabaseUnavailable}
 
-// isDuplicateKeyMessage catches a unique-index violation reported by
-// findAndModify, which some MongoDB-wire servers (FerretDB) return as a
-// plain command error the driver does not classify.
-func isDuplicateKeyMessage(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "E11000") || strings.Contains(msg, "duplicate key") || strings.Contains(msg, "UNIQUE constraint failed")
-}
+// mapErr gives a driver error the core's sentinel (see coreErrors).
+func mapErr(err error) error { return coreErrors.Map(err) }
 
 func toDoc(d datasets.Dataset) datasetDoc {
 	doc := datasetDoc{

@@ -21,7 +21,7 @@ type Processor interface {
 
 // Eraser is what the erasure consumer needs from the core.
 type Eraser interface {
-	EraseOwner(ctx context.Context, owner string) error
+	EraseUser(ctx context.Context, userID string) error
 }
 
 // StartProcessing runs the durable consumer that processes every uploaded
@@ -57,10 +57,10 @@ func StartProcessing(ctx context.Context, js jetstream.JetStream, p Processor, o
 	})
 }
 
-// StartErasing runs the durable consumer that erases a deleted user's
+// StartErasure runs the durable consumer that erases a deleted user's
 // objects and files (evt.user.v1.deleted.*), retrying until it succeeds
 // (see natsx.ConsumeErasure).
-func StartErasing(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ErasureOptions) (*natsx.Consumer, error) {
+func StartErasure(ctx context.Context, js jetstream.JetStream, e Eraser, o natsx.ErasureOptions) (*natsx.Consumer, error) {
 	o.Durable = contracts.DurableFileUserErase
-	return natsx.ConsumeErasure(ctx, js, o, e.EraseOwner)
+	return natsx.ConsumeErasure(ctx, js, o, e.EraseUser)
 }

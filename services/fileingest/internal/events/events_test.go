@@ -431,7 +431,7 @@ func TestEraseDeletedUser(t *testing.T) {
 	}
 
 	flaky := &flakyPrefixDelete{ObjectStore: r.bucket, raw: r.objects, tried: map[string]bool{}}
-	c, err := events.StartErasing(context.Background(), r.js, r.core(r.js, flaky, 0), natsx.ErasureOptions{
+	c, err := events.StartErasure(context.Background(), r.js, r.core(r.js, flaky, 0), natsx.ErasureOptions{
 		RetryBase: 50 * time.Millisecond, Logger: testLog(),
 	})
 	if err != nil {

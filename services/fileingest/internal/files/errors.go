@@ -1,6 +1,10 @@
 package files
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/nonefinity/backend/pkg/fielderr"
+)
 
 // Sentinel errors of the core. Adapters map them to their own codes with
 // errors.Is.
@@ -12,7 +16,8 @@ var (
 	ErrDuplicate = errors.New("file already recorded")
 	// ErrNoOwner: the request carries no usable user id.
 	ErrNoOwner = errors.New("no user")
-	// ErrInvalid: an input field breaks a rule; see FieldError.
+	// ErrInvalid: an input field breaks a rule; see fielderr.Error, whose
+	// Kind is this or one of ErrTooLarge, ErrQuotaExceeded, ErrSizeMismatch.
 	ErrInvalid = errors.New("invalid input")
 	// ErrSizeMismatch: the object's size differs from the declared one.
 	ErrSizeMismatch = errors.New("size mismatch")
@@ -20,6 +25,9 @@ var (
 	ErrTooLarge = errors.New("file too large")
 	// ErrQuotaExceeded: the file does not fit in the owner's quota.
 	ErrQuotaExceeded = errors.New("quota exceeded")
+	// ErrDatabaseUnavailable: the store cannot serve now; a retry later
+	// may succeed.
+	ErrDatabaseUnavailable = errors.New("database unavailable")
 	// ErrStorageUnavailable: object storage cannot be reached.
 	ErrStorageUnavailable = errors.New("object storage unavailable")
 	// ErrUploadExpired: the upload was swept (its URL and the grace after
@@ -30,18 +38,6 @@ var (
 	ErrBusy = errors.New("too many uploads are being started at once; retry")
 )
 
-// FieldError is a rule broken by one input field. It wraps its kind
-// (ErrInvalid, ErrTooLarge, ErrQuotaExceeded…) for errors.Is, and its
-// message is safe to show to the caller.
-type FieldError struct {
-	Field   string
-	Message string
-	Kind    error
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
-func (e *FieldError) Unwrap() error { return e.Kind }
-
 func invalid(field, message string) error {
-	return &FieldError{Field: field, Message: message, Kind: ErrInvalid}
+	return fielderr.New(ErrInvalid, field, message)
 }

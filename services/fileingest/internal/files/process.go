@@ -144,10 +144,10 @@ func (s *Service) openCommitted(ctx context.Context, f File) (io.ReadCloser, err
 	return s.objects.GetVersion(ctx, f.FilePath, f.ETag)
 }
 
-// EraseOwner deletes every object and every file of a deleted user. Both
+// EraseUser deletes every object and every file of a deleted user. Both
 // steps are idempotent, so an interrupted erase is finished by running it
 // again. Objects go first: a document never outlives its object.
-func (s *Service) EraseOwner(ctx context.Context, owner string) error {
+func (s *Service) EraseUser(ctx context.Context, owner string) error {
 	if err := checkOwner(owner); err != nil {
 		// Nothing can be stored under an unusable id.
 		return nil

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nonefinity/backend/pkg/fielderr"
 	"github.com/nonefinity/backend/services/fileingest/internal/sniff"
 )
 
@@ -45,8 +46,8 @@ func TestCheckName(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("checkName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
 		}
-		var fe *FieldError
-		if err != nil && (!errors.Is(err, ErrInvalid) || !errors.As(err, &fe) || fe.Field != "file_name") {
+		fe, ok := fielderr.As(err)
+		if err != nil && (!errors.Is(err, ErrInvalid) || !ok || fe.Field != "file_name") {
 			t.Errorf("checkName(%q) error %v is not a file_name validation error", tc.name, err)
 		}
 	}

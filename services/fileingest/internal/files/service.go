@@ -14,6 +14,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/nonefinity/backend/pkg/fielderr"
 	"github.com/nonefinity/backend/services/fileingest/internal/sniff"
 )
 
@@ -196,17 +197,14 @@ func (s *Service) checkSize(size int64) error {
 	case size <= 0:
 		return invalid("file_size", "must be greater than 0")
 	case size > s.cfg.MaxFileSize:
-		return &FieldError{Field: "file_size", Message: "file is larger than " + humanSize(s.cfg.MaxFileSize), Kind: ErrTooLarge}
+		return fielderr.New(ErrTooLarge, "file_size", "file is larger than "+humanSize(s.cfg.MaxFileSize))
 	}
 	return nil
 }
 
 func quotaError(used, quota int64) error {
-	return &FieldError{
-		Field:   "file_size",
-		Message: fmt.Sprintf("storage quota exceeded (%s of %s used, uploads in progress included)", humanSize(used), humanSize(quota)),
-		Kind:    ErrQuotaExceeded,
-	}
+	return fielderr.New(ErrQuotaExceeded, "file_size",
+		fmt.Sprintf("storage quota exceeded (%s of %s used, uploads in progress included)", humanSize(used), humanSize(quota)))
 }
 
 // Commit records an uploaded object as a file: the object must be the
@@ -242,8 +240,7 @@ func (s *Service) Commit(ctx context.Context, owner string, req CommitRequest) (
 	}
 	r, reservedNow, err := s.reservationOf(ctx, owner, key, info.Size, req.Size)
 	if err != nil {
-		var fe *FieldError
-		if errors.As(err, &fe) {
+		if _, ok := fielderr.As(err); ok {
 			// The object is of no use; do not leave it to eat storage.
 			// Its reservation stays until the sweep: the URL may still
 			// put another object there.
@@ -308,11 +305,7 @@ func (s *Service) reservationOf(ctx context.Context, owner, key string, real, de
 }
 
 func sizeMismatch(real, declared int64) error {
-	return &FieldError{
-		Field:   "file_size",
-		Message: fmt.Sprintf("uploaded object has %d bytes, %d were declared", real, declared),
-		Kind:    ErrSizeMismatch,
-	}
+	return fielderr.New(ErrSizeMismatch, "file_size", fmt.Sprintf("uploaded object has %d bytes, %d were declared", real, declared))
 }
 
 // settle turns the reservation into the committed file by releasing it.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/fielderr"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/reqctx"
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
@@ -215,7 +216,7 @@ func (a api) open(ctx context.Context, req filev1.OpenRequest) (filev1.OpenReply
 // unavailable event stream) keep it; anything else becomes an internal
 // error that natsx logs with an error id.
 func mapError(err error) error {
-	var fe *files.FieldError
+	var fe *fielderr.Error
 	switch {
 	case errors.Is(err, files.ErrNoOwner):
 		return rpcerr.New(rpcerr.Unauthorized, "the request names no user")
@@ -227,6 +228,8 @@ func mapError(err error) error {
 		return rpcerr.Field(rpcerr.Conflict, "object_name", files.ErrUploadExpired.Error())
 	case errors.Is(err, files.ErrBusy):
 		return rpcerr.New(rpcerr.RateLimited, files.ErrBusy.Error())
+	case errors.Is(err, files.ErrDatabaseUnavailable):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "database unavailable"), err)
 	case errors.Is(err, files.ErrStorageUnavailable):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "object storage unavailable"), err)
 	}

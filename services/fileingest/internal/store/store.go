@@ -166,17 +166,13 @@ func fromDoc(d fileDoc) files.File {
 	return f
 }
 
-// fail classifies a driver error: no document is files.ErrNotFound, a
-// duplicate key files.ErrDuplicate, the rest as mongox.MapError does
-// (unreachable database -> unavailable).
+// coreErrors are the core's sentinels for the driver errors it tells apart.
+var coreErrors = mongox.CoreErrors{NotFound: files.ErrNotFound, Duplicate: files.ErrDuplicate, Unavailable: files.ErrDatabaseUnavailable}
+
+// fail names the operation and gives a driver error the core's sentinel
+// (see coreErrors).
 func fail(op string, err error) error {
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		return fmt.Errorf("%s: %w", op, files.ErrNotFound)
-	case mongox.IsDuplicateKey(err):
-		return fmt.Errorf("%s: %w", op, files.ErrDuplicate)
-	}
-	return fmt.Errorf("%s: %w", op, mongox.MapError(err, ""))
+	return fmt.Errorf("%s: %w", op, coreErrors.Map(err))
 }
 
 // byID is the filter for one of owner's files; a malformed id matches

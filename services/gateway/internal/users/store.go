@@ -118,7 +118,7 @@ func (s *store) findByClerkID(ctx context.Context, clerkID string) (Identity, er
 		return Identity{}, fmt.Errorf("find user by clerk id: %w", ErrNotFound)
 	}
 	if err != nil {
-		return Identity{}, fmt.Errorf("find user by clerk id: %w", mongox.MapError(err, ""))
+		return Identity{}, fmt.Errorf("find user by clerk id: %w", DatabaseErrors.Map(err))
 	}
 	return Identity{UserID: d.ID.Hex(), ClerkID: clerkID, Banned: d.Banned}, nil
 }
@@ -154,7 +154,7 @@ func (s *store) findOrCreate(ctx context.Context, clerkID string, now time.Time)
 		return s.findByClerkID(ctx, clerkID)
 	}
 	if err != nil {
-		return Identity{}, fmt.Errorf("create user: %w", mongox.MapError(err, ""))
+		return Identity{}, fmt.Errorf("create user: %w", DatabaseErrors.Map(err))
 	}
 	return Identity{UserID: oid.Hex(), ClerkID: clerkID}, nil
 }
@@ -170,7 +170,7 @@ func (s *store) get(ctx context.Context, userID string) (userv1.User, error) {
 		return userv1.User{}, fmt.Errorf("get user %s: %w", userID, ErrNotFound)
 	}
 	if err != nil {
-		return userv1.User{}, fmt.Errorf("get user %s: %w", userID, mongox.MapError(err, ""))
+		return userv1.User{}, fmt.Errorf("get user %s: %w", userID, DatabaseErrors.Map(err))
 	}
 	return toUser(d), nil
 }
@@ -228,7 +228,7 @@ func (s *store) applyProfile(ctx context.Context, p Profile) (ApplyResult, error
 		case mongox.IsDuplicateKey(err):
 			return ApplyResult{Applied: false}, nil
 		default:
-			return ApplyResult{}, fmt.Errorf("upsert user %s: %w", p.ClerkID, mongox.MapError(err, ""))
+			return ApplyResult{}, fmt.Errorf("upsert user %s: %w", p.ClerkID, DatabaseErrors.Map(err))
 		}
 	}
 }
@@ -236,7 +236,7 @@ func (s *store) applyProfile(ctx context.Context, p Profile) (ApplyResult, error
 func (s *store) deleteByClerkID(ctx context.Context, clerkID string) (bool, error) {
 	res, err := s.coll.DeleteOne(ctx, bson.D{{Key: "clerk_id", Value: clerkID}})
 	if err != nil {
-		return false, fmt.Errorf("delete user %s: %w", clerkID, mongox.MapError(err, ""))
+		return false, fmt.Errorf("delete user %s: %w", clerkID, DatabaseErrors.Map(err))
 	}
 	return res.DeletedCount > 0, nil
 }

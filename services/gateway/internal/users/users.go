@@ -38,6 +38,14 @@ const (
 // rpcerr NotFound, so the router answers 404 without knowing this package.
 var ErrNotFound = rpcerr.New(rpcerr.NotFound, "user not found")
 
+// ErrDatabaseUnavailable is returned (wrapped) while MongoDB cannot serve;
+// it is an rpcerr Unavailable, so the router and the webhook answer 503.
+var ErrDatabaseUnavailable = rpcerr.New(rpcerr.Unavailable, "database unavailable")
+
+// DatabaseErrors gives the driver errors of the gateway's stores (users,
+// webhook events) their codes.
+var DatabaseErrors = mongox.CoreErrors{Unavailable: ErrDatabaseUnavailable}
+
 // Identity is what an authenticated request needs to know about its user.
 type Identity struct {
 	// UserID is the users document _id as 24 hex digits: the Nf-User-Id
@@ -209,7 +217,7 @@ func (s *Service) storeDown() error {
 	if s.available == nil {
 		return nil
 	}
-	return s.available()
+	return DatabaseErrors.Map(s.available())
 }
 
 // ApplyProfile creates or updates the document of p.ClerkID unless the

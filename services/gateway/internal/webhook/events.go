@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nonefinity/backend/pkg/mongox"
+	"github.com/nonefinity/backend/services/gateway/internal/users"
 )
 
 // EventsCollection records the svix ids of deliveries already handled.
@@ -59,7 +60,7 @@ func (s *eventStore) find(ctx context.Context, svixID string) (rec eventRecord, 
 		return eventRecord{}, false, nil
 	}
 	if err != nil {
-		return eventRecord{}, false, fmt.Errorf("find webhook event %s: %w", svixID, mongox.MapError(err, ""))
+		return eventRecord{}, false, fmt.Errorf("find webhook event %s: %w", svixID, users.DatabaseErrors.Map(err))
 	}
 	return rec, true, nil
 }
@@ -73,7 +74,7 @@ func (s *eventStore) insert(ctx context.Context, rec eventRecord) (stored eventR
 		return rec, true, nil
 	}
 	if !mongox.IsDuplicateKey(err) {
-		return eventRecord{}, false, fmt.Errorf("record webhook event %s: %w", rec.SvixID, mongox.MapError(err, ""))
+		return eventRecord{}, false, fmt.Errorf("record webhook event %s: %w", rec.SvixID, users.DatabaseErrors.Map(err))
 	}
 	existing, found, err := s.find(ctx, rec.SvixID)
 	if err != nil {
@@ -89,7 +90,7 @@ func (s *eventStore) markDone(ctx context.Context, svixID string) error {
 	_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: svixID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: stateDone}}}})
 	if err != nil {
-		return fmt.Errorf("mark webhook event %s done: %w", svixID, mongox.MapError(err, ""))
+		return fmt.Errorf("mark webhook event %s done: %w", svixID, users.DatabaseErrors.Map(err))
 	}
 	return nil
 }
@@ -99,7 +100,7 @@ func (s *eventStore) markDone(ctx context.Context, svixID string) error {
 func (s *eventStore) deleteReceivedBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	res, err := s.coll.DeleteMany(ctx, bson.D{{Key: "received_at", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
 	if err != nil {
-		return 0, fmt.Errorf("sweep webhook events: %w", mongox.MapError(err, ""))
+		return 0, fmt.Errorf("sweep webhook events: %w", users.DatabaseErrors.Map(err))
 	}
 	return res.DeletedCount, nil
 }
