@@ -11,19 +11,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Base is the configuration every service shares. Service structs embed it.
-// The sub-structs are embedded too, so cfg.Mongo.URI() and cfg.IsDev() read
-// naturally; fields with the same name in two sub-structs (Host, Port…) must
-// be reached through the sub-struct.
+// Base is what every service reads: the process, NATS, MongoDB, S3, Redis,
+// Sentry, logging and the data directory. What one service alone reads
+// (Clerk, DuckDB, the encryption keys…) is in that service's Settings.
+// Service structs embed Base; its sub-structs are embedded too, so
+// cfg.Mongo.URI() and cfg.IsDev() read naturally; fields with the same name
+// in two sub-structs (Host, Port…) must be reached through the sub-struct.
 type Base struct {
 	App
 	Mongo
 	Redis
 	MinIO
-	Clerk
-	DuckDB
 	Sentry
-	Credential
 
 	CORSOrigins []string `env:"CORS_ORIGINS" envDefault:"http://localhost:5173,http://127.0.0.1:5173"`
 	NATSURL     string   `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
@@ -174,24 +173,6 @@ func (m MinIO) Endpoint() (hostport string, secure bool, err error) {
 	return "", false, invalid
 }
 
-// Clerk configures session-token verification and webhooks in the gateway.
-type Clerk struct {
-	SecretKey         string   `env:"CLERK_SECRET_KEY"`
-	WebhookSecret     string   `env:"CLERK_WEBHOOK_SECRET"`
-	Issuer            string   `env:"CLERK_ISSUER"`
-	JWKSURL           string   `env:"CLERK_JWKS_URL"`
-	AuthorizedParties []string `env:"CLERK_AUTHORIZED_PARTIES"` // checked against azp when set
-	RoleClaim         string   `env:"CLERK_ROLE_CLAIM" envDefault:"metadata.role"`
-	AdminIDs          []string `env:"ADMIN_CLERK_IDS"`
-}
-
-// DuckDB configures the per-user query sessions of datasetquery.
-type DuckDB struct {
-	TempFolder      string   `env:"DUCKDB_TEMP_FOLDER"` // empty: the service derives it from DATA_DIR
-	InstanceTTL     Duration `env:"DUCKDB_INSTANCE_TTL" envDefault:"10m"`
-	CleanupInterval Duration `env:"DUCKDB_CLEANUP_INTERVAL" envDefault:"1m"`
-}
-
 // Sentry configures error reporting; an empty DSN turns it off.
 type Sentry struct {
 	DSN                string  `env:"SENTRY_DSN"`
@@ -200,26 +181,16 @@ type Sentry struct {
 	SendDefaultPII     bool    `env:"SENTRY_SEND_DEFAULT_PII" envDefault:"false"`
 }
 
-// Credential holds the key material the credential service encrypts API keys
-// with.
-type Credential struct {
-	SecretKey      string `env:"CREDENTIAL_SECRET_KEY"`
-	EncryptionSalt string `env:"CREDENTIAL_ENCRYPTION_SALT"`
-	KDFIterations  int    `env:"CREDENTIAL_KDF_ITERATIONS" envDefault:"100000"`
-}
-
-// Validate checks the shared rules. A service struct that adds its own
-// Validate must include these, for example:
+// Validate checks the shared rules. A service's Config composes them with
+// its Settings' own:
 //
 //	func (c Config) Validate() error {
-//		var errs []error
-//		if c.Workers < 1 {
-//			errs = append(errs, config.VarError{Var: "FILEINGEST_WORKERS", Problem: "must be at least 1"})
-//		}
-//		return errors.Join(append(errs, c.Base.Validate())...)
+//		return errors.Join(c.Base.Validate(), c.Settings.Validate())
 //	}
 //
-// Load prints the combined problems on one line either way.
+// (Config must declare it: Base and Settings both have Validate at the same
+// depth, so Go promotes neither.) Load prints the combined problems on one
+// line either way.
 func (b Base) Validate() error {
 	var errs []error
 	bad := func(name, problem string) { errs = append(errs, VarError{Var: name, Problem: problem}) }
@@ -253,20 +224,11 @@ func (b Base) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if b.DuckDB.InstanceTTL <= 0 {
-		bad("DUCKDB_INSTANCE_TTL", "must be greater than zero")
-	}
-	if b.DuckDB.CleanupInterval <= 0 {
-		bad("DUCKDB_CLEANUP_INTERVAL", "must be greater than zero")
-	}
 	if !isRate(b.Sentry.TracesSampleRate) {
 		bad("SENTRY_TRACES_SAMPLE_RATE", "must be between 0 and 1")
 	}
 	if !isRate(b.Sentry.ProfilesSampleRate) {
 		bad("SENTRY_PROFILES_SAMPLE_RATE", "must be between 0 and 1")
-	}
-	if b.Credential.KDFIterations < 1 {
-		bad("CREDENTIAL_KDF_ITERATIONS", "must be at least 1")
 	}
 	if b.OpsAddr != "" {
 		if _, port, err := net.SplitHostPort(b.OpsAddr); err != nil || port == "" {
@@ -287,17 +249,17 @@ func (b Base) Validate() error {
 
 func isRate(f float64) bool { return !math.IsNaN(f) && f >= 0 && f <= 1 }
 
-// normalize trims what env takes literally: "a, b" lists and the case of
+// Normalize trims what env takes literally: "a, b" lists and the case of
 // enum values, so "APP_ENV=Prod" or "LOG_LEVEL=INFO" are accepted.
-func (b *Base) normalize() {
+func (b *Base) Normalize() {
 	b.App.Env = strings.ToLower(strings.TrimSpace(b.App.Env))
 	b.LogLevel = strings.ToLower(strings.TrimSpace(b.LogLevel))
-	b.CORSOrigins = cleanList(b.CORSOrigins)
-	b.Clerk.AuthorizedParties = cleanList(b.Clerk.AuthorizedParties)
-	b.Clerk.AdminIDs = cleanList(b.Clerk.AdminIDs)
+	b.CORSOrigins = CleanList(b.CORSOrigins)
 }
 
-func cleanList(items []string) []string {
+// CleanList trims the items of a comma-separated list variable ("a, b")
+// and drops empty ones; an empty list is nil.
+func CleanList(items []string) []string {
 	out := items[:0]
 	for _, it := range items {
 		if it = strings.TrimSpace(it); it != "" {

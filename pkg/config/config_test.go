@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -61,17 +62,10 @@ func TestDefaults(t *testing.T) {
 		{"Redis.Enabled", cfg.Redis.Enabled(), false},
 		{"MINIO_BUCKET", cfg.MinIO.Bucket, "nonefinity"},
 		{"MINIO_REGION", cfg.MinIO.Region, "us-east-1"},
-		{"CLERK_ROLE_CLAIM", cfg.Clerk.RoleClaim, "metadata.role"},
-		{"CLERK_AUTHORIZED_PARTIES", cfg.Clerk.AuthorizedParties, []string(nil)},
-		{"ADMIN_CLERK_IDS", cfg.Clerk.AdminIDs, []string(nil)},
-		{"DUCKDB_TEMP_FOLDER", cfg.DuckDB.TempFolder, ""},
-		{"DUCKDB_INSTANCE_TTL", cfg.DuckDB.InstanceTTL.Duration(), 10 * time.Minute},
-		{"DUCKDB_CLEANUP_INTERVAL", cfg.DuckDB.CleanupInterval.Duration(), time.Minute},
 		{"SENTRY_DSN", cfg.Sentry.DSN, ""},
 		{"SENTRY_TRACES_SAMPLE_RATE", cfg.Sentry.TracesSampleRate, 0.1},
 		{"SENTRY_PROFILES_SAMPLE_RATE", cfg.Sentry.ProfilesSampleRate, 0.0},
 		{"SENTRY_SEND_DEFAULT_PII", cfg.Sentry.SendDefaultPII, false},
-		{"CREDENTIAL_KDF_ITERATIONS", cfg.Credential.KDFIterations, 100000},
 		{"CORS_ORIGINS", cfg.CORSOrigins, []string{"http://localhost:5173", "http://127.0.0.1:5173"}},
 		{"NATS_URL", cfg.NATSURL, "nats://127.0.0.1:4222"},
 		{"NATS_CREDS", cfg.NATSCreds, ""},
@@ -95,8 +89,6 @@ func TestValuesAreReadAndTidied(t *testing.T) {
 		"APP_DEBUG":                 "true",
 		"LOG_LEVEL":                 "WARN",
 		"CORS_ORIGINS":              " https://a.example , https://b.example,,",
-		"CLERK_AUTHORIZED_PARTIES":  "https://app.example",
-		"ADMIN_CLERK_IDS":           "user_1,user_2",
 		"SENTRY_TRACES_SAMPLE_RATE": "1",
 	})
 	if err != nil {
@@ -110,12 +102,6 @@ func TestValuesAreReadAndTidied(t *testing.T) {
 	}
 	if want := []string{"https://a.example", "https://b.example"}; !reflect.DeepEqual(cfg.CORSOrigins, want) {
 		t.Errorf("CORS_ORIGINS = %q, want %q", cfg.CORSOrigins, want)
-	}
-	if want := []string{"user_1", "user_2"}; !reflect.DeepEqual(cfg.Clerk.AdminIDs, want) {
-		t.Errorf("ADMIN_CLERK_IDS = %q, want %q", cfg.Clerk.AdminIDs, want)
-	}
-	if want := []string{"https://app.example"}; !reflect.DeepEqual(cfg.Clerk.AuthorizedParties, want) {
-		t.Errorf("CLERK_AUTHORIZED_PARTIES = %q, want %q", cfg.Clerk.AuthorizedParties, want)
 	}
 }
 
@@ -228,30 +214,34 @@ func TestMinIOEndpoint(t *testing.T) {
 	}
 }
 
-func TestDurationsAcceptSecondsAndGoSyntax(t *testing.T) {
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{
-		{"600", 10 * time.Minute},
-		{"10m", 10 * time.Minute},
-		{"90s", 90 * time.Second},
-		{" 1h30m ", 90 * time.Minute},
-		{"1", time.Second},
+// Defaults fills what an empty environment would, without validating, and
+// tidies as Load does.
+func TestDefaultsAreTheTags(t *testing.T) {
+	type settings struct {
+		Workers int             `env:"FILEINGEST_WORKERS" envDefault:"4"`
+		Wait    config.Duration `env:"FILEINGEST_WAIT" envDefault:"90"`
+		Token   string          `env:"FILEINGEST_TOKEN,required"`
 	}
-	for _, tt := range tests {
-		cfg, err := config.LoadFrom[config.Base](map[string]string{
-			"DUCKDB_INSTANCE_TTL":     tt.in,
-			"DUCKDB_CLEANUP_INTERVAL": tt.in,
-		})
-		if err != nil {
-			t.Errorf("%q: %v", tt.in, err)
-			continue
-		}
-		if cfg.DuckDB.InstanceTTL.Duration() != tt.want || cfg.DuckDB.CleanupInterval.Duration() != tt.want {
-			t.Errorf("%q: ttl=%v cleanup=%v, want %v", tt.in, cfg.DuckDB.InstanceTTL, cfg.DuckDB.CleanupInterval, tt.want)
-		}
+	if got := config.Defaults[settings](); got.Workers != 4 || got.Wait.Duration() != 90*time.Second || got.Token != "" {
+		t.Errorf("Defaults = %+v", got)
 	}
+	base := config.Defaults[config.Base]()
+	loaded, err := config.LoadFrom[config.Base](nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(base, loaded) {
+		t.Errorf("Defaults = %+v, an empty environment gives %+v", base, loaded)
+	}
+	type broken struct {
+		N int `env:"FILEINGEST_N" envDefault:"many"`
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "broken") {
+			t.Errorf("a default that does not parse: recover() = %v", r)
+		}
+	}()
+	config.Defaults[broken]()
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -361,10 +351,7 @@ func TestInvalidValuesNameTheVariableNotTheValue(t *testing.T) {
 		{"APP_DEBUG", map[string]string{"APP_DEBUG": "maybe-ish"}, "APP_DEBUG", "must be true or false", "maybe-ish"},
 		{"sample rate not a number", map[string]string{"SENTRY_TRACES_SAMPLE_RATE": "lots"}, "SENTRY_TRACES_SAMPLE_RATE", "must be a number", "lots"},
 		{"sample rate above 1", map[string]string{"SENTRY_PROFILES_SAMPLE_RATE": "1.75"}, "SENTRY_PROFILES_SAMPLE_RATE", "must be between 0 and 1", "1.75"},
-		{"duration", map[string]string{"DUCKDB_INSTANCE_TTL": "ten-minutes"}, "DUCKDB_INSTANCE_TTL", "must be a duration", "ten-minutes"},
-		{"zero duration", map[string]string{"DUCKDB_CLEANUP_INTERVAL": "0"}, "DUCKDB_CLEANUP_INTERVAL", "must be greater than zero", "=0"},
 		{"LOG_LEVEL", map[string]string{"LOG_LEVEL": "verbose9"}, "LOG_LEVEL", "must be debug, info, warn or error", "verbose9"},
-		{"KDF iterations", map[string]string{"CREDENTIAL_KDF_ITERATIONS": "-5"}, "CREDENTIAL_KDF_ITERATIONS", "must be at least 1", "-5"},
 		{"REDIS_URL with password", map[string]string{"REDIS_URL": "http://user:hunter2@cache"}, "REDIS_URL", "must be a redis://", "hunter2"},
 		{"MONGO_URI with password", map[string]string{"MONGO_URI": "postgres://u:hunter2@db"}, "MONGO_URI", "must start with mongodb://", "hunter2"},
 		{"MINIO_URL", map[string]string{"MINIO_URL": "ftp://k:hunter2@s3"}, "MINIO_URL", "must be host:port", "hunter2"},

@@ -275,6 +275,13 @@ func TestStreamSettingsValidate(t *testing.T) {
 			t.Errorf("error %v does not name %s", err, name)
 		}
 	}
+	// 1 to 5 means neither 0 nor 6.
+	for _, replicas := range []string{"0", "6"} {
+		_, err := config.LoadFrom[streamEnv](map[string]string{"NATS_STREAM_REPLICAS": replicas})
+		if err == nil || !strings.Contains(err.Error(), "NATS_STREAM_REPLICAS: must be between 1 and 5") {
+			t.Errorf("NATS_STREAM_REPLICAS=%s: err = %v", replicas, err)
+		}
+	}
 }
 
 // jetStreamNotYetAvailable is a client of a server whose JetStream is off

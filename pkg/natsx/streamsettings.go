@@ -82,11 +82,11 @@ func (s StreamSettings) Ensure(ctx context.Context, js jetstream.JetStream, log 
 	return EnsureStreams(ctx, js, specs, opts)
 }
 
-// Validate checks the settings; a zero Replicas means 1.
+// Validate checks the settings.
 func (s StreamSettings) Validate() error {
 	var errs []error
 	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
-	if s.Replicas < 0 || s.Replicas > 5 {
+	if s.Replicas < 1 || s.Replicas > 5 {
 		bad("NATS_STREAM_REPLICAS", "must be between 1 and 5")
 	}
 	for _, v := range []struct {

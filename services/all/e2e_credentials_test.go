@@ -42,7 +42,7 @@ func fakeProvider(t *testing.T) *httptest.Server {
 
 func startCredentialE2E(t *testing.T) *e2eStack {
 	t.Helper()
-	return startE2E(t, e2eOptions{Credentials: credential.Settings{AllowedHosts: []string{"127.0.0.1"}}})
+	return startE2E(t, e2eOptions{Credentials: func(s *credential.Settings) { s.AllowedHosts = []string{"127.0.0.1"} }})
 }
 
 func TestE2ECredentials(t *testing.T) {

@@ -95,7 +95,7 @@ func TestE2EFiles(t *testing.T) {
 		maxSize = 1 << 20
 		quota   = 3 << 19 // 1.5 MiB
 	)
-	s := startE2E(t, e2eOptions{Files: fileingest.Config{MaxFileSize: maxSize, UserQuotaBytes: quota}})
+	s := startE2E(t, e2eOptions{Files: func(s *fileingest.Settings) { s.MaxFileSize, s.UserQuotaBytes = maxSize, quota }})
 	a := s.user(t, "e2e_files_a", "")
 	b := s.user(t, "e2e_files_b", "")
 	events := a.subscribeEvents(t)

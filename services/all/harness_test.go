@@ -124,8 +124,10 @@ func decodeEnvelope(tb testing.TB, r response) envelope {
 
 // e2eOptions configure the services an e2e stack runs.
 type e2eOptions struct {
-	Files       fileingest.Config
-	Credentials credential.Settings
+	// Files and Credentials, when set, adjust fileingest's and
+	// credential's settings loaded from the stack's environment.
+	Files       func(*fileingest.Settings)
+	Credentials func(*credential.Settings)
 	// Mongo, when set, is the stack's database server instead of the test
 	// binary's shared one, so the test can stop it; the services reach it
 	// through a client made as boot makes it.
@@ -178,28 +180,30 @@ func startE2E(tb testing.TB, o e2eOptions) *e2eStack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	base, err := config.LoadFrom[config.Base](map[string]string{
+	environ := map[string]string{
 		"APP_ENV": "dev", "NATS_URL": ns.URL, "DATA_DIR": tb.TempDir(),
 		"CREDENTIAL_SECRET_KEY": "e2e-test-secret", "CREDENTIAL_ENCRYPTION_SALT": "e2e-test-salt",
-	})
-	if err != nil {
-		tb.Fatal(err)
 	}
 	log := logx.Discard()
-	s := &e2eStack{base: startGateway(tb, ns, db, base), nats: ns, store: store}
-	credCfg := credential.Config{Base: base, Settings: o.Credentials}
+	s := &e2eStack{base: startGateway(tb, ns, db, loadConfig[config.Base](tb, environ)), nats: ns, store: store}
+	credCfg := loadConfig[credential.Config](tb, environ)
+	if o.Credentials != nil {
+		o.Credentials(&credCfg.Settings)
+	}
 	s.stopCreds = startService(tb, "credential", ns, func(ctx context.Context, nc *nats.Conn) error {
 		return credential.Run(ctx, credCfg, credential.Deps{NC: nc, DB: db, Log: log})
 	})
 	tb.Cleanup(s.stopCreds)
-	files := o.Files
-	files.Base = base
+	files := loadConfig[fileingest.Config](tb, environ)
+	if o.Files != nil {
+		o.Files(&files.Settings)
+	}
 	s.stopFiles = startService(tb, "fileingest", ns, func(ctx context.Context, nc *nats.Conn) error {
 		return fileingest.Run(ctx, files, fileingest.Deps{NC: nc, DB: db, Store: store, Log: log})
 	})
 	tb.Cleanup(s.stopFiles)
 	runServiceTB(tb, "datasetquery", ns, func(ctx context.Context, nc *nats.Conn) error {
-		return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: nc, DB: db, Store: store, Log: log})
+		return datasetquery.Run(ctx, loadConfig[datasetquery.Config](tb, environ), datasetquery.Deps{NC: nc, DB: db, Store: store, Log: log})
 	})
 
 	req := natsx.NewClient(ns.Conn(tb))
@@ -207,6 +211,17 @@ func startE2E(tb testing.TB, o e2eOptions) *e2eStack {
 	waitHealthy(tb, "fileingest", client.File{R: req}.Health)
 	waitHealthy(tb, "datasetquery", client.Dataset{R: req}.Health)
 	return s
+}
+
+// loadConfig loads a service's configuration from environ as its main
+// loads it from the process environment.
+func loadConfig[T any](tb testing.TB, environ map[string]string) T {
+	tb.Helper()
+	cfg, err := config.LoadFrom[T](environ)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
 }
 
 // waitHealthy waits for a service's health operation to answer: the

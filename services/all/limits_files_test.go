@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
-	fileingest "github.com/nonefinity/backend/services/fileingest/app"
 )
 
 // wideCSV is a CSV of 500 columns and 21 rows of 200-character cells.
@@ -30,7 +29,7 @@ func wideCSV() []byte {
 // single file keeps, trimmed to fit its own message), and so does
 // allow-convert.
 func TestWideFilesList(t *testing.T) {
-	s := startE2E(t, e2eOptions{Files: fileingest.Config{}})
+	s := startE2E(t, e2eOptions{})
 	u := s.user(t, "limits_wide_files", "")
 	events := u.subscribeEvents(t)
 	data := wideCSV()

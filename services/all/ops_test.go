@@ -32,15 +32,13 @@ import (
 func TestEachServiceAloneServesOpsEndpoints(t *testing.T) {
 	ns := testkit.NATS(t)
 	s3 := testkit.S3(t)
-	base, err := config.LoadFrom[config.Base](map[string]string{
+	environ := map[string]string{
 		"NATS_URL": ns.URL, "DATA_DIR": t.TempDir(), "OPS_ADDR": "127.0.0.1:0",
 		"MONGO_URI": testkit.MongoURI(t), "MONGO_DB": "ops_endpoints_test",
 		"MINIO_URL": "http://" + s3.Endpoint, "MINIO_ACCESS_KEY": s3.AccessKey, "MINIO_SECRET_KEY": s3.SecretKey, "MINIO_BUCKET": s3.Bucket,
 		"CREDENTIAL_SECRET_KEY": "ops-test-secret", "CREDENTIAL_ENCRYPTION_SALT": "ops-test-salt",
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+	base := loadConfig[config.Base](t, environ)
 	type service struct {
 		name, subject string
 		store         bool
@@ -55,13 +53,13 @@ func TestEachServiceAloneServesOpsEndpoints(t *testing.T) {
 	}
 	for _, s := range []service{
 		{credential.Name, contracts.ServiceCredential, false, func(ctx context.Context, in *boot.Infra) error {
-			return credential.Run(ctx, credential.Config{Base: base}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log, Metrics: in.Metrics})
+			return credential.Run(ctx, loadConfig[credential.Config](t, environ), credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log, Metrics: in.Metrics})
 		}, []string{"nonefinity_key_test_duration_seconds_count", erasureLag(contracts.DurableCredentialUserErase)}},
 		{fileingest.Name, contracts.ServiceFile, true, func(ctx context.Context, in *boot.Infra) error {
-			return fileingest.Run(ctx, fileingest.Config{Base: base}, fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: in.Metrics})
+			return fileingest.Run(ctx, loadConfig[fileingest.Config](t, environ), fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: in.Metrics})
 		}, []string{erasureLag(contracts.DurableFileProcess), erasureLag(contracts.DurableFileUserErase)}},
 		{datasetquery.Name, contracts.ServiceDataset, true, func(ctx context.Context, in *boot.Infra) error {
-			return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: in.Metrics})
+			return datasetquery.Run(ctx, loadConfig[datasetquery.Config](t, environ), datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: in.Metrics})
 		}, []string{"nonefinity_query_duration_seconds_count", "nonefinity_conversion_duration_seconds_count",
 			erasureLag(contracts.DurableDatasetConvert), erasureLag(contracts.DurableDatasetUserErase)}},
 	} {

@@ -38,11 +38,9 @@ func TestServicesRegisterAndAnswerHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := config.LoadFrom[config.Base](map[string]string{"NATS_URL": ns.URL, "DATA_DIR": t.TempDir(),
-		"CREDENTIAL_SECRET_KEY": "services-test-secret", "CREDENTIAL_ENCRYPTION_SALT": "services-test-salt"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	environ := map[string]string{"NATS_URL": ns.URL, "DATA_DIR": t.TempDir(),
+		"CREDENTIAL_SECRET_KEY": "services-test-secret", "CREDENTIAL_ENCRYPTION_SALT": "services-test-salt"}
+	base := loadConfig[config.Base](t, environ)
 	log := logx.Discard()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -55,10 +53,10 @@ func TestServicesRegisterAndAnswerHealth(t *testing.T) {
 	readyURL := "http://" + ln.Addr().String() + "/ready"
 
 	runServiceTB(t, "credential", ns, func(ctx context.Context, nc *nats.Conn) error {
-		return credential.Run(ctx, credential.Config{Base: base}, credential.Deps{NC: nc, DB: db, Log: log})
+		return credential.Run(ctx, loadConfig[credential.Config](t, environ), credential.Deps{NC: nc, DB: db, Log: log})
 	})
 	runServiceTB(t, "fileingest", ns, func(ctx context.Context, nc *nats.Conn) error {
-		return fileingest.Run(ctx, fileingest.Config{Base: base}, fileingest.Deps{NC: nc, DB: db, Store: store, Log: log})
+		return fileingest.Run(ctx, loadConfig[fileingest.Config](t, environ), fileingest.Deps{NC: nc, DB: db, Store: store, Log: log})
 	})
 
 	nc := ns.Conn(t)
@@ -84,7 +82,7 @@ func TestServicesRegisterAndAnswerHealth(t *testing.T) {
 	}
 
 	runServiceTB(t, "datasetquery", ns, func(ctx context.Context, nc *nats.Conn) error {
-		return datasetquery.Run(ctx, datasetquery.Config{Base: base}, datasetquery.Deps{NC: nc, DB: db, Store: store, Log: log})
+		return datasetquery.Run(ctx, loadConfig[datasetquery.Config](t, environ), datasetquery.Deps{NC: nc, DB: db, Store: store, Log: log})
 	})
 	for _, want := range []struct{ name, subject string }{
 		{credential.Name, contracts.ServiceCredential},

@@ -41,7 +41,7 @@ type uploadStack struct {
 	store  *objstore.Store
 }
 
-func startUploadStack(tb testing.TB, files fileingest.Config, store *objstore.Store) *uploadStack {
+func startUploadStack(tb testing.TB, set func(*fileingest.Settings), store *objstore.Store) *uploadStack {
 	tb.Helper()
 	ns := testkit.NATS(tb)
 	db := testkit.Mongo(tb)
@@ -55,12 +55,12 @@ func startUploadStack(tb testing.TB, files fileingest.Config, store *objstore.St
 		}
 	}
 	s.store = store
-	base, err := config.LoadFrom[config.Base](map[string]string{"NATS_URL": ns.URL, "DATA_DIR": tb.TempDir()})
-	if err != nil {
-		tb.Fatal(err)
+	environ := map[string]string{"NATS_URL": ns.URL, "DATA_DIR": tb.TempDir()}
+	s.base = startGateway(tb, ns, db, loadConfig[config.Base](tb, environ))
+	files := loadConfig[fileingest.Config](tb, environ)
+	if set != nil {
+		set(&files.Settings)
 	}
-	s.base = startGateway(tb, ns, db, base)
-	files.Base = base
 	runServiceTB(tb, "fileingest", ns, func(ctx context.Context, nc *nats.Conn) error {
 		return fileingest.Run(ctx, files, fileingest.Deps{NC: nc, DB: db, Store: store, Log: logx.Discard()})
 	})
@@ -224,7 +224,7 @@ func (s *uploadStack) objectCount(tb testing.TB) int {
 }
 
 func TestMultipartUploadThroughGateway(t *testing.T) {
-	s := startUploadStack(t, fileingest.Config{MaxFileSize: 64 << 20}, nil)
+	s := startUploadStack(t, func(s *fileingest.Settings) { s.MaxFileSize = 64 << 20 }, nil)
 	size := uploadSize(uploadTestBytes)
 
 	t.Run("201 streams the file in constant memory", func(t *testing.T) {
@@ -298,7 +298,7 @@ func TestMultipartUploadThroughGateway(t *testing.T) {
 }
 
 func TestMultipartUploadStorageDown(t *testing.T) {
-	s := startUploadStack(t, fileingest.Config{}, testkit.UnreachableStore(t))
+	s := startUploadStack(t, nil, testkit.UnreachableStore(t))
 	body, ct, _ := multipartStream("a.csv", "text/csv", 1<<20, 3)
 	r := s.do(t, http.MethodPost, "/file/upload", body, ct)
 	if r.status != http.StatusServiceUnavailable {
@@ -316,7 +316,7 @@ func TestMultipartUploadStorageDown(t *testing.T) {
 // peak-heap-MiB is the process's largest HeapInuse during the upload.
 func BenchmarkUploadViaGateway(b *testing.B) {
 	size := uploadSize(1 << 30)
-	s := startUploadStack(b, fileingest.Config{}, nil)
+	s := startUploadStack(b, nil, nil)
 	b.SetBytes(size)
 	var peakMax uint64
 	for i := 0; b.Loop(); i++ {

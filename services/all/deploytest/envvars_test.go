@@ -213,7 +213,8 @@ type goService struct {
 	// keys of a part of the system it has no business in.
 	secret map[string]string
 	// unused are variables config.Base makes every service parse that this
-	// one never uses; compose need not pass them (and may).
+	// one never uses; compose need not pass them (and may). What only one
+	// service reads is in its own Settings, so no other service parses it.
 	unused map[string]string
 }
 
@@ -241,10 +242,8 @@ func goServices() map[string]goService {
 	var (
 		objectKeys     = []string{"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}
 		objectPlace    = without(names(config.MinIO{}), objectKeys...)
-		credentialKeys = without(names(config.Credential{}), "CREDENTIAL_KDF_ITERATIONS")
+		credentialKeys = without(names(credential.Encryption{}), "CREDENTIAL_KDF_ITERATIONS")
 		clerkSecrets   = []string{"CLERK_SECRET_KEY", "CLERK_WEBHOOK_SECRET"}
-		clerkPublic    = without(names(config.Clerk{}), clerkSecrets...)
-		duckdb         = names(config.DuckDB{})
 		http           = []string{"APP_HOST", "APP_PORT", "CORS_ORIGINS"}
 
 		// Every service: compose fixes MONGO_URI and REDIS_URL, which win
@@ -265,8 +264,6 @@ func goServices() map[string]goService {
 				reasons("only credential holds the key that encrypts API keys", credentialKeys)),
 			unused: merged(everyone, noDataDir,
 				reasons("the gateway stores no objects", objectPlace),
-				reasons("only credential derives the key", []string{"CREDENTIAL_KDF_ITERATIONS"}),
-				reasons("datasetquery's sessions", duckdb),
 				reasons("dev auth only; compose runs APP_ENV=prod", []string{"CLERK_DEV_CREATE_TOKEN"})),
 		},
 		"credential": {
@@ -276,9 +273,7 @@ func goServices() map[string]goService {
 				reasons("the gateway's Clerk secrets", clerkSecrets)),
 			unused: merged(everyone, noDataDir,
 				reasons("credential stores no objects", objectPlace),
-				reasons("the gateway authenticates, not credential", clerkPublic),
-				reasons("credential has no HTTP listener", http),
-				reasons("datasetquery's sessions", duckdb)),
+				reasons("credential has no HTTP listener", http)),
 		},
 		"fileingest": {
 			config: fileingest.Config{},
@@ -286,11 +281,8 @@ func goServices() map[string]goService {
 				reasons("only credential holds the key that encrypts API keys", credentialKeys),
 				reasons("the gateway's Clerk secrets", clerkSecrets)),
 			unused: merged(everyone, noDataDir,
-				reasons("only credential derives the key", []string{"CREDENTIAL_KDF_ITERATIONS"}),
-				reasons("the gateway authenticates, not fileingest", clerkPublic),
 				// CORS_ORIGINS is used: fileingest sets the bucket's CORS.
-				reasons("fileingest has no HTTP listener", []string{"APP_HOST", "APP_PORT"}),
-				reasons("datasetquery's sessions", duckdb)),
+				reasons("fileingest has no HTTP listener", []string{"APP_HOST", "APP_PORT"})),
 		},
 		"datasetquery": {
 			config: datasetquery.Config{},
@@ -298,8 +290,6 @@ func goServices() map[string]goService {
 				reasons("only credential holds the key that encrypts API keys", credentialKeys),
 				reasons("the gateway's Clerk secrets", clerkSecrets)),
 			unused: merged(everyone,
-				reasons("only credential derives the key", []string{"CREDENTIAL_KDF_ITERATIONS"}),
-				reasons("the gateway authenticates, not datasetquery", clerkPublic),
 				reasons("datasetquery has no HTTP listener", http)),
 		},
 	}

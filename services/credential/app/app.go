@@ -38,19 +38,25 @@ const Name = "credential"
 // Version is the service's semantic version, reported by micro.
 const Version = "0.2.0"
 
-// Defaults of Settings, also applied when a field is left zero (services/all
-// builds a Config without reading the environment for it).
+// Bounds of Settings.
 const (
-	DefaultTestTimeout     = 10 * time.Second
-	DefaultRotateBatchSize = 100
-	maxRotateBatchSize     = 10000
-	maxTestTimeout         = 2 * time.Minute
+	maxRotateBatchSize = 10000
+	maxTestTimeout     = 2 * time.Minute
 )
 
-// Settings are the variables only the credential service reads. The secret
-// key, salt and iteration count are in config.Base (CREDENTIAL_SECRET_KEY,
-// CREDENTIAL_ENCRYPTION_SALT, CREDENTIAL_KDF_ITERATIONS).
+// Encryption is the key material API keys are encrypted with.
+type Encryption struct {
+	SecretKey      string `env:"CREDENTIAL_SECRET_KEY"`
+	EncryptionSalt string `env:"CREDENTIAL_ENCRYPTION_SALT"`
+	KDFIterations  int    `env:"CREDENTIAL_KDF_ITERATIONS" envDefault:"100000"`
+}
+
+// Settings are the variables only the credential service reads.
+// services/all holds them too, as its Credential.
 type Settings struct {
+	// Encryption derives the key; the secret and salt have no default
+	// (Config.Validate requires them, services/all generates dev ones).
+	Encryption Encryption
 	// ProvidersFile replaces the embedded providers YAML.
 	ProvidersFile string `env:"PROVIDERS_FILE"`
 	// PreviousSecretKeys still decrypt, so the secret can change while a
@@ -68,6 +74,30 @@ type Settings struct {
 	TestTimeout config.Duration `env:"CREDENTIAL_TEST_TIMEOUT" envDefault:"10s"`
 }
 
+// DefaultSettings are the Settings as an empty environment gives them, for
+// callers that do not load them from the environment (tests).
+func DefaultSettings() Settings { return config.Defaults[Settings]() }
+
+// Validate checks the settings on their own; Config.Validate adds the
+// checks that need config.Base too.
+func (s Settings) Validate() error {
+	var errs []error
+	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
+	if s.Encryption.KDFIterations < 1 {
+		bad("CREDENTIAL_KDF_ITERATIONS", "must be at least 1")
+	}
+	if s.TestTimeout <= 0 || s.TestTimeout.Duration() > maxTestTimeout {
+		bad("CREDENTIAL_TEST_TIMEOUT", "must be greater than zero and at most 2m")
+	}
+	if s.RotateBatchSize < 1 || s.RotateBatchSize > maxRotateBatchSize {
+		bad("CREDENTIAL_ROTATE_BATCH_SIZE", "must be between 1 and 10000")
+	}
+	if err := prober.ValidateAllowedHosts(s.AllowedHosts); err != nil {
+		bad("CREDENTIAL_ALLOWED_HOSTS", "each entry must be a host name, IP address or CIDR prefix")
+	}
+	return errors.Join(errs...)
+}
+
 // Config is the service's configuration.
 type Config struct {
 	config.Base
@@ -77,40 +107,21 @@ type Config struct {
 	Streams natsx.StreamSettings
 }
 
-// withDefaults fills zero settings, for configs not built by config.Load.
-func (c Config) withDefaults() Config {
-	if c.TestTimeout == 0 {
-		c.TestTimeout = config.Duration(DefaultTestTimeout)
-	}
-	if c.RotateBatchSize == 0 {
-		c.RotateBatchSize = DefaultRotateBatchSize
-	}
-	return c
-}
-
-// Validate checks the shared rules and the service's own.
+// Validate checks the shared rules and the service's own, and that the key
+// material is there and strong enough outside dev.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
-	if strings.TrimSpace(c.Credential.SecretKey) == "" {
+	if strings.TrimSpace(c.Encryption.SecretKey) == "" {
 		bad("CREDENTIAL_SECRET_KEY", "required: it derives the key that encrypts the stored API keys")
 	}
-	if c.Credential.EncryptionSalt == "" {
+	if c.Encryption.EncryptionSalt == "" {
 		bad("CREDENTIAL_ENCRYPTION_SALT", "required")
 	}
-	if c.Credential.KDFIterations < keyring.MinProductionIterations && !c.IsDev() {
+	if c.Encryption.KDFIterations >= 1 && c.Encryption.KDFIterations < keyring.MinProductionIterations && !c.IsDev() {
 		bad("CREDENTIAL_KDF_ITERATIONS", fmt.Sprintf("must be at least %d outside APP_ENV=dev", keyring.MinProductionIterations))
 	}
-	if c.TestTimeout < 0 || c.TestTimeout.Duration() > maxTestTimeout {
-		bad("CREDENTIAL_TEST_TIMEOUT", "must be between 0 (default 10s) and 2m")
-	}
-	if c.RotateBatchSize < 0 || c.RotateBatchSize > maxRotateBatchSize {
-		bad("CREDENTIAL_ROTATE_BATCH_SIZE", "must be between 1 and 10000")
-	}
-	if err := prober.ValidateAllowedHosts(c.AllowedHosts); err != nil {
-		bad("CREDENTIAL_ALLOWED_HOSTS", "each entry must be a host name, IP address or CIDR prefix")
-	}
-	return errors.Join(append(errs, c.Base.Validate(), c.Streams.Validate())...)
+	return errors.Join(append(errs, c.Base.Validate(), c.Settings.Validate(), c.Streams.Validate())...)
 }
 
 // Deps are the connections the service works with.
@@ -146,14 +157,13 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	// PBKDF2 runs here, once for the process.
 	kr, err := keyring.New(keyring.Options{
-		Secret: cfg.Credential.SecretKey, PreviousSecrets: cfg.PreviousSecretKeys,
-		Salt: cfg.Credential.EncryptionSalt, Iterations: cfg.Credential.KDFIterations,
+		Secret: cfg.Encryption.SecretKey, PreviousSecrets: cfg.PreviousSecretKeys,
+		Salt: cfg.Encryption.EncryptionSalt, Iterations: cfg.Encryption.KDFIterations,
 	})
 	if err != nil {
 		return err

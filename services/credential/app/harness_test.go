@@ -52,7 +52,7 @@ func newEnv(t testing.TB) *env {
 // secrets; the fast KDF iteration count is allowed in dev only.
 func (e *env) config(t testing.TB, secret string, previous ...string) Config {
 	t.Helper()
-	base, err := config.LoadFrom[config.Base](map[string]string{
+	cfg, err := config.LoadFrom[Config](map[string]string{
 		"NATS_URL":                   e.ns.URL,
 		"CREDENTIAL_SECRET_KEY":      secret,
 		"CREDENTIAL_ENCRYPTION_SALT": testSalt,
@@ -61,7 +61,8 @@ func (e *env) config(t testing.TB, secret string, previous ...string) Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Config{Base: base, Settings: Settings{PreviousSecretKeys: previous, AllowedHosts: []string{"127.0.0.1"}}}
+	cfg.PreviousSecretKeys, cfg.AllowedHosts = previous, []string{"127.0.0.1"}
+	return cfg
 }
 
 // start runs the service until the returned stop is called (or the test

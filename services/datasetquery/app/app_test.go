@@ -67,8 +67,9 @@ type instance struct {
 
 // testConfig is the configuration tests run with; tweak adjusts it.
 func testConfig(dir string, tweak ...func(*app.Config)) app.Config {
-	cfg := app.Config{DuckDBQueryTimeout: config.Duration(3 * time.Second), DuckDBMemoryLimit: "256MB"}
-	cfg.DuckDB.TempFolder = dir
+	cfg := app.Config{Settings: app.DefaultSettings()}
+	cfg.DuckDBQueryTimeout, cfg.DuckDBMemoryLimit = config.Duration(3*time.Second), "256MB"
+	cfg.DuckDBTempFolder = dir
 	for _, f := range tweak {
 		f(&cfg)
 	}

@@ -57,7 +57,6 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 }
 
 func serve(ctx context.Context, cfg Config, d Deps) error {
-	cfg = cfg.defaults()
 	log := d.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -30,7 +30,7 @@ const salesCSV = "id,name,amount\n1,alice,10.5\n2,bob,20\n"
 // The web client's path: grant, PUT with a plain HTTP client, commit, then
 // processing makes the file ready with hash and preview.
 func TestPresignedUploadCommitAndProcess(t *testing.T) {
-	h := start(t, app.Config{})
+	h := start(t, nil)
 	events := h.outcomes(alice)
 
 	g, err := h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "Sales 2024.CSV", FileSize: int64(len(salesCSV)), FileType: "text/csv"})
@@ -80,7 +80,7 @@ func TestPresignedUploadCommitAndProcess(t *testing.T) {
 }
 
 func TestUploadURLRejects(t *testing.T) {
-	h := start(t, app.Config{MaxFileSize: 1000, UserQuotaBytes: 100})
+	h := start(t, func(c *app.Config) { c.MaxFileSize = 1000; c.UserQuotaBytes = 100 })
 	for _, tc := range []struct {
 		what  string
 		req   filev1.UploadURLRequest
@@ -131,7 +131,7 @@ func TestUploadURLRejects(t *testing.T) {
 // "reportexe.csv"; every operation that names a file refuses bidi controls
 // with a 422 naming the field.
 func TestBidiControlsInNamesAreRefused(t *testing.T) {
-	h := start(t, app.Config{})
+	h := start(t, nil)
 	f := h.upload(alice, "plain.csv", "text/csv", []byte(salesCSV))
 	for _, name := range []string{"report\u202Excs.exe", "a\u202Ab.csv", "a\u2066b.csv", "a\u2069b.csv", "a\u200Fb.csv", "a\u061Cb.csv"} {
 		_, err := h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: name, FileSize: 4, FileType: "text/csv"})
@@ -149,7 +149,7 @@ func TestBidiControlsInNamesAreRefused(t *testing.T) {
 }
 
 func TestCommitRejects(t *testing.T) {
-	h := start(t, app.Config{UserQuotaBytes: 50})
+	h := start(t, func(c *app.Config) { c.UserQuotaBytes = 50 })
 	// An object under bob's prefix cannot be committed by alice.
 	gb, err := h.files.UploadURL(h.ctx(bob), filev1.UploadURLRequest{FileName: "b.csv", FileSize: 4})
 	if err != nil {
@@ -234,7 +234,7 @@ func TestCommitRejects(t *testing.T) {
 // Another user's id is 404 for every operation that takes one, and bob's
 // lists never show alice's files.
 func TestOtherUsersFilesAreNotFound(t *testing.T) {
-	h := start(t, app.Config{})
+	h := start(t, nil)
 	f := h.upload(alice, "secret.csv", "text/csv", []byte(salesCSV))
 	b := h.ctx(bob)
 	var err error
@@ -277,7 +277,7 @@ func TestOtherUsersFilesAreNotFound(t *testing.T) {
 // The gateway's relay of a stream: start, part URLs, parts, complete,
 // commit; the file is then processed like any other.
 func TestMultipartRelay(t *testing.T) {
-	h := start(t, app.Config{})
+	h := start(t, nil)
 	events := h.outcomes(alice)
 	ctx := h.ctx(alice)
 	var content bytes.Buffer
@@ -351,7 +351,7 @@ func pngBytes(t *testing.T) []byte {
 }
 
 func TestManagement(t *testing.T) {
-	h := start(t, app.Config{})
+	h := start(t, nil)
 	events := h.outcomes(alice)
 	csv := h.upload(alice, "Sales (2024).csv", "text/csv", []byte(salesCSV))
 	img := h.upload(alice, "photo.png", "image/png", pngBytes(t))
@@ -502,7 +502,7 @@ func TestManagement(t *testing.T) {
 // With object storage down, operations that need it answer 503 and change
 // nothing; presigning needs no server and still works.
 func TestObjectStorageDown(t *testing.T) {
-	h := start(t, app.Config{})
+	h := start(t, nil)
 	f := h.upload(alice, "keep.csv", "text/csv", []byte(salesCSV))
 
 	dead := h.sibling(testkit.UnreachableStore(t))
@@ -527,7 +527,7 @@ func TestObjectStorageDown(t *testing.T) {
 }
 
 func TestProcessingContent(t *testing.T) {
-	h := start(t, app.Config{XLSXMaxUncompressed: 8 << 20})
+	h := start(t, func(c *app.Config) { c.XLSXMaxUncompressed = 8 << 20 })
 	events := h.outcomes(alice)
 
 	utf16, err := xunicode.UTF16(xunicode.LittleEndian, xunicode.UseBOM).NewEncoder().Bytes([]byte("stadt\tzahl\nMünchen\t1\nKöln\t2\n"))

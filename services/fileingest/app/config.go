@@ -8,13 +8,9 @@ import (
 	"github.com/nonefinity/backend/pkg/natsx"
 )
 
-// Config is the service's configuration. Zero values of the FILE_* fields
-// mean their documented defaults, so a caller that builds Config by hand
-// (services/all) gets the same behaviour as one loaded from the
-// environment.
-type Config struct {
-	config.Base
-
+// Settings are the variables only fileingest reads. services/all holds
+// them too, as its Fileingest.
+type Settings struct {
 	// MaxFileSize is the largest upload, in bytes (default 5 GiB).
 	MaxFileSize int64 `env:"FILE_MAX_SIZE" envDefault:"5368709120"`
 	// UserQuotaBytes is what one user may store, in bytes (default 10
@@ -60,52 +56,31 @@ type Config struct {
 	// MultipartMaxAge is how old an unfinished multipart upload must be to
 	// be aborted as abandoned (its relay died with it).
 	MultipartMaxAge config.Duration `env:"FILE_MULTIPART_MAX_AGE" envDefault:"24h"`
+}
 
+// DefaultSettings are the Settings as an empty environment gives them, for
+// callers that do not load them from the environment (tests).
+func DefaultSettings() Settings { return config.Defaults[Settings]() }
+
+// Config is the service's configuration.
+type Config struct {
+	config.Base
+	Settings
 	// Streams are the replicas and limits of the streams this service
 	// declares (FILES, USERS).
 	Streams natsx.StreamSettings
 }
 
-// defaults fills zero fields with the documented defaults.
-func (c Config) defaults() Config {
-	setInt64 := func(v *int64, d int64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	setInt := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	setDur := func(v *config.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = config.Duration(d)
-		}
-	}
-	setInt64(&c.MaxFileSize, 5<<30)
-	setInt64(&c.UserQuotaBytes, 10<<30)
-	setDur(&c.UploadURLTTL, 10*time.Minute)
-	setDur(&c.DownloadURLTTL, time.Hour)
-	setDur(&c.OpenURLTTL, 15*time.Minute)
-	setInt(&c.ProcessMaxDeliver, 5)
-	setInt(&c.ProcessConcurrency, 2)
-	setInt(&c.ProcessPerUser, 1)
-	setDur(&c.ProcessTimeout, 30*time.Minute)
-	setDur(&c.ProcessAckWait, 30*time.Second)
-	setInt64(&c.SpreadsheetMaxBytes, 256<<20)
-	setInt64(&c.XLSXMaxUncompressed, 1<<30)
-	setInt(&c.XLSXMaxCells, 1_000_000)
-	setDur(&c.MultipartSweepInterval, time.Hour)
-	setDur(&c.MultipartMaxAge, 24*time.Hour)
-	return c
+// Validate checks the shared rules and the service's own.
+func (c Config) Validate() error {
+	return errors.Join(c.Base.Validate(), c.Settings.Validate(), c.Streams.Validate())
 }
 
 // maxPresignTTL is S3's limit on a presigned URL's lifetime.
 const maxPresignTTL = 7 * 24 * time.Hour
 
-// Validate checks the FILE_* variables and the shared ones.
-func (c Config) Validate() error {
+// Validate checks the FILE_* variables.
+func (c Settings) Validate() error {
 	var errs []error
 	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
 	if c.MaxFileSize < 1 {
@@ -153,5 +128,5 @@ func (c Config) Validate() error {
 	if c.MultipartMaxAge < c.UploadURLTTL || c.MultipartMaxAge <= 0 {
 		bad("FILE_MULTIPART_MAX_AGE", "must be at least FILE_UPLOAD_URL_TTL")
 	}
-	return errors.Join(append(errs, c.Base.Validate(), c.Streams.Validate())...)
+	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,5 +46,39 @@ func TestMultipartSweepSettings(t *testing.T) {
 		if !errors.As(err, &ve) || ve.Var != tc.name {
 			t.Errorf("%s=%s: %v, want an error naming the variable", tc.name, tc.value, err)
 		}
+	}
+}
+
+// Each problem of the service's own variables names the variable and what
+// it accepts; zero is outside every range that starts at 1.
+func TestSettingsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		variable, value, problem string
+	}{
+		{"FILE_MAX_SIZE", "0", "must be at least 1"},
+		{"FILE_USER_QUOTA_BYTES", "-1", "must be at least 1"},
+		{"FILE_UPLOAD_URL_TTL", "0", "must be between 1s and 7 days"},
+		{"FILE_DOWNLOAD_URL_TTL", "169h", "must be between 1s and 7 days"},
+		{"FILE_OPEN_URL_TTL", "500ms", "must be between 1s and 7 days"},
+		{"FILE_PROCESS_MAX_DELIVER", "0", "must be at least 1"},
+		{"FILE_PROCESS_CONCURRENCY", "0", "must be at least 1"},
+		{"FILE_PROCESS_CONCURRENCY_PER_USER", "0", "must be at least 1"},
+		{"FILE_PROCESS_TIMEOUT", "0", "must be greater than zero"},
+		{"FILE_PROCESS_ACK_WAIT", "0", "must be at least 1s"},
+		{"FILE_SPREADSHEET_MAX_BYTES", "0", "must be at least 1"},
+		{"FILE_XLSX_MAX_UNCOMPRESSED", "0", "must be at least 1"},
+		{"FILE_XLSX_MAX_CELLS", "0", "must be at least 1"},
+		{"FILE_MULTIPART_SWEEP_INTERVAL", "59s", "must be at least 1m"},
+		{"FILE_MULTIPART_MAX_AGE", "0", "must be at least FILE_UPLOAD_URL_TTL"},
+	} {
+		t.Run(tc.variable+"="+tc.value, func(t *testing.T) {
+			_, err := config.LoadFrom[app.Settings](map[string]string{tc.variable: tc.value})
+			if err == nil || !strings.Contains(err.Error(), tc.variable+": "+tc.problem) {
+				t.Errorf("err = %v, want %s: %s", err, tc.variable, tc.problem)
+			}
+		})
+	}
+	if err := app.DefaultSettings().Validate(); err != nil {
+		t.Errorf("the defaults are refused: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/nonefinity/backend/contracts/filev1"
-	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/fileingest/app"
 )
@@ -16,7 +15,7 @@ import (
 // web client's origin, and refused for another.
 func TestStartSetsBucketCORSFromCORSOrigins(t *testing.T) {
 	const web = "http://localhost:5173"
-	h := start(t, app.Config{Base: config.Base{CORSOrigins: []string{web}}})
+	h := start(t, func(c *app.Config) { c.CORSOrigins = []string{web} })
 	g, err := h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "a.csv", FileSize: int64(len(salesCSV)), FileType: "text/csv"})
 	if err != nil {
 		t.Fatalf("UploadURL: %v", err)

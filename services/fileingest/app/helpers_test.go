@@ -59,8 +59,12 @@ func testLog(t *testing.T) *slog.Logger {
 }
 
 // start runs the service until the test ends.
-func start(t *testing.T, cfg app.Config) *harness {
+func start(t *testing.T, set func(*app.Config)) *harness {
 	t.Helper()
+	cfg := defaultConfig()
+	if set != nil {
+		set(&cfg)
+	}
 	h := &harness{t: t, nats: testkit.NATS(t), db: testkit.Mongo(t), bucket: testkit.S3(t)}
 	h.nc = h.nats.Conn(t)
 	var err error
@@ -77,6 +81,9 @@ func start(t *testing.T, cfg app.Config) *harness {
 	h.run(cfg, h.store)
 	return h
 }
+
+// defaultConfig is the service's default settings over a zero Base.
+func defaultConfig() app.Config { return app.Config{Settings: app.DefaultSettings()} }
 
 // run starts (another) instance of the service over h's NATS and database
 // with the given object store.
@@ -267,7 +274,7 @@ func (h *harness) sibling(store *objstore.Store) *harness {
 		h.t.Fatal(err)
 	}
 	s.files = client.File{R: natsx.NewClient(s.nc)}
-	s.run(app.Config{}, store)
+	s.run(defaultConfig(), store)
 	return s
 }
 

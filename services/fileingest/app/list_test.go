@@ -12,7 +12,6 @@ import (
 
 	"github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
-	"github.com/nonefinity/backend/services/fileingest/app"
 )
 
 // insertFiles stores n ready CSV files of owner directly, newest last,
@@ -67,7 +66,7 @@ func (h *harness) insertFiles(owner string, n, previews int) []string {
 // 503. Lists now carry no previews and come in pages that each fit in one
 // message; following the pages yields every file once, newest first.
 func TestListPagesFitInOneMessage(t *testing.T) {
-	h := start(t, app.Config{})
+	h := start(t, nil)
 	ids := h.insertFiles(alice, 12, 3)
 	slices.Reverse(ids)
 	h.insertFiles(bob, 2, 0)

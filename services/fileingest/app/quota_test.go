@@ -28,7 +28,7 @@ func TestQuotaHoldsUnderConcurrentUploads(t *testing.T) {
 		grants  = 40
 		relayed = 10
 	)
-	h := start(t, app.Config{UserQuotaBytes: quota})
+	h := start(t, func(c *app.Config) { c.UserQuotaBytes = quota })
 	body := bytes.Repeat([]byte("q"), size)
 	keys := make([]string, relayed)
 	for i := range keys {
@@ -114,10 +114,10 @@ func TestQuotaHoldsUnderConcurrentUploads(t *testing.T) {
 // the sweep removes it once the grace after the URL (as long again) has
 // passed, and gives the quota it held back. A committed upload is kept.
 func TestUncommittedUploadsAreSwept(t *testing.T) {
-	h := start(t, app.Config{
-		UserQuotaBytes:         100,
-		UploadURLTTL:           config.Duration(time.Second),
-		MultipartSweepInterval: config.Duration(20 * time.Millisecond),
+	h := start(t, func(c *app.Config) {
+		c.UserQuotaBytes = 100
+		c.UploadURLTTL = config.Duration(time.Second)
+		c.MultipartSweepInterval = config.Duration(20 * time.Millisecond)
 	})
 	body := bytes.Repeat([]byte("s"), 60)
 	abandoned, err := h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "left.bin", FileSize: 60})

@@ -42,7 +42,7 @@ func TestStartRemovesSpoolFilesNoRunningJobUses(t *testing.T) {
 	stale := leaveScratch(t, root, "instance-otherhost-4242-0badc0de", time.Now().Add(-2*time.Hour))
 	young := leaveScratch(t, root, "instance-otherhost-4243-00c0ffee", time.Now())
 
-	h := start(t, app.Config{TempDir: tmp})
+	h := start(t, func(c *app.Config) { c.TempDir = tmp })
 
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Fatalf("stale spool file %s: %v, want it removed at start", stale, err)

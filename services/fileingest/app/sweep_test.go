@@ -11,9 +11,9 @@ import (
 // The running service aborts multipart uploads older than
 // FILE_MULTIPART_MAX_AGE (here: any) on its own.
 func TestServiceSweepsAbandonedUploads(t *testing.T) {
-	h := start(t, app.Config{
-		MultipartMaxAge:        config.Duration(time.Nanosecond),
-		MultipartSweepInterval: config.Duration(10 * time.Millisecond),
+	h := start(t, func(c *app.Config) {
+		c.MultipartMaxAge = config.Duration(time.Nanosecond)
+		c.MultipartSweepInterval = config.Duration(10 * time.Millisecond)
 	})
 	ctx := h.ctx("")
 	const key = "users/" + alice + "/raw/01ABANDONED.csv"

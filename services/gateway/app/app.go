@@ -44,10 +44,11 @@ const shutdownGrace = 15 * time.Second
 // counters, cached identities).
 const redisPrefix = "nf:gateway:"
 
-// Settings are the variables only the gateway reads: the auth settings
-// and its own. services/all embeds them too.
+// Settings are the variables only the gateway reads: Clerk's and its own.
+// services/all holds them too, as its Gateway.
 type Settings struct {
-	auth.Config
+	// Clerk verifies session tokens and webhooks (CLERK_*, ADMIN_CLERK_IDS).
+	Clerk auth.Config
 	// RateLimitPerMinute is how many API requests one user (or, without a
 	// token, one address) may make per minute; 0 turns limiting off.
 	RateLimitPerMinute int `env:"RATE_LIMIT_PER_MINUTE" envDefault:"120"`
@@ -66,22 +67,20 @@ type Settings struct {
 	SSEMaxPerUser int `env:"SSE_MAX_CONNECTIONS_PER_USER" envDefault:"10"`
 }
 
-// DefaultSettings are the Settings with every documented default, for
+// DefaultSettings are the Settings as an empty environment gives them, for
 // callers that do not load them from the environment (tests).
-func DefaultSettings() Settings {
-	return Settings{
-		Config:               auth.DefaultConfig(),
-		RateLimitPerMinute:   120,
-		RateLimitIPPerMinute: 600,
-		RequestTimeout:       config.Duration(httpapi.DefaultRequestTimeout),
-		SSEHeartbeat:         config.Duration(sse.DefaultHeartbeat),
-		SSEMaxPerUser:        sse.DefaultMaxPerUser,
-	}
+func DefaultSettings() Settings { return config.Defaults[Settings]() }
+
+// Normalize trims the comma-separated Clerk lists as config.Base does its
+// own.
+func (s *Settings) Normalize() {
+	s.Clerk.AuthorizedParties = config.CleanList(s.Clerk.AuthorizedParties)
+	s.Clerk.AdminIDs = config.CleanList(s.Clerk.AdminIDs)
 }
 
-// Check validates the settings. (Not Validate: a struct embedding both
-// Settings and config.Base would then promote neither.)
-func (s Settings) Check() error {
+// Validate checks the settings on their own; Config.Validate adds the
+// checks that need config.Base too (CheckDevAuth).
+func (s Settings) Validate() error {
 	var errs []error
 	if s.RateLimitPerMinute < 0 {
 		errs = append(errs, config.VarError{Var: "RATE_LIMIT_PER_MINUTE", Problem: "must not be negative"})
@@ -101,10 +100,12 @@ func (s Settings) Check() error {
 	if s.SSEMaxPerUser < 1 {
 		errs = append(errs, config.VarError{Var: "SSE_MAX_CONNECTIONS_PER_USER", Problem: "must be at least 1"})
 	}
-	return errors.Join(append(errs, s.Config.Check())...)
+	return errors.Join(append(errs, s.Clerk.Check())...)
 }
 
-// Config is the gateway's configuration.
+// Config is the gateway's configuration. It declares Validate and
+// Normalize itself: Base and Settings both have them at the same depth, so
+// Go promotes neither.
 type Config struct {
 	config.Base
 	Settings
@@ -112,12 +113,18 @@ type Config struct {
 
 // Validate checks the shared rules and the gateway's own.
 func (c Config) Validate() error {
-	return errors.Join(c.Base.Validate(), c.Settings.Check(), CheckDevAuth(c.Base, c.Settings))
+	return errors.Join(c.Base.Validate(), c.Settings.Validate(), CheckDevAuth(c.Base, c.Settings))
+}
+
+// Normalize tidies the shared variables and the gateway's own.
+func (c *Config) Normalize() {
+	c.Base.Normalize()
+	c.Settings.Normalize()
 }
 
 // CheckDevAuth refuses dev auth next to a real Clerk secret (see
 // auth.CheckDevAuth); services/all runs it on its own configuration too.
-func CheckDevAuth(base config.Base, s Settings) error { return auth.CheckDevAuth(base, s.Config) }
+func CheckDevAuth(base config.Base, s Settings) error { return auth.CheckDevAuth(base, s.Clerk) }
 
 // Deps are the connections the gateway works with.
 type Deps struct {
@@ -144,7 +151,7 @@ type Deps struct {
 
 // Run serves HTTP until ctx is cancelled, then lets in-flight requests finish.
 func Run(ctx context.Context, cfg Config, d Deps) error {
-	if err := cfg.Settings.Check(); err != nil {
+	if err := cfg.Settings.Validate(); err != nil {
 		return err
 	}
 	log := d.Log
@@ -163,7 +170,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		rdb = client
 	}
 
-	authn, err := auth.NewWithConfig(ctx, cfg.Base, cfg.Settings.Config, log, d.HTTPClient)
+	authn, err := auth.NewWithConfig(ctx, cfg.Base, cfg.Clerk, log, d.HTTPClient)
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func TestDevGatewayEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.RateLimitPerMinute != 50 || cfg.JWTLeeway != 30*time.Second || time.Duration(cfg.RequestTimeout) != 30*time.Second {
+	if cfg.RateLimitPerMinute != 50 || cfg.Clerk.JWTLeeway != 30*time.Second || time.Duration(cfg.RequestTimeout) != 30*time.Second {
 		t.Fatalf("config %+v", cfg.Settings)
 	}
 	g := runGateway(t, cfg, ns, db)

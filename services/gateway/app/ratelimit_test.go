@@ -39,7 +39,7 @@ func TestRateLimitSettings(t *testing.T) {
 	if cfg.RateLimitIPPerMinute != 0 || len(cfg.TrustedProxies) != 2 {
 		t.Errorf("RATE_LIMIT_IP_PER_MINUTE %d, TRUSTED_PROXIES %q", cfg.RateLimitIPPerMinute, cfg.TrustedProxies)
 	}
-	if err := cfg.Settings.Check(); err != nil {
+	if err := cfg.Settings.Validate(); err != nil {
 		t.Errorf("valid settings refused: %v", err)
 	}
 	for _, tc := range []struct{ name, value string }{

@@ -262,7 +262,7 @@ func startSystem(ctx context.Context, dataDir, logLevel, ferretPG string, rateLi
 		stop()
 		return nil, err
 	}
-	return &system{api: "http://" + addr + "/api/v1", sseCap: cfg.Settings.SSEMaxPerUser, stop: stop}, nil
+	return &system{api: "http://" + addr + "/api/v1", sseCap: cfg.Gateway.SSEMaxPerUser, stop: stop}, nil
 }
 
 // startTimeout bounds the system's start (FerretDB and the S3 server

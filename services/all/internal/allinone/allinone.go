@@ -36,26 +36,18 @@ import (
 	gateway "github.com/nonefinity/backend/services/gateway/app"
 )
 
-// Config is the all-in-one configuration: the shared variables plus where the
-// embedded servers listen.
+// Config is the all-in-one configuration: the shared variables, every
+// service's own Settings (read as each service reads them when run alone),
+// and where the embedded servers listen.
 type Config struct {
 	config.Base
-	// CredentialSettings are the variables only the credential service
-	// reads (PROVIDERS_FILE, CREDENTIAL_ALLOWED_HOSTS, …).
-	CredentialSettings credential.Settings
-	// Gateway holds the variables only the gateway reads (rate limit,
-	// request timeout, auth leeway…).
-	gateway.Settings
+	Gateway      gateway.Settings
+	Credential   credential.Settings
+	Fileingest   fileingest.Settings
+	Datasetquery datasetquery.Settings
 	// Streams are the stream limits every service declares; replicas are
 	// always 1 on the one embedded server.
 	Streams natsx.StreamSettings
-	// Files and Datasets are fileingest's and datasetquery's own variables
-	// (FILE_*, DATASET_*, DUCKDB_*), read as each service reads them when
-	// run alone; their shared part and streams are the ones above. Before,
-	// make run built both services from the shared part only and every
-	// such setting silently kept its default.
-	Files    fileingest.Config
-	Datasets datasetquery.Config
 	// EmbeddedS3Addr is where the embedded S3 server listens; presigned URLs
 	// point there, so a browser on this machine must reach it.
 	EmbeddedS3Addr string `env:"EMBEDDED_S3_ADDR" envDefault:"127.0.0.1:0"`
@@ -65,37 +57,17 @@ type Config struct {
 	EmbeddedFerretDBPostgreSQL string `env:"EMBEDDED_FERRETDB_POSTGRESQL_URL"`
 }
 
-// Validate checks the shared rules and every service's settings, each
-// problem once (the services' own checks include the shared rules).
+// Validate checks the shared rules and every service's settings. Each part
+// checks only its own variables, so each problem is reported once.
 func (c Config) Validate() error {
-	return joinDistinct(c.Base.Validate(), c.Settings.Check(), gateway.CheckDevAuth(c.Base, c.Settings), c.Streams.Validate(),
-		c.Files.Validate(), c.Datasets.Validate())
+	return errors.Join(c.Base.Validate(), c.Gateway.Validate(), gateway.CheckDevAuth(c.Base, c.Gateway),
+		c.Credential.Validate(), c.Fileingest.Validate(), c.Datasetquery.Validate(), c.Streams.Validate())
 }
 
-// joinDistinct joins errs, flattened, leaving out repeats of a message.
-func joinDistinct(errs ...error) error {
-	seen := map[string]bool{}
-	var out []error
-	var add func(error)
-	add = func(err error) {
-		if err == nil {
-			return
-		}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				add(e)
-			}
-			return
-		}
-		if !seen[err.Error()] {
-			seen[err.Error()] = true
-			out = append(out, err)
-		}
-	}
-	for _, err := range errs {
-		add(err)
-	}
-	return errors.Join(out...)
+// Normalize tidies the shared variables and the gateway's lists.
+func (c *Config) Normalize() {
+	c.Base.Normalize()
+	c.Gateway.Normalize()
 }
 
 // EndpointsFile, written under DATA_DIR at every start, tells tools and tests
@@ -147,17 +119,18 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		return fmt.Errorf("sentry: %w", err)
 	}
 	defer flush(2 * time.Second)
-	boot.ApplyMemoryLimit(log, datasetquery.Config{Base: cfg.Base}.OffHeapMemory())
+	boot.ApplyMemoryLimit(log, cfg.Datasetquery.OffHeapMemory())
 
 	secrets, created, err := devsecrets.LoadOrCreate(dataDir)
 	if err != nil {
 		return err
 	}
-	if cfg.Credential.SecretKey == "" || cfg.Credential.EncryptionSalt == "" {
+	keys := &cfg.Credential.Encryption
+	if keys.SecretKey == "" || keys.EncryptionSalt == "" {
 		if cfg.IsProd() {
 			return errors.New("config: CREDENTIAL_SECRET_KEY and CREDENTIAL_ENCRYPTION_SALT are required in prod")
 		}
-		cfg.Credential.SecretKey, cfg.Credential.EncryptionSalt = secrets.CredentialSecretKey, secrets.CredentialSalt
+		keys.SecretKey, keys.EncryptionSalt = secrets.CredentialSecretKey, secrets.CredentialSalt
 		if created {
 			log.Warn("generated development encryption secrets; keep this file, encrypted credentials depend on it",
 				"file", filepath.Join(dataDir, devsecrets.File))
@@ -197,8 +170,8 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	base.MinIO.AccessKey, base.MinIO.SecretKey = secrets.S3AccessKey, secrets.S3SecretKey
 	// The gateway's port serves /metrics and /health for the whole process.
 	base.OpsAddr = ""
-	if base.DuckDB.TempFolder == "" {
-		base.DuckDB.TempFolder = dirs["duckdb"]
+	if cfg.Datasetquery.DuckDBTempFolder == "" {
+		cfg.Datasetquery.DuckDBTempFolder = dirs["duckdb"]
 	}
 
 	streams := cfg.Streams
@@ -236,16 +209,14 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	}
 	startErr := errors.Join(
 		start(credential.Name, false, func(ctx context.Context, in *boot.Infra) error {
-			return credential.Run(ctx, credential.Config{Base: base, Settings: cfg.CredentialSettings, Streams: streams}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log, Metrics: metrics})
+			return credential.Run(ctx, credential.Config{Base: base, Settings: cfg.Credential, Streams: streams}, credential.Deps{NC: in.NC, DB: in.DB, Log: in.Log, Metrics: metrics})
 		}),
 		start(fileingest.Name, true, func(ctx context.Context, in *boot.Infra) error {
-			files := cfg.Files
-			files.Base, files.Streams = base, streams
+			files := fileingest.Config{Base: base, Settings: cfg.Fileingest, Streams: streams}
 			return fileingest.Run(ctx, files, fileingest.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
 		}),
 		start(datasetquery.Name, true, func(ctx context.Context, in *boot.Infra) error {
-			datasets := cfg.Datasets
-			datasets.Base, datasets.Streams = base, streams
+			datasets := datasetquery.Config{Base: base, Settings: cfg.Datasetquery, Streams: streams}
 			return datasetquery.Run(ctx, datasets, datasetquery.Deps{NC: in.NC, DB: in.DB, Store: in.Store, Log: in.Log, Metrics: metrics})
 		}),
 	)
@@ -273,7 +244,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	go func() {
-		gwDone <- gateway.Run(gwCtx, gateway.Config{Base: base, Settings: cfg.Settings}, gateway.Deps{NC: gwInfra.NC, DB: gwInfra.DB, Log: gwInfra.Log, Listener: ln, Metrics: metrics})
+		gwDone <- gateway.Run(gwCtx, gateway.Config{Base: base, Settings: cfg.Gateway}, gateway.Deps{NC: gwInfra.NC, DB: gwInfra.DB, Log: gwInfra.Log, Listener: ln, Metrics: metrics})
 	}()
 
 	eps := Endpoints{
@@ -286,7 +257,7 @@ func Run(ctx context.Context, cfg Config, version string) error {
 	if err := waitHealthy(ctx, httpAddr); err != nil {
 		log.Error("gateway did not become healthy", "err", err)
 	}
-	printBanner(os.Stdout, httpAddr, dataDir, time.Since(started), cfg.IsDev() && cfg.Clerk.Issuer == "")
+	printBanner(os.Stdout, httpAddr, dataDir, time.Since(started), cfg.IsDev() && cfg.Gateway.Clerk.Issuer == "")
 
 	var runErr error
 	select {

@@ -34,11 +34,11 @@ func TestConfigReadsEveryServicesSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Files.MaxFileSize != 1000 || cfg.Files.ProcessPerUser != 3 {
-		t.Errorf("fileingest settings: max size %d, per user %d", cfg.Files.MaxFileSize, cfg.Files.ProcessPerUser)
+	if cfg.Fileingest.MaxFileSize != 1000 || cfg.Fileingest.ProcessPerUser != 3 {
+		t.Errorf("fileingest settings: max size %d, per user %d", cfg.Fileingest.MaxFileSize, cfg.Fileingest.ProcessPerUser)
 	}
-	if cfg.Datasets.DatasetMaxColumns != 77 || cfg.Datasets.DuckDBMaxConcurrentQueriesPerUser != 5 {
-		t.Errorf("datasetquery settings: columns %d, queries per user %d", cfg.Datasets.DatasetMaxColumns, cfg.Datasets.DuckDBMaxConcurrentQueriesPerUser)
+	if cfg.Datasetquery.DatasetMaxColumns != 77 || cfg.Datasetquery.DuckDBMaxConcurrentQueriesPerUser != 5 {
+		t.Errorf("datasetquery settings: columns %d, queries per user %d", cfg.Datasetquery.DatasetMaxColumns, cfg.Datasetquery.DuckDBMaxConcurrentQueriesPerUser)
 	}
 	_, err = config.LoadFrom[Config](map[string]string{"FILE_PROCESS_CONCURRENCY": "0", "APP_PORT": "-5"})
 	if err == nil || !strings.Contains(err.Error(), "FILE_PROCESS_CONCURRENCY") {
@@ -46,5 +46,30 @@ func TestConfigReadsEveryServicesSettings(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "APP_PORT"); n != 1 {
 		t.Errorf("a shared variable's problem is reported %d times, want once:\n%s", n, err)
+	}
+}
+
+// make run reads the gateway's and credential's own variables too, tidies
+// the gateway's lists as the gateway alone does, and names a bad DuckDB
+// size once, before anything starts.
+func TestConfigReadsGatewayAndCredentialSettings(t *testing.T) {
+	cfg, err := config.LoadFrom[Config](map[string]string{
+		"ADMIN_CLERK_IDS": " user_1 ,, user_2", "RATE_LIMIT_PER_MINUTE": "7",
+		"CREDENTIAL_TEST_TIMEOUT": "20s", "CREDENTIAL_SECRET_KEY": "k", "CREDENTIAL_ENCRYPTION_SALT": "s",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Gateway.Clerk.AdminIDs, "|"); got != "user_1|user_2" || cfg.Gateway.RateLimitPerMinute != 7 {
+		t.Errorf("gateway settings: ADMIN_CLERK_IDS %q, rate limit %d", got, cfg.Gateway.RateLimitPerMinute)
+	}
+	if cfg.Credential.TestTimeout.String() != "20s" || cfg.Credential.Encryption.SecretKey != "k" || cfg.Credential.Encryption.EncryptionSalt != "s" {
+		t.Errorf("credential settings: %+v", cfg.Credential)
+	}
+	_, err = config.LoadFrom[Config](map[string]string{"DUCKDB_MEMORY_LIMIT": "plenty", "CREDENTIAL_ROTATE_BATCH_SIZE": "0"})
+	for _, name := range []string{"DUCKDB_MEMORY_LIMIT", "CREDENTIAL_ROTATE_BATCH_SIZE"} {
+		if err == nil || strings.Count(err.Error(), name+":") != 1 {
+			t.Errorf("%s is not reported exactly once: %v", name, err)
+		}
 	}
 }

@@ -40,7 +40,8 @@ type Config struct {
 	QueryTimeout time.Duration
 	// MemoryLimit and MaxTempDirectorySize are DuckDB sizes ("1GB").
 	MemoryLimit, MaxTempDirectorySize string
-	// Threads per session; 0 means DefaultThreads.
+	// Threads per session (datasetquery turns DUCKDB_THREADS=0 into
+	// DefaultThreads).
 	Threads int
 	// MaxConcurrentQueries per user; more at once are refused.
 	MaxConcurrentQueries int
@@ -64,39 +65,12 @@ type Config struct {
 	CatalogMaxAge time.Duration
 }
 
-// DefaultMemoryLimit is a session's memory_limit unless configured.
-const DefaultMemoryLimit = "1GB"
-
+// withDefaults fills the tuning that no variable sets. Every other field
+// comes from datasetquery's Settings, whose envDefault tags are the one
+// place its defaults are written.
 func (c Config) withDefaults() Config {
-	if c.InstanceTTL <= 0 {
-		c.InstanceTTL = 10 * time.Minute
-	}
-	if c.CleanupInterval <= 0 {
-		c.CleanupInterval = time.Minute
-	}
-	if c.QueryTimeout <= 0 {
-		c.QueryTimeout = 10 * time.Second
-	}
-	if c.MemoryLimit == "" {
-		c.MemoryLimit = DefaultMemoryLimit
-	}
-	if c.MaxTempDirectorySize == "" {
-		c.MaxTempDirectorySize = "2GB"
-	}
-	if c.Threads <= 0 {
-		c.Threads = DefaultThreads()
-	}
-	if c.MaxConcurrentQueries <= 0 {
-		c.MaxConcurrentQueries = 2
-	}
-	if c.MaxResultBytes <= 0 {
-		c.MaxResultBytes = 768 << 10
-	}
 	if c.SpareSessions == 0 {
 		c.SpareSessions = 1
-	}
-	if c.CacheTTL <= 0 {
-		c.CacheTTL = 24 * time.Hour
 	}
 	if c.CatalogMaxAge <= 0 {
 		c.CatalogMaxAge = 30 * time.Second

@@ -1,6 +1,7 @@
 package duck_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"github.com/nonefinity/backend/pkg/logx"
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/testkit"
+	"github.com/nonefinity/backend/services/datasetquery/app"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
@@ -68,6 +70,7 @@ func newEnv(t *testing.T, cfg duck.Config) env {
 		t.Fatal(err)
 	}
 	cat := &catalog{tables: map[string][]duck.Table{}, reads: map[string]int{}}
+	cfg = withServiceDefaults(cfg)
 	cfg.Root = t.TempDir()
 	m, err := duck.NewManager(cfg, cat, st, logx.Discard())
 	if err != nil {
@@ -75,6 +78,22 @@ func newEnv(t *testing.T, cfg duck.Config) env {
 	}
 	t.Cleanup(m.Close)
 	return env{m: m, cat: cat, store: st, root: cfg.Root}
+}
+
+// withServiceDefaults fills the fields a test leaves zero as datasetquery
+// does from an empty environment (its Settings' envDefault tags).
+func withServiceDefaults(cfg duck.Config) duck.Config {
+	d := app.Config{Settings: app.DefaultSettings()}.Sessions()
+	cfg.InstanceTTL = cmp.Or(cfg.InstanceTTL, d.InstanceTTL)
+	cfg.CleanupInterval = cmp.Or(cfg.CleanupInterval, d.CleanupInterval)
+	cfg.QueryTimeout = cmp.Or(cfg.QueryTimeout, d.QueryTimeout)
+	cfg.MemoryLimit = cmp.Or(cfg.MemoryLimit, d.MemoryLimit)
+	cfg.MaxTempDirectorySize = cmp.Or(cfg.MaxTempDirectorySize, d.MaxTempDirectorySize)
+	cfg.Threads = cmp.Or(cfg.Threads, d.Threads)
+	cfg.MaxConcurrentQueries = cmp.Or(cfg.MaxConcurrentQueries, d.MaxConcurrentQueries)
+	cfg.MaxResultBytes = cmp.Or(cfg.MaxResultBytes, d.MaxResultBytes)
+	cfg.CacheTTL = cmp.Or(cfg.CacheTTL, d.CacheTTL)
+	return cfg
 }
 
 // putParquet writes the rows of a SELECT as Parquet with a plain DuckDB and

@@ -11,15 +11,16 @@
 //
 //	APP_ENV                   dev|prod; create-token exists only in dev
 //	DATA_DIR                  the dev key is DATA_DIR/gateway/dev-jwt-key.pem
+//
+// and through Config (gateway only):
+//
 //	CLERK_ISSUER              iss of Clerk session tokens; empty selects dev auth (dev only)
 //	CLERK_JWKS_URL            default {CLERK_ISSUER}/.well-known/jwks.json
 //	CLERK_AUTHORIZED_PARTIES  comma-separated azp values accepted; empty: azp not checked
 //	CLERK_ROLE_CLAIM          dotted claim path of the role, default metadata.role
 //	ADMIN_CLERK_IDS           comma-separated Clerk user ids that are always admin
 //	CLERK_SECRET_KEY          in dev only with CLERK_DEV_CREATE_TOKEN (see CheckDevAuth)
-//
-// and through Config (gateway only):
-//
+//	CLERK_WEBHOOK_SECRET      svix signing secret(s) of the Clerk webhook (the webhook package)
 //	CLERK_JWT_LEEWAY          clock-skew allowance for exp/nbf/iat, default 30s
 //	CLERK_API_URL             Clerk Backend API base, default https://api.clerk.com
 //	CLERK_DEV_CREATE_TOKEN    dev opt-in: create-token mints Clerk sessions with CLERK_SECRET_KEY
@@ -43,9 +44,19 @@ import (
 // meaningless for Clerk's 60-second session tokens.
 const maxLeeway = 5 * time.Minute
 
-// Config holds the auth settings only the gateway reads. The gateway's
-// app.Config embeds it next to config.Base so one config.Load fills both.
+// Config holds the Clerk settings, which only the gateway reads. The
+// gateway's Settings hold it (as Clerk) next to config.Base so one
+// config.Load fills both.
 type Config struct {
+	SecretKey     string `env:"CLERK_SECRET_KEY"`
+	WebhookSecret string `env:"CLERK_WEBHOOK_SECRET"`
+	Issuer        string `env:"CLERK_ISSUER"`
+	JWKSURL       string `env:"CLERK_JWKS_URL"`
+	// AuthorizedParties are checked against azp when set.
+	AuthorizedParties []string `env:"CLERK_AUTHORIZED_PARTIES"`
+	RoleClaim         string   `env:"CLERK_ROLE_CLAIM" envDefault:"metadata.role"`
+	AdminIDs          []string `env:"ADMIN_CLERK_IDS"`
+
 	JWTLeeway   time.Duration `env:"CLERK_JWT_LEEWAY" envDefault:"30s"`
 	ClerkAPIURL string        `env:"CLERK_API_URL" envDefault:"https://api.clerk.com"`
 	// ClerkDevCreateToken lets the unauthenticated create-token route of a
@@ -54,10 +65,9 @@ type Config struct {
 	ClerkDevCreateToken bool `env:"CLERK_DEV_CREATE_TOKEN" envDefault:"false"`
 }
 
-// DefaultConfig is Config with its documented defaults.
-func DefaultConfig() Config {
-	return Config{JWTLeeway: DefaultLeeway, ClerkAPIURL: DefaultClerkAPIURL}
-}
+// DefaultConfig is Config with its documented defaults (its envDefault
+// tags).
+func DefaultConfig() Config { return config.Defaults[Config]() }
 
 // Check validates the gateway-only settings. It is not called Validate on
 // purpose: a struct embedding both config.Base and Config would then have
@@ -86,8 +96,8 @@ const clerkLiveKeyPrefix = "sk_live_"
 //     development instance's key (not sk_live_) on a loopback APP_HOST;
 //   - CLERK_DEV_CREATE_TOKEN anywhere it would not apply.
 func CheckDevAuth(cfg config.Base, gw Config) error {
-	secret := strings.TrimSpace(cfg.Clerk.SecretKey) != ""
-	issuer := strings.TrimSpace(cfg.Clerk.Issuer) != ""
+	secret := strings.TrimSpace(gw.SecretKey) != ""
+	issuer := strings.TrimSpace(gw.Issuer) != ""
 	bad := func(name, problem string) error { return config.VarError{Var: name, Problem: problem} }
 	switch {
 	case !cfg.App.IsDev():
@@ -104,7 +114,7 @@ func CheckDevAuth(cfg config.Base, gw Config) error {
 		return nil
 	case !secret || !issuer:
 		return bad("CLERK_DEV_CREATE_TOKEN", "needs CLERK_ISSUER and CLERK_SECRET_KEY")
-	case strings.HasPrefix(strings.TrimSpace(cfg.Clerk.SecretKey), clerkLiveKeyPrefix):
+	case strings.HasPrefix(strings.TrimSpace(gw.SecretKey), clerkLiveKeyPrefix):
 		return bad("CLERK_DEV_CREATE_TOKEN", "refused with a production instance's CLERK_SECRET_KEY (sk_live_); use a development instance's key")
 	case !isLoopbackHost(cfg.App.ListenHost()):
 		return bad("CLERK_DEV_CREATE_TOKEN", "needs a loopback APP_HOST (127.0.0.1, ::1 or localhost): create-token answers without a token")
@@ -169,8 +179,8 @@ func NewWithConfig(ctx context.Context, cfg config.Base, gw Config, log *slog.Lo
 	if httpClient == nil {
 		httpClient = &http.Client{}
 	}
-	roles := NewRoleResolver(cfg.Clerk.RoleClaim, cfg.Clerk.AdminIDs)
-	issuer := strings.TrimSpace(cfg.Clerk.Issuer)
+	roles := NewRoleResolver(gw.RoleClaim, gw.AdminIDs)
+	issuer := strings.TrimSpace(gw.Issuer)
 
 	if issuer == "" {
 		if !cfg.App.IsDev() {
@@ -179,7 +189,7 @@ func NewWithConfig(ctx context.Context, cfg config.Base, gw Config, log *slog.Lo
 		return newDevAuth(cfg, gw, roles, log)
 	}
 
-	jwksURL := strings.TrimSpace(cfg.Clerk.JWKSURL)
+	jwksURL := strings.TrimSpace(gw.JWKSURL)
 	if jwksURL == "" {
 		jwksURL = strings.TrimRight(issuer, "/") + "/.well-known/jwks.json"
 	}
@@ -189,7 +199,7 @@ func NewWithConfig(ctx context.Context, cfg config.Base, gw Config, log *slog.Lo
 	}
 	verifier, err := NewVerifier(VerifierConfig{
 		Issuer:            issuer,
-		AuthorizedParties: cfg.Clerk.AuthorizedParties,
+		AuthorizedParties: gw.AuthorizedParties,
 		Leeway:            gw.JWTLeeway,
 		Keys:              remote,
 		Roles:             roles,
@@ -199,7 +209,7 @@ func NewWithConfig(ctx context.Context, cfg config.Base, gw Config, log *slog.Lo
 	}
 	a := &Auth{Verifier: verifier, remote: remote}
 	if cfg.App.IsDev() && gw.ClerkDevCreateToken {
-		minter, err := NewClerkMinter(ClerkMinterConfig{SecretKey: cfg.Clerk.SecretKey, BaseURL: gw.ClerkAPIURL, Client: httpClient})
+		minter, err := NewClerkMinter(ClerkMinterConfig{SecretKey: gw.SecretKey, BaseURL: gw.ClerkAPIURL, Client: httpClient})
 		if err != nil {
 			return nil, fmt.Errorf("auth: %w", err)
 		}
@@ -207,7 +217,7 @@ func NewWithConfig(ctx context.Context, cfg config.Base, gw Config, log *slog.Lo
 	}
 	remote.Start(ctx)
 	log.Info("auth: clerk", "issuer", issuer, "jwks", jwksURL, "role_claim", roles.ClaimPath(),
-		"authorized_parties", len(cfg.Clerk.AuthorizedParties), "create_token", a.Minter != nil)
+		"authorized_parties", len(gw.AuthorizedParties), "create_token", a.Minter != nil)
 	return a, nil
 }
 
@@ -225,7 +235,7 @@ func newDevAuth(cfg config.Base, gw Config, roles RoleResolver, log *slog.Logger
 	}
 	verifier, err := NewVerifier(VerifierConfig{
 		Issuer:            DevIssuer,
-		AuthorizedParties: cfg.Clerk.AuthorizedParties,
+		AuthorizedParties: gw.AuthorizedParties,
 		Leeway:            gw.JWTLeeway,
 		Keys:              source,
 		Roles:             roles,

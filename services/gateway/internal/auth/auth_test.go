@@ -22,7 +22,6 @@ func devBase(dataDir string) config.Base {
 	var cfg config.Base
 	cfg.App.Env = "dev"
 	cfg.DataDir = dataDir
-	cfg.Clerk.RoleClaim = DefaultRoleClaim
 	return cfg
 }
 
@@ -106,10 +105,10 @@ func TestDevAuthPersistsKeyAndVerifiesMintedTokens(t *testing.T) {
 }
 
 func TestDevTokensUseTheConfiguredRoleClaimAndAdminIDs(t *testing.T) {
-	cfg := devBase(t.TempDir())
-	cfg.Clerk.RoleClaim = "public_metadata.role"
-	cfg.Clerk.AdminIDs = []string{"user_boss"}
-	a, err := New(context.Background(), cfg, nil, nil)
+	gw := DefaultConfig()
+	gw.RoleClaim = "public_metadata.role"
+	gw.AdminIDs = []string{"user_boss"}
+	a, err := NewWithConfig(context.Background(), devBase(t.TempDir()), gw, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,11 +208,12 @@ func TestNewWithClerkInProd(t *testing.T) {
 	srv := newJWKSServer(t, key)
 	var cfg config.Base
 	cfg.App.Env = "prod"
-	cfg.Clerk.Issuer = srv.URL // the JWKS URL defaults to {issuer}/.well-known/jwks.json
-	cfg.Clerk.SecretKey = "sk_test_prod_never_mints"
-	cfg.Clerk.RoleClaim = DefaultRoleClaim
+	gw := DefaultConfig()
+	gw.Issuer = srv.URL // the JWKS URL defaults to {issuer}/.well-known/jwks.json
+	gw.SecretKey = "sk_test_prod_never_mints"
+	gw.RoleClaim = DefaultRoleClaim
 
-	a, err := New(context.Background(), cfg, nil, srv.Client())
+	a, err := NewWithConfig(context.Background(), cfg, gw, nil, srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,9 +238,10 @@ func TestNewConfigErrors(t *testing.T) {
 		t.Errorf("prod without issuer: err = %v", err)
 	}
 	dev := devBase(t.TempDir())
-	dev.Clerk.Issuer = "https://clerk.example.test"
-	dev.Clerk.JWKSURL = "not a url"
-	if _, err := New(context.Background(), dev, nil, nil); err == nil || !strings.Contains(err.Error(), "CLERK_JWKS_URL") {
+	badJWKS := DefaultConfig()
+	badJWKS.Issuer = "https://clerk.example.test"
+	badJWKS.JWKSURL = "not a url"
+	if _, err := NewWithConfig(context.Background(), dev, badJWKS, nil, nil); err == nil || !strings.Contains(err.Error(), "CLERK_JWKS_URL") {
 		t.Errorf("bad jwks url: err = %v", err)
 	}
 	gw := DefaultConfig()
@@ -258,9 +259,10 @@ func TestNewStartsWhileJWKSIsDown(t *testing.T) {
 	srv.Close()
 	var cfg config.Base
 	cfg.App.Env = "prod"
-	cfg.Clerk.Issuer = testIssuer
-	cfg.Clerk.JWKSURL = srv.jwksURL()
-	a, err := New(context.Background(), cfg, nil, nil)
+	gw := DefaultConfig()
+	gw.Issuer = testIssuer
+	gw.JWKSURL = srv.jwksURL()
+	a, err := NewWithConfig(context.Background(), cfg, gw, nil, nil)
 	if err != nil {
 		t.Fatalf("New must not fail when the JWKS is down: %v", err)
 	}

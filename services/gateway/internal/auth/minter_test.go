@@ -238,9 +238,9 @@ func TestClerkMinterErrorsNeverContainTheSecret(t *testing.T) {
 func TestNewDevWithClerkMintsThroughBackendAPI(t *testing.T) {
 	clerk := newFakeClerk(t, "user_1")
 	cfg := devBase(t.TempDir())
-	cfg.Clerk.Issuer = clerk.URL
-	cfg.Clerk.SecretKey = testSecret
 	gw := DefaultConfig()
+	gw.Issuer = clerk.URL
+	gw.SecretKey = testSecret
 	gw.ClerkAPIURL = clerk.URL
 
 	// Without the opt-in the gateway does not start.
@@ -274,7 +274,7 @@ func TestNewDevWithClerkMintsThroughBackendAPI(t *testing.T) {
 
 	// Without the secret (and the opt-in) there is nothing to mint with:
 	// the route is absent.
-	cfg.Clerk.SecretKey = ""
+	gw.SecretKey = ""
 	gw.ClerkDevCreateToken = false
 	b, err := NewWithConfig(context.Background(), cfg, gw, nil, clerk.Client())
 	if err != nil {
