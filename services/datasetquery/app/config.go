@@ -72,8 +72,8 @@ type Settings struct {
 // callers that do not load them from the environment (tests).
 func DefaultSettings() Settings { return config.Defaults[Settings]() }
 
-// Validate checks the settings. The two DuckDB sizes are read by DuckDB
-// itself, so a value its sessions would refuse at the first query is
+// Validate checks the settings. The two DuckDB sizes are read as DuckDB
+// reads them, so a value its sessions would refuse at the first query is
 // refused at start instead.
 func (s Settings) Validate() error {
 	var errs []error
@@ -97,10 +97,10 @@ func (s Settings) Validate() error {
 	if s.DatasetConvertAckWait.Duration() < time.Second {
 		bad("DATASET_CONVERT_ACK_WAIT", "must be at least 1s")
 	}
-	if err := duck.CheckSize("memory_limit", s.DuckDBMemoryLimit); err != nil {
+	if err := duck.CheckSize(s.DuckDBMemoryLimit); err != nil {
 		bad("DUCKDB_MEMORY_LIMIT", "must be a DuckDB size such as 1GB or 512MiB (units KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
 	}
-	if err := duck.CheckSize("max_temp_directory_size", s.DuckDBMaxTempDirectorySize); err != nil {
+	if err := duck.CheckSize(s.DuckDBMaxTempDirectorySize); err != nil {
 		bad("DUCKDB_MAX_TEMP_DIRECTORY_SIZE", "must be a DuckDB size such as 2GB or 512MiB (units KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
 	}
 	if s.DuckDBThreads < 0 {
