@@ -74,7 +74,7 @@ type Mongo struct {
 	Password string `env:"MONGO_PWD"`
 	RawURI   string `env:"MONGO_URI"`
 	// ServerSelectionTimeout is how long an operation waits for a usable
-	// server before it fails (503); 0 means mongox's default (2s).
+	// server before it fails (503).
 	ServerSelectionTimeout Duration `env:"MONGO_SERVER_SELECTION_TIMEOUT" envDefault:"2s"`
 }
 
@@ -205,8 +205,8 @@ func (b Base) Validate() error {
 	if b.Mongo.Port < 1 || b.Mongo.Port > 65535 {
 		bad("MONGO_PORT", "must be between 1 and 65535")
 	}
-	if b.Mongo.ServerSelectionTimeout < 0 || b.Mongo.ServerSelectionTimeout.Duration() > time.Minute {
-		bad("MONGO_SERVER_SELECTION_TIMEOUT", "must be between 0 (default 2s) and 1m")
+	if b.Mongo.ServerSelectionTimeout <= 0 || b.Mongo.ServerSelectionTimeout.Duration() > time.Minute {
+		bad("MONGO_SERVER_SELECTION_TIMEOUT", "must be greater than zero and at most 1m")
 	}
 	if b.Mongo.RawURI != "" && !strings.HasPrefix(b.Mongo.RawURI, "mongodb://") && !strings.HasPrefix(b.Mongo.RawURI, "mongodb+srv://") {
 		bad("MONGO_URI", "must start with mongodb:// or mongodb+srv://")

@@ -352,6 +352,8 @@ func TestInvalidValuesNameTheVariableNotTheValue(t *testing.T) {
 		{"sample rate not a number", map[string]string{"SENTRY_TRACES_SAMPLE_RATE": "lots"}, "SENTRY_TRACES_SAMPLE_RATE", "must be a number", "lots"},
 		{"sample rate above 1", map[string]string{"SENTRY_PROFILES_SAMPLE_RATE": "1.75"}, "SENTRY_PROFILES_SAMPLE_RATE", "must be between 0 and 1", "1.75"},
 		{"LOG_LEVEL", map[string]string{"LOG_LEVEL": "verbose9"}, "LOG_LEVEL", "must be debug, info, warn or error", "verbose9"},
+		{"zero selection timeout", map[string]string{"MONGO_SERVER_SELECTION_TIMEOUT": "0"}, "MONGO_SERVER_SELECTION_TIMEOUT", "must be greater than zero and at most 1m", "=0"},
+		{"selection timeout above 1m", map[string]string{"MONGO_SERVER_SELECTION_TIMEOUT": "61s"}, "MONGO_SERVER_SELECTION_TIMEOUT", "must be greater than zero and at most 1m", "61s"},
 		{"REDIS_URL with password", map[string]string{"REDIS_URL": "http://user:hunter2@cache"}, "REDIS_URL", "must be a redis://", "hunter2"},
 		{"MONGO_URI with password", map[string]string{"MONGO_URI": "postgres://u:hunter2@db"}, "MONGO_URI", "must start with mongodb://", "hunter2"},
 		{"MINIO_URL", map[string]string{"MINIO_URL": "ftp://k:hunter2@s3"}, "MINIO_URL", "must be host:port", "hunter2"},
