@@ -13,7 +13,10 @@
 //   - a key that already holds units runs another only while the pool has
 //     spare capacity and nobody is waiting;
 //   - when a unit ends, the waiting key that holds the fewest units goes
-//     first (first come, first served among equals).
+//     first (first come, first served among equals);
+//   - optionally, a key never holds more than PerKey units (so one user
+//     cannot take every core between two requests of another's), and no
+//     more than Limit units run at all (newcomers wait past it).
 //
 // Capacity is what the cores can run at once without slowing each other
 // (cores / threads per statement), so one busy user fills the machine
@@ -29,6 +32,8 @@ import (
 type Pool struct {
 	mu       sync.Mutex
 	capacity int
+	perKey   int // 0: no cap of its own
+	limit    int // 0: no hard limit
 	inUse    int
 	held     map[string]int
 	queue    []*waiter
@@ -40,26 +45,51 @@ type waiter struct {
 	admitted bool
 }
 
+// Option tunes a Pool.
+type Option func(*Pool)
+
+// PerKey caps the units one key holds at once at n, even while the pool
+// has spare capacity: a key's further work waits for its own units. It is
+// what keeps one user from taking every core of an instance between two
+// requests of another's, since running work cannot be taken back.
+func PerKey(n int) Option { return func(p *Pool) { p.perKey = max(n, 0) } }
+
+// Limit caps the units held by all keys together at n, newcomers
+// included: past it, even a key that holds nothing waits (fewest held
+// first). It bounds how much runs at once when many keys arrive together.
+func Limit(n int) Option { return func(p *Pool) { p.limit = max(n, 0) } }
+
 // New returns a pool that runs capacity units at once (at least 1) before
 // a key that already holds one must wait.
-func New(capacity int) *Pool {
-	return &Pool{capacity: max(capacity, 1), held: map[string]int{}}
+func New(capacity int, opts ...Option) *Pool {
+	p := &Pool{capacity: max(capacity, 1), held: map[string]int{}}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
 }
 
 // Capacity is the number of units the pool runs before holders wait.
 func (p *Pool) Capacity() int { return p.capacity }
 
+// PerKeyLimit is the most units one key holds at once (0: no cap of its
+// own beyond the capacity).
+func (p *Pool) PerKeyLimit() int { return p.perKey }
+
 // Acquire waits until key may run one more unit, or ctx ends (its error
 // is returned). release must be called once the unit's work is over.
 func (p *Pool) Acquire(ctx context.Context, key string) (release func(), err error) {
 	p.mu.Lock()
-	if p.held[key] == 0 || (p.inUse < p.capacity && len(p.queue) == 0) {
+	if p.mayRun(key) && !p.runnableWaiter() {
 		p.grant(key)
 		p.mu.Unlock()
 		return p.releaser(key), nil
 	}
 	w := &waiter{key: key, ready: make(chan struct{})}
 	p.queue = append(p.queue, w)
+	// A newcomer may run at once even with others queued (they hold units
+	// and wait for capacity); dispatch decides by the same order.
+	p.dispatch()
 	p.mu.Unlock()
 
 	select {
@@ -79,6 +109,9 @@ func (p *Pool) Acquire(ctx context.Context, key string) (release func(), err err
 				break
 			}
 		}
+		// Our place may have blocked nobody, but a waiter skipped for
+		// fairness could run now.
+		p.dispatch()
 		p.mu.Unlock()
 		return nil, ctx.Err()
 	}
@@ -89,7 +122,7 @@ func (p *Pool) Acquire(ctx context.Context, key string) (release func(), err err
 func (p *Pool) TryAcquire(key string) (release func(), ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.held[key] > 0 && (p.inUse >= p.capacity || len(p.queue) > 0) {
+	if !p.mayRun(key) || (p.held[key] > 0 && p.runnableWaiter()) {
 		return nil, false
 	}
 	p.grant(key)
@@ -123,19 +156,52 @@ func (p *Pool) release(key string) {
 	p.dispatch()
 }
 
-// dispatch admits waiters, fewest units held first, while they may run.
+// mayRun says whether key could take one more unit now, ignoring the
+// queue: the hard limit binds everyone, a key holding nothing runs past
+// the capacity, a holder needs spare capacity and room under its own cap.
+func (p *Pool) mayRun(key string) bool {
+	if p.limit > 0 && p.inUse >= p.limit {
+		return false
+	}
+	h := p.held[key]
+	if h == 0 {
+		return true
+	}
+	if p.perKey > 0 && h >= p.perKey {
+		return false
+	}
+	return p.inUse < p.capacity
+}
+
+// runnableWaiter says whether some queued waiter could run now: a holder
+// does not pass it. A waiter held back only by its own key's cap does not
+// hold others back.
+func (p *Pool) runnableWaiter() bool {
+	for _, w := range p.queue {
+		if p.mayRun(w.key) {
+			return true
+		}
+	}
+	return false
+}
+
+// dispatch admits waiters that may run, fewest units held first (first
+// come, first served among equals), until none may.
 func (p *Pool) dispatch() {
-	for len(p.queue) > 0 {
-		best := 0
+	for {
+		best := -1
 		for i, w := range p.queue {
-			if p.held[w.key] < p.held[p.queue[best].key] {
+			if !p.mayRun(w.key) {
+				continue
+			}
+			if best < 0 || p.held[w.key] < p.held[p.queue[best].key] {
 				best = i
 			}
 		}
-		w := p.queue[best]
-		if p.held[w.key] > 0 && p.inUse >= p.capacity {
+		if best < 0 {
 			return
 		}
+		w := p.queue[best]
 		p.queue = append(p.queue[:best], p.queue[best+1:]...)
 		p.grant(w.key)
 		w.admitted = true

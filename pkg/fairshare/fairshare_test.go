@@ -211,3 +211,66 @@ func TestUnderContention(t *testing.T) {
 		t.Fatalf("after all work: in use %d, queue %d, held %v", p.inUse, len(p.queue), p.held)
 	}
 }
+
+func TestPerKeyCapHoldsAKeyBackWithCapacitySpare(t *testing.T) {
+	p := New(4, PerKey(1))
+	a := mustAcquire(t, p, "a")
+	if _, ok := p.TryAcquire("a"); ok {
+		t.Fatal("a took a second unit past its cap of 1 with 3 spare")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	aWaits := acquireAsync(ctx, p, "a")
+	waitQueued(t, p, 1)
+	// a's waiter, held back by its own cap, holds nobody else back: b runs,
+	// and so does c.
+	b, ok := p.TryAcquire("b")
+	if !ok {
+		t.Fatal("b was refused while only a's capped waiter queued")
+	}
+	c := mustAcquire(t, p, "c")
+	if admitted(aWaits) {
+		t.Fatal("a's second unit ran while its first still runs")
+	}
+	a()
+	select {
+	case r := <-aWaits:
+		r()
+	case <-time.After(5 * time.Second):
+		t.Fatal("a's waiter was not admitted when its first unit ended")
+	}
+	b()
+	c()
+}
+
+func TestLimitHoldsNewcomersBackFewestHeldFirst(t *testing.T) {
+	p := New(1, Limit(2))
+	a1 := mustAcquire(t, p, "a")
+	b1 := mustAcquire(t, p, "b") // holds nothing: past the capacity, under the limit
+	if _, ok := p.TryAcquire("c"); ok {
+		t.Fatal("c ran past the hard limit")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	aMore := acquireAsync(ctx, p, "a") // a holds 1
+	waitQueued(t, p, 1)
+	cWaits := acquireAsync(ctx, p, "c") // c holds nothing: ahead of a
+	waitQueued(t, p, 2)
+	b1()
+	select {
+	case r := <-cWaits:
+		if admitted(aMore) {
+			t.Fatal("a's second unit ran together with c at the limit")
+		}
+		r()
+	case <-time.After(5 * time.Second):
+		t.Fatal("c was not admitted when a unit ended")
+	}
+	a1()
+	select {
+	case r := <-aMore:
+		r()
+	case <-time.After(5 * time.Second):
+		t.Fatal("a's waiter was never admitted")
+	}
+}

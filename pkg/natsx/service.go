@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -19,7 +20,9 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/fairshare"
 	"github.com/nonefinity/backend/pkg/telemetry"
 )
 
@@ -48,6 +51,34 @@ type ServiceConfig struct {
 	// text, which must be fit to show ("database unavailable"). Endpoints
 	// registered AlwaysServed (health) are served regardless.
 	Available func() error
+	// Share, when set, dispatches the requests of every endpoint through
+	// it, keyed by the calling user (Nf-User-Id), instead of each endpoint
+	// serving its callers in arrival order: a user with many requests
+	// queued does not hold another user's request behind them (NewShare).
+	// Endpoints registered OutsideShare or AlwaysServed keep their own
+	// WithConcurrency slots.
+	Share *fairshare.Pool
+}
+
+// shareLimit is how many requests a service instance handles at once
+// through its Share, whoever sends them; more wait, fewest held first.
+const shareLimit = 64
+
+// shareBacklog is how many requests may wait for the Share: past it the
+// subscription's own buffer holds them (back-pressure), as with slots.
+const shareBacklog = 1024
+
+// NewShare is the Share a service runs with: a user with no request
+// running is served at once; a user with some waits while the instance
+// runs as many as the Go runtime has processors, and never runs more than
+// half that many (at least one) at once, so the requests of one user
+// cannot fill the cores between two requests of another's; shareLimit in
+// all. Handlers that mostly wait for something else (a job, a provider's
+// answer) belong OutsideShare, or they would hold their user's places
+// while idle.
+func NewShare() *fairshare.Pool {
+	procs := runtime.GOMAXPROCS(0)
+	return fairshare.New(procs, fairshare.PerKey(max(1, procs/2)), fairshare.Limit(shareLimit))
 }
 
 // Service is a request-reply service whose endpoints are typed Go functions.
@@ -70,6 +101,8 @@ type Service struct {
 	endpoints []*registeredEndpoint
 	verbSubs  []*nats.Subscription
 	stopped   bool
+	// backlog bounds the requests waiting for cfg.Share.
+	backlog chan struct{}
 }
 
 // registeredEndpoint is one endpoint as discovery shows it, with its stats.
@@ -105,6 +138,7 @@ func NewService(nc *nats.Conn, cfg ServiceConfig, log *slog.Logger) (*Service, e
 	s := &Service{
 		nc: nc, cfg: cfg, id: strings.TrimPrefix(nats.NewInbox(), nats.InboxPrefix),
 		log: loggerOrDiscard(log), inflight: newInflight(), metrics: metrics, started: time.Now().UTC(),
+		backlog: make(chan struct{}, shareBacklog),
 	}
 	if err := s.subscribeVerbs(); err != nil {
 		s.unsubscribeVerbs()
@@ -232,6 +266,7 @@ type endpointOptions struct {
 	metadata     map[string]string
 	concurrency  int
 	alwaysServed bool
+	outsideShare bool
 }
 
 // WithDescription describes the endpoint in its micro metadata
@@ -254,9 +289,28 @@ func WithMetadata(key, value string) EndpointOption {
 // at once. The default, 1, is micro's own model: one request at a time per
 // endpoint, in arrival order; instances scale out through the queue group.
 // Use it for slow endpoints (a SQL query) so one long request does not queue
-// every other caller behind it.
+// every other caller behind it. Under a ServiceConfig.Share it applies only
+// to endpoints OutsideShare or AlwaysServed; the Share bounds the others.
 func WithConcurrency(n int) EndpointOption {
 	return func(o *endpointOptions) { o.concurrency = n }
+}
+
+// OutsideShare keeps the endpoint's requests out of ServiceConfig.Share:
+// for a handler that mostly waits (for a job's outcome, for a provider's
+// answer) rather than works, and for one whose work goes through a pool of
+// its own (DuckDB statements). WithConcurrency bounds it as without a Share.
+func OutsideShare() EndpointOption {
+	return func(o *endpointOptions) { o.outsideShare = true }
+}
+
+// Options is several endpoint options as one, for a set that several
+// endpoints share.
+func Options(opts ...EndpointOption) EndpointOption {
+	return func(o *endpointOptions) {
+		for _, opt := range opts {
+			opt(o)
+		}
+	}
 }
 
 // AlwaysServed keeps the endpoint out of ServiceConfig.Available's check:
@@ -316,7 +370,25 @@ func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Conte
 	}
 
 	var cb nats.MsgHandler
-	if o.concurrency > 1 {
+	if share := s.cfg.Share; share != nil && !o.outsideShare && !o.alwaysServed {
+		cb = func(msg *nats.Msg) {
+			received := time.Now()
+			// Blocking here when the backlog is full leaves further requests
+			// in the subscription's buffer, as the slots below do.
+			s.backlog <- struct{}{}
+			s.inflight.add()
+			go func() {
+				defer func() { <-s.backlog }()
+				release, err := acquireShare(share, msg)
+				if err == nil {
+					defer release()
+				}
+				// On err the caller's deadline has passed: serve drops the
+				// request.
+				handle(msg, received)
+			}()
+		}
+	} else if o.concurrency > 1 {
 		slots := make(chan struct{}, o.concurrency)
 		cb = func(msg *nats.Msg) {
 			received := time.Now()
@@ -352,6 +424,14 @@ func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Conte
 	s.mu.Unlock()
 	s.confirmSubscribed(subject)
 	return nil
+}
+
+// acquireShare waits for the caller's place in share, within the caller's
+// deadline.
+func acquireShare(share *fairshare.Pool, msg *nats.Msg) (release func(), err error) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadlineFromHeaders(msg.Header, time.Now()))
+	defer cancel()
+	return share.Acquire(ctx, msg.Header.Get(contracts.HeaderUserID))
 }
 
 // confirmSubscribed waits until the server has processed the subscriptions

@@ -207,6 +207,7 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 		Description: "AI provider catalogue and encrypted provider API keys",
 		Metrics:     d.Metrics,
 		Available:   dbHealth.Err,
+		Share:       natsx.NewShare(),
 	}, log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)

@@ -19,7 +19,6 @@ import (
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/healthv1"
 	"github.com/nonefinity/backend/pkg/boot"
-	"github.com/nonefinity/backend/pkg/fairshare"
 	"github.com/nonefinity/backend/pkg/health"
 	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/natsx"
@@ -84,7 +83,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 	// One pool for statements and conversions: both hold DuckDB threads
 	// until they end, and a user's conversions must not get around the
 	// share their statements are held to.
-	dcfg.CPU = fairshare.New(duck.CPUUnits(dcfg.Threads))
+	dcfg.CPU = duck.NewCPUPool(dcfg.Threads)
 	sessions, err := duck.NewManager(dcfg, st, d.Store, log)
 	if err != nil {
 		return err
@@ -137,6 +136,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		Description: "datasets from spreadsheets and SQL over them on DuckDB",
 		Metrics:     d.Metrics,
 		Available:   dbHealth.Err,
+		Share:       natsx.NewShare(),
 	}, d.Log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)

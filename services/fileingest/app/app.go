@@ -95,6 +95,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		Description: "uploads, file metadata and the file processing pipeline",
 		Metrics:     d.Metrics,
 		Available:   dbHealth.Err,
+		Share:       natsx.NewShare(),
 	}, log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)

@@ -56,7 +56,7 @@ func Register(s *natsx.Service, svc *credential.Service, metrics prometheus.Regi
 		natsx.Handle(s, cv1.Subject(cv1.OpGet), a.get, db, describe("one credential with its masked key")),
 		natsx.Handle(s, cv1.Subject(cv1.OpUpdate), a.update, db, describe("change a credential")),
 		natsx.Handle(s, cv1.Subject(cv1.OpDelete), a.delete, db, describe("delete a credential")),
-		natsx.Handle(s, cv1.Subject(cv1.OpTest), a.test, natsx.WithConcurrency(testConcurrency), describe("run the provider's key probe")),
+		natsx.Handle(s, cv1.Subject(cv1.OpTest), a.test, natsx.WithConcurrency(testConcurrency), natsx.OutsideShare(), describe("run the provider's key probe")),
 		natsx.Handle(s, cv1.Subject(cv1.OpListByProvider), a.listByProvider, db, describe("the caller's credentials of one provider")),
 		natsx.Handle(s, cv1.Subject(cv1.OpEncryptionHealth), a.encryptionHealth, db, describe("encryption self test and rotation progress")),
 		natsx.Handle(s, cv1.Subject(cv1.OpGenerateKey), a.generateKey, describe("a random secret key")),

@@ -47,7 +47,7 @@ type Config struct {
 	MaxConcurrentQueries int
 	// CPU shares the cores between users: every statement (and, through
 	// the same pool, every conversion) runs as one of its units. Nil
-	// gives a pool of CPUUnits() for this manager alone.
+	// gives a pool of its own (NewCPUPool).
 	CPU *fairshare.Pool
 	// MaxResultBytes caps the encoded rows of one reply; the result is cut
 	// (Truncated) before it would exceed it.
@@ -76,7 +76,7 @@ func (c Config) withDefaults() Config {
 		c.CatalogMaxAge = 30 * time.Second
 	}
 	if c.CPU == nil {
-		c.CPU = fairshare.New(CPUUnits(c.Threads))
+		c.CPU = NewCPUPool(c.Threads)
 	}
 	return c
 }
@@ -586,6 +586,16 @@ func (m *Manager) queryError(err error) error {
 		return fmt.Errorf("session closed: %w", err)
 	}
 	return err
+}
+
+// NewCPUPool is the pool statements and conversions share: CPUUnits
+// capacity, and one user holds at most half of it (at least one unit), so
+// another user's next statement or conversion finds a core free instead of
+// competing with that user's for the same ones (running work cannot be
+// taken back).
+func NewCPUPool(threads int) *fairshare.Pool {
+	units := CPUUnits(threads)
+	return fairshare.New(units, fairshare.PerKey(max(1, units/2)))
 }
 
 // CPUUnits is how many statements of threads each the cores run at once

@@ -67,9 +67,13 @@ func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Opt
 	// Conversions, inserts and exports hold a DuckDB and a download each:
 	// a few at once per instance.
 	const fileWork = 4
+	// Statements wait for their user's share of the cores in duck's own
+	// pool; holding a request place of the service's Share meanwhile would
+	// keep the same user's lists and reads waiting behind a long query.
+	statements := natsx.Options(natsx.WithConcurrency(queryConcurrency), natsx.OutsideShare())
 	describe := natsx.WithDescription
 	return errors.Join(
-		natsx.Handle(svc, dv1.Subject(dv1.OpConvert), a.convert, natsx.WithConcurrency(32), describe("convert a file into a dataset (waits for the job, then 202)")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpConvert), a.convert, natsx.WithConcurrency(32), natsx.OutsideShare(), describe("convert a file into a dataset (waits for the job, then 202)")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpFileColumns), a.fileColumns, describe("the columns a file would convert to")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpInsert), a.insert, natsx.WithConcurrency(fileWork), describe("append a file's rows to a dataset")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpExport), a.export, natsx.WithConcurrency(fileWork), describe("presigned download of a dataset as CSV or Parquet")),
@@ -79,9 +83,9 @@ func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Opt
 		natsx.Handle(svc, dv1.Subject(dv1.OpUpdate), a.update, describe("rename or describe a dataset")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpUpdateSchema), a.updateSchema, describe("change a dataset's column names and descriptions")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpDelete), a.delete, describe("delete a dataset and its data")),
-		natsx.Handle(svc, dv1.Subject(dv1.OpData), a.data, natsx.WithConcurrency(queryConcurrency), describe("a window of a dataset's rows")),
-		natsx.Handle(svc, dv1.Subject(dv1.OpRejects), a.rejects, natsx.WithConcurrency(queryConcurrency), describe("rows a conversion could not read")),
-		natsx.Handle(svc, dv1.Subject(dv1.OpQuery), a.query, natsx.WithConcurrency(queryConcurrency), describe("run SQL over the caller's datasets")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpData), a.data, statements, describe("a window of a dataset's rows")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpRejects), a.rejects, statements, describe("rows a conversion could not read")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpQuery), a.query, statements, describe("run SQL over the caller's datasets")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBStats), a.stats, describe("DuckDB sessions of this instance (admin)")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBCleanup), a.cleanup, describe("close idle DuckDB sessions now (admin)")),
 	)
