@@ -84,6 +84,7 @@ func TestCoresImportNoInfrastructure(t *testing.T) {
 	cores := []struct{ service, core string }{
 		{"credential", "./internal/credential"},
 		{"fileingest", "./internal/files"},
+		{"datasetquery", "./internal/datasets"},
 	}
 	for _, c := range cores {
 		t.Run(c.service, func(t *testing.T) {

@@ -29,6 +29,7 @@ import (
 	"github.com/nonefinity/backend/services/datasetquery/internal/events"
 	"github.com/nonefinity/backend/services/datasetquery/internal/fileclient"
 	"github.com/nonefinity/backend/services/datasetquery/internal/natsapi"
+	"github.com/nonefinity/backend/services/datasetquery/internal/objects"
 	"github.com/nonefinity/backend/services/datasetquery/internal/store"
 )
 
@@ -114,15 +115,15 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		return err
 	}
 	core := datasets.NewService(datasets.Deps{
-		Store: st, Objects: d.Store, Engine: sessions, Pub: pub, Jobs: pub,
-		Files: fileclient.New(natsx.NewClient(d.NC)),
+		Store: st, Objects: objects.New(d.Store), Engine: sessions, Pub: pub, Jobs: pub,
+		Files:    fileclient.New(natsx.NewClient(d.NC)),
+		Outcomes: events.NewOutcomes(d.NC),
 		Convert: datasets.ConvertConfig{
 			MaxFileBytes:        cfg.DatasetMaxFileBytes,
 			MaxXLSXCells:        cfg.DatasetXLSXMaxCells,
 			MaxXLSXUncompressed: cfg.DatasetXLSXMaxUncompressed,
 			MaxColumns:          cfg.DatasetMaxColumns,
 			MaxPending:          cfg.DatasetMaxPendingConversions,
-			Limits:              duck.Limits{MemoryLimit: dcfg.MemoryLimit, Threads: dcfg.Threads},
 		},
 		Scratch: space.Dir(),
 		Log:     log,

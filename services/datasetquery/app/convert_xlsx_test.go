@@ -14,6 +14,7 @@ import (
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
@@ -224,7 +225,7 @@ func BenchmarkConvertXLSX100k(b *testing.B) {
 		b.ResetTimer()
 		n := 0
 		for b.Loop() {
-			res, err := duck.ConvertXLSX(context.Background(), duck.Limits{}, src, filepath.Join(dir, "out.parquet"), duck.XLSXOptions{})
+			res, err := duck.ConvertXLSX(context.Background(), duck.Limits{}, src, filepath.Join(dir, "out.parquet"), datasets.XLSXOptions{})
 			if err != nil || res.Rows != rows || len(res.Columns) != 4 || res.Columns[3].Type != "TIMESTAMP" {
 				b.Fatalf("convert %v %+v", err, res)
 			}

@@ -14,7 +14,6 @@ import (
 	"github.com/nonefinity/backend/pkg/fielderr"
 	"github.com/nonefinity/backend/pkg/tabular"
 	"github.com/nonefinity/backend/services/datasetquery/internal/csvprep"
-	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
 // Errors about the source file of a conversion or insert.
@@ -112,8 +111,6 @@ type ConvertConfig struct {
 	// MaxAttempts is how many runs a conversion gets (a crash or an outage
 	// retries it) before it fails; default 5.
 	MaxAttempts int
-	// Limits bound the private DuckDB doing the work.
-	Limits duck.Limits
 	// HTTP downloads presigned URLs; default a client without timeout
 	// (the job's context bounds it).
 	HTTP *http.Client
@@ -246,8 +243,8 @@ func prepOptions(f SourceFile, o ConvertOptions) csvprep.Options {
 	return out
 }
 
-func csvReading(o ConvertOptions) duck.CSVOptions {
-	out := duck.CSVOptions{NullValues: o.NullValues}
+func csvReading(o ConvertOptions) CSVOptions {
+	out := CSVOptions{NullValues: o.NullValues}
 	if o.DecimalSeparator != "" {
 		out.DecimalSeparator = o.DecimalSeparator[0]
 	}
@@ -413,7 +410,7 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 	} else {
 		c, err = s.convertCSV(ctx, d, f, j.Options)
 	}
-	var ie *duck.InputError
+	var ie *InputError
 	switch {
 	case errors.As(err, &ie):
 		return s.FailConvert(ctx, j, ie.Message)
@@ -433,7 +430,7 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 	ready := StatusReady
 	noError := ""
 	d, err = s.store.Update(ctx, j.OwnerID, j.DatasetID, Changes{
-		Status: &ready, Schema: schema, RowCount: &c.rows, Parts: []duck.Part{c.part}, Error: &noError,
+		Status: &ready, Schema: schema, RowCount: &c.rows, Parts: []Part{c.part}, Error: &noError,
 		Report: &c.report, Rejects: c.rejects,
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -452,10 +449,10 @@ func (s *Service) RunConvert(ctx context.Context, j ConvertJob) error {
 
 // converted is what a conversion produced.
 type converted struct {
-	columns []duck.ColumnDef
+	columns []ColumnDef
 	rows    int64
-	part    duck.Part
-	rejects *duck.Part
+	part    Part
+	rejects *Part
 	report  Report
 }
 
@@ -473,10 +470,10 @@ func (s *Service) convertCSV(ctx context.Context, d Dataset, f SourceFile, o Con
 	}
 	strict := o.IgnoreErrors != nil && !*o.IgnoreErrors
 	dst := filepath.Join(dir, "part.parquet")
-	var res duck.ConvertResult
-	err = s.readPrepared(ctx, p, d.ID, strict, func(src duck.CSVSource) error {
+	var res ConvertResult
+	err = s.readPrepared(ctx, p, d.ID, strict, func(src CSVSource) error {
 		var err error
-		res, err = duck.ConvertCSV(ctx, s.limits(dir), src, dst, csvReading(o))
+		res, err = s.engine.ConvertCSV(ctx, spill(dir), src, dst, csvReading(o))
 		return err
 	})
 	if err != nil {
@@ -489,7 +486,7 @@ func (s *Service) convertCSV(ctx context.Context, d Dataset, f SourceFile, o Con
 	}
 	if p.RejectsPath != "" {
 		rj := filepath.Join(dir, "rejects.parquet")
-		if err := duck.WriteRejects(ctx, s.limits(dir), p.RejectsPath, rj); err != nil {
+		if err := s.engine.WriteRejects(ctx, spill(dir), p.RejectsPath, rj); err != nil {
 			return converted{}, fmt.Errorf("write rejects: %w", err)
 		}
 		part, err := s.upload(ctx, rj, RejectsKey(d.OwnerID, d.ID))
@@ -522,42 +519,42 @@ func (s *Service) prepareCSV(ctx context.Context, dir string, f SourceFile, o Co
 	po.MaxColumns = s.conv.MaxColumns
 	p, err := csvprep.Prepare(ctx, raw, enc, dir, po)
 	if errors.Is(err, csvprep.ErrTooWide) {
-		return nil, &duck.InputError{Message: err.Error()}
+		return nil, &InputError{Message: err.Error()}
 	}
 	return p, err
 }
 
 // readPrepared runs read over a prepared file. Where DuckDB reads the file
-// differently from the scan (a *duck.DisagreeError), the file is read once
+// differently from the scan (a *DisagreeError), the file is read once
 // more in its canonical copy, which leaves nothing to interpret; a second
 // disagreement fails with an InputError. strict refuses, before any read,
 // a file with rows the preparation set aside (an insert, ignore_errors
 // off).
-func (s *Service) readPrepared(ctx context.Context, p *csvprep.Prepared, datasetID string, strict bool, read func(duck.CSVSource) error) error {
+func (s *Service) readPrepared(ctx context.Context, p *csvprep.Prepared, datasetID string, strict bool, read func(CSVSource) error) error {
 	if strict && p.Rejected.Count > 0 {
-		return &duck.InputError{Message: rejectedMessage(p)}
+		return &InputError{Message: rejectedMessage(p)}
 	}
 	err := read(csvSource(p))
-	var de *duck.DisagreeError
+	var de *DisagreeError
 	if errors.As(err, &de) && !p.Normalized {
 		s.log.WarnContext(ctx, "csv read disagreed with the scan; normalizing", "dataset_id", datasetID, "detail", de.Detail)
 		if err := p.Normalize(ctx); err != nil {
 			return err
 		}
 		if strict && p.Rejected.Count > 0 {
-			return &duck.InputError{Message: rejectedMessage(p)}
+			return &InputError{Message: rejectedMessage(p)}
 		}
 		err = read(csvSource(p))
 	}
 	if errors.As(err, &de) {
 		s.log.ErrorContext(ctx, "csv read disagreed with the normalized file", "dataset_id", datasetID, "detail", de.Detail)
-		return &duck.InputError{Message: "the file could not be read consistently: " + de.Detail}
+		return &InputError{Message: "the file could not be read consistently: " + de.Detail}
 	}
 	return err
 }
 
-func csvSource(p *csvprep.Prepared) duck.CSVSource {
-	return duck.CSVSource{Path: p.Path, Delimiter: p.Dialect.Delimiter, Quote: p.Dialect.Quote, Newline: p.StatedNewline(),
+func csvSource(p *csvprep.Prepared) CSVSource {
+	return CSVSource{Path: p.Path, Delimiter: p.Dialect.Delimiter, Quote: p.Dialect.Quote, Newline: p.StatedNewline(),
 		SkipLines: p.SkipLines, Names: p.Names, Rows: p.Rows, MaxRecordBytes: p.MaxRecordBytes}
 }
 
@@ -586,7 +583,7 @@ func (s *Service) convertXLSX(ctx context.Context, d Dataset, f SourceFile, o Co
 	header, skip := layoutOptions(o)
 	xo := s.xlsxOptions(dir)
 	xo.Sheet, xo.Header, xo.SkipRows = o.Sheet, header, skip
-	res, err := duck.ConvertXLSX(ctx, s.limits(dir), src, dst, xo)
+	res, err := s.engine.ConvertXLSX(ctx, spill(dir), src, dst, xo)
 	if err != nil {
 		return converted{}, err
 	}
@@ -609,18 +606,14 @@ func (s *Service) workDir(prefix string) (string, error) {
 	return dir, nil
 }
 
-// limits are the configured DuckDB limits spilling into dir.
 // xlsxOptions are the limits of reading a workbook in dir.
-func (s *Service) xlsxOptions(dir string) duck.XLSXOptions {
-	return duck.XLSXOptions{MaxCells: s.conv.MaxXLSXCells, MaxUncompressed: s.conv.MaxXLSXUncompressed,
+func (s *Service) xlsxOptions(dir string) XLSXOptions {
+	return XLSXOptions{MaxCells: s.conv.MaxXLSXCells, MaxUncompressed: s.conv.MaxXLSXUncompressed,
 		MaxColumns: s.conv.MaxColumns, TempDir: dir}
 }
 
-func (s *Service) limits(dir string) duck.Limits {
-	l := s.conv.Limits
-	l.TempDir = filepath.Join(dir, "spill")
-	return l
-}
+// spill is where the engine may spill while working in dir.
+func spill(dir string) string { return filepath.Join(dir, "spill") }
 
 // FailConvert marks a processing dataset failed with reason and publishes
 // dataset.failed; a dataset that is gone or no longer processing is left
@@ -639,7 +632,7 @@ func (s *Service) FailConvert(ctx context.Context, j ConvertJob, reason string) 
 	failed := StatusFailed
 	// The reason is shown to the user; a job that failed for good may
 	// carry an infrastructure error naming the service's directories.
-	reason = duck.ScrubPaths(reason)
+	reason = ScrubPaths(reason)
 	d, err = s.store.Update(ctx, j.OwnerID, j.DatasetID, Changes{Status: &failed, Error: &reason})
 	if errors.Is(err, ErrNotFound) {
 		return nil

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nonefinity/backend/pkg/fielderr"
-	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
 // Status of a dataset.
@@ -42,12 +41,12 @@ type Dataset struct {
 	Status      Status
 	Error       string
 	FileID      string
-	Parts       []duck.Part
+	Parts       []Part
 	// Report is how a converted dataset's file was read; nil for a dataset
 	// created empty or still converting.
 	Report *Report
 	// Rejects is the Parquet file of the rows a conversion did not keep.
-	Rejects *duck.Part
+	Rejects *Part
 	// IdempotencyKey is the key the converting request carried ("" for
 	// none); RequestFingerprint sums up what that request asked for (see
 	// ConvertRequest), so a repeat can be told from a different request.
@@ -131,11 +130,11 @@ type Changes struct {
 	Status      *Status
 	Error       *string
 	RowCount    *int64
-	Parts       []duck.Part
+	Parts       []Part
 	// Report replaces the conversion report, and Rejects the rejects file;
 	// with a Report, the fields it leaves empty are removed (a re-run).
 	Report      *Report
-	Rejects     *duck.Part
+	Rejects     *Part
 	ClearReport bool
 }
 
@@ -170,10 +169,10 @@ type Store interface {
 	Update(ctx context.Context, ownerID, id string, c Changes) (Dataset, error)
 	Delete(ctx context.Context, ownerID, id string) (Dataset, error)
 	DeleteOwner(ctx context.Context, ownerID string) (int, error)
-	ReadyTables(ctx context.Context, ownerID string) ([]duck.Table, error)
+	ReadyTables(ctx context.Context, ownerID string) ([]Table, error)
 	// AppendPart adds a Parquet part and its rows to a dataset that still
 	// has expectParts parts, in one update; otherwise ErrConcurrentChange.
-	AppendPart(ctx context.Context, ownerID, id string, expectParts int, p duck.Part, rows int64) (Dataset, error)
+	AppendPart(ctx context.Context, ownerID, id string, expectParts int, p Part, rows int64) (Dataset, error)
 	// CountProcessing counts the owner's datasets being converted.
 	CountProcessing(ctx context.Context, ownerID string) (int, error)
 	// AddAttempt counts a conversion run of a processing dataset and

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nonefinity/backend/services/datasetquery/internal/csvprep"
-	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
 // ErrConcurrentChange is an insert that lost a race with another change
@@ -78,7 +77,7 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	src := filepath.Join(dir, "source")
 	if kind == kindCSV {
 		if csv, err = s.prepareCSV(ctx, dir, f, ConvertOptions{}); err != nil {
-			var ie *duck.InputError
+			var ie *InputError
 			if errors.As(err, &ie) {
 				return 0, invalid("file_id", ie.Message)
 			}
@@ -87,7 +86,7 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	} else if err := fetch(ctx, s.conv.HTTP, f, src, nil, s.conv.MaxFileBytes); err != nil {
 		return 0, err
 	}
-	parts, release, err := s.engine.CachedParts(ctx, ownerID, duck.Table{Name: d.Name, DatasetID: d.ID, Parts: d.Parts})
+	parts, release, err := s.engine.CachedParts(ctx, ownerID, Table{Name: d.Name, DatasetID: d.ID, Parts: d.Parts})
 	if err != nil {
 		return 0, err
 	}
@@ -96,17 +95,17 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 	if kind == kindCSV {
 		// An insert takes every row or none: a row the preparation could
 		// not keep refuses the insert.
-		err = s.readPrepared(ctx, csv, d.ID, true, func(src duck.CSVSource) error {
+		err = s.readPrepared(ctx, csv, d.ID, true, func(src CSVSource) error {
 			var err error
-			n, err = duck.CastCSV(ctx, s.limits(dir), src, parts[0], dst, duck.CSVOptions{})
+			n, err = s.engine.CastCSV(ctx, spill(dir), src, parts[0], dst, CSVOptions{})
 			return err
 		})
 	} else {
-		n, err = duck.CastXLSX(ctx, s.limits(dir), src, parts[0], dst, s.xlsxOptions(dir))
+		n, err = s.engine.CastXLSX(ctx, spill(dir), src, parts[0], dst, s.xlsxOptions(dir))
 	}
 	release()
-	var ce *duck.ColumnError
-	var ie *duck.InputError
+	var ce *ColumnError
+	var ie *InputError
 	switch {
 	case errors.As(err, &ce):
 		return 0, invalid(ce.Column, ce.Error())
@@ -135,7 +134,7 @@ func (s *Service) Insert(ctx context.Context, ownerID, id, fileID string) (int64
 }
 
 // nextPart is one past the highest part number in use.
-func nextPart(parts []duck.Part) int {
+func nextPart(parts []Part) int {
 	next := 0
 	for _, p := range parts {
 		base := filepath.Base(p.Key)
@@ -172,7 +171,7 @@ func ExportKey(ownerID, datasetID, format string) string {
 // not through NATS, whose messages are small.
 func (s *Service) Export(ctx context.Context, ownerID, id, format string) (Export, error) {
 	format = strings.ToLower(format)
-	contentType, ok := duck.ExportContentType(format)
+	contentType, ok := ExportFormats[format]
 	if !ok {
 		return Export{}, invalid("format", "must be csv, json or parquet")
 	}
@@ -188,12 +187,12 @@ func (s *Service) Export(ctx context.Context, ownerID, id, format string) (Expor
 		return Export{}, err
 	}
 	defer os.RemoveAll(dir)
-	files, release, err := s.engine.CachedParts(ctx, ownerID, duck.Table{Name: d.Name, DatasetID: d.ID, Parts: d.Parts})
+	files, release, err := s.engine.CachedParts(ctx, ownerID, Table{Name: d.Name, DatasetID: d.ID, Parts: d.Parts})
 	if err != nil {
 		return Export{}, err
 	}
 	dst := filepath.Join(dir, "export."+format)
-	err = duck.Export(ctx, s.limits(dir), files, format, dst)
+	err = s.engine.Export(ctx, spill(dir), files, format, dst)
 	release()
 	if err != nil {
 		return Export{}, err

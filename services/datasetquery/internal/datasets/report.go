@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/nonefinity/backend/services/datasetquery/internal/csvprep"
-	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
 // RejectsKey is the object key of the Parquet file of a dataset's rejected
@@ -17,7 +16,7 @@ func RejectsKey(ownerID, datasetID string) string {
 }
 
 // csvReport is the account of a CSV conversion.
-func csvReport(f SourceFile, p *csvprep.Prepared, res duck.ConvertResult, datasetID string) Report {
+func csvReport(f SourceFile, p *csvprep.Prepared, res ConvertResult, datasetID string) Report {
 	r := Report{RowsRead: p.RowsRead, RowsRejected: p.Rejected.Count}
 	if n := p.Rejected.Count; n > 0 {
 		first := make([]string, 0, 3)
@@ -65,7 +64,7 @@ func csvReport(f SourceFile, p *csvprep.Prepared, res duck.ConvertResult, datase
 }
 
 // xlsxReport is the account of a spreadsheet conversion.
-func xlsxReport(f SourceFile, res duck.ConvertResult) Report {
+func xlsxReport(f SourceFile, res ConvertResult) Report {
 	r := Report{RowsRead: res.Rows}
 	x := res.Sheet
 	src := Source{FileID: f.ID, Format: kindXLSX, Sheet: x.Name, Header: x.HeaderRow > 0, HeaderRow: x.HeaderRow,
@@ -101,12 +100,9 @@ func linesWord(n int64) string {
 	return fmt.Sprintf("%d lines", n)
 }
 
-// Rejected is one row a conversion did not keep.
-type Rejected = duck.Reject
-
 // Rejects returns rows [skip, skip+limit) of the rows the dataset's
 // conversion did not keep, in line order, and how many there are.
-func (s *Service) Rejects(ctx context.Context, ownerID, id string, skip, limit int) ([]Rejected, int64, error) {
+func (s *Service) Rejects(ctx context.Context, ownerID, id string, skip, limit int) ([]Reject, int64, error) {
 	d, err := s.store.Get(ctx, ownerID, id)
 	if err != nil {
 		return nil, 0, err
@@ -114,10 +110,10 @@ func (s *Service) Rejects(ctx context.Context, ownerID, id string, skip, limit i
 	if d.Rejects == nil {
 		return nil, 0, nil
 	}
-	files, release, err := s.engine.CachedParts(ctx, ownerID, duck.Table{Name: d.Name, DatasetID: d.ID + "-rejects", Parts: []duck.Part{*d.Rejects}})
+	files, release, err := s.engine.CachedParts(ctx, ownerID, Table{Name: d.Name, DatasetID: d.ID + "-rejects", Parts: []Part{*d.Rejects}})
 	if err != nil {
 		return nil, 0, err
 	}
 	defer release()
-	return duck.ReadRejects(ctx, s.conv.Limits, files[0], skip, limit)
+	return s.engine.ReadRejects(ctx, files[0], skip, limit)
 }

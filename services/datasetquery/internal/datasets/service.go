@@ -12,25 +12,17 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/nonefinity/backend/pkg/objstore"
-	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
-// Objects is the object storage the service writes Parquet parts to.
+// Objects is the object storage the service writes Parquet parts to
+// (package objects adapts pkg/objstore to it).
 type Objects interface {
-	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) (objstore.ObjectInfo, error)
+	// Put streams size bytes of r to key and returns the stored object's
+	// ETag.
+	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) (etag string, err error)
 	Delete(ctx context.Context, key string) error
 	DeletePrefix(ctx context.Context, prefix string) (int, error)
 	PresignGet(ctx context.Context, key string, expiry time.Duration, downloadName string) (*url.URL, error)
-}
-
-// Engine is the DuckDB side: per-user sessions and their caches.
-type Engine interface {
-	Window(ctx context.Context, userID string, t duck.Table, offset, limit int) (duck.Result, error)
-	ForgetDataset(userID, datasetID string)
-	DropUser(userID string) error
-	CachedParts(ctx context.Context, userID string, t duck.Table) ([]string, func(), error)
 }
 
 // Publisher announces dataset changes (DATASETS stream). A failed publish
@@ -47,28 +39,31 @@ type Publisher interface {
 
 // Service is the dataset core.
 type Service struct {
-	store   Store
-	objects Objects
-	engine  Engine
-	pub     Publisher
-	files   Files
-	jobs    Jobs
-	conv    ConvertConfig
-	scratch string
-	log     *slog.Logger
-	now     func() time.Time
+	store    Store
+	objects  Objects
+	engine   Engine
+	pub      Publisher
+	files    Files
+	jobs     Jobs
+	outcomes Outcomes
+	conv     ConvertConfig
+	scratch  string
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // Deps are what the core works with. Files and Jobs may be nil when
-// conversion and inserts are not offered (they then fail).
+// conversion and inserts are not offered (they then fail); without
+// Outcomes a waiting conversion only reads its dataset now and then.
 type Deps struct {
-	Store   Store
-	Objects Objects
-	Engine  Engine
-	Pub     Publisher
-	Files   Files
-	Jobs    Jobs
-	Convert ConvertConfig
+	Store    Store
+	Objects  Objects
+	Engine   Engine
+	Pub      Publisher
+	Files    Files
+	Jobs     Jobs
+	Outcomes Outcomes
+	Convert  ConvertConfig
 	// Scratch is a local directory for files being written before they
 	// are uploaded, and for downloads being converted.
 	Scratch string
@@ -98,7 +93,7 @@ func NewService(d Deps) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{store: d.Store, objects: d.Objects, engine: d.Engine, pub: d.Pub, files: d.Files, jobs: d.Jobs,
-		conv: conv, scratch: d.Scratch, log: log, now: time.Now}
+		outcomes: d.Outcomes, conv: conv, scratch: d.Scratch, log: log, now: time.Now}
 }
 
 const parquetType = "application/vnd.apache.parquet"
@@ -119,11 +114,11 @@ func (s *Service) Create(ctx context.Context, ownerID, name, description string,
 	if err := checkSchemaSize(schema); err != nil {
 		return Dataset{}, err
 	}
-	cols := make([]duck.ColumnDef, len(schema))
+	cols := make([]ColumnDef, len(schema))
 	for i, c := range schema {
 		schema[i].Type = strings.ToLower(c.Type)
 		t, _ := DuckType(c.Type)
-		cols[i] = duck.ColumnDef{Name: c.Name, Type: t}
+		cols[i] = ColumnDef{Name: c.Name, Type: t}
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	d, err := s.store.Insert(ctx, Dataset{
@@ -139,7 +134,7 @@ func (s *Service) Create(ctx context.Context, ownerID, name, description string,
 		return Dataset{}, err
 	}
 	ready := StatusReady
-	d, err = s.store.Update(ctx, ownerID, d.ID, Changes{Status: &ready, Parts: []duck.Part{part}})
+	d, err = s.store.Update(ctx, ownerID, d.ID, Changes{Status: &ready, Parts: []Part{part}})
 	if err != nil {
 		s.discard(ctx, d)
 		return Dataset{}, err
@@ -150,34 +145,34 @@ func (s *Service) Create(ctx context.Context, ownerID, name, description string,
 	return d, nil
 }
 
-func (s *Service) writeEmptyPart(ctx context.Context, d Dataset, cols []duck.ColumnDef) (duck.Part, error) {
+func (s *Service) writeEmptyPart(ctx context.Context, d Dataset, cols []ColumnDef) (Part, error) {
 	if err := os.MkdirAll(s.scratch, 0o700); err != nil {
-		return duck.Part{}, fmt.Errorf("scratch directory: %w", err)
+		return Part{}, fmt.Errorf("scratch directory: %w", err)
 	}
 	path := filepath.Join(s.scratch, d.ID+"-empty.parquet")
 	defer os.Remove(path)
-	if err := duck.WriteEmptyParquet(ctx, path, cols); err != nil {
-		return duck.Part{}, err
+	if err := s.engine.WriteEmptyParquet(ctx, path, cols); err != nil {
+		return Part{}, err
 	}
 	return s.upload(ctx, path, PartKey(d.OwnerID, d.ID, 0))
 }
 
 // upload puts a local Parquet file at key.
-func (s *Service) upload(ctx context.Context, path, key string) (duck.Part, error) {
+func (s *Service) upload(ctx context.Context, path, key string) (Part, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return duck.Part{}, fmt.Errorf("open parquet: %w", err)
+		return Part{}, fmt.Errorf("open parquet: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return duck.Part{}, fmt.Errorf("stat parquet: %w", err)
+		return Part{}, fmt.Errorf("stat parquet: %w", err)
 	}
-	info, err := s.objects.Put(ctx, key, f, fi.Size(), parquetType)
+	etag, err := s.objects.Put(ctx, key, f, fi.Size(), parquetType)
 	if err != nil {
-		return duck.Part{}, fmt.Errorf("upload parquet: %w", err)
+		return Part{}, fmt.Errorf("upload parquet: %w", err)
 	}
-	return duck.Part{Key: key, ETag: info.ETag, Size: fi.Size()}, nil
+	return Part{Key: key, ETag: etag, Size: fi.Size()}, nil
 }
 
 // discard removes what a failed create left behind.
@@ -273,17 +268,17 @@ func (s *Service) Delete(ctx context.Context, ownerID, id string) error {
 }
 
 // Data returns rows [skip, skip+limit) in file order and the full count.
-func (s *Service) Data(ctx context.Context, ownerID, id string, skip, limit int) (duck.Result, int64, error) {
+func (s *Service) Data(ctx context.Context, ownerID, id string, skip, limit int) (Result, int64, error) {
 	d, err := s.store.Get(ctx, ownerID, id)
 	if err != nil {
-		return duck.Result{}, 0, err
+		return Result{}, 0, err
 	}
 	if d.Status != StatusReady || len(d.Parts) == 0 {
-		return duck.Result{}, 0, ErrNotReady
+		return Result{}, 0, ErrNotReady
 	}
-	rows, err := s.engine.Window(ctx, ownerID, duck.Table{Name: d.Name, DatasetID: d.ID, Parts: d.Parts}, skip, limit)
+	rows, err := s.engine.Window(ctx, ownerID, Table{Name: d.Name, DatasetID: d.ID, Parts: d.Parts}, skip, limit)
 	if err != nil {
-		return duck.Result{}, 0, err
+		return Result{}, 0, err
 	}
 	return rows, d.RowCount, nil
 }

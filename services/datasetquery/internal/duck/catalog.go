@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // ChangeFeed reports which users' datasets changed, from the dataset events
@@ -26,7 +28,7 @@ type ChangeFeed interface {
 // stored only if nothing invalidated it while it was read (token).
 type catalogEntry struct {
 	mu     sync.Mutex
-	tables []Table
+	tables []datasets.Table
 	loaded bool
 	epoch  uint64
 	at     time.Time
@@ -40,7 +42,7 @@ type catalogEntry struct {
 // the feed stayed the same, between the read's start and its use.
 type prefetch struct {
 	done    chan struct{}
-	tables  []Table
+	tables  []datasets.Table
 	err     error
 	changes uint64 // m.changes seen when the read started
 	epoch   uint64
@@ -89,7 +91,7 @@ func (m *Manager) drain() (epoch uint64, live bool) {
 // change feed vouches for it, else pre (when given) or a fresh read of the
 // catalog, kept for the next query when the feed is live. reload skips the
 // copy and pre.
-func (m *Manager) tables(ctx context.Context, s *session, reload bool, pre *prefetch) ([]Table, error) {
+func (m *Manager) tables(ctx context.Context, s *session, reload bool, pre *prefetch) ([]datasets.Table, error) {
 	epoch, live := m.drain()
 	c := &s.catalog
 	c.mu.Lock()
@@ -106,7 +108,7 @@ func (m *Manager) tables(ctx context.Context, s *session, reload bool, pre *pref
 	c.mu.Unlock()
 
 	var (
-		tables []Table
+		tables []datasets.Table
 		err    error
 		keep   = live
 	)

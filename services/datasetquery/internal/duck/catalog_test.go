@@ -8,6 +8,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/pkg/testkit"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 	"github.com/nonefinity/backend/services/datasetquery/internal/events"
 )
@@ -32,7 +33,7 @@ func TestCatalogCopyFollowsDatasetEvents(t *testing.T) {
 	other := ns.Conn(t) // another instance publishing its writes
 
 	p1 := e.putParquet(t, "users/"+alice+"/datasets/d1/part-0.parquet", "SELECT 1 AS v")
-	e.cat.set(alice, duck.Table{Name: "t1", DatasetID: "d1", Parts: []duck.Part{p1}})
+	e.cat.set(alice, datasets.Table{Name: "t1", DatasetID: "d1", Parts: []datasets.Part{p1}})
 	value := func(query string) any {
 		t.Helper()
 		res, err := e.m.Query(ctx, alice, query, 10)
@@ -73,7 +74,7 @@ func TestCatalogCopyFollowsDatasetEvents(t *testing.T) {
 	// Rewritten elsewhere: until its event arrives, this instance answers
 	// from its copy (the write's event is what makes it visible).
 	p2 := e.putParquet(t, "users/"+alice+"/datasets/d1/part-0.parquet", "SELECT 2 AS v")
-	e.cat.set(alice, duck.Table{Name: "t1", DatasetID: "d1", Parts: []duck.Part{p2}})
+	e.cat.set(alice, datasets.Table{Name: "t1", DatasetID: "d1", Parts: []datasets.Part{p2}})
 	announce(contracts.EventUpdated, bob)
 	if v := value("SELECT v FROM t1"); v != float64(1) {
 		t.Fatalf("another user's event changed alice's answer: %v", v)
@@ -87,15 +88,15 @@ func TestCatalogCopyFollowsDatasetEvents(t *testing.T) {
 
 	// A dataset the copy does not know yet is looked up, event or not.
 	p3 := e.putParquet(t, "users/"+alice+"/datasets/d2/part-0.parquet", "SELECT 3 AS v")
-	e.cat.set(alice, duck.Table{Name: "t1", DatasetID: "d1", Parts: []duck.Part{p2}},
-		duck.Table{Name: "t2", DatasetID: "d2", Parts: []duck.Part{p3}})
+	e.cat.set(alice, datasets.Table{Name: "t1", DatasetID: "d1", Parts: []datasets.Part{p2}},
+		datasets.Table{Name: "t2", DatasetID: "d2", Parts: []datasets.Part{p3}})
 	if v := value("SELECT v FROM t2"); v != float64(3) {
 		t.Fatalf("new dataset %v", v)
 	}
 	reads(3)
 
 	// Deleted elsewhere: the event drops the view.
-	e.cat.set(alice, duck.Table{Name: "t2", DatasetID: "d2", Parts: []duck.Part{p3}})
+	e.cat.set(alice, datasets.Table{Name: "t2", DatasetID: "d2", Parts: []datasets.Part{p3}})
 	announce(contracts.EventDeleted, alice)
 	if _, err := e.m.Query(ctx, alice, "SELECT v FROM t1", 10); err == nil {
 		t.Fatal("a deleted dataset still answers after its event")

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // Limits bound the private DuckDB the service uses for its own work
@@ -21,94 +23,6 @@ type Limits struct {
 	// Threads; 0 keeps DuckDB's default.
 	Threads int
 }
-
-// CSVSource is a delimited text file prepared for a strict read: UTF-8,
-// every data row as wide as Names (see package csvprep), so DuckDB has
-// nothing left to guess but the types.
-type CSVSource struct {
-	Path string
-	// Delimiter separates fields; Quote quotes them (0: never quoted).
-	Delimiter, Quote byte
-	// Newline fixes the line end ('\n', or '\r' for bare carriage
-	// returns); 0 lets DuckDB tell "\n" from "\r\n".
-	Newline byte
-	// SkipLines physical lines come before the first data row.
-	SkipLines int64
-	Names     []string
-	// Rows is how many rows the read must produce: a different count
-	// means DuckDB read the file differently from the scan (a
-	// *DisagreeError), never a silent loss. -1: a file of one record per
-	// line, counted by the read itself.
-	Rows int64
-	// MaxRecordBytes is the longest record, to raise DuckDB's line limit.
-	MaxRecordBytes int
-}
-
-// CSVOptions are the user's reading choices.
-type CSVOptions struct {
-	// NullValues are texts read as NULL in every column (besides the
-	// empty field).
-	NullValues []string
-	// DecimalSeparator is ',' or '.' when the user named it, 0 to detect:
-	// then numbers with a decimal comma are recognised in files whose
-	// delimiter is not a comma.
-	DecimalSeparator byte
-}
-
-// ColumnNote says how a column's text was read as another type.
-type ColumnNote struct {
-	Column string
-	// Type is the DuckDB type the column got.
-	Type string
-	// NullTokens are the texts read as NULL in it (NA, N/A, …).
-	NullTokens []string
-	// DecimalSeparator is set when numbers were read with it and digit
-	// groups ("1.234,5" → 1234.5).
-	DecimalSeparator string
-	// Exact says the column holds integers or decimals too long for a
-	// DOUBLE and was given an exact DECIMAL (or kept as text).
-	Exact bool
-}
-
-// Reject is one row a conversion did not keep.
-type Reject struct {
-	Line   int64
-	Reason string
-	Raw    string
-}
-
-// ConvertResult describes the Parquet file a conversion wrote.
-type ConvertResult struct {
-	Columns []ColumnDef
-	Rows    int64
-	Notes   []ColumnNote
-	// Sheet is how a workbook's sheet was read (XLSX only).
-	Sheet SheetReading
-}
-
-// InputError is a conversion or insert that failed because of the file's
-// content, not the infrastructure: retrying cannot help. Message has no
-// file system paths.
-type InputError struct {
-	Message string
-}
-
-func (e *InputError) Error() string { return e.Message }
-
-// DisagreeError is a read of a prepared file that did not give the rows
-// the scan counted (or rejected some): the caller reads the file again in
-// the canonical dialect.
-type DisagreeError struct{ Detail string }
-
-func (e *DisagreeError) Error() string { return "the CSV reader disagreed with the scan: " + e.Detail }
-
-// ColumnError names a dataset column an inserted file cannot fill.
-type ColumnError struct {
-	Column string
-	Reason string
-}
-
-func (e *ColumnError) Error() string { return "column " + e.Column + ": " + e.Reason }
 
 // ConvertCSV reads the prepared CSV src and writes it to dst as zstd
 // Parquet.
@@ -123,8 +37,8 @@ func (e *ColumnError) Error() string { return "column " + e.Column + ": " + e.Re
 // or written with decimal commas are then given their type (refine). So a
 // value is never dropped or rounded for its type. The common case reads
 // the file once.
-func ConvertCSV(ctx context.Context, lim Limits, src CSVSource, dst string, opts CSVOptions) (ConvertResult, error) {
-	var res ConvertResult
+func ConvertCSV(ctx context.Context, lim Limits, src datasets.CSVSource, dst string, opts datasets.CSVOptions) (datasets.ConvertResult, error) {
+	var res datasets.ConvertResult
 	err := withScratchConn(ctx, lim, func(conn *sql.Conn) error {
 		var err error
 		res, err = convertCSV(ctx, conn, src, dst, opts)
@@ -133,12 +47,12 @@ func ConvertCSV(ctx context.Context, lim Limits, src CSVSource, dst string, opts
 	return res, err
 }
 
-func convertCSV(ctx context.Context, conn *sql.Conn, src CSVSource, dst string, opts CSVOptions) (ConvertResult, error) {
-	var res ConvertResult
+func convertCSV(ctx context.Context, conn *sql.Conn, src datasets.CSVSource, dst string, opts datasets.CSVOptions) (datasets.ConvertResult, error) {
+	var res datasets.ConvertResult
 	if src.Rows == 0 {
-		cols := make([]ColumnDef, len(src.Names))
+		cols := make([]datasets.ColumnDef, len(src.Names))
 		for i, n := range src.Names {
-			cols[i] = ColumnDef{Name: n, Type: "VARCHAR"}
+			cols[i] = datasets.ColumnDef{Name: n, Type: "VARCHAR"}
 		}
 		if _, err := conn.ExecContext(ctx, emptyParquetStatement(cols, dst)); err != nil {
 			return res, fmt.Errorf("write empty parquet: %w", err)
@@ -179,7 +93,7 @@ func convertCSV(ctx context.Context, conn *sql.Conn, src CSVSource, dst string, 
 
 // readCSVToParquet runs the read (with the CAST retries) and checks it
 // against the scan.
-func readCSVToParquet(ctx context.Context, conn *sql.Conn, src CSVSource, dst string, opts CSVOptions, forced map[string]string) (int64, error) {
+func readCSVToParquet(ctx context.Context, conn *sql.Conn, src datasets.CSVSource, dst string, opts datasets.CSVOptions, forced map[string]string) (int64, error) {
 	textCols := map[string]bool{}
 	var rows int64
 	for attempt := 0; ; attempt++ {
@@ -201,7 +115,7 @@ func readCSVToParquet(ctx context.Context, conn *sql.Conn, src CSVSource, dst st
 		if err != nil {
 			var de *duckdb.Error
 			if errors.As(err, &de) {
-				return 0, &DisagreeError{Detail: scrubPaths(firstLine(de.Msg))}
+				return 0, &datasets.DisagreeError{Detail: datasets.ScrubPaths(firstLine(de.Msg))}
 			}
 			return 0, err
 		}
@@ -211,13 +125,13 @@ func readCSVToParquet(ctx context.Context, conn *sql.Conn, src CSVSource, dst st
 			return 0, err
 		}
 		if others != "" {
-			return 0, &DisagreeError{Detail: others}
+			return 0, &datasets.DisagreeError{Detail: others}
 		}
 		if len(castCols) == 0 {
 			break
 		}
 		if attempt >= 2 {
-			return 0, &InputError{Message: "columns " + strings.Join(castCols, ", ") + " could not be read even as text"}
+			return 0, &datasets.InputError{Message: "columns " + strings.Join(castCols, ", ") + " could not be read even as text"}
 		}
 		if attempt == 1 {
 			for _, c := range castCols {
@@ -226,14 +140,14 @@ func readCSVToParquet(ctx context.Context, conn *sql.Conn, src CSVSource, dst st
 		}
 	}
 	if src.Rows >= 0 && rows != src.Rows {
-		return 0, &DisagreeError{Detail: fmt.Sprintf("%d rows read, %d counted", rows, src.Rows)}
+		return 0, &datasets.DisagreeError{Detail: fmt.Sprintf("%d rows read, %d counted", rows, src.Rows)}
 	}
 	return rows, nil
 }
 
 // readCSVCall renders read_csv over a prepared source: the dialect fixed,
 // no header (the names are ours), no comment lines, rejects stored.
-func readCSVCall(src CSVSource, opts CSVOptions, types map[string]string, wholeSample, allVarchar bool) string {
+func readCSVCall(src datasets.CSVSource, opts datasets.CSVOptions, types map[string]string, wholeSample, allVarchar bool) string {
 	var b strings.Builder
 	b.WriteString("read_csv(" + sqlString(src.Path))
 	b.WriteString(", delim = " + sqlString(string(src.Delimiter)))
@@ -331,7 +245,7 @@ const exactDoubleLimit = 9007199254740992
 // inexactDoubles lists the DOUBLE columns holding an integral value
 // beyond 2^53: read from text such as a 20-digit identifier, the DOUBLE
 // may have lost digits.
-func inexactDoubles(ctx context.Context, conn *sql.Conn, file string, cols []ColumnDef) ([]string, error) {
+func inexactDoubles(ctx context.Context, conn *sql.Conn, file string, cols []datasets.ColumnDef) ([]string, error) {
 	var names, exprs []string
 	for _, c := range cols {
 		if c.Type == "DOUBLE" {
@@ -361,14 +275,14 @@ func inexactDoubles(ctx context.Context, conn *sql.Conn, file string, cols []Col
 }
 
 // parquetColumns are the column names and DuckDB types of Parquet files.
-func parquetColumns(ctx context.Context, conn *sql.Conn, files []string) ([]ColumnDef, error) {
+func parquetColumns(ctx context.Context, conn *sql.Conn, files []string) ([]datasets.ColumnDef, error) {
 	rows, err := conn.QueryContext(ctx, "DESCRIBE SELECT * FROM read_parquet("+fileList(files)+")")
 	if err != nil {
 		return nil, fmt.Errorf("describe parquet: %w", err)
 	}
 	defer rows.Close()
 	names, _ := rows.Columns()
-	var out []ColumnDef
+	var out []datasets.ColumnDef
 	for rows.Next() {
 		vals := make([]any, len(names))
 		ptrs := make([]any, len(names))
@@ -378,7 +292,7 @@ func parquetColumns(ctx context.Context, conn *sql.Conn, files []string) ([]Colu
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, fmt.Errorf("describe parquet: %w", err)
 		}
-		out = append(out, ColumnDef{Name: fmt.Sprint(vals[0]), Type: fmt.Sprint(vals[1])})
+		out = append(out, datasets.ColumnDef{Name: fmt.Sprint(vals[0]), Type: fmt.Sprint(vals[1])})
 	}
 	return out, rows.Err()
 }
@@ -390,7 +304,7 @@ func parquetColumns(ctx context.Context, conn *sql.Conn, files []string) ([]Colu
 // column the file lacks, or a value that does not fit the type without
 // loss, is a *ColumnError (an insert takes all rows or none). It returns
 // the row count.
-func CastCSV(ctx context.Context, lim Limits, src CSVSource, schemaFile, dst string, opts CSVOptions) (int64, error) {
+func CastCSV(ctx context.Context, lim Limits, src datasets.CSVSource, schemaFile, dst string, opts datasets.CSVOptions) (int64, error) {
 	var n int64
 	err := withScratchConn(ctx, lim, func(conn *sql.Conn) error {
 		target, err := parquetColumns(ctx, conn, []string{schemaFile})
@@ -409,7 +323,7 @@ func CastCSV(ctx context.Context, lim Limits, src CSVSource, schemaFile, dst str
 		if _, err := conn.ExecContext(ctx, create); err != nil {
 			var de *duckdb.Error
 			if errors.As(err, &de) {
-				return &DisagreeError{Detail: scrubPaths(firstLine(de.Msg))}
+				return &datasets.DisagreeError{Detail: datasets.ScrubPaths(firstLine(de.Msg))}
 			}
 			return err
 		}
@@ -418,7 +332,7 @@ func CastCSV(ctx context.Context, lim Limits, src CSVSource, schemaFile, dst str
 			return fmt.Errorf("count rows: %w", err)
 		}
 		if src.Rows >= 0 && count != src.Rows {
-			return &DisagreeError{Detail: fmt.Sprintf("%d rows read, %d counted", count, src.Rows)}
+			return &datasets.DisagreeError{Detail: fmt.Sprintf("%d rows read, %d counted", count, src.Rows)}
 		}
 		source := make(map[string]string, len(src.Names))
 		for _, c := range src.Names {
@@ -436,13 +350,13 @@ func CastCSV(ctx context.Context, lim Limits, src CSVSource, schemaFile, dst str
 // expression) and cast to the target's type. Every value is checked before
 // anything is written, so a missing column or a value that does not fit is
 // a *ColumnError naming the column.
-func castInto(ctx context.Context, conn *sql.Conn, target []ColumnDef, table string, source map[string]string, dst string) (int64, error) {
+func castInto(ctx context.Context, conn *sql.Conn, target []datasets.ColumnDef, table string, source map[string]string, dst string) (int64, error) {
 	exprs := make([]string, len(target))
 	checks := make([]string, len(target))
 	for i, t := range target {
 		col, ok := source[strings.ToLower(t.Name)]
 		if !ok {
-			return 0, &ColumnError{Column: t.Name, Reason: "missing in the file"}
+			return 0, &datasets.ColumnError{Column: t.Name, Reason: "missing in the file"}
 		}
 		exprs[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", col, t.Type, sqlIdent(t.Name))
 		checks[i] = fmt.Sprintf("count(*) FILTER (WHERE %s)", mismatch(col, t.Type))
@@ -457,7 +371,7 @@ func castInto(ctx context.Context, conn *sql.Conn, target []ColumnDef, table str
 	}
 	for i, b := range bad {
 		if b != 0 {
-			return 0, &ColumnError{Column: target[i].Name, Reason: fmt.Sprintf("%d values are not %s", b, strings.ToLower(target[i].Type))}
+			return 0, &datasets.ColumnError{Column: target[i].Name, Reason: fmt.Sprintf("%d values are not %s", b, strings.ToLower(target[i].Type))}
 		}
 	}
 	r, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s ("+partFormat+")",
@@ -469,30 +383,23 @@ func castInto(ctx context.Context, conn *sql.Conn, target []ColumnDef, table str
 	return n, nil
 }
 
-// ExportFormats maps an export format to its COPY options and Content-Type.
-var exportFormats = map[string]struct{ options, contentType string }{
-	"csv":     {"FORMAT csv, HEADER true", "text/csv"},
-	"json":    {"FORMAT json, ARRAY true", "application/json"},
-	"parquet": {"FORMAT parquet, COMPRESSION zstd", "application/vnd.apache.parquet"},
-}
-
-// ExportContentType is the Content-Type of an export format; ok is false
-// for an unknown format.
-func ExportContentType(format string) (string, bool) {
-	f, ok := exportFormats[format]
-	return f.contentType, ok
+// exportOptions are the COPY options of each of datasets.ExportFormats.
+var exportOptions = map[string]string{
+	"csv":     "FORMAT csv, HEADER true",
+	"json":    "FORMAT json, ARRAY true",
+	"parquet": "FORMAT parquet, COMPRESSION zstd",
 }
 
 // Export writes the rows of the Parquet files, in file order, to dst in
 // format (csv with a header, json as one array of objects, or parquet).
 func Export(ctx context.Context, lim Limits, files []string, format, dst string) error {
-	f, ok := exportFormats[format]
+	options, ok := exportOptions[format]
 	if !ok {
 		return fmt.Errorf("unknown export format %q", format)
 	}
 	return withScratchConn(ctx, lim, func(conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM read_parquet(%s)) TO %s (%s)",
-			fileList(files), sqlString(dst), f.options))
+			fileList(files), sqlString(dst), options))
 		return err
 	})
 }
@@ -510,8 +417,8 @@ func fileList(files []string) string {
 func inputError(err error) error {
 	var de *duckdb.Error
 	if errors.As(err, &de) {
-		msg, _, _ := strings.Cut(scrubPaths(de.Msg), "\n\nPossible")
-		return &InputError{Message: strings.TrimSpace(msg)}
+		msg, _, _ := strings.Cut(datasets.ScrubPaths(de.Msg), "\n\nPossible")
+		return &datasets.InputError{Message: strings.TrimSpace(msg)}
 	}
 	return err
 }
@@ -547,7 +454,7 @@ func withScratchConn(ctx context.Context, lim Limits, fn func(conn *sql.Conn) er
 // CachedParts returns local copies of a table's Parquet parts from the
 // user's cache (downloaded if needed), for the service's own reads (export,
 // insert). release must be called when the files are no longer read.
-func (m *Manager) CachedParts(ctx context.Context, userID string, t Table) ([]string, func(), error) {
+func (m *Manager) CachedParts(ctx context.Context, userID string, t datasets.Table) ([]string, func(), error) {
 	s, release, err := m.acquire(ctx, userID)
 	if err != nil {
 		return nil, nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nonefinity/backend/pkg/tabular"
 	"github.com/nonefinity/backend/services/datasetquery/internal/csvprep"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // TestReaderAndDuckDBAgree is a differential test of the one assumption
@@ -133,14 +134,14 @@ func readerRows(t *testing.T, p *csvprep.Prepared) [][]string {
 // duckRows are the rows DuckDB reads from the prepared file with the
 // conversion's read_csv call, every value as text (NULL as "").
 func duckRows(p *csvprep.Prepared) ([][]string, error) {
-	src := CSVSource{Path: p.Path, Delimiter: p.Dialect.Delimiter, Quote: p.Dialect.Quote, Newline: p.StatedNewline(),
+	src := datasets.CSVSource{Path: p.Path, Delimiter: p.Dialect.Delimiter, Quote: p.Dialect.Quote, Newline: p.StatedNewline(),
 		SkipLines: p.SkipLines, Names: p.Names, Rows: p.Rows}
 	var out [][]string
 	if p.Rows == 0 || (p.Rows < 0 && p.SkipLines < 0) {
 		return out, nil
 	}
 	err := withScratchConn(context.Background(), Limits{}, func(conn *sql.Conn) error {
-		rows, err := conn.QueryContext(context.Background(), "SELECT * FROM "+readCSVCall(src, CSVOptions{}, nil, false, true))
+		rows, err := conn.QueryContext(context.Background(), "SELECT * FROM "+readCSVCall(src, datasets.CSVOptions{}, nil, false, true))
 		if err != nil {
 			return err
 		}

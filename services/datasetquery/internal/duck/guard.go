@@ -2,28 +2,14 @@ package duck
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
-)
 
-// Sentinel errors of the SQL guard and the session limits.
-var (
-	// ErrEmptyQuery: the text holds no statement.
-	ErrEmptyQuery = errors.New("query is empty")
-	// ErrMultipleStatements: more than one statement in one request.
-	ErrMultipleStatements = errors.New("exactly one SQL statement is allowed")
-	// ErrNotReadOnly: the statement is not a query (COPY, ATTACH, SET…).
-	ErrNotReadOnly = errors.New("only read-only queries (SELECT, WITH, VALUES, PIVOT, DESCRIBE, SUMMARIZE, EXPLAIN) are allowed")
-	// ErrTooManyQueries: the user already runs as many queries as allowed.
-	ErrTooManyQueries = errors.New("too many queries running at once")
-	// ErrTimeout: the statement outlived the query timeout (or the
-	// caller's deadline, less a margin to answer in) and was interrupted.
-	ErrTimeout = errors.New("query timed out")
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // readOnlyStatement reports whether DuckDB's parser classified a prepared
@@ -58,7 +44,7 @@ var restrictedTables = []string{
 
 // restrictedError refuses a query for naming one of the above.
 func restrictedError(name string) error {
-	return &QueryError{Message: fmt.Sprintf("%s is not available in queries", name)}
+	return &datasets.QueryError{Message: fmt.Sprintf("%s is not available in queries", name)}
 }
 
 // restrictedInTree refuses a statement whose parse tree (from
@@ -124,23 +110,3 @@ func restrictedInText(query string) error {
 	}
 	return nil
 }
-
-// quotedPath and barePath match file system paths in messages, which must
-// not reach the user: a quoted absolute path, and an unquoted one of at
-// least two segments that starts a word (so a value such as 'a/b/c' in a
-// cast error stays readable, and a path cut short by DuckDB's "..." goes
-// too).
-var (
-	quotedPath = regexp.MustCompile(`(["'])/[^"']*(["'])`)
-	barePath   = regexp.MustCompile(`(^|[\s(=\[,:'"])/[^\s"':,)\]]*/[^\s"':,)\]]*`)
-)
-
-// ScrubPaths removes file system paths from a message shown to a user
-// (DuckDB's, or a conversion's).
-func ScrubPaths(msg string) string {
-	msg = quotedPath.ReplaceAllString(msg, "${1}<path>${2}")
-	return barePath.ReplaceAllString(msg, "${1}<path>")
-}
-
-// scrubPaths is ScrubPaths within the package.
-func scrubPaths(msg string) string { return ScrubPaths(msg) }

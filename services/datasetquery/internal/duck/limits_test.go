@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
@@ -57,7 +58,7 @@ func TestOversizedCellsAreNeverMaterialized(t *testing.T) {
 		{"rows adding up past the budget", "SELECT repeat('x', 100000) AS s FROM range(1000000)", 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var res duck.Result
+			var res datasets.Result
 			var err error
 			n := allocated(t, func() { res, err = e.m.Query(ctx, alice, tc.sql, 10_000) })
 			if err != nil {
@@ -85,12 +86,12 @@ func TestWindowNeverMaterializesOversizedCells(t *testing.T) {
 	ctx := ctxT(t)
 	part := e.putParquet(t, "users/"+alice+"/datasets/dw/part-0.parquet",
 		"SELECT i AS id, CASE WHEN i = 2 THEN repeat('x', 60000000) ELSE 'row ' || i END AS body FROM range(5) t(i) ORDER BY i")
-	table := duck.Table{Name: "docs", DatasetID: "dw", Parts: []duck.Part{part}}
+	table := datasets.Table{Name: "docs", DatasetID: "dw", Parts: []datasets.Part{part}}
 	e.cat.set(alice, table)
 	if _, err := e.m.Window(ctx, alice, table, 0, 1); err != nil { // parts cached
 		t.Fatal(err)
 	}
-	var res duck.Result
+	var res datasets.Result
 	var err error
 	n := allocated(t, func() { res, err = e.m.Window(ctx, alice, table, 0, 100) })
 	if err != nil {
@@ -147,7 +148,7 @@ func TestPivotWithoutInList(t *testing.T) {
 	ctx := ctxT(t)
 	part := e.putParquet(t, "users/"+alice+"/datasets/dp/part-0.parquet",
 		"SELECT ['a','b','c'][1 + i % 3] AS y, i AS x FROM range(30) t(i)")
-	e.cat.set(alice, duck.Table{Name: "t", DatasetID: "dp", Parts: []duck.Part{part}})
+	e.cat.set(alice, datasets.Table{Name: "t", DatasetID: "dp", Parts: []datasets.Part{part}})
 	for _, q := range []string{
 		"PIVOT t ON y USING sum(x)",
 		"PIVOT t ON y USING sum(x);",
@@ -179,7 +180,7 @@ func TestPivotWithoutInList(t *testing.T) {
 		"CREATE TABLE u AS SELECT 1 AS y; PIVOT t ON y USING sum(x)",
 		"PIVOT t ON y USING sum(x)) q; SELECT * FROM (SELECT 1",
 	} {
-		if _, err := e.m.Query(ctx, alice, q, 10); !errors.Is(err, duck.ErrMultipleStatements) && !isQueryError(err) {
+		if _, err := e.m.Query(ctx, alice, q, 10); !errors.Is(err, datasets.ErrMultipleStatements) && !isQueryError(err) {
 			t.Errorf("%s: %v, want refused", q, err)
 		}
 	}
@@ -189,7 +190,7 @@ func TestPivotWithoutInList(t *testing.T) {
 }
 
 func isQueryError(err error) bool {
-	var qe *duck.QueryError
+	var qe *datasets.QueryError
 	return errors.As(err, &qe)
 }
 
@@ -200,7 +201,7 @@ func TestServerPathsStayHidden(t *testing.T) {
 	e := newEnv(t, duck.Config{})
 	ctx := ctxT(t)
 	part := e.putParquet(t, "users/"+alice+"/datasets/dh/part-0.parquet", "SELECT 1 AS y, 2 AS x")
-	e.cat.set(alice, duck.Table{Name: "mine", DatasetID: "dh", Parts: []duck.Part{part}})
+	e.cat.set(alice, datasets.Table{Name: "mine", DatasetID: "dh", Parts: []datasets.Part{part}})
 	if _, err := e.m.Query(ctx, alice, "SELECT * FROM mine", 10); err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestServerPathsStayHidden(t *testing.T) {
 		"PIVOT (SELECT * FROM query /* c */ ('SELECT 1 AS y, 1 AS x')) ON y USING sum(x)",
 	} {
 		_, err := e.m.Query(ctx, alice, q, 10)
-		var qe *duck.QueryError
+		var qe *datasets.QueryError
 		if !errors.As(err, &qe) || !strings.Contains(qe.Message, "is not available") {
 			t.Errorf("%s: %v, want refused as not available", q, err)
 		}
@@ -255,20 +256,6 @@ func TestServerPathsStayHidden(t *testing.T) {
 	}
 }
 
-func TestScrubPaths(t *testing.T) {
-	for in, want := range map[string]string{
-		`IO Error: No files found that match the pattern "/srv/data/duckdb/ab12/cache/x.parquet"`: `IO Error: No files found that match the pattern "<path>"`,
-		`open /srv/data/duckdb/_scratch/123/source: no space left on device`:                      `open <path>: no space left on device`,
-		`LINE 1: SELECT * FROM read_parquet('/srv/data/duckdb/ab12/cache/6f1...`:                  `LINE 1: SELECT * FROM read_parquet('<path>`,
-		`Conversion Error: Could not convert string 'a/b/c' to INT32`:                             `Conversion Error: Could not convert string 'a/b/c' to INT32`,
-		`rate is 3/4/5 of (/var/lib/x)`:                                                           `rate is 3/4/5 of (<path>)`,
-	} {
-		if got := duck.ScrubPaths(in); got != want {
-			t.Errorf("ScrubPaths(%q)\n = %q\nwant %q", in, got, want)
-		}
-	}
-}
-
 // A statement ends before its caller's deadline, whatever the query
 // timeout: the caller hears "timed out" instead of giving up on a service
 // that says nothing.
@@ -278,7 +265,7 @@ func TestStatementEndsBeforeTheCallersDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctxT(t), 4*time.Second)
 	defer cancel()
 	_, err := e.m.Query(ctx, alice, endless, 1)
-	if !errors.Is(err, duck.ErrTimeout) {
+	if !errors.Is(err, datasets.ErrQueryTimeout) {
 		t.Fatalf("error %v, want ErrTimeout", err)
 	}
 	if ctx.Err() != nil {
@@ -290,7 +277,7 @@ func TestStatementEndsBeforeTheCallersDeadline(t *testing.T) {
 
 	short := newEnv(t, duck.Config{QueryTimeout: time.Second, Threads: 1})
 	_, err = short.m.Query(ctxT(t), alice, endless, 1)
-	if !errors.Is(err, duck.ErrTimeout) || err.Error() != "query timed out after 1 s" {
+	if !errors.Is(err, datasets.ErrQueryTimeout) || err.Error() != "query timed out after 1 s" {
 		t.Fatalf("error %v, want query timed out after 1 s", err)
 	}
 }

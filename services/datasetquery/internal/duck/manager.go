@@ -7,7 +7,6 @@ package duck
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 	"github.com/nonefinity/backend/pkg/fairshare"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // Config sets where sessions live and what they may use.
@@ -81,46 +81,17 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Table is a ready dataset as a query sees it: its name and Parquet parts.
-type Table struct {
-	Name      string
-	DatasetID string
-	Parts     []Part
-}
-
-// Part is one Parquet object of a dataset; ETag identifies its content.
-type Part struct {
-	Key  string
-	ETag string
-	Size int64
-}
-
 // Catalog lists a user's ready datasets; the database is the truth. With a
 // ChangeFeed (TrackChanges) a session keeps its copy until an event says
 // the user's datasets changed.
 type Catalog interface {
-	ReadyTables(ctx context.Context, ownerID string) ([]Table, error)
+	ReadyTables(ctx context.Context, ownerID string) ([]datasets.Table, error)
 }
 
 // Objects reads dataset objects from object storage.
 type Objects interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, objstore.ObjectInfo, error)
 	GetVersion(ctx context.Context, key, etag string) (io.ReadCloser, error)
-}
-
-// Column is a result column and its DuckDB type name.
-type Column struct {
-	Name string
-	Type string
-}
-
-// Result is a query's answer. Each row holds one JSON-encoded value per
-// column (JSON-safe, see jsonSafe), in column order.
-type Result struct {
-	Columns   []Column
-	Rows      [][]json.RawMessage
-	Truncated bool
-	Elapsed   time.Duration
 }
 
 // Stats describes this instance's sessions; Running counts the queries
@@ -409,14 +380,13 @@ func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(),
 }
 
 // Query runs one read-only statement for userID and returns at most limit
-// rows. Errors: ErrEmptyQuery, ErrMultipleStatements, ErrNotReadOnly,
-// ErrTooManyQueries, ErrTimeout, *QueryError (DuckDB's message, paths
-// removed), or an infrastructure error.
-func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (Result, error) {
+// rows, with the errors datasets.Engine names (DuckDB's message, paths
+// removed, in a *datasets.QueryError).
+func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (datasets.Result, error) {
 	started := time.Now()
 	v, err := m.counter.inspect(ctx, query)
 	if err != nil {
-		return Result{}, m.queryError(err)
+		return datasets.Result{}, m.queryError(err)
 	}
 
 	var pre *prefetch
@@ -427,7 +397,7 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 	}
 	s, release, err := m.acquire(ctx, userID)
 	if err != nil {
-		return Result{}, err
+		return datasets.Result{}, err
 	}
 	defer release()
 	select {
@@ -435,7 +405,7 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 		s.querying.Add(1)
 		defer func() { s.querying.Add(-1); <-s.slots }()
 	default:
-		return Result{}, ErrTooManyQueries
+		return datasets.Result{}, datasets.ErrTooManyQueries
 	}
 
 	ctx, cancel, timeout := m.statementContext(ctx)
@@ -444,20 +414,20 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 	// time: a user who keeps the machine busy waits for their own work.
 	cpu, err := m.cfg.CPU.Acquire(ctx, userID)
 	if err != nil {
-		return Result{}, m.runError(ctx, timeout, err)
+		return datasets.Result{}, m.runError(ctx, timeout, err)
 	}
 	defer cpu()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return Result{}, m.runError(ctx, timeout, err)
+		return datasets.Result{}, m.runError(ctx, timeout, err)
 	}
 	defer conn.Close()
 
 	if err := m.syncViews(ctx, s, v.names, false, pre); err != nil {
-		return Result{}, m.runError(ctx, timeout, err)
+		return datasets.Result{}, m.runError(ctx, timeout, err)
 	}
 
-	var res Result
+	var res datasets.Result
 	runOnce := func() error {
 		return conn.Raw(func(dc any) error {
 			var rerr error
@@ -471,14 +441,14 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (R
 		// or the dataset is newer than the session's catalog copy: if it is
 		// one of the user's datasets, load it and try once more.
 		if serr := m.syncViews(ctx, s, []string{missing}, true, nil); serr != nil {
-			return Result{}, m.runError(ctx, timeout, serr)
+			return datasets.Result{}, m.runError(ctx, timeout, serr)
 		}
 		if _, ok := s.viewFor(missing); ok {
 			err = runOnce()
 		}
 	}
 	if err != nil {
-		return Result{}, m.runError(ctx, timeout, err)
+		return datasets.Result{}, m.runError(ctx, timeout, err)
 	}
 	res.Elapsed = time.Since(started)
 	return res, nil
@@ -498,36 +468,36 @@ func (m *Manager) statementContext(ctx context.Context) (context.Context, contex
 // run prepares the statement, checks its type and reads up to limit rows
 // under the byte budget (see readBounded). statements is the guard's count
 // for the text.
-func (m *Manager) run(ctx context.Context, conn *duckdb.Conn, query string, statements, limit int) (Result, error) {
+func (m *Manager) run(ctx context.Context, conn *duckdb.Conn, query string, statements, limit int) (datasets.Result, error) {
 	prepared, err := conn.PrepareContext(ctx, query)
 	if err != nil {
-		return Result{}, err
+		return datasets.Result{}, err
 	}
 	stmt := prepared.(*duckdb.Stmt)
 	defer stmt.Close()
 	typ, err := stmt.StatementType()
 	if err != nil {
-		return Result{}, err
+		return datasets.Result{}, err
 	}
 	if !readOnlyStatement(typ) {
-		return Result{}, ErrNotReadOnly
+		return datasets.Result{}, datasets.ErrNotReadOnly
 	}
 	if stmt.NumInput() > 0 {
-		return Result{}, &QueryError{Message: "query parameters ($1, ?) are not supported"}
+		return datasets.Result{}, &datasets.QueryError{Message: "query parameters ($1, ?) are not supported"}
 	}
 	if typ == duckdb.STATEMENT_TYPE_EXPLAIN {
 		// A plan cannot be wrapped in a query; it is a few lines of text
 		// about the statement, not rows of data.
 		drows, err := stmt.QueryContext(ctx, nil)
 		if err != nil {
-			return Result{}, err
+			return datasets.Result{}, err
 		}
 		defer drows.Close()
 		return m.readRows(drows, nil, limit, false)
 	}
 	cols, err := describeColumns(stmt)
 	if err != nil {
-		return Result{}, err
+		return datasets.Result{}, err
 	}
 	return m.readBounded(ctx, conn, query, cols, statements, limit)
 }
@@ -566,7 +536,7 @@ func missingTable(err error) string {
 // bounded by timeout.
 func (m *Manager) runError(ctx context.Context, timeout time.Duration, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w after %s s", ErrTimeout, strconv.FormatFloat(timeout.Round(100*time.Millisecond).Seconds(), 'f', -1, 64))
+		return fmt.Errorf("%w after %s s", datasets.ErrQueryTimeout, strconv.FormatFloat(timeout.Round(100*time.Millisecond).Seconds(), 'f', -1, 64))
 	}
 	return m.queryError(err)
 }
@@ -574,13 +544,13 @@ func (m *Manager) runError(ctx context.Context, timeout time.Duration, err error
 // queryError turns a DuckDB error into a *QueryError with paths removed;
 // other errors pass unchanged.
 func (m *Manager) queryError(err error) error {
-	var qe *QueryError
+	var qe *datasets.QueryError
 	if errors.As(err, &qe) {
-		return &QueryError{Message: scrubPaths(qe.Message)}
+		return &datasets.QueryError{Message: datasets.ScrubPaths(qe.Message)}
 	}
 	var de *duckdb.Error
 	if errors.As(err, &de) {
-		return &QueryError{Message: scrubPaths(de.Msg)}
+		return &datasets.QueryError{Message: datasets.ScrubPaths(de.Msg)}
 	}
 	if errors.Is(err, sql.ErrConnDone) {
 		return fmt.Errorf("session closed: %w", err)

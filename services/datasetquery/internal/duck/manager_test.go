@@ -20,6 +20,7 @@ import (
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/datasetquery/app"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
@@ -32,15 +33,15 @@ const (
 // datasets collection (tested in the store and component tests).
 type catalog struct {
 	mu     sync.Mutex
-	tables map[string][]duck.Table
+	tables map[string][]datasets.Table
 	reads  map[string]int
 }
 
-func (c *catalog) ReadyTables(_ context.Context, owner string) ([]duck.Table, error) {
+func (c *catalog) ReadyTables(_ context.Context, owner string) ([]datasets.Table, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reads[owner]++
-	return append([]duck.Table(nil), c.tables[owner]...), nil
+	return append([]datasets.Table(nil), c.tables[owner]...), nil
 }
 
 func (c *catalog) readsOf(owner string) int {
@@ -49,7 +50,7 @@ func (c *catalog) readsOf(owner string) int {
 	return c.reads[owner]
 }
 
-func (c *catalog) set(owner string, tables ...duck.Table) {
+func (c *catalog) set(owner string, tables ...datasets.Table) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tables[owner] = tables
@@ -69,7 +70,7 @@ func newEnv(t *testing.T, cfg duck.Config) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := &catalog{tables: map[string][]duck.Table{}, reads: map[string]int{}}
+	cat := &catalog{tables: map[string][]datasets.Table{}, reads: map[string]int{}}
 	cfg = withServiceDefaults(cfg)
 	cfg.Root = t.TempDir()
 	m, err := duck.NewManager(cfg, cat, st, logx.Discard())
@@ -98,7 +99,7 @@ func withServiceDefaults(cfg duck.Config) duck.Config {
 
 // putParquet writes the rows of a SELECT as Parquet with a plain DuckDB and
 // stores it under key; it returns the part.
-func (e env) putParquet(t *testing.T, key, selectSQL string) duck.Part {
+func (e env) putParquet(t *testing.T, key, selectSQL string) datasets.Part {
 	t.Helper()
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
@@ -119,7 +120,7 @@ func (e env) putParquet(t *testing.T, key, selectSQL string) duck.Part {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return duck.Part{Key: key, ETag: info.ETag, Size: fi.Size()}
+	return datasets.Part{Key: key, ETag: info.ETag, Size: fi.Size()}
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -134,7 +135,7 @@ func TestQueryReadsUsersDatasetsWithJSONSafeValues(t *testing.T) {
 		SELECT i AS id, ['books','toys'][1 + i % 2] AS category, i * 1.5 AS amount,
 		       TIMESTAMP '2024-02-29 23:59:59' + INTERVAL (i) SECOND AS sold_at
 		FROM range(1000) t(i)`)
-	e.cat.set(alice, duck.Table{Name: "sales", DatasetID: "d1", Parts: []duck.Part{part}})
+	e.cat.set(alice, datasets.Table{Name: "sales", DatasetID: "d1", Parts: []datasets.Part{part}})
 	ctx := ctxT(t)
 
 	res, err := e.m.Query(ctx, alice, "SELECT category, sum(amount) AS total, count(*) AS n FROM Sales GROUP BY 1 ORDER BY 1", 100)
@@ -210,8 +211,8 @@ func TestIsolation(t *testing.T) {
 	ctx := ctxT(t)
 	alicePart := e.putParquet(t, "users/"+alice+"/datasets/da/part-0.parquet", "SELECT 1 AS secret")
 	bobPart := e.putParquet(t, "users/"+bob+"/datasets/db/part-0.parquet", "SELECT 42 AS bobs_secret")
-	e.cat.set(alice, duck.Table{Name: "mine", DatasetID: "da", Parts: []duck.Part{alicePart}})
-	e.cat.set(bob, duck.Table{Name: "bobs", DatasetID: "db", Parts: []duck.Part{bobPart}})
+	e.cat.set(alice, datasets.Table{Name: "mine", DatasetID: "da", Parts: []datasets.Part{alicePart}})
+	e.cat.set(bob, datasets.Table{Name: "bobs", DatasetID: "db", Parts: []datasets.Part{bobPart}})
 	// Bob's session caches his Parquet under the same root.
 	if _, err := e.m.Query(ctx, bob, "SELECT * FROM bobs", 10); err != nil {
 		t.Fatal(err)
@@ -235,27 +236,27 @@ func TestIsolation(t *testing.T) {
 		{"read_text of a system file", "SELECT * FROM read_text('/etc/hostname')", nil},
 		{"another user's cache file", "SELECT * FROM read_parquet('" + bobFile + "')", nil},
 		{"another user's dataset", "SELECT * FROM bobs", nil},
-		{"attach", "ATTACH '/tmp/x.duckdb' AS x", duck.ErrNotReadOnly},
-		{"install", "INSTALL httpfs", duck.ErrNotReadOnly},
-		{"load", "LOAD httpfs", duck.ErrNotReadOnly},
-		{"set", "SET enable_external_access = true", duck.ErrNotReadOnly},
-		{"reset", "RESET lock_configuration", duck.ErrNotReadOnly},
-		{"copy to", "COPY (SELECT 1) TO '/tmp/out.csv'", duck.ErrNotReadOnly},
-		{"export", "EXPORT DATABASE '/tmp/exp'", duck.ErrNotReadOnly},
-		{"pragma", "PRAGMA database_list", duck.ErrNotReadOnly},
-		{"pragma in a comment's shadow", "/* SELECT */ PRAGMA show_tables", duck.ErrNotReadOnly},
-		{"create", "CREATE TABLE t AS SELECT 1", duck.ErrNotReadOnly},
-		{"insert", "INSERT INTO mine VALUES (2)", duck.ErrNotReadOnly},
-		{"update", "UPDATE mine SET secret = 2", duck.ErrNotReadOnly},
-		{"drop view", "DROP VIEW mine", duck.ErrNotReadOnly},
-		{"call", "CALL pragma_version()", duck.ErrNotReadOnly},
-		{"multiple statements", "SELECT 1; COPY (SELECT 1) TO '/tmp/out2.csv'", duck.ErrMultipleStatements},
-		{"multiple selects", "SELECT 1; SELECT 2", duck.ErrMultipleStatements},
+		{"attach", "ATTACH '/tmp/x.duckdb' AS x", datasets.ErrNotReadOnly},
+		{"install", "INSTALL httpfs", datasets.ErrNotReadOnly},
+		{"load", "LOAD httpfs", datasets.ErrNotReadOnly},
+		{"set", "SET enable_external_access = true", datasets.ErrNotReadOnly},
+		{"reset", "RESET lock_configuration", datasets.ErrNotReadOnly},
+		{"copy to", "COPY (SELECT 1) TO '/tmp/out.csv'", datasets.ErrNotReadOnly},
+		{"export", "EXPORT DATABASE '/tmp/exp'", datasets.ErrNotReadOnly},
+		{"pragma", "PRAGMA database_list", datasets.ErrNotReadOnly},
+		{"pragma in a comment's shadow", "/* SELECT */ PRAGMA show_tables", datasets.ErrNotReadOnly},
+		{"create", "CREATE TABLE t AS SELECT 1", datasets.ErrNotReadOnly},
+		{"insert", "INSERT INTO mine VALUES (2)", datasets.ErrNotReadOnly},
+		{"update", "UPDATE mine SET secret = 2", datasets.ErrNotReadOnly},
+		{"drop view", "DROP VIEW mine", datasets.ErrNotReadOnly},
+		{"call", "CALL pragma_version()", datasets.ErrNotReadOnly},
+		{"multiple statements", "SELECT 1; COPY (SELECT 1) TO '/tmp/out2.csv'", datasets.ErrMultipleStatements},
+		{"multiple selects", "SELECT 1; SELECT 2", datasets.ErrMultipleStatements},
 		{"syntax error", "SELEC 1", nil},
-		{"empty", "  ", duck.ErrEmptyQuery},
-		{"only a comment", "-- SELECT 1", duck.ErrEmptyQuery},
-		{"only semicolons", ";;", duck.ErrEmptyQuery},
-		{"pivot then copy", "PIVOT mine ON secret; COPY (SELECT 1) TO '/tmp/out3.csv'", duck.ErrMultipleStatements},
+		{"empty", "  ", datasets.ErrEmptyQuery},
+		{"only a comment", "-- SELECT 1", datasets.ErrEmptyQuery},
+		{"only semicolons", ";;", datasets.ErrEmptyQuery},
+		{"pivot then copy", "PIVOT mine ON secret; COPY (SELECT 1) TO '/tmp/out3.csv'", datasets.ErrMultipleStatements},
 		{"never-ending recursive CTE", "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r", nil},
 		{"memory-exhausting cross join", "SELECT a.range AS x, b.range AS y, repeat('x', 100) AS pad FROM range(100000) a, range(100000) b ORDER BY pad, x DESC", nil},
 	} {
@@ -264,13 +265,13 @@ func TestIsolation(t *testing.T) {
 			var err error
 			for range 2 {
 				_, err = e.m.Query(ctx, alice, tc.sql, 10)
-				var qe *duck.QueryError
+				var qe *datasets.QueryError
 				switch {
 				case err == nil:
 					t.Fatal("query was allowed")
 				case tc.want != nil && !errors.Is(err, tc.want):
 					t.Fatalf("error %v, want %v", err, tc.want)
-				case tc.want == nil && !errors.As(err, &qe) && !errors.Is(err, duck.ErrTimeout):
+				case tc.want == nil && !errors.As(err, &qe) && !errors.Is(err, datasets.ErrQueryTimeout):
 					t.Fatalf("error %T %v, want a query error or timeout", err, err)
 				}
 			}
@@ -307,13 +308,13 @@ func TestConcurrentQueriesPerUserAreCapped(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	_, err := e.m.Query(ctx, alice, "SELECT 1", 1)
-	if !errors.Is(err, duck.ErrTooManyQueries) {
+	if !errors.Is(err, datasets.ErrTooManyQueries) {
 		t.Fatalf("second query: %v, want ErrTooManyQueries", err)
 	}
 	if _, err := e.m.Query(ctx, bob, "SELECT 1", 1); err != nil {
 		t.Fatalf("another user is not limited: %v", err)
 	}
-	if err := <-slow; !errors.Is(err, duck.ErrTimeout) {
+	if err := <-slow; !errors.Is(err, datasets.ErrQueryTimeout) {
 		t.Fatalf("slow query: %v, want ErrTimeout", err)
 	}
 	if _, err := e.m.Query(ctx, alice, "SELECT 1", 1); err != nil {
@@ -325,13 +326,13 @@ func TestSessionsExpireAndDatasetsFollowTheCatalog(t *testing.T) {
 	e := newEnv(t, duck.Config{InstanceTTL: time.Millisecond})
 	ctx := ctxT(t)
 	p1 := e.putParquet(t, "users/"+alice+"/datasets/d1/part-0.parquet", "SELECT 1 AS v")
-	e.cat.set(alice, duck.Table{Name: "t1", DatasetID: "d1", Parts: []duck.Part{p1}})
+	e.cat.set(alice, datasets.Table{Name: "t1", DatasetID: "d1", Parts: []datasets.Part{p1}})
 	if res, err := e.m.Query(ctx, alice, "SELECT v FROM t1", 10); err != nil || cell(t, res, 0, "v") != float64(1) {
 		t.Fatalf("%v %+v", err, res.Rows)
 	}
 	// Rewritten on "another instance": new object, new ETag in the catalog.
 	p2 := e.putParquet(t, "users/"+alice+"/datasets/d1/part-0.parquet", "SELECT 2 AS v")
-	e.cat.set(alice, duck.Table{Name: "renamed", DatasetID: "d1", Parts: []duck.Part{p2}})
+	e.cat.set(alice, datasets.Table{Name: "renamed", DatasetID: "d1", Parts: []datasets.Part{p2}})
 	if res, err := e.m.Query(ctx, alice, "SELECT v FROM renamed", 10); err != nil || cell(t, res, 0, "v") != float64(2) {
 		t.Fatalf("after rewrite: %v %+v", err, res.Rows)
 	}
@@ -364,7 +365,7 @@ func TestIdleCachesAreRemoved(t *testing.T) {
 	ctx := ctxT(t)
 	for _, u := range []string{alice, bob} {
 		p := e.putParquet(t, "users/"+u+"/datasets/d1/part-0.parquet", "SELECT 7 AS v")
-		e.cat.set(u, duck.Table{Name: "t", DatasetID: "d1", Parts: []duck.Part{p}})
+		e.cat.set(u, datasets.Table{Name: "t", DatasetID: "d1", Parts: []datasets.Part{p}})
 		if _, err := e.m.Query(ctx, u, "SELECT v FROM t", 1); err != nil {
 			t.Fatal(err)
 		}
@@ -411,7 +412,7 @@ func TestIdleCachesAreRemoved(t *testing.T) {
 
 // cell decodes the value of column col in row i of a result, as a client
 // decoding the JSON would see it (numbers as float64).
-func cell(t *testing.T, res duck.Result, i int, col string) any {
+func cell(t *testing.T, res datasets.Result, i int, col string) any {
 	t.Helper()
 	for j, c := range res.Columns {
 		if c.Name == col {
@@ -454,10 +455,10 @@ func TestCPUIsSharedBetweenUsers(t *testing.T) {
 	// longer than the second's deadline allows: it times out unrun.
 	short, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if _, err := e.m.Query(short, alice, "SELECT 1", 1); !errors.Is(err, duck.ErrTimeout) {
+	if _, err := e.m.Query(short, alice, "SELECT 1", 1); !errors.Is(err, datasets.ErrQueryTimeout) {
 		t.Fatalf("alice's second statement: %v, want ErrTimeout (waited for her first)", err)
 	}
-	if err := <-slow; !errors.Is(err, duck.ErrTimeout) {
+	if err := <-slow; !errors.Is(err, datasets.ErrQueryTimeout) {
 		t.Fatalf("slow statement: %v, want ErrTimeout", err)
 	}
 	if got := pool.Held(alice) + pool.Held(bob); got != 0 {

@@ -12,6 +12,8 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/duckdb/duckdb-go/v2/mapping"
+
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // statementCounter splits SQL with DuckDB's own parser on a private
@@ -117,8 +119,8 @@ func (c *statementCounter) inspect(ctx context.Context, query string) (verdict, 
 
 // isVerdict tells the guard refusing a query from the guard failing.
 func isVerdict(err error) bool {
-	var qe *QueryError
-	return errors.As(err, &qe) || errors.Is(err, ErrEmptyQuery) || errors.Is(err, ErrMultipleStatements) || errors.Is(err, ErrNotReadOnly)
+	var qe *datasets.QueryError
+	return errors.As(err, &qe) || errors.Is(err, datasets.ErrEmptyQuery) || errors.Is(err, datasets.ErrMultipleStatements) || errors.Is(err, datasets.ErrNotReadOnly)
 }
 
 // tableNames lists the tables query names, parsed on the classifier
@@ -198,11 +200,11 @@ func (c *statementCounter) check(ctx context.Context, query string) (int, error)
 	case !out.Error && len(out.Statements) == 1:
 		return 1, restrictedInTree(out.Statements[0])
 	case !out.Error && len(out.Statements) == 0:
-		return 0, ErrEmptyQuery
+		return 0, datasets.ErrEmptyQuery
 	case !out.Error:
-		return 0, ErrMultipleStatements
+		return 0, datasets.ErrMultipleStatements
 	case out.ErrorType == "parser":
-		return 0, &QueryError{Message: "Parser Error: " + out.ErrorMessage}
+		return 0, &datasets.QueryError{Message: "Parser Error: " + out.ErrorMessage}
 	}
 	// Not serializable: count before judging, so "SELECT 1; COPY …" is
 	// refused as two statements, whatever the second one is.
@@ -211,7 +213,7 @@ func (c *statementCounter) check(ctx context.Context, query string) (int, error)
 	case err != nil:
 		return 0, err
 	case n == 0:
-		return 0, ErrEmptyQuery
+		return 0, datasets.ErrEmptyQuery
 	case n > 1:
 		// A PIVOT without an IN list is, to DuckDB, statements that
 		// create its value lists followed by the SELECT. They come from
@@ -220,7 +222,7 @@ func (c *statementCounter) check(ctx context.Context, query string) (int, error)
 		// stand) into as many statements; the SELECT is checked again
 		// when prepared.
 		if m, err := c.count("SELECT * FROM (\n" + statementBody(query) + "\n)"); err != nil || m != n {
-			return 0, ErrMultipleStatements
+			return 0, datasets.ErrMultipleStatements
 		}
 		return n, restrictedInText(query)
 	}
@@ -228,7 +230,7 @@ func (c *statementCounter) check(ctx context.Context, query string) (int, error)
 	case "PIVOT", "UNPIVOT", "PIVOT_WIDER", "PIVOT_LONGER":
 		return 1, restrictedInText(query)
 	}
-	return 0, ErrNotReadOnly
+	return 0, datasets.ErrNotReadOnly
 }
 
 // firstKeyword is the first word of query after leading blanks, comments
@@ -269,7 +271,7 @@ func (c *statementCounter) count(query string) (int, error) {
 	defer mapping.DestroyExtracted(&stmts)
 	if n == 0 {
 		if msg := mapping.ExtractStatementsError(stmts); msg != "" {
-			return 0, &QueryError{Message: msg}
+			return 0, &datasets.QueryError{Message: msg}
 		}
 		return 0, nil
 	}
@@ -288,11 +290,3 @@ func (c *statementCounter) close() {
 	mapping.Disconnect(&c.conn)
 	mapping.Close(&c.db)
 }
-
-// QueryError is DuckDB refusing or failing a user's statement; Message is
-// DuckDB's own text with file system paths removed.
-type QueryError struct {
-	Message string
-}
-
-func (e *QueryError) Error() string { return fmt.Sprintf("query: %s", e.Message) }

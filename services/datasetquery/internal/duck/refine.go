@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/nonefinity/backend/pkg/tabular"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // Patterns of numbers written as text, for DuckDB's regexp_full_match on
@@ -45,10 +46,10 @@ type columnProfile struct {
 // columns read as text because they hold numbers too long for a DOUBLE
 // (exact). It rewrites dst when a column changes and returns the new
 // columns and what was done.
-func refineText(ctx context.Context, conn *sql.Conn, dst string, cols []ColumnDef, delim byte, opts CSVOptions, exact map[string]string) ([]ColumnDef, []ColumnNote, error) {
+func refineText(ctx context.Context, conn *sql.Conn, dst string, cols []datasets.ColumnDef, delim byte, opts datasets.CSVOptions, exact map[string]string) ([]datasets.ColumnDef, []datasets.ColumnNote, error) {
 	tokens := append(slices.Clone(tabular.NullTokens), opts.NullValues...)
 	file := "read_parquet(" + sqlString(dst) + ")"
-	var notes []ColumnNote
+	var notes []datasets.ColumnNote
 	exprs := make([]string, len(cols))
 	out := slices.Clone(cols)
 	changed := false
@@ -74,7 +75,7 @@ func refineText(ctx context.Context, conn *sql.Conn, dst string, cols []ColumnDe
 		typ, expr, note := decide(p, sqlIdent(c.Name), tokens, delim, opts.DecimalSeparator, isExact)
 		if typ == "" {
 			if isExact {
-				notes = append(notes, ColumnNote{Column: c.Name, Type: "VARCHAR", Exact: true})
+				notes = append(notes, datasets.ColumnNote{Column: c.Name, Type: "VARCHAR", Exact: true})
 			}
 			continue
 		}
@@ -159,9 +160,9 @@ func profile(ctx context.Context, conn *sql.Conn, file, col string, tokens []str
 // reason this reading understands (null tokens, digit groups or a decimal
 // comma, numbers too long for a DOUBLE); every other value must fit the
 // type, and a column of nothing but tokens stays text.
-func decide(p columnProfile, id string, tokens []string, delim, decSep byte, exact bool) (string, string, ColumnNote) {
+func decide(p columnProfile, id string, tokens []string, delim, decSep byte, exact bool) (string, string, datasets.ColumnNote) {
 	n := p.values - p.tokens
-	note := ColumnNote{NullTokens: p.found}
+	note := datasets.ColumnNote{NullTokens: p.found}
 	if n <= 0 {
 		return "", "", note
 	}

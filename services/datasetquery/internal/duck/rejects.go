@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // rejectsColumns is the layout of a rejects file: the row's line in the
@@ -23,7 +25,7 @@ func WriteRejects(ctx context.Context, lim Limits, csvPath, dst string) error {
 
 // WriteRejectRows writes rejects given in memory to the Parquet file dst
 // (a spreadsheet's few rejected rows).
-func WriteRejectRows(ctx context.Context, lim Limits, rows []Reject, dst string) error {
+func WriteRejectRows(ctx context.Context, lim Limits, rows []datasets.Reject, dst string) error {
 	return withScratchConn(ctx, lim, func(conn *sql.Conn) error {
 		if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE rejects (line BIGINT, reason VARCHAR, raw VARCHAR)"); err != nil {
 			return err
@@ -40,8 +42,8 @@ func WriteRejectRows(ctx context.Context, lim Limits, rows []Reject, dst string)
 
 // ReadRejects reads rows [offset, offset+limit) of a rejects file, in line
 // order, and how many it holds.
-func ReadRejects(ctx context.Context, lim Limits, file string, offset, limit int) ([]Reject, int64, error) {
-	var out []Reject
+func ReadRejects(ctx context.Context, lim Limits, file string, offset, limit int) ([]datasets.Reject, int64, error) {
+	var out []datasets.Reject
 	var total int64
 	err := withScratchConn(ctx, lim, func(conn *sql.Conn) error {
 		src := "read_parquet(" + sqlString(file) + ")"
@@ -54,7 +56,7 @@ func ReadRejects(ctx context.Context, lim Limits, file string, offset, limit int
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var r Reject
+			var r datasets.Reject
 			var raw sql.NullString
 			if err := rows.Scan(&r.Line, &r.Reason, &raw); err != nil {
 				return err

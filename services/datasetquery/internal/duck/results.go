@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // Reading a result under the byte budget (MaxResultBytes).
@@ -151,23 +153,23 @@ func listSizeExpr(x string, elem *cellType, depth int) string {
 // statements is how many statements body holds for DuckDB (a PIVOT's
 // value lists are statements of their own); the wrapped text must hold as
 // many, since preparing runs all but the last.
-func (m *Manager) readBounded(ctx context.Context, conn *duckdb.Conn, body string, cols []resultColumn, statements, limit int) (Result, error) {
+func (m *Manager) readBounded(ctx context.Context, conn *duckdb.Conn, body string, cols []resultColumn, statements, limit int) (datasets.Result, error) {
 	wrapped := boundedQuery(statementBody(body), cols, limit, m.cfg.MaxResultBytes)
 	switch n, err := m.counter.count(wrapped); {
 	case err != nil:
-		return Result{}, err
+		return datasets.Result{}, err
 	case n != statements:
-		return Result{}, &QueryError{Message: "the statement cannot be run inside the service's result limits; remove anything after it"}
+		return datasets.Result{}, &datasets.QueryError{Message: "the statement cannot be run inside the service's result limits; remove anything after it"}
 	}
 	prepared, err := conn.PrepareContext(ctx, wrapped)
 	if err != nil {
-		return Result{}, err
+		return datasets.Result{}, err
 	}
 	stmt := prepared.(*duckdb.Stmt)
 	defer stmt.Close()
 	drows, err := stmt.QueryContext(ctx, nil)
 	if err != nil {
-		return Result{}, err
+		return datasets.Result{}, err
 	}
 	defer drows.Close()
 	return m.readRows(drows, cols, limit, true)
@@ -176,7 +178,7 @@ func (m *Manager) readBounded(ctx context.Context, conn *duckdb.Conn, body strin
 // readRows reads up to limit rows and up to MaxResultBytes of encoded
 // rows. With sized, the last column is each row's size from boundedQuery.
 // cols may be nil: the result's own names and no types are used.
-func (m *Manager) readRows(drows driver.Rows, cols []resultColumn, limit int, sized bool) (Result, error) {
+func (m *Manager) readRows(drows driver.Rows, cols []resultColumn, limit int, sized bool) (datasets.Result, error) {
 	if cols == nil {
 		for _, n := range drows.Columns() {
 			cols = append(cols, resultColumn{name: n})
@@ -188,7 +190,7 @@ func (m *Manager) readRows(drows driver.Rows, cols []resultColumn, limit int, si
 	}
 	names = uniqueNames(names)
 	typed, _ := drows.(driver.RowsColumnTypeDatabaseTypeName)
-	res := Result{Columns: make([]Column, len(cols)), Rows: [][]json.RawMessage{}}
+	res := datasets.Result{Columns: make([]datasets.ResultColumn, len(cols)), Rows: [][]json.RawMessage{}}
 	for i, n := range names {
 		res.Columns[i].Name = n
 		switch {
@@ -206,7 +208,7 @@ func (m *Manager) readRows(drows driver.Rows, cols []resultColumn, limit int, si
 			if errors.Is(err, io.EOF) {
 				return res, nil
 			}
-			return Result{}, err
+			return datasets.Result{}, err
 		}
 		if len(res.Rows) == limit {
 			res.Truncated = true
@@ -227,7 +229,7 @@ func (m *Manager) readRows(drows driver.Rows, cols []resultColumn, limit int, si
 			}
 			b, err := json.Marshal(enc.jsonSafe(dest[i], t))
 			if err != nil {
-				return Result{}, fmt.Errorf("encode row: %w", err)
+				return datasets.Result{}, fmt.Errorf("encode row: %w", err)
 			}
 			row[i] = b
 			rowSize += len(names[i]) + 4 + len(b)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nonefinity/backend/pkg/objstore"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // syncViews makes every name the query refers to that is one of the user's
@@ -91,15 +92,15 @@ func (m *Manager) syncViews(ctx context.Context, s *session, names []string, loo
 	return nil
 }
 
-func tablesByName(tables []Table) map[string]Table {
-	byName := make(map[string]Table, len(tables))
+func tablesByName(tables []datasets.Table) map[string]datasets.Table {
+	byName := make(map[string]datasets.Table, len(tables))
 	for _, t := range tables {
 		byName[strings.ToLower(t.Name)] = t
 	}
 	return byName
 }
 
-func knowsAll(byName map[string]Table, names []string) bool {
+func knowsAll(byName map[string]datasets.Table, names []string) bool {
 	for _, n := range names {
 		if _, ok := byName[strings.ToLower(lastIdentPart(n))]; !ok {
 			return false
@@ -121,7 +122,7 @@ func lastIdentPart(name string) string {
 // cached file is named after the object key and ETag, so a changed object
 // is a different file; copies of older versions are removed, downloads in
 // flight (of a concurrent caller) are not.
-func (m *Manager) cacheParts(ctx context.Context, cacheDir string, t Table) ([]string, error) {
+func (m *Manager) cacheParts(ctx context.Context, cacheDir string, t datasets.Table) ([]string, error) {
 	dir := filepath.Join(cacheDir, safeName(t.DatasetID))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create cache directory: %w", err)
@@ -161,7 +162,7 @@ func staleDownload(e os.DirEntry) bool {
 // partPaths are where the table's parts are cached in the user's cache
 // directory: named after each object's key and ETag, so a changed object
 // is a different file.
-func partPaths(cacheDir string, t Table) []string {
+func partPaths(cacheDir string, t datasets.Table) []string {
 	dir := filepath.Join(cacheDir, safeName(t.DatasetID))
 	files := make([]string, len(t.Parts))
 	for i, p := range t.Parts {
@@ -176,7 +177,7 @@ func partPaths(cacheDir string, t Table) []string {
 // catalog names is fetched in one request; if the object changed meanwhile
 // (never for a ready dataset's part, whose key is written once) its
 // current content is used, and the view follows the catalog next time.
-func (m *Manager) download(ctx context.Context, p Part, path string) error {
+func (m *Manager) download(ctx context.Context, p datasets.Part, path string) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), downloadPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("create cache file: %w", err)
@@ -209,7 +210,7 @@ func (m *Manager) download(ctx context.Context, p Part, path string) error {
 }
 
 // copyObject copies the catalog's version of a part into w.
-func (m *Manager) copyObject(ctx context.Context, p Part, w io.Writer) error {
+func (m *Manager) copyObject(ctx context.Context, p datasets.Part, w io.Writer) error {
 	if p.ETag == "" {
 		body, _, err := m.objects.Get(ctx, p.Key)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"path"
 	"strings"
+
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // A workbook is a zip of XML parts, and excelize reads every part it is
@@ -114,7 +116,7 @@ func (ix workbookIndex) partsFor(zr *zip.Reader, sheet sheetRef, limit int64) ([
 		keep = append(keep, f)
 	}
 	if total > uint64(limit) {
-		return nil, &InputError{Message: fmt.Sprintf("sheet %s and the parts it needs expand to %d bytes, over the limit of %d bytes", sheet.name, total, limit)}
+		return nil, &datasets.InputError{Message: fmt.Sprintf("sheet %s and the parts it needs expand to %d bytes, over the limit of %d bytes", sheet.name, total, limit)}
 	}
 	return keep, nil
 }

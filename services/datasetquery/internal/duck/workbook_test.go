@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // bombWorkbook writes a workbook whose first sheet "Data" is three rows and
@@ -131,7 +133,7 @@ func TestConvertXLSXReadsOnlyTheSheetsParts(t *testing.T) {
 	work := t.TempDir()
 
 	before := heapAllocated()
-	res, err := ConvertXLSX(context.Background(), Limits{}, src, filepath.Join(work, "out.parquet"), XLSXOptions{TempDir: work})
+	res, err := ConvertXLSX(context.Background(), Limits{}, src, filepath.Join(work, "out.parquet"), datasets.XLSXOptions{TempDir: work})
 	allocated := heapAllocated() - before
 	if err != nil {
 		t.Fatal(err)
@@ -159,14 +161,14 @@ func TestConvertXLSXRefusesPartsOverTheLimit(t *testing.T) {
 	src := bombWorkbook(t, 0, 8<<20)
 	work := t.TempDir()
 	_, err := ConvertXLSX(context.Background(), Limits{}, src, filepath.Join(work, "out.parquet"),
-		XLSXOptions{Sheet: "Big", TempDir: work, MaxUncompressed: 4 << 20})
-	var ie *InputError
+		datasets.XLSXOptions{Sheet: "Big", TempDir: work, MaxUncompressed: 4 << 20})
+	var ie *datasets.InputError
 	if !errors.As(err, &ie) || !strings.Contains(ie.Message, "over the limit of 4194304 bytes") {
 		t.Fatalf("err = %v, want an InputError naming the limit", err)
 	}
 	// The first sheet's parts are within it.
 	if _, err := ConvertXLSX(context.Background(), Limits{}, src, filepath.Join(work, "out.parquet"),
-		XLSXOptions{TempDir: work, MaxUncompressed: 4 << 20}); err != nil {
+		datasets.XLSXOptions{TempDir: work, MaxUncompressed: 4 << 20}); err != nil {
 		t.Fatalf("the small sheet: %v", err)
 	}
 }
@@ -187,8 +189,8 @@ func TestConvertXLSXRefusesTooManyColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
-	_, err := ConvertXLSX(context.Background(), Limits{}, src, filepath.Join(work, "out.parquet"), XLSXOptions{TempDir: work, MaxColumns: 256})
-	var ie *InputError
+	_, err := ConvertXLSX(context.Background(), Limits{}, src, filepath.Join(work, "out.parquet"), datasets.XLSXOptions{TempDir: work, MaxColumns: 256})
+	var ie *datasets.InputError
 	if !errors.As(err, &ie) || !strings.Contains(ie.Message, "at most 256") {
 		t.Fatalf("err = %v, want an InputError naming the column limit", err)
 	}

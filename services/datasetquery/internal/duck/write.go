@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
 // partFormat is how dataset parts are written: zstd with Parquet 2 page
@@ -16,14 +18,9 @@ import (
 // rows. Exports keep version 1 for the widest reader support.
 const partFormat = "FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2"
 
-// ColumnDef is a column to create: its name and DuckDB type.
-type ColumnDef struct {
-	Name, Type string
-}
-
 // WriteEmptyParquet writes a Parquet file with the columns and no rows, so
 // an empty dataset reads like any other.
-func WriteEmptyParquet(ctx context.Context, path string, cols []ColumnDef) error {
+func WriteEmptyParquet(ctx context.Context, path string, cols []datasets.ColumnDef) error {
 	return withScratchDB(ctx, func(db *sql.DB) error {
 		_, err := db.ExecContext(ctx, emptyParquetStatement(cols, path))
 		return err
@@ -32,7 +29,7 @@ func WriteEmptyParquet(ctx context.Context, path string, cols []ColumnDef) error
 
 // emptyParquetStatement is the COPY writing a Parquet file with the
 // columns and no rows.
-func emptyParquetStatement(cols []ColumnDef, path string) string {
+func emptyParquetStatement(cols []datasets.ColumnDef, path string) string {
 	exprs := make([]string, len(cols))
 	for i, c := range cols {
 		exprs[i] = fmt.Sprintf("CAST(NULL AS %s) AS %s", c.Type, sqlIdent(c.Name))
@@ -58,15 +55,15 @@ func withScratchDB(ctx context.Context, fn func(db *sql.DB) error) error {
 // Window reads rows [offset, offset+limit) of a table in file order (stable:
 // insertion order is preserved for a plain scan) for the data browser. It
 // uses the user's session, so the Parquet cache is shared with queries.
-func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, limit int) (Result, error) {
+func (m *Manager) Window(ctx context.Context, userID string, t datasets.Table, offset, limit int) (datasets.Result, error) {
 	s, release, err := m.acquire(ctx, userID)
 	if err != nil {
-		return Result{}, err
+		return datasets.Result{}, err
 	}
 	defer release()
 	files, err := m.cacheParts(ctx, s.cacheDir, t)
 	if err != nil {
-		return Result{}, err
+		return datasets.Result{}, err
 	}
 	quoted := make([]string, len(files))
 	for i, f := range files {
@@ -76,16 +73,16 @@ func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, li
 	defer cancel()
 	cpu, err := m.cfg.CPU.Acquire(ctx, userID)
 	if err != nil {
-		return Result{}, m.runError(ctx, timeout, err)
+		return datasets.Result{}, m.runError(ctx, timeout, err)
 	}
 	defer cpu()
 	q := fmt.Sprintf("SELECT * FROM read_parquet([%s]) LIMIT %d OFFSET %d", strings.Join(quoted, ", "), limit, offset)
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return Result{}, m.runError(ctx, timeout, err)
+		return datasets.Result{}, m.runError(ctx, timeout, err)
 	}
 	defer conn.Close()
-	var res Result
+	var res datasets.Result
 	err = conn.Raw(func(dc any) error {
 		prepared, err := dc.(*duckdb.Conn).PrepareContext(ctx, q)
 		if err != nil {
@@ -100,7 +97,7 @@ func (m *Manager) Window(ctx context.Context, userID string, t Table, offset, li
 		return err
 	})
 	if err != nil {
-		return Result{}, m.runError(ctx, timeout, err)
+		return datasets.Result{}, m.runError(ctx, timeout, err)
 	}
 	return res, nil
 }

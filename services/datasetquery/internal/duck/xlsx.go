@@ -21,45 +21,8 @@ import (
 
 	"github.com/nonefinity/backend/pkg/tabular"
 	"github.com/nonefinity/backend/pkg/zipcopy"
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
-
-// XLSXOptions choose what of a workbook becomes the dataset.
-type XLSXOptions struct {
-	// Sheet names the sheet; empty takes the first one.
-	Sheet string
-	// Header says whether the table's first row names the columns; nil
-	// decides (tabular.DetectLayout).
-	Header *bool
-	// SkipRows fixes how many rows come before the table; nil finds the
-	// table below title and blank rows.
-	SkipRows *int
-	// MaxCells caps the cells read (rows × columns); 0 means 50,000,000.
-	MaxCells int64
-	// MaxUncompressed caps what the parts read for the sheet may inflate
-	// to; 0 means 8 GiB.
-	MaxUncompressed int64
-	// TempDir takes the workbook copy and sheets too large for memory;
-	// empty means the source file's directory.
-	TempDir string
-	// MaxColumns refuses a wider table; 0 means 16,384 (Excel's width).
-	MaxColumns int
-}
-
-// SheetReading is how a sheet was read.
-type SheetReading struct {
-	Name string
-	// HeaderRow is the sheet row (from 1) that named the columns, 0 for
-	// none; SkipRows the rows above the table, Preamble their text.
-	HeaderRow int
-	SkipRows  int
-	Preamble  []string
-	// Durations are the columns of elapsed times ([h]:mm:ss), read as
-	// intervals.
-	Durations []string
-	// NullTokens are, by column, the texts read as NULL in columns of
-	// another type.
-	NullTokens map[string][]string
-}
 
 const defaultXLSXMaxCells = 50_000_000
 
@@ -115,13 +78,13 @@ func widen(a, b colType) colType {
 // comes from a byte scan of the same sheet in step with it. Values are
 // staged as text through a DuckDB appender while every column's type is
 // inferred over all rows, then cast once on the way to Parquet.
-func ConvertXLSX(ctx context.Context, lim Limits, src, dst string, opts XLSXOptions) (ConvertResult, error) {
+func ConvertXLSX(ctx context.Context, lim Limits, src, dst string, opts datasets.XLSXOptions) (datasets.ConvertResult, error) {
 	sheet, err := openSheet(src, opts)
 	if err != nil {
-		return ConvertResult{}, err
+		return datasets.ConvertResult{}, err
 	}
 	defer sheet.close()
-	var res ConvertResult
+	var res datasets.ConvertResult
 	err = withScratchConn(ctx, lim, func(conn *sql.Conn) error {
 		st, err := sheet.stage(ctx, conn, opts)
 		if err != nil {
@@ -142,7 +105,7 @@ func ConvertXLSX(ctx context.Context, lim Limits, src, dst string, opts XLSXOpti
 // CastXLSX is CastCSV for one sheet of an XLSX workbook (opts.Sheet, the
 // first by default): the sheet is staged as ConvertXLSX stages it, then its
 // columns are matched to the dataset's by name and cast to their types.
-func CastXLSX(ctx context.Context, lim Limits, src, schemaFile, dst string, opts XLSXOptions) (int64, error) {
+func CastXLSX(ctx context.Context, lim Limits, src, schemaFile, dst string, opts datasets.XLSXOptions) (int64, error) {
 	sheet, err := openSheet(src, opts)
 	if err != nil {
 		return 0, err
@@ -189,7 +152,7 @@ type sheetSource struct {
 // *InputError. Only the parts that sheet needs reach excelize, within
 // opts.MaxUncompressed, and a sheet too large to hold in memory is
 // inflated into opts.TempDir (default: src's directory).
-func openSheet(src string, opts XLSXOptions) (*sheetSource, error) {
+func openSheet(src string, opts datasets.XLSXOptions) (*sheetSource, error) {
 	s := &sheetSource{}
 	ok := false
 	defer func() {
@@ -207,11 +170,11 @@ func openSheet(src string, opts XLSXOptions) (*sheetSource, error) {
 	}
 	var err error
 	if s.zr, err = zip.OpenReader(src); err != nil {
-		return nil, &InputError{Message: "the file is not a readable XLSX workbook"}
+		return nil, &datasets.InputError{Message: "the file is not a readable XLSX workbook"}
 	}
 	ix, err := readWorkbookIndex(&s.zr.Reader)
 	if err != nil {
-		return nil, &InputError{Message: "the file is not a readable XLSX workbook: " + scrubPaths(err.Error())}
+		return nil, &datasets.InputError{Message: "the file is not a readable XLSX workbook: " + datasets.ScrubPaths(err.Error())}
 	}
 	names := make([]string, len(ix.sheets))
 	for i, sh := range ix.sheets {
@@ -220,16 +183,16 @@ func openSheet(src string, opts XLSXOptions) (*sheetSource, error) {
 	var sheet sheetRef
 	switch i := slices.Index(names, opts.Sheet); {
 	case len(ix.sheets) == 0:
-		return nil, &InputError{Message: "the workbook has no sheets"}
+		return nil, &datasets.InputError{Message: "the workbook has no sheets"}
 	case opts.Sheet == "":
 		sheet = ix.sheets[0]
 	case i < 0:
-		return nil, &InputError{Message: fmt.Sprintf("sheet %q not found (sheets: %s)", opts.Sheet, strings.Join(names, ", "))}
+		return nil, &datasets.InputError{Message: fmt.Sprintf("sheet %q not found (sheets: %s)", opts.Sheet, strings.Join(names, ", "))}
 	default:
 		sheet = ix.sheets[i]
 	}
 	if sheet.part == "" {
-		return nil, &InputError{Message: "sheet " + sheet.name + " has no worksheet part"}
+		return nil, &datasets.InputError{Message: "sheet " + sheet.name + " has no worksheet part"}
 	}
 	s.name = sheet.name
 	keep, err := ix.partsFor(&s.zr.Reader, sheet, limit)
@@ -246,7 +209,7 @@ func openSheet(src string, opts XLSXOptions) (*sheetSource, error) {
 		return nil, fmt.Errorf("workbook copy: %w", cerr)
 	}
 	if err != nil {
-		return nil, &InputError{Message: "the workbook is corrupt"}
+		return nil, &datasets.InputError{Message: "the workbook is corrupt"}
 	}
 	s.f, err = excelize.OpenFile(s.pkg, excelize.Options{
 		RawCellValue:      true,
@@ -255,17 +218,17 @@ func openSheet(src string, opts XLSXOptions) (*sheetSource, error) {
 		TmpDir:            tmp,
 	})
 	if err != nil {
-		return nil, &InputError{Message: "the file is not a readable XLSX workbook"}
+		return nil, &datasets.InputError{Message: "the file is not a readable XLSX workbook"}
 	}
 	if p, err := s.f.GetWorkbookProps(); err == nil && p.Date1904 != nil {
 		s.date1904 = *p.Date1904
 	}
 	if s.part, err = s.zr.Open(sheet.part); err != nil {
-		return nil, &InputError{Message: "sheet " + sheet.name + " cannot be read"}
+		return nil, &datasets.InputError{Message: "sheet " + sheet.name + " cannot be read"}
 	}
 	s.kinds = newKindScanner(s.part, &styleClasses{f: s.f, known: map[int]numFmtClass{}})
 	if s.rows, err = s.f.Rows(sheet.name); err != nil {
-		return nil, &InputError{Message: "sheet " + sheet.name + " cannot be read: " + scrubPaths(err.Error())}
+		return nil, &datasets.InputError{Message: "sheet " + sheet.name + " cannot be read: " + datasets.ScrubPaths(err.Error())}
 	}
 	ok = true
 	return s, nil
@@ -291,7 +254,7 @@ func (s *sheetSource) close() {
 
 // stage reads the whole sheet into the VARCHAR table "stage" on conn,
 // inferring every column's type on the way.
-func (s *sheetSource) stage(ctx context.Context, conn *sql.Conn, opts XLSXOptions) (*xlsxStage, error) {
+func (s *sheetSource) stage(ctx context.Context, conn *sql.Conn, opts datasets.XLSXOptions) (*xlsxStage, error) {
 	if opts.MaxCells <= 0 {
 		opts.MaxCells = defaultXLSXMaxCells
 	}
@@ -392,7 +355,7 @@ type headRow struct {
 	ks   []cellKind
 }
 
-func (st *xlsxStage) read(rows *excelize.Rows, kinds *kindScanner, opts XLSXOptions) error {
+func (st *xlsxStage) read(rows *excelize.Rows, kinds *kindScanner, opts datasets.XLSXOptions) error {
 	done := make(chan struct{})
 	batches, wait := iterateSheet(rows, done)
 	defer wait()
@@ -411,7 +374,7 @@ func (st *xlsxStage) read(rows *excelize.Rows, kinds *kindScanner, opts XLSXOpti
 			n := b.first + i
 			ks, err := kinds.kindsOf(n)
 			if err != nil {
-				return &InputError{Message: fmt.Sprintf("row %d cannot be read: %s", n, scrubPaths(err.Error()))}
+				return &datasets.InputError{Message: fmt.Sprintf("row %d cannot be read: %s", n, datasets.ScrubPaths(err.Error()))}
 			}
 			if !decided {
 				head = append(head, headRow{n: n, vals: vals, ks: slices.Clone(ks)})
@@ -432,7 +395,7 @@ func (st *xlsxStage) read(rows *excelize.Rows, kinds *kindScanner, opts XLSXOpti
 			}
 		}
 		if b.err != nil {
-			return &InputError{Message: "the sheet cannot be read: " + scrubPaths(b.err.Error())}
+			return &datasets.InputError{Message: "the sheet cannot be read: " + datasets.ScrubPaths(b.err.Error())}
 		}
 	}
 	if !decided {
@@ -441,14 +404,14 @@ func (st *xlsxStage) read(rows *excelize.Rows, kinds *kindScanner, opts XLSXOpti
 		}
 	}
 	if len(st.names) == 0 {
-		return &InputError{Message: "the sheet is empty"}
+		return &datasets.InputError{Message: "the sheet is empty"}
 	}
 	return nil
 }
 
 // layout decides where the table starts and whether it has a header from
 // the first rows (the rule delimited files follow), then stages them.
-func (st *xlsxStage) layout(head []headRow, opts XLSXOptions) error {
+func (st *xlsxStage) layout(head []headRow, opts datasets.XLSXOptions) error {
 	cells := make([][]tabular.Cell, len(head))
 	for i, r := range head {
 		row := make([]tabular.Cell, len(r.vals))
@@ -555,7 +518,7 @@ func (st *xlsxStage) addColumns(names []string) error {
 		return err
 	}
 	if len(st.names)+len(names) > st.maxColumns {
-		return &InputError{Message: fmt.Sprintf("the sheet has at least %d columns; a dataset has at most %d", len(st.names)+len(names), st.maxColumns)}
+		return &datasets.InputError{Message: fmt.Sprintf("the sheet has at least %d columns; a dataset has at most %d", len(st.names)+len(names), st.maxColumns)}
 	}
 	used := make(map[string]bool, len(st.names))
 	for _, n := range st.names {
@@ -617,7 +580,7 @@ func (st *xlsxStage) appendRow(n int, vals []string, ks []cellKind) error {
 	}
 	st.cells += int64(len(st.names))
 	if st.cells > st.maxCells {
-		return &InputError{Message: fmt.Sprintf("the sheet has more than %d cells", st.maxCells)}
+		return &datasets.InputError{Message: fmt.Sprintf("the sheet has more than %d cells", st.maxCells)}
 	}
 	for i := range st.row {
 		st.row[i] = nil
@@ -731,7 +694,7 @@ func (st *xlsxStage) writeParquet(dst string) error {
 		strings.Join(exprs, ", "), sqlString(dst)))
 	var de *duckdb.Error
 	if errors.As(err, &de) {
-		return &InputError{Message: scrubPaths(de.Msg)}
+		return &datasets.InputError{Message: datasets.ScrubPaths(de.Msg)}
 	}
 	return err
 }
@@ -749,8 +712,8 @@ func (st *xlsxStage) tokenList(col int) []string {
 }
 
 // reading is how the sheet was read, for the dataset's report.
-func (st *xlsxStage) reading(sheet string) SheetReading {
-	r := SheetReading{Name: sheet, HeaderRow: st.headerRow, SkipRows: st.skipRows, Preamble: st.preamble}
+func (st *xlsxStage) reading(sheet string) datasets.SheetReading {
+	r := datasets.SheetReading{Name: sheet, HeaderRow: st.headerRow, SkipRows: st.skipRows, Preamble: st.preamble}
 	for i, name := range st.names {
 		if st.types[i] == typeInterval {
 			r.Durations = append(r.Durations, name)

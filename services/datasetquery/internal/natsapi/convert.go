@@ -2,14 +2,9 @@ package natsapi
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/nonefinity/backend/contracts"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/natsx"
@@ -22,11 +17,10 @@ import (
 // between 1 and 5 s).
 var convertAnswerMargin = natsx.Margin{Divisor: 5, Min: time.Second, Max: 5 * time.Second}
 
-// convert stores the dataset as processing, queues its job and waits for
-// the outcome up to convertWait: it listens to the user's converted/failed
-// events (subscribed before the job is queued, so the outcome cannot slip
-// by) and, as a safety net for a lost event, re-reads the document now and
-// then. Past the wait, or with Async, it answers Accepted (202).
+// convert stores the dataset as processing, queues its job and, unless
+// Async, waits for the outcome (datasets.Service.Convert) up to convertWait
+// within the caller's deadline. A conversion still running then is answered
+// Accepted (202).
 func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertReply, error) {
 	uid, err := owner(ctx)
 	if err != nil {
@@ -35,55 +29,21 @@ func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertRe
 	if req.FileID == "" {
 		return dv1.ConvertReply{}, rpcerr.Field(rpcerr.Validation, "file_id", "file_id is required")
 	}
-	var outcome <-chan string
-	if !req.Async && a.nc != nil {
-		ch, stop, err := a.watchOutcomes(ctx, uid)
-		if err != nil {
-			return dv1.ConvertReply{}, err
-		}
-		defer stop()
-		outcome = ch
+	wait := natsx.Budget(ctx, a.convertWait, convertAnswerMargin)
+	if req.Async {
+		wait = 0
 	}
-	d, existing, err := a.core.StartConvert(ctx, uid, datasets.ConvertRequest{
+	d, existing, err := a.core.Convert(ctx, uid, datasets.ConvertRequest{
 		FileID: req.FileID, Name: req.DatasetName, Description: req.Description,
 		Options: toCoreOptions(req.ConvertOptions), IdempotencyKey: req.IdempotencyKey,
-	})
+	}, wait)
 	if err != nil {
 		return dv1.ConvertReply{}, mapError(err)
 	}
-	// A repeated request may find its conversion over already.
 	if reply, done, err := convertOutcome(d, existing); done {
 		return reply, err
 	}
-	accepted := dv1.ConvertReply{DatasetID: d.ID, Status: dv1.StatusProcessing, Accepted: true, Existing: existing}
-	if req.Async {
-		return accepted, nil
-	}
-	wait := time.NewTimer(natsx.Budget(ctx, a.convertWait, convertAnswerMargin))
-	defer wait.Stop()
-	recheck := time.NewTicker(2 * time.Second)
-	defer recheck.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			// The caller gave up; the job goes on.
-			return accepted, nil
-		case <-wait.C:
-			return accepted, nil
-		case id := <-outcome:
-			if id != d.ID {
-				continue
-			}
-		case <-recheck.C:
-		}
-		cur, err := a.core.Get(ctx, uid, d.ID)
-		if err != nil {
-			return dv1.ConvertReply{}, mapError(err)
-		}
-		if reply, done, err := convertOutcome(cur, existing); done {
-			return reply, err
-		}
-	}
+	return dv1.ConvertReply{DatasetID: d.ID, Status: dv1.StatusProcessing, Accepted: true, Existing: existing}, nil
 }
 
 // convertOutcome is the answer of a conversion that is over: the ready
@@ -98,44 +58,6 @@ func convertOutcome(d datasets.Dataset, existing bool) (reply dv1.ConvertReply, 
 			fmt.Sprintf("conversion failed (dataset %s): %s", d.ID, d.Error))
 	}
 	return dv1.ConvertReply{}, false, nil
-}
-
-// watchOutcomes delivers the dataset ids of the user's conversion outcome
-// events until stop is called.
-func (a api) watchOutcomes(ctx context.Context, uid string) (<-chan string, func(), error) {
-	ch := make(chan string, 64)
-	handler := func(m *nats.Msg) {
-		var e struct {
-			DatasetID string `json:"dataset_id"`
-		}
-		if json.Unmarshal(m.Data, &e) != nil {
-			return
-		}
-		select {
-		case ch <- e.DatasetID:
-		default: // a busy user's other outcomes; the recheck covers ours
-		}
-	}
-	var subs []*nats.Subscription
-	stop := func() {
-		for _, s := range subs {
-			_ = s.Unsubscribe()
-		}
-	}
-	for _, ev := range []string{contracts.EventConverted, contracts.EventFailed} {
-		s, err := a.nc.Subscribe(contracts.EventSubject(contracts.DomainDataset, ev, uid), handler)
-		if err != nil {
-			stop()
-			return nil, nil, fmt.Errorf("watch conversion outcome: %w", err)
-		}
-		subs = append(subs, s)
-	}
-	// The subscriptions must be live at the server before the job exists.
-	if err := a.nc.FlushWithContext(ctx); err != nil {
-		stop()
-		return nil, nil, errors.Join(rpcerr.New(rpcerr.Unavailable, "message bus unavailable"), err)
-	}
-	return ch, stop, nil
 }
 
 func (a api) fileColumns(ctx context.Context, req dv1.FileColumnsRequest) (dv1.FileColumnsReply, error) {

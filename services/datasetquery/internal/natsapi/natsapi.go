@@ -1,5 +1,6 @@
-// Package natsapi serves svc.dataset.v1.<op>: decode, call the core or the
-// DuckDB sessions, map errors once, encode.
+// Package natsapi serves svc.dataset.v1.<op>: decode, call the core, map
+// errors once, encode. The admin operations read this instance's DuckDB
+// sessions.
 package natsapi
 
 import (
@@ -27,7 +28,6 @@ type api struct {
 	core        *datasets.Service
 	duck        *duck.Manager
 	slots       int
-	nc          *nats.Conn
 	convertWait time.Duration
 	// pageBytes is the most a page of a list may take.
 	pageBytes int
@@ -39,7 +39,7 @@ type Options struct {
 	// QueryConcurrency bounds queries (and data windows) running at once
 	// on this instance; the per-user cap is the session's.
 	QueryConcurrency int
-	// NC receives conversion outcome events for a waiting convert.
+	// NC is the connection whose maximum payload bounds a page.
 	NC *nats.Conn
 	// ConvertWait is how long convert waits for its job before it answers
 	// Accepted (202); default 60s.
@@ -63,7 +63,7 @@ func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Opt
 	if err != nil {
 		return err
 	}
-	a := api{core: core, duck: m, slots: queryConcurrency, nc: o.NC, convertWait: o.ConvertWait, pageBytes: natsx.PageBudget(maxPayload), queries: queries}
+	a := api{core: core, duck: m, slots: queryConcurrency, convertWait: o.ConvertWait, pageBytes: natsx.PageBudget(maxPayload), queries: queries}
 	// Conversions, inserts and exports hold a DuckDB and a download each:
 	// a few at once per instance.
 	const fileWork = 4
@@ -233,14 +233,7 @@ func (a api) query(ctx context.Context, req dv1.QueryRequest) (dv1.QueryReply, e
 	if err != nil {
 		return dv1.QueryReply{}, err
 	}
-	limit := req.Limit
-	switch {
-	case limit <= 0:
-		limit = dv1.QueryDefaultLimit
-	case limit > dv1.QueryMaxLimit:
-		limit = dv1.QueryMaxLimit
-	}
-	res, err := a.duck.Query(ctx, uid, req.Query, limit)
+	res, err := a.core.Query(ctx, uid, req.Query, req.Limit)
 	if err != nil {
 		err = mapError(err)
 		a.queries.observe(false, 0, err)
@@ -286,10 +279,10 @@ func requireAdmin(ctx context.Context) error {
 	return nil
 }
 
-// mapError is the one place core and engine errors become rpcerr codes.
+// mapError is the one place core errors become rpcerr codes.
 func mapError(err error) error {
 	var fe *fielderr.Error
-	var qe *duck.QueryError
+	var qe *datasets.QueryError
 	switch {
 	case errors.Is(err, datasets.ErrFileNotFound):
 		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.NotFound, "file_id", "file not found"), err)
@@ -311,18 +304,20 @@ func mapError(err error) error {
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Conflict, "dataset is not ready"), err)
 	case errors.As(err, &qe):
 		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.BadRequest, "query", qe.Message), err)
-	case errors.Is(err, duck.ErrEmptyQuery), errors.Is(err, duck.ErrMultipleStatements), errors.Is(err, duck.ErrNotReadOnly):
+	case errors.Is(err, datasets.ErrEmptyQuery), errors.Is(err, datasets.ErrMultipleStatements), errors.Is(err, datasets.ErrNotReadOnly):
 		return fmt.Errorf("%w: %w", rpcerr.Field(rpcerr.BadRequest, "query", err.Error()), err)
-	case errors.Is(err, duck.ErrTimeout):
+	case errors.Is(err, datasets.ErrQueryTimeout):
 		// Its own code, not unavailable: the service is there, the
 		// statement was too slow ("query timed out after 10 s").
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Timeout, err.Error()), err)
-	case errors.Is(err, duck.ErrTooManyQueries):
+	case errors.Is(err, datasets.ErrTooManyQueries):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.RateLimited, "too many queries running at once; retry when one finished"), err)
 	case errors.Is(err, datasets.ErrDatabaseUnavailable):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "database unavailable"), err)
 	case objstore.IsUnavailable(err):
 		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "object storage unavailable"), err)
+	case errors.Is(err, datasets.ErrBusUnavailable):
+		return fmt.Errorf("%w: %w", rpcerr.New(rpcerr.Unavailable, "message bus unavailable"), err)
 	}
 	return err
 }
@@ -368,7 +363,7 @@ func fromCoreSource(s datasets.Source) dv1.Source {
 
 // fromEngineRows turns the engine's encoded rows into rows that keep the
 // column order.
-func fromEngineRows(res duck.Result) []dv1.Row {
+func fromEngineRows(res datasets.Result) []dv1.Row {
 	names := make([]string, len(res.Columns))
 	for i, c := range res.Columns {
 		names[i] = c.Name

@@ -15,7 +15,6 @@ import (
 
 	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
-	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
 // Collection is the datasets collection.
@@ -313,7 +312,7 @@ func (s *Store) DeleteOwner(ctx context.Context, ownerID string) (int, error) {
 
 // ReadyTables lists the owner's ready datasets with their Parquet parts,
 // for the query sessions (duck.Catalog).
-func (s *Store) ReadyTables(ctx context.Context, ownerID string) ([]duck.Table, error) {
+func (s *Store) ReadyTables(ctx context.Context, ownerID string) ([]datasets.Table, error) {
 	cur, err := s.coll.Find(ctx, bson.M{"owner_id": ownerID, "status": string(datasets.StatusReady)},
 		options.Find().SetProjection(bson.M{"name": 1, "parts": 1}))
 	if err != nil {
@@ -323,9 +322,9 @@ func (s *Store) ReadyTables(ctx context.Context, ownerID string) ([]duck.Table, 
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, mapErr(err)
 	}
-	out := make([]duck.Table, len(docs))
+	out := make([]datasets.Table, len(docs))
 	for i, d := range docs {
-		out[i] = duck.Table{Name: d.Name, DatasetID: d.ID.Hex(), Parts: fromPartDocs(d.Parts)}
+		out[i] = datasets.Table{Name: d.Name, DatasetID: d.ID.Hex(), Parts: fromPartDocs(d.Parts)}
 	}
 	return out, nil
 }
@@ -365,7 +364,7 @@ func fromDoc(doc datasetDoc) datasets.Dataset {
 		d.Report = fromReportDoc(doc)
 	}
 	if doc.Rejects != nil {
-		d.Rejects = &duck.Part{Key: doc.Rejects.Key, ETag: doc.Rejects.ETag, Size: doc.Rejects.Size}
+		d.Rejects = &datasets.Part{Key: doc.Rejects.Key, ETag: doc.Rejects.ETag, Size: doc.Rejects.Size}
 	}
 	return d
 }
@@ -431,7 +430,7 @@ func toColumnDocs(cols []datasets.Column) []columnDoc {
 	return out
 }
 
-func toPartDocs(parts []duck.Part) []partDoc {
+func toPartDocs(parts []datasets.Part) []partDoc {
 	if parts == nil {
 		return nil
 	}
@@ -442,10 +441,10 @@ func toPartDocs(parts []duck.Part) []partDoc {
 	return out
 }
 
-func fromPartDocs(parts []partDoc) []duck.Part {
-	out := make([]duck.Part, len(parts))
+func fromPartDocs(parts []partDoc) []datasets.Part {
+	out := make([]datasets.Part, len(parts))
 	for i, p := range parts {
-		out[i] = duck.Part{Key: p.Key, ETag: p.ETag, Size: p.Size}
+		out[i] = datasets.Part{Key: p.Key, ETag: p.ETag, Size: p.Size}
 	}
 	return out
 }
@@ -453,7 +452,7 @@ func fromPartDocs(parts []partDoc) []duck.Part {
 // AppendPart adds a part and its rows to a dataset that still has
 // expectParts parts, in one update, so a concurrent insert cannot lose
 // either's rows; otherwise datasets.ErrConcurrentChange (or ErrNotFound).
-func (s *Store) AppendPart(ctx context.Context, ownerID, id string, expectParts int, p duck.Part, rows int64) (datasets.Dataset, error) {
+func (s *Store) AppendPart(ctx context.Context, ownerID, id string, expectParts int, p datasets.Part, rows int64) (datasets.Dataset, error) {
 	oid, err := bson.ObjectIDFromHex(id)
 	if err != nil {
 		return datasets.Dataset{}, datasets.ErrNotFound

@@ -1,0 +1,57 @@
+package duck
+
+import (
+	"context"
+
+	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
+)
+
+// The Manager is the core's engine: its sessions answer queries, and its
+// private databases do the core's file work with the sessions' memory
+// limit and threads.
+var _ datasets.Engine = (*Manager)(nil)
+
+// work are the limits of the service's own databases, spilling to spill.
+func (m *Manager) work(spill string) Limits {
+	return Limits{TempDir: spill, MemoryLimit: m.cfg.MemoryLimit, Threads: m.cfg.Threads}
+}
+
+// ConvertCSV is ConvertCSV under the manager's limits.
+func (m *Manager) ConvertCSV(ctx context.Context, spill string, src datasets.CSVSource, dst string, opts datasets.CSVOptions) (datasets.ConvertResult, error) {
+	return ConvertCSV(ctx, m.work(spill), src, dst, opts)
+}
+
+// ConvertXLSX is ConvertXLSX under the manager's limits.
+func (m *Manager) ConvertXLSX(ctx context.Context, spill, src, dst string, opts datasets.XLSXOptions) (datasets.ConvertResult, error) {
+	return ConvertXLSX(ctx, m.work(spill), src, dst, opts)
+}
+
+// CastCSV is CastCSV under the manager's limits.
+func (m *Manager) CastCSV(ctx context.Context, spill string, src datasets.CSVSource, schemaFile, dst string, opts datasets.CSVOptions) (int64, error) {
+	return CastCSV(ctx, m.work(spill), src, schemaFile, dst, opts)
+}
+
+// CastXLSX is CastXLSX under the manager's limits.
+func (m *Manager) CastXLSX(ctx context.Context, spill, src, schemaFile, dst string, opts datasets.XLSXOptions) (int64, error) {
+	return CastXLSX(ctx, m.work(spill), src, schemaFile, dst, opts)
+}
+
+// Export is Export under the manager's limits.
+func (m *Manager) Export(ctx context.Context, spill string, files []string, format, dst string) error {
+	return Export(ctx, m.work(spill), files, format, dst)
+}
+
+// WriteEmptyParquet is WriteEmptyParquet.
+func (m *Manager) WriteEmptyParquet(ctx context.Context, path string, cols []datasets.ColumnDef) error {
+	return WriteEmptyParquet(ctx, path, cols)
+}
+
+// WriteRejects is WriteRejects under the manager's limits.
+func (m *Manager) WriteRejects(ctx context.Context, spill, csvPath, dst string) error {
+	return WriteRejects(ctx, m.work(spill), csvPath, dst)
+}
+
+// ReadRejects is ReadRejects under the manager's limits.
+func (m *Manager) ReadRejects(ctx context.Context, file string, offset, limit int) ([]datasets.Reject, int64, error) {
+	return ReadRejects(ctx, m.work(""), file, offset, limit)
+}
