@@ -20,13 +20,14 @@ import (
 // memStore keeps dataset documents, scoped by owner as the real store is.
 type memStore struct {
 	datasets.Store
-	mu     sync.Mutex
-	docs   map[string]datasets.Dataset
-	nextID int
+	mu       sync.Mutex
+	docs     map[string]datasets.Dataset
+	attempts map[string]int
+	nextID   int
 }
 
 func newMemStore(ds ...datasets.Dataset) *memStore {
-	s := &memStore{docs: map[string]datasets.Dataset{}}
+	s := &memStore{docs: map[string]datasets.Dataset{}, attempts: map[string]int{}}
 	for _, d := range ds {
 		s.docs[d.ID] = d
 	}
@@ -134,6 +135,17 @@ func (s *memStore) CountProcessing(_ context.Context, ownerID string) (int, erro
 		}
 	}
 	return n, nil
+}
+
+func (s *memStore) AddAttempt(_ context.Context, ownerID, id string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.owned(ownerID, id)
+	if err != nil || d.Status != datasets.StatusProcessing {
+		return 0, datasets.ErrNotFound
+	}
+	s.attempts[id]++
+	return s.attempts[id], nil
 }
 
 // doc is the stored document, for assertions.

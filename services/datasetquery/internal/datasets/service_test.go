@@ -259,3 +259,104 @@ func TestScrubPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestRunConvertOutcomes(t *testing.T) {
+	processing := func() datasets.Dataset {
+		d := ready("d1", alice, "sales")
+		d.Status, d.Parts, d.FileID = datasets.StatusProcessing, nil, "f1"
+		return d
+	}
+	failed := ready("d1", alice, "sales")
+	failed.Status, failed.Error = datasets.StatusFailed, "bad file"
+	notReady := convertible
+	notReady.Ready, notReady.Status = false, "uploaded"
+	cases := []struct {
+		name     string
+		dataset  *datasets.Dataset
+		attempts int // runs before this one
+		file     *datasets.SourceFile
+		wantErr  error
+		status   datasets.Status
+		reason   string
+		events   []string
+	}{
+		{name: "ready: its outcome is announced again", dataset: new(ready("d1", alice, "sales")), status: datasets.StatusReady, events: []string{"converted d1"}},
+		{name: "failed: its outcome is announced again", dataset: &failed, status: datasets.StatusFailed, reason: "bad file", events: []string{"failed d1"}},
+		{name: "deleted meanwhile: nothing to do"},
+		{name: "the source file is gone", dataset: new(processing()), status: datasets.StatusFailed,
+			reason: "the source file no longer exists", events: []string{"failed d1"}},
+		{name: "the source file is not ready", dataset: new(processing()), file: &notReady, status: datasets.StatusFailed,
+			reason: "file is not ready (status uploaded)", events: []string{"failed d1"}},
+		{name: "out of attempts", dataset: new(processing()), attempts: 5, file: &convertible, wantErr: datasets.ErrGaveUp,
+			status: datasets.StatusFailed, reason: "conversion failed after 5 attempts", events: []string{"failed d1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var docs []datasets.Dataset
+			if c.dataset != nil {
+				docs = append(docs, *c.dataset)
+			}
+			r := newRig(t, memJobs{}, docs...)
+			r.store.attempts["d1"] = c.attempts
+			if c.file != nil {
+				r.files.files["f1"] = *c.file
+			}
+			err := r.core.RunConvert(context.Background(), datasets.ConvertJob{DatasetID: "d1", OwnerID: alice, FileID: "f1"})
+			if !errors.Is(err, c.wantErr) || (c.wantErr == nil && err != nil) {
+				t.Fatalf("RunConvert = %v, want %v", err, c.wantErr)
+			}
+			if got := r.pub.list(); !slices.Equal(got, c.events) {
+				t.Errorf("events %q, want %q", got, c.events)
+			}
+			d, ok := r.store.doc("d1")
+			if ok != (c.dataset != nil) || d.Status != c.status || d.Error != c.reason {
+				t.Errorf("dataset %+v (stored %v), want %s with %q", d, ok, c.status, c.reason)
+			}
+		})
+	}
+}
+
+func TestFailConvertShowsNoServerPaths(t *testing.T) {
+	d := ready("d1", alice, "sales")
+	d.Status = datasets.StatusProcessing
+	r := newRig(t, memJobs{}, d)
+	job := datasets.ConvertJob{DatasetID: "d1", OwnerID: alice}
+	if err := r.core.FailConvert(context.Background(), job, "open /srv/data/duckdb/_scratch/123/source: no space left on device"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.store.doc("d1"); got.Status != datasets.StatusFailed || got.Error != "open <path>: no space left on device" {
+		t.Errorf("failed as %s with %q", got.Status, got.Error)
+	}
+	// A dataset no longer processing keeps its state.
+	if err := r.core.FailConvert(context.Background(), job, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.pub.list(); !slices.Equal(got, []string{"failed d1"}) {
+		t.Errorf("events %q", got)
+	}
+}
+
+func TestDeleteRemovesEverything(t *testing.T) {
+	r := newRig(t, memJobs{}, ready("d1", alice, "sales"), ready("d2", alice, "other"))
+	ctx := context.Background()
+	for _, key := range []string{datasets.PartKey(alice, "d1", 0), datasets.RejectsKey(alice, "d1"), datasets.PartKey(alice, "d2", 0)} {
+		if _, err := r.objects.Put(ctx, key, strings.NewReader("x"), 1, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.core.Delete(ctx, bob, "d1"); !errors.Is(err, datasets.ErrNotFound) {
+		t.Fatalf("another user's delete = %v", err)
+	}
+	if err := r.core.Delete(ctx, alice, "d1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.store.doc("d1"); ok {
+		t.Error("document kept")
+	}
+	if got := r.objects.keys(); !slices.Equal(got, []string{datasets.PartKey(alice, "d2", 0)}) {
+		t.Errorf("objects left %q", got)
+	}
+	if calls, events := r.engine.callList(), r.pub.list(); !slices.Equal(calls, []string{"forget d1"}) || !slices.Equal(events, []string{"deleted d1"}) {
+		t.Errorf("engine calls %q, events %q", calls, events)
+	}
+}

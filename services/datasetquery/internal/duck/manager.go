@@ -1,7 +1,8 @@
 // Package duck runs users' SQL on DuckDB: one locked-down session per user
 // with their datasets as views over locally cached Parquet, a guard that
 // admits exactly one read-only statement (decided by DuckDB's parser), and
-// results converted to JSON-safe values.
+// results converted to JSON-safe values. It also converts, casts and exports
+// files in private databases. The Manager is the datasets core's Engine.
 package duck
 
 import (

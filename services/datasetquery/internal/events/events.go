@@ -1,5 +1,7 @@
-// Package events publishes dataset events on the DATASETS stream and runs
-// the service's durable consumers (user erasure).
+// Package events publishes dataset events on the DATASETS stream, runs
+// the service's durable consumers (conversion jobs, user erasure) and
+// watches dataset events for the core (conversion outcomes) and the query
+// sessions (catalog changes).
 package events
 
 import (
