@@ -23,6 +23,7 @@ import (
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/fairshare"
+	"github.com/nonefinity/backend/pkg/reqctx"
 	"github.com/nonefinity/backend/pkg/telemetry"
 )
 
@@ -58,6 +59,12 @@ type ServiceConfig struct {
 	// Endpoints registered OutsideShare or AlwaysServed keep their own
 	// WithConcurrency slots.
 	Share *fairshare.Pool
+	// UserRequired makes every endpoint act for a user: a request without
+	// Nf-User-Id is answered rpcerr Unauthorized ("the request names no
+	// user") before its handler runs, so a handler reads the owner with
+	// UserID and never finds it empty. Endpoints registered WithoutUser (a
+	// public list, health) serve anyone.
+	UserRequired bool
 }
 
 // shareLimit is how many requests a service instance handles at once
@@ -267,6 +274,7 @@ type endpointOptions struct {
 	concurrency  int
 	alwaysServed bool
 	outsideShare bool
+	withoutUser  bool
 }
 
 // WithDescription describes the endpoint in its micro metadata
@@ -320,6 +328,18 @@ func AlwaysServed() EndpointOption {
 	return func(o *endpointOptions) { o.alwaysServed = true }
 }
 
+// WithoutUser serves the endpoint to requests that name no user, on a
+// service whose ServiceConfig.UserRequired refuses them elsewhere.
+func WithoutUser() EndpointOption {
+	return func(o *endpointOptions) { o.withoutUser = true }
+}
+
+// UserID is the user a request acts for: the Nf-User-Id the gateway put on
+// it (NATS permissions let nothing else send requests). It is the one
+// owner of everything a handler reads or writes; see
+// ServiceConfig.UserRequired.
+func UserID(ctx context.Context) string { return reqctx.From(ctx).UserID }
+
 // Handle registers fn as the endpoint on subject (the full subject, e.g.
 // svc.credential.v1.create), named after the subject's last token. Its
 // micro metadata carries the description (WithDescription, required) and
@@ -357,6 +377,7 @@ func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Conte
 	if !o.alwaysServed {
 		e.available = s.cfg.Available
 	}
+	e.userRequired = s.cfg.UserRequired && !o.withoutUser
 	ep := &registeredEndpoint{
 		info:  micro.EndpointInfo{Name: name, Subject: subject, QueueGroup: s.cfg.QueueGroup, Metadata: metadata},
 		stats: micro.EndpointStats{Name: name, Subject: subject, QueueGroup: s.cfg.QueueGroup},
@@ -454,6 +475,8 @@ type endpoint[Req, Resp any] struct {
 	service, subject string
 	// available is ServiceConfig.Available, unless AlwaysServed.
 	available func() error
+	// userRequired refuses requests without a user id.
+	userRequired bool
 }
 
 // served is how one request ended, for the stats.
@@ -528,6 +551,9 @@ func (e *endpoint[Req, Resp]) serve(msg *nats.Msg) served {
 			e.log.DebugContext(ctx, "malformed request body", "error", err)
 			return e.replyError(ctx, msg, rpcerr.New(rpcerr.BadRequest, "invalid request body"))
 		}
+	}
+	if e.userRequired && UserID(ctx) == "" {
+		return e.replyError(ctx, msg, rpcerr.New(rpcerr.Unauthorized, "the request names no user"))
 	}
 
 	started := time.Now()

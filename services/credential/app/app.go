@@ -173,8 +173,8 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 		return fmt.Errorf("CREDENTIAL_ALLOWED_HOSTS: %w", err)
 	}
 	st := store.New(d.DB)
-	if err := st.Prepare(ctx, log); err != nil {
-		return fmt.Errorf("prepare mongodb: %w", err)
+	if err := st.EnsureIndexes(ctx, log); err != nil {
+		return fmt.Errorf("credentials indexes: %w", err)
 	}
 	svc := credential.NewService(credential.Options{
 		Store: st, Cipher: kr, Prober: pr, Catalog: providers.Catalog{Path: cfg.ProvidersFile}, Log: log,
@@ -202,12 +202,13 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 	dbHealth := mongox.WatchHealth(ctx, d.DB.Client(), mongox.HealthOptions{Logger: log})
 	defer dbHealth.Stop()
 	ms, err := natsx.NewService(d.NC, natsx.ServiceConfig{
-		Name:        Name,
-		Version:     Version,
-		Description: "AI provider catalogue and encrypted provider API keys",
-		Metrics:     d.Metrics,
-		Available:   dbHealth.Err,
-		Share:       natsx.NewShare(),
+		Name:         Name,
+		Version:      Version,
+		Description:  "AI provider catalogue and encrypted provider API keys",
+		Metrics:      d.Metrics,
+		Available:    dbHealth.Err,
+		Share:        natsx.NewShare(),
+		UserRequired: true,
 	}, log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)
@@ -215,7 +216,7 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 	// Health first: it is the endpoint tools list first.
 	err = natsx.Handle(ms, healthv1.Subject(contracts.ServiceCredential), health.Handler(Name, Version, map[string]health.Check{
 		"mongodb": func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
-	}), natsx.WithDescription(health.Description), natsx.AlwaysServed())
+	}), natsx.WithDescription(health.Description), natsx.AlwaysServed(), natsx.WithoutUser())
 	if err == nil {
 		err = natsapi.Register(ms, svc, d.Metrics)
 	}

@@ -132,12 +132,13 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 	dbHealth := mongox.WatchHealth(ctx, d.DB.Client(), mongox.HealthOptions{Logger: log})
 	defer dbHealth.Stop()
 	svc, err := natsx.NewService(d.NC, natsx.ServiceConfig{
-		Name:        Name,
-		Version:     Version,
-		Description: "datasets from spreadsheets and SQL over them on DuckDB",
-		Metrics:     d.Metrics,
-		Available:   dbHealth.Err,
-		Share:       natsx.NewShare(),
+		Name:         Name,
+		Version:      Version,
+		Description:  "datasets from spreadsheets and SQL over them on DuckDB",
+		Metrics:      d.Metrics,
+		Available:    dbHealth.Err,
+		Share:        natsx.NewShare(),
+		UserRequired: true,
 	}, d.Log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)
@@ -146,7 +147,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		natsx.Handle(svc, healthv1.Subject(contracts.ServiceDataset), health.Handler(Name, Version, map[string]health.Check{
 			"mongodb":        func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
 			"object_storage": d.Store.EnsureBucket,
-		}), natsx.WithDescription(health.Description), natsx.AlwaysServed()),
+		}), natsx.WithDescription(health.Description), natsx.AlwaysServed(), natsx.WithoutUser()),
 		natsapi.Register(svc, core, sessions, natsapi.Options{
 			Metrics:          d.Metrics,
 			QueryConcurrency: 2 * max(dcfg.MaxConcurrentQueries, 4),

@@ -90,12 +90,13 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 	dbHealth := mongox.WatchHealth(ctx, d.DB.Client(), mongox.HealthOptions{Logger: log})
 	defer dbHealth.Stop()
 	svc, err := natsx.NewService(d.NC, natsx.ServiceConfig{
-		Name:        Name,
-		Version:     Version,
-		Description: "uploads, file metadata and the file processing pipeline",
-		Metrics:     d.Metrics,
-		Available:   dbHealth.Err,
-		Share:       natsx.NewShare(),
+		Name:         Name,
+		Version:      Version,
+		Description:  "uploads, file metadata and the file processing pipeline",
+		Metrics:      d.Metrics,
+		Available:    dbHealth.Err,
+		Share:        natsx.NewShare(),
+		UserRequired: true,
 	}, log)
 	if err != nil {
 		return fmt.Errorf("register micro service: %w", err)
@@ -104,7 +105,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 		natsx.Handle(svc, healthv1.Subject(contracts.ServiceFile), health.Handler(Name, Version, map[string]health.Check{
 			"mongodb":        func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
 			"object_storage": d.Store.EnsureBucket,
-		}), natsx.WithDescription(health.Description), natsx.AlwaysServed()),
+		}), natsx.WithDescription(health.Description), natsx.AlwaysServed(), natsx.WithoutUser()),
 		natsapi.Register(svc, core, d.NC.MaxPayload()),
 	)
 	if err != nil {

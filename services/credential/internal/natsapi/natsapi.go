@@ -48,6 +48,9 @@ func Register(s *natsx.Service, svc *credential.Service, metrics prometheus.Regi
 	a := api{svc: svc, metrics: m}
 	db := natsx.WithConcurrency(dbConcurrency)
 	describe := natsx.WithDescription
+	// The encryption, catalogue and admin operations act for no user's
+	// data; the catalogue is public.
+	anyone := natsx.WithoutUser()
 	// A failed registration is reported, the others still tried: the
 	// caller stops the service on any error.
 	return errors.Join(
@@ -58,16 +61,14 @@ func Register(s *natsx.Service, svc *credential.Service, metrics prometheus.Regi
 		natsx.Handle(s, cv1.Subject(cv1.OpDelete), a.delete, db, describe("delete a credential")),
 		natsx.Handle(s, cv1.Subject(cv1.OpTest), a.test, natsx.WithConcurrency(testConcurrency), natsx.OutsideShare(), describe("run the provider's key probe")),
 		natsx.Handle(s, cv1.Subject(cv1.OpListByProvider), a.listByProvider, db, describe("the caller's credentials of one provider")),
-		natsx.Handle(s, cv1.Subject(cv1.OpEncryptionHealth), a.encryptionHealth, db, describe("encryption self test and rotation progress")),
-		natsx.Handle(s, cv1.Subject(cv1.OpGenerateKey), a.generateKey, describe("a random secret key")),
-		natsx.Handle(s, cv1.Subject(cv1.OpProvidersList), a.providersList, db, describe("the AI providers")),
-		natsx.Handle(s, cv1.Subject(cv1.OpProvidersRefresh), a.providersRefresh, describe("reload the providers file (admin)")),
-		natsx.Handle(s, cv1.Subject(cv1.OpRotate), a.rotate, describe("re-encrypt every key to the current secret (admin)")),
+		natsx.Handle(s, cv1.Subject(cv1.OpEncryptionHealth), a.encryptionHealth, db, describe("encryption self test and rotation progress"), anyone),
+		natsx.Handle(s, cv1.Subject(cv1.OpGenerateKey), a.generateKey, describe("a random secret key"), anyone),
+		natsx.Handle(s, cv1.Subject(cv1.OpProvidersList), a.providersList, db, describe("the AI providers"), anyone),
+		natsx.Handle(s, cv1.Subject(cv1.OpProvidersRefresh), a.providersRefresh, describe("reload the providers file (admin)"), anyone),
+		natsx.Handle(s, cv1.Subject(cv1.OpRotate), a.rotate, describe("re-encrypt every key to the current secret (admin)"), anyone),
 		natsx.Handle(s, cv1.Subject(cv1.OpResolve), a.resolve, db, describe("a decrypted key for an internal caller")),
 	)
 }
-
-func owner(ctx context.Context) string { return reqctx.From(ctx).UserID }
 
 func requireAdmin(ctx context.Context) error {
 	if reqctx.From(ctx).Role != contracts.RoleAdmin {
@@ -135,7 +136,7 @@ func deref(s *string) string {
 }
 
 func (a api) create(ctx context.Context, req cv1.CreateRequest) (cv1.Credential, error) {
-	c, err := a.svc.Create(ctx, owner(ctx), credential.NewCredential{
+	c, err := a.svc.Create(ctx, natsx.UserID(ctx), credential.NewCredential{
 		Name: req.Name, ProviderName: req.ProviderName, APIKey: req.APIKey,
 		BaseURL: deref(req.BaseURL), AdditionalHeaders: req.AdditionalHeaders,
 	})
@@ -147,7 +148,7 @@ func (a api) create(ctx context.Context, req cv1.CreateRequest) (cv1.Credential,
 
 func (a api) list(ctx context.Context, req cv1.ListRequest) (cv1.ListReply, error) {
 	page := req.Page.Normalize()
-	cs, total, err := a.svc.List(ctx, owner(ctx), page.Skip, page.Limit)
+	cs, total, err := a.svc.List(ctx, natsx.UserID(ctx), page.Skip, page.Limit)
 	if err != nil {
 		return cv1.ListReply{}, mapError(err)
 	}
@@ -155,7 +156,7 @@ func (a api) list(ctx context.Context, req cv1.ListRequest) (cv1.ListReply, erro
 }
 
 func (a api) get(ctx context.Context, req cv1.GetRequest) (cv1.Credential, error) {
-	c, masked, err := a.svc.Get(ctx, owner(ctx), req.ID)
+	c, masked, err := a.svc.Get(ctx, natsx.UserID(ctx), req.ID)
 	if err != nil {
 		return cv1.Credential{}, mapError(err)
 	}
@@ -165,7 +166,7 @@ func (a api) get(ctx context.Context, req cv1.GetRequest) (cv1.Credential, error
 }
 
 func (a api) update(ctx context.Context, req cv1.UpdateRequest) (cv1.Credential, error) {
-	c, err := a.svc.Update(ctx, owner(ctx), req.ID, credential.Changes{
+	c, err := a.svc.Update(ctx, natsx.UserID(ctx), req.ID, credential.Changes{
 		Name: req.Name, APIKey: req.APIKey, BaseURL: req.BaseURL, IsActive: req.IsActive,
 		AdditionalHeaders: req.AdditionalHeaders,
 	})
@@ -176,14 +177,14 @@ func (a api) update(ctx context.Context, req cv1.UpdateRequest) (cv1.Credential,
 }
 
 func (a api) delete(ctx context.Context, req cv1.DeleteRequest) (cv1.DeleteReply, error) {
-	if err := a.svc.Delete(ctx, owner(ctx), req.ID); err != nil {
+	if err := a.svc.Delete(ctx, natsx.UserID(ctx), req.ID); err != nil {
 		return cv1.DeleteReply{}, mapError(err)
 	}
 	return cv1.DeleteReply{CredentialID: req.ID}, nil
 }
 
 func (a api) listByProvider(ctx context.Context, req cv1.ListByProviderRequest) (cv1.ListByProviderReply, error) {
-	cs, err := a.svc.ListByProvider(ctx, owner(ctx), req.ProviderName)
+	cs, err := a.svc.ListByProvider(ctx, natsx.UserID(ctx), req.ProviderName)
 	if err != nil {
 		return cv1.ListByProviderReply{}, mapError(err)
 	}
@@ -191,7 +192,7 @@ func (a api) listByProvider(ctx context.Context, req cv1.ListByProviderRequest) 
 }
 
 func (a api) test(ctx context.Context, req cv1.TestRequest) (cv1.TestReply, error) {
-	res, err := a.svc.TestKey(ctx, owner(ctx), credential.TestInput{
+	res, err := a.svc.TestKey(ctx, natsx.UserID(ctx), credential.TestInput{
 		CredentialID: req.CredentialID, ProviderName: req.ProviderName, APIKey: req.APIKey, BaseURL: req.BaseURL,
 	})
 	if err != nil {
@@ -207,7 +208,7 @@ func (a api) test(ctx context.Context, req cv1.TestRequest) (cv1.TestReply, erro
 }
 
 func (a api) resolve(ctx context.Context, req cv1.ResolveRequest) (cv1.ResolveReply, error) {
-	r, err := a.svc.Resolve(ctx, owner(ctx), req.CredentialID)
+	r, err := a.svc.Resolve(ctx, natsx.UserID(ctx), req.CredentialID)
 	if err != nil {
 		return cv1.ResolveReply{}, mapError(err)
 	}

@@ -46,7 +46,7 @@ type Store struct {
 
 var _ credential.Store = (*Store)(nil)
 
-// New returns a store over db. Call Prepare once at startup.
+// New returns a store over db. Call EnsureIndexes once at startup.
 func New(db *mongo.Database) *Store {
 	return &Store{
 		providers:   db.Collection(ProvidersCollection),
@@ -55,9 +55,10 @@ func New(db *mongo.Database) *Store {
 	}
 }
 
-// Prepare fills in deleted_marker on documents written before it existed
-// (the Python service's), then ensures the indexes, which depend on it.
-func (s *Store) Prepare(ctx context.Context, log *slog.Logger) error {
+// EnsureIndexes creates the store's indexes, first filling in
+// deleted_marker on documents written before it existed (the Python
+// service's): the unique name index depends on it.
+func (s *Store) EnsureIndexes(ctx context.Context, log *slog.Logger) error {
 	if err := s.backfillDeletedMarker(ctx); err != nil {
 		return err
 	}

@@ -22,10 +22,7 @@ var convertAnswerMargin = natsx.Margin{Divisor: 5, Min: time.Second, Max: 5 * ti
 // within the caller's deadline. A conversion still running then is answered
 // Accepted (202).
 func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertReply, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.ConvertReply{}, err
-	}
+	uid := natsx.UserID(ctx)
 	if req.FileID == "" {
 		return dv1.ConvertReply{}, rpcerr.Field(rpcerr.Validation, "file_id", "file_id is required")
 	}
@@ -61,10 +58,7 @@ func convertOutcome(d datasets.Dataset, existing bool) (reply dv1.ConvertReply, 
 }
 
 func (a api) fileColumns(ctx context.Context, req dv1.FileColumnsRequest) (dv1.FileColumnsReply, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.FileColumnsReply{}, err
-	}
+	uid := natsx.UserID(ctx)
 	fc, err := a.core.FileColumns(ctx, uid, req.ID, req.FileID)
 	if err != nil {
 		return dv1.FileColumnsReply{}, mapError(err)
@@ -81,10 +75,7 @@ func (a api) fileColumns(ctx context.Context, req dv1.FileColumnsRequest) (dv1.F
 }
 
 func (a api) insert(ctx context.Context, req dv1.InsertRequest) (dv1.InsertReply, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.InsertReply{}, err
-	}
+	uid := natsx.UserID(ctx)
 	n, err := a.core.Insert(ctx, uid, req.ID, req.FileID)
 	if err != nil {
 		return dv1.InsertReply{}, mapError(err)
@@ -95,10 +86,7 @@ func (a api) insert(ctx context.Context, req dv1.InsertRequest) (dv1.InsertReply
 // export answers with a presigned GET of the produced file (see
 // datasets.Service.Export): the gateway redirects or streams from it.
 func (a api) export(ctx context.Context, req dv1.ExportRequest) (dv1.ExportReply, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.ExportReply{}, err
-	}
+	uid := natsx.UserID(ctx)
 	e, err := a.core.Export(ctx, uid, req.ID, req.Format)
 	if err != nil {
 		return dv1.ExportReply{}, mapError(err)

@@ -91,20 +91,8 @@ func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Opt
 	)
 }
 
-// owner is the calling user; every operation needs one.
-func owner(ctx context.Context) (string, error) {
-	id := reqctx.From(ctx).UserID
-	if id == "" {
-		return "", rpcerr.New(rpcerr.Unauthorized, "no user on the request")
-	}
-	return id, nil
-}
-
 func (a api) create(ctx context.Context, req dv1.CreateRequest) (dv1.Dataset, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.Dataset{}, err
-	}
+	uid := natsx.UserID(ctx)
 	d, err := a.core.Create(ctx, uid, req.DatasetName, req.Description, toCoreColumns(req.Schema))
 	if err != nil {
 		return dv1.Dataset{}, mapError(err)
@@ -113,10 +101,7 @@ func (a api) create(ctx context.Context, req dv1.CreateRequest) (dv1.Dataset, er
 }
 
 func (a api) list(ctx context.Context, req dv1.ListRequest) (dv1.ListReply, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.ListReply{}, err
-	}
+	uid := natsx.UserID(ctx)
 	p := req.Normalize()
 	ds, total, err := a.core.List(ctx, uid, p.Skip, p.Limit)
 	if err != nil {
@@ -143,10 +128,7 @@ func (a api) list(ctx context.Context, req dv1.ListRequest) (dv1.ListReply, erro
 }
 
 func (a api) get(ctx context.Context, req dv1.GetRequest) (dv1.Dataset, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.Dataset{}, err
-	}
+	uid := natsx.UserID(ctx)
 	d, err := a.core.Get(ctx, uid, req.ID)
 	if err != nil {
 		return dv1.Dataset{}, mapError(err)
@@ -155,10 +137,7 @@ func (a api) get(ctx context.Context, req dv1.GetRequest) (dv1.Dataset, error) {
 }
 
 func (a api) update(ctx context.Context, req dv1.UpdateRequest) (dv1.Dataset, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.Dataset{}, err
-	}
+	uid := natsx.UserID(ctx)
 	d, err := a.core.Update(ctx, uid, req.ID, req.Name, req.Description)
 	if err != nil {
 		return dv1.Dataset{}, mapError(err)
@@ -167,10 +146,7 @@ func (a api) update(ctx context.Context, req dv1.UpdateRequest) (dv1.Dataset, er
 }
 
 func (a api) updateSchema(ctx context.Context, req dv1.UpdateSchemaRequest) (dv1.Dataset, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.Dataset{}, err
-	}
+	uid := natsx.UserID(ctx)
 	d, err := a.core.UpdateSchema(ctx, uid, req.ID, req.Descriptions)
 	if err != nil {
 		return dv1.Dataset{}, mapError(err)
@@ -179,10 +155,7 @@ func (a api) updateSchema(ctx context.Context, req dv1.UpdateSchemaRequest) (dv1
 }
 
 func (a api) delete(ctx context.Context, req dv1.DeleteRequest) (dv1.DeleteReply, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.DeleteReply{}, err
-	}
+	uid := natsx.UserID(ctx)
 	if err := a.core.Delete(ctx, uid, req.ID); err != nil {
 		return dv1.DeleteReply{}, mapError(err)
 	}
@@ -190,10 +163,7 @@ func (a api) delete(ctx context.Context, req dv1.DeleteRequest) (dv1.DeleteReply
 }
 
 func (a api) data(ctx context.Context, req dv1.DataRequest) (dv1.DataReply, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.DataReply{}, err
-	}
+	uid := natsx.UserID(ctx)
 	p := req.Normalize()
 	res, total, err := a.core.Data(ctx, uid, req.ID, p.Skip, p.Limit)
 	if err != nil {
@@ -203,10 +173,7 @@ func (a api) data(ctx context.Context, req dv1.DataRequest) (dv1.DataReply, erro
 }
 
 func (a api) rejects(ctx context.Context, req dv1.RejectsRequest) (dv1.RejectsReply, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.RejectsReply{}, err
-	}
+	uid := natsx.UserID(ctx)
 	p := req.Normalize()
 	rows, total, err := a.core.Rejects(ctx, uid, req.ID, p.Skip, p.Limit)
 	if err != nil {
@@ -229,10 +196,7 @@ func (a api) rejects(ctx context.Context, req dv1.RejectsRequest) (dv1.RejectsRe
 }
 
 func (a api) query(ctx context.Context, req dv1.QueryRequest) (dv1.QueryReply, error) {
-	uid, err := owner(ctx)
-	if err != nil {
-		return dv1.QueryReply{}, err
-	}
+	uid := natsx.UserID(ctx)
 	res, err := a.core.Query(ctx, uid, req.Query, req.Limit)
 	if err != nil {
 		err = mapError(err)
@@ -268,11 +232,8 @@ func (a api) cleanup(ctx context.Context, _ struct{}) (dv1.CleanupReply, error) 
 	return dv1.CleanupReply{ClosedInstances: a.duck.CloseExpired()}, nil
 }
 
-// requireAdmin passes a signed-in caller with the admin role.
+// requireAdmin passes a caller with the admin role.
 func requireAdmin(ctx context.Context) error {
-	if _, err := owner(ctx); err != nil {
-		return err
-	}
 	if reqctx.From(ctx).Role != contracts.RoleAdmin {
 		return rpcerr.New(rpcerr.Forbidden, "admin role required")
 	}

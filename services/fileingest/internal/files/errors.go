@@ -14,8 +14,8 @@ var (
 	ErrNotFound = errors.New("file not found")
 	// ErrDuplicate: a file for this object already exists (store level).
 	ErrDuplicate = errors.New("file already recorded")
-	// ErrNoOwner: the request carries no usable user id.
-	ErrNoOwner = errors.New("no user")
+	// ErrNoUser: the request carries no usable user id.
+	ErrNoUser = errors.New("no user")
 	// ErrInvalid: an input field breaks a rule; see fielderr.Error, whose
 	// Kind is this or one of ErrTooLarge, ErrQuotaExceeded, ErrSizeMismatch.
 	ErrInvalid = errors.New("invalid input")

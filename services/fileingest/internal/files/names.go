@@ -86,7 +86,7 @@ var ownerIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // checkOwner accepts user ids that are safe as one key segment.
 func checkOwner(owner string) error {
 	if !ownerIDPattern.MatchString(owner) {
-		return ErrNoOwner
+		return ErrNoUser
 	}
 	return nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/fielderr"
 	"github.com/nonefinity/backend/pkg/natsx"
-	"github.com/nonefinity/backend/pkg/reqctx"
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
 )
 
@@ -59,10 +58,8 @@ func Register(svc *natsx.Service, core *files.Service, maxPayload int64) error {
 	)
 }
 
-func owner(ctx context.Context) string { return reqctx.From(ctx).UserID }
-
 func (a api) uploadURL(ctx context.Context, req filev1.UploadURLRequest) (filev1.UploadURLReply, error) {
-	g, err := a.core.UploadURL(ctx, owner(ctx), files.UploadRequest{FileName: req.FileName, Size: req.FileSize, Type: req.FileType})
+	g, err := a.core.UploadURL(ctx, natsx.UserID(ctx), files.UploadRequest{FileName: req.FileName, Size: req.FileSize, Type: req.FileType})
 	if err != nil {
 		return filev1.UploadURLReply{}, mapError(err)
 	}
@@ -72,7 +69,7 @@ func (a api) uploadURL(ctx context.Context, req filev1.UploadURLRequest) (filev1
 }
 
 func (a api) commit(ctx context.Context, req filev1.CommitRequest) (filev1.File, error) {
-	f, err := a.core.Commit(ctx, owner(ctx), files.CommitRequest{
+	f, err := a.core.Commit(ctx, natsx.UserID(ctx), files.CommitRequest{
 		ObjectName: req.ObjectName, FileName: req.FileName, Size: req.FileSize, Type: req.FileType,
 	})
 	if err != nil {
@@ -82,7 +79,7 @@ func (a api) commit(ctx context.Context, req filev1.CommitRequest) (filev1.File,
 }
 
 func (a api) multipartStart(ctx context.Context, req filev1.MultipartStartRequest) (filev1.MultipartStartReply, error) {
-	g, err := a.core.StartMultipart(ctx, owner(ctx), req.FileName, req.FileType)
+	g, err := a.core.StartMultipart(ctx, natsx.UserID(ctx), req.FileName, req.FileType)
 	if err != nil {
 		return filev1.MultipartStartReply{}, mapError(err)
 	}
@@ -93,7 +90,7 @@ func (a api) multipartStart(ctx context.Context, req filev1.MultipartStartReques
 }
 
 func (a api) multipartPartURLs(ctx context.Context, req filev1.MultipartPartURLsRequest) (filev1.MultipartPartURLsReply, error) {
-	urls, ttl, err := a.core.PartURLs(ctx, owner(ctx), req.ObjectName, req.UploadID, req.FirstPart, req.Count)
+	urls, ttl, err := a.core.PartURLs(ctx, natsx.UserID(ctx), req.ObjectName, req.UploadID, req.FirstPart, req.Count)
 	if err != nil {
 		return filev1.MultipartPartURLsReply{}, mapError(err)
 	}
@@ -105,7 +102,7 @@ func (a api) multipartComplete(ctx context.Context, req filev1.MultipartComplete
 	for i, p := range req.Parts {
 		parts[i] = files.Part{Number: p.PartNumber, ETag: p.ETag}
 	}
-	size, err := a.core.CompleteMultipart(ctx, owner(ctx), req.ObjectName, req.UploadID, parts)
+	size, err := a.core.CompleteMultipart(ctx, natsx.UserID(ctx), req.ObjectName, req.UploadID, parts)
 	if err != nil {
 		return filev1.MultipartCompleteReply{}, mapError(err)
 	}
@@ -113,7 +110,7 @@ func (a api) multipartComplete(ctx context.Context, req filev1.MultipartComplete
 }
 
 func (a api) abortUpload(ctx context.Context, req filev1.AbortUploadRequest) (filev1.AbortUploadReply, error) {
-	if err := a.core.AbortUpload(ctx, owner(ctx), req.ObjectName, req.UploadID); err != nil {
+	if err := a.core.AbortUpload(ctx, natsx.UserID(ctx), req.ObjectName, req.UploadID); err != nil {
 		return filev1.AbortUploadReply{}, mapError(err)
 	}
 	return filev1.AbortUploadReply{ObjectName: req.ObjectName}, nil
@@ -124,7 +121,7 @@ func (a api) list(ctx context.Context, req filev1.ListRequest) (filev1.ListReply
 }
 
 func (a api) get(ctx context.Context, req filev1.GetRequest) (filev1.File, error) {
-	f, err := a.core.Get(ctx, owner(ctx), req.ID)
+	f, err := a.core.Get(ctx, natsx.UserID(ctx), req.ID)
 	if err != nil {
 		return filev1.File{}, mapError(err)
 	}
@@ -132,7 +129,7 @@ func (a api) get(ctx context.Context, req filev1.GetRequest) (filev1.File, error
 }
 
 func (a api) search(ctx context.Context, req filev1.SearchRequest) (filev1.ListReply, error) {
-	fs, err := a.core.Search(ctx, owner(ctx), files.SearchQuery{Name: req.Q, TypePrefix: req.FileType, Limit: req.Limit})
+	fs, err := a.core.Search(ctx, natsx.UserID(ctx), files.SearchQuery{Name: req.Q, TypePrefix: req.FileType, Limit: req.Limit})
 	if err != nil {
 		return filev1.ListReply{}, mapError(err)
 	}
@@ -146,7 +143,7 @@ func (a api) search(ctx context.Context, req filev1.SearchRequest) (filev1.ListR
 }
 
 func (a api) rename(ctx context.Context, req filev1.RenameRequest) (filev1.File, error) {
-	f, err := a.core.Rename(ctx, owner(ctx), req.ID, req.NewName)
+	f, err := a.core.Rename(ctx, natsx.UserID(ctx), req.ID, req.NewName)
 	if err != nil {
 		return filev1.File{}, mapError(err)
 	}
@@ -154,7 +151,7 @@ func (a api) rename(ctx context.Context, req filev1.RenameRequest) (filev1.File,
 }
 
 func (a api) delete(ctx context.Context, req filev1.DeleteRequest) (filev1.DeleteReply, error) {
-	f, err := a.core.Delete(ctx, owner(ctx), req.ID)
+	f, err := a.core.Delete(ctx, natsx.UserID(ctx), req.ID)
 	if err != nil {
 		return filev1.DeleteReply{}, mapError(err)
 	}
@@ -162,7 +159,7 @@ func (a api) delete(ctx context.Context, req filev1.DeleteRequest) (filev1.Delet
 }
 
 func (a api) batchDelete(ctx context.Context, req filev1.BatchDeleteRequest) (filev1.BatchDeleteReply, error) {
-	res, err := a.core.BatchDelete(ctx, owner(ctx), req.FileIDs)
+	res, err := a.core.BatchDelete(ctx, natsx.UserID(ctx), req.FileIDs)
 	if err != nil {
 		return filev1.BatchDeleteReply{}, mapError(err)
 	}
@@ -174,7 +171,7 @@ func (a api) batchDelete(ctx context.Context, req filev1.BatchDeleteRequest) (fi
 }
 
 func (a api) stats(ctx context.Context, _ noParams) (filev1.StatsReply, error) {
-	st, err := a.core.Stats(ctx, owner(ctx))
+	st, err := a.core.Stats(ctx, natsx.UserID(ctx))
 	if err != nil {
 		return filev1.StatsReply{}, mapError(err)
 	}
@@ -184,7 +181,7 @@ func (a api) stats(ctx context.Context, _ noParams) (filev1.StatsReply, error) {
 }
 
 func (a api) types(ctx context.Context, _ noParams) (filev1.TypesReply, error) {
-	ts, err := a.core.Types(ctx, owner(ctx))
+	ts, err := a.core.Types(ctx, natsx.UserID(ctx))
 	if err != nil {
 		return filev1.TypesReply{}, mapError(err)
 	}
@@ -192,7 +189,7 @@ func (a api) types(ctx context.Context, _ noParams) (filev1.TypesReply, error) {
 }
 
 func (a api) downloadURL(ctx context.Context, req filev1.DownloadURLRequest) (filev1.DownloadURLReply, error) {
-	acc, err := a.core.DownloadURL(ctx, owner(ctx), req.ID)
+	acc, err := a.core.DownloadURL(ctx, natsx.UserID(ctx), req.ID)
 	if err != nil {
 		return filev1.DownloadURLReply{}, mapError(err)
 	}
@@ -204,7 +201,7 @@ func (a api) allowConvert(ctx context.Context, req filev1.ListRequest) (filev1.L
 }
 
 func (a api) open(ctx context.Context, req filev1.OpenRequest) (filev1.OpenReply, error) {
-	acc, err := a.core.Open(ctx, owner(ctx), req.FileID)
+	acc, err := a.core.Open(ctx, natsx.UserID(ctx), req.FileID)
 	if err != nil {
 		return filev1.OpenReply{}, mapError(err)
 	}
@@ -218,7 +215,7 @@ func (a api) open(ctx context.Context, req filev1.OpenRequest) (filev1.OpenReply
 func mapError(err error) error {
 	var fe *fielderr.Error
 	switch {
-	case errors.Is(err, files.ErrNoOwner):
+	case errors.Is(err, files.ErrNoUser):
 		return rpcerr.New(rpcerr.Unauthorized, "the request names no user")
 	case errors.Is(err, files.ErrNotFound):
 		return rpcerr.NotFoundf("file not found")

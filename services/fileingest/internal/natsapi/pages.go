@@ -11,6 +11,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
 )
 
@@ -31,7 +32,7 @@ func (a api) listPage(ctx context.Context, req filev1.ListRequest, read func(con
 	if err != nil {
 		return filev1.ListReply{}, err
 	}
-	fs, err := read(ctx, owner(ctx), files.Page{After: after, Limit: pageFiles + 1})
+	fs, err := read(ctx, natsx.UserID(ctx), files.Page{After: after, Limit: pageFiles + 1})
 	if err != nil {
 		return filev1.ListReply{}, mapError(err)
 	}
