@@ -80,52 +80,52 @@ func (c Config) Validate() error {
 const maxPresignTTL = 7 * 24 * time.Hour
 
 // Validate checks the FILE_* variables.
-func (c Settings) Validate() error {
+func (s Settings) Validate() error {
 	var errs []error
 	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
-	if c.MaxFileSize < 1 {
+	if s.MaxFileSize < 1 {
 		bad("FILE_MAX_SIZE", "must be at least 1")
 	}
-	if c.UserQuotaBytes < 1 {
+	if s.UserQuotaBytes < 1 {
 		bad("FILE_USER_QUOTA_BYTES", "must be at least 1")
 	}
 	for name, ttl := range map[string]config.Duration{
-		"FILE_UPLOAD_URL_TTL": c.UploadURLTTL, "FILE_DOWNLOAD_URL_TTL": c.DownloadURLTTL, "FILE_OPEN_URL_TTL": c.OpenURLTTL,
+		"FILE_UPLOAD_URL_TTL": s.UploadURLTTL, "FILE_DOWNLOAD_URL_TTL": s.DownloadURLTTL, "FILE_OPEN_URL_TTL": s.OpenURLTTL,
 	} {
 		if ttl.Duration() < time.Second || ttl.Duration() > maxPresignTTL {
 			bad(name, "must be between 1s and 7 days")
 		}
 	}
-	if c.ProcessMaxDeliver < 1 {
+	if s.ProcessMaxDeliver < 1 {
 		bad("FILE_PROCESS_MAX_DELIVER", "must be at least 1")
 	}
-	if c.ProcessConcurrency < 1 {
+	if s.ProcessConcurrency < 1 {
 		bad("FILE_PROCESS_CONCURRENCY", "must be at least 1")
 	}
-	if c.ProcessPerUser < 1 {
+	if s.ProcessPerUser < 1 {
 		bad("FILE_PROCESS_CONCURRENCY_PER_USER", "must be at least 1")
 	}
-	if c.ProcessTimeout <= 0 {
+	if s.ProcessTimeout <= 0 {
 		bad("FILE_PROCESS_TIMEOUT", "must be greater than zero")
 	}
-	if c.ProcessAckWait.Duration() < time.Second {
+	if s.ProcessAckWait.Duration() < time.Second {
 		bad("FILE_PROCESS_ACK_WAIT", "must be at least 1s")
 	}
-	if c.SpreadsheetMaxBytes < 1 {
+	if s.SpreadsheetMaxBytes < 1 {
 		bad("FILE_SPREADSHEET_MAX_BYTES", "must be at least 1")
 	}
-	if c.XLSXMaxUncompressed < 1 {
+	if s.XLSXMaxUncompressed < 1 {
 		bad("FILE_XLSX_MAX_UNCOMPRESSED", "must be at least 1")
 	}
-	if c.XLSXMaxCells < 1 {
+	if s.XLSXMaxCells < 1 {
 		bad("FILE_XLSX_MAX_CELLS", "must be at least 1")
 	}
 	// Every sweep lists all unfinished uploads in the bucket.
-	if c.MultipartSweepInterval.Duration() < time.Minute {
+	if s.MultipartSweepInterval.Duration() < time.Minute {
 		bad("FILE_MULTIPART_SWEEP_INTERVAL", "must be at least 1m")
 	}
 	// An upload whose part URLs may still be in use is not abandoned.
-	if c.MultipartMaxAge < c.UploadURLTTL || c.MultipartMaxAge <= 0 {
+	if s.MultipartMaxAge < s.UploadURLTTL || s.MultipartMaxAge <= 0 {
 		bad("FILE_MULTIPART_MAX_AGE", "must be at least FILE_UPLOAD_URL_TTL")
 	}
 	return errors.Join(errs...)
