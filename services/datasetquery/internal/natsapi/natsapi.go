@@ -42,7 +42,7 @@ type Options struct {
 	// NC is the connection whose maximum payload bounds a page.
 	NC *nats.Conn
 	// ConvertWait is how long convert waits for its job before it answers
-	// Accepted (202); default 60s.
+	// Accepted (202): DATASET_CONVERT_WAIT.
 	ConvertWait time.Duration
 	// Metrics, when set, receives the query metrics
 	// (nonefinity_queries_total).
@@ -51,9 +51,6 @@ type Options struct {
 
 // Register adds the dataset and DuckDB endpoints to svc.
 func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Options) error {
-	if o.ConvertWait <= 0 {
-		o.ConvertWait = 60 * time.Second
-	}
 	queryConcurrency := max(o.QueryConcurrency, 1)
 	maxPayload := int64(1 << 20) // the server's default
 	if o.NC != nil {
