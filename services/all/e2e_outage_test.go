@@ -3,6 +3,7 @@ package all_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -54,16 +55,16 @@ func timedDo(t *testing.T, u apiUser, method, path string, body io.Reader, conte
 // each try, for at most a minute, and returns how long that answer took.
 func waitStatus(t *testing.T, u apiUser, path string, want int, within time.Duration) time.Duration {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); ; {
-		if status, took := timedGet(t, u, path, within); status == want {
-			return took
+	var took time.Duration
+	// Nothing announces a reconnect or a ping to the test.
+	testkit.Eventually(t, time.Minute, func() error {
+		var status int
+		if status, took = timedGet(t, u, path, within); status == want {
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s never answered %d within %s", path, want, within)
-		}
-		// Nothing announces a reconnect or a ping to the test; poll.
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("GET %s never answered %d within %s", path, want, within)
+	})
+	return took
 }
 
 // assertFast503s sends GET path n times and fails unless each is a 503

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -228,19 +229,15 @@ func loadConfig[T any](tb testing.TB, environ map[string]string) T {
 // services start in goroutines and register their endpoints when ready.
 func waitHealthy[T any](tb testing.TB, name string, health func(context.Context) (T, error)) {
 	tb.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	// Registration has no event to wait on.
+	testkit.Eventually(tb, 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := health(ctx)
-		cancel()
-		if err == nil {
-			return
+		defer cancel()
+		if _, err := health(ctx); err != nil {
+			return fmt.Errorf("%s not answering: %w", name, err)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s not answering: %v", name, err)
-		}
-		// Registration has no event to wait on; poll gently.
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // apiUser is one signed-in caller of the stack's API.

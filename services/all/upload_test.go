@@ -168,23 +168,20 @@ func heapInuse() uint64 {
 // waitReady polls the file until processing finished.
 func (s *uploadStack) waitReady(tb testing.TB, id string) filev1.File {
 	tb.Helper()
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
+	var f filev1.File
+	testkit.Eventually(tb, 5*time.Minute, func() error {
 		r := s.do(tb, http.MethodGet, "/file/"+id, nil, "")
-		var f filev1.File
 		if r.status == http.StatusOK {
 			if err := json.Unmarshal(decodeEnvelope(tb, r).Data, &f); err != nil {
 				tb.Fatal(err)
 			}
 			if f.Status == filev1.StatusReady || f.Status == filev1.StatusFailed {
-				return f
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("file %s not processed: %d %s", id, r.status, r.body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("file %s not processed: %d %s", id, r.status, r.body)
+	})
+	return f
 }
 
 // uploadTestBytes is the size of the streamed upload in the test; the

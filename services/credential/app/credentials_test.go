@@ -13,13 +13,14 @@ import (
 	"github.com/nonefinity/backend/contracts/paging"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/reqctx"
+	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/credential/internal/store"
 )
 
 func TestServiceDownIsUnavailable(t *testing.T) {
 	e := newEnv(t)
 	_, err := e.cl.List(as(userA), credentialv1.ListRequest{})
-	wantCode(t, err, rpcerr.Unavailable)
+	testkit.WantCode(t, err, rpcerr.Unavailable)
 }
 
 func TestProvidersList(t *testing.T) {
@@ -106,12 +107,12 @@ func TestCredentialLifecycle(t *testing.T) {
 			{"duplicate name", credentialv1.CreateRequest{Name: "work key", ProviderName: "anthropic", APIKey: "k"}, rpcerr.Conflict, "name"},
 		} {
 			_, err := e.cl.Create(ctxA, tc.req)
-			if re := wantCode(t, err, tc.code); re.Field != tc.field {
+			if re := testkit.WantCode(t, err, tc.code); re.Field != tc.field {
 				t.Errorf("%s: field %q, want %q", tc.name, re.Field, tc.field)
 			}
 		}
 		_, err := e.cl.Create(context.Background(), credentialv1.CreateRequest{Name: "x", ProviderName: "openai", APIKey: "k"})
-		wantCode(t, err, rpcerr.Unauthorized)
+		testkit.WantCode(t, err, rpcerr.Unauthorized)
 		// Names are unique per user: B may use A's name.
 		if _, err := e.cl.Create(ctxB, credentialv1.CreateRequest{Name: "work key", ProviderName: "openai", APIKey: "sk-b-key-000000000"}); err != nil {
 			t.Fatalf("B with A's name: %v", err)
@@ -127,22 +128,22 @@ func TestCredentialLifecycle(t *testing.T) {
 			t.Fatalf("get = %+v", got)
 		}
 		_, err = e.cl.Get(ctxA, credentialv1.GetRequest{ID: "not-an-id"})
-		wantCode(t, err, rpcerr.NotFound)
+		testkit.WantCode(t, err, rpcerr.NotFound)
 		_, err = e.cl.Get(ctxA, credentialv1.GetRequest{ID: bson.NewObjectID().Hex()})
-		wantCode(t, err, rpcerr.NotFound)
+		testkit.WantCode(t, err, rpcerr.NotFound)
 	})
 
 	t.Run("other user's id is not found", func(t *testing.T) {
 		_, err := e.cl.Get(ctxB, credentialv1.GetRequest{ID: created.ID})
-		wantCode(t, err, rpcerr.NotFound)
+		testkit.WantCode(t, err, rpcerr.NotFound)
 		_, err = e.cl.Update(ctxB, credentialv1.UpdateRequest{ID: created.ID, Name: ptr("stolen")})
-		wantCode(t, err, rpcerr.NotFound)
+		testkit.WantCode(t, err, rpcerr.NotFound)
 		_, err = e.cl.Delete(ctxB, credentialv1.DeleteRequest{ID: created.ID})
-		wantCode(t, err, rpcerr.NotFound)
+		testkit.WantCode(t, err, rpcerr.NotFound)
 		_, err = e.cl.Test(ctxB, credentialv1.TestRequest{CredentialID: created.ID})
-		wantCode(t, err, rpcerr.NotFound)
+		testkit.WantCode(t, err, rpcerr.NotFound)
 		_, err = e.cl.Resolve(ctxB, credentialv1.ResolveRequest{CredentialID: created.ID})
-		wantCode(t, err, rpcerr.NotFound)
+		testkit.WantCode(t, err, rpcerr.NotFound)
 		// …and A's credential is untouched.
 		got, err := e.cl.Get(ctxA, credentialv1.GetRequest{ID: created.ID})
 		if err != nil || got.Name != "work key" {
@@ -152,17 +153,17 @@ func TestCredentialLifecycle(t *testing.T) {
 
 	t.Run("update", func(t *testing.T) {
 		_, err := e.cl.Update(ctxA, credentialv1.UpdateRequest{ID: created.ID})
-		wantCode(t, err, rpcerr.BadRequest)
+		testkit.WantCode(t, err, rpcerr.BadRequest)
 		other, err := e.cl.Create(ctxA, credentialv1.CreateRequest{Name: "other", ProviderName: "anthropic", APIKey: "sk-ant-000000000000"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = e.cl.Update(ctxA, credentialv1.UpdateRequest{ID: other.ID, Name: ptr("work key")})
-		if re := wantCode(t, err, rpcerr.Conflict); re.Field != "name" {
+		if re := testkit.WantCode(t, err, rpcerr.Conflict); re.Field != "name" {
 			t.Errorf("conflict field = %q", re.Field)
 		}
 		_, err = e.cl.Update(ctxA, credentialv1.UpdateRequest{ID: other.ID, AdditionalHeaders: &map[string]string{"X-API-Key": "x"}})
-		wantCode(t, err, rpcerr.Validation)
+		testkit.WantCode(t, err, rpcerr.Validation)
 		upd, err := e.cl.Update(ctxA, credentialv1.UpdateRequest{ID: other.ID, Name: ptr(" renamed "), IsActive: ptr(false),
 			BaseURL: ptr("https://proxy.example.com/v1/"), APIKey: ptr("sk-ant-new-key-1234567")})
 		if err != nil {
@@ -177,7 +178,7 @@ func TestCredentialLifecycle(t *testing.T) {
 		}
 		// An inactive credential is not handed out.
 		_, err = e.cl.Resolve(ctxA, credentialv1.ResolveRequest{CredentialID: other.ID})
-		wantCode(t, err, rpcerr.Conflict)
+		testkit.WantCode(t, err, rpcerr.Conflict)
 		// "" clears the base URL back to the provider's.
 		upd, err = e.cl.Update(ctxA, credentialv1.UpdateRequest{ID: other.ID, BaseURL: ptr(""), IsActive: ptr(true)})
 		if err != nil || upd.BaseURL != "" {
@@ -214,11 +215,11 @@ func TestCredentialLifecycle(t *testing.T) {
 			t.Fatalf("delete = %+v, %v", del, err)
 		}
 		_, err = e.cl.Get(ctxA, credentialv1.GetRequest{ID: created.ID})
-		wantCode(t, err, rpcerr.NotFound)
+		testkit.WantCode(t, err, rpcerr.NotFound)
 		_, err = e.cl.Delete(ctxA, credentialv1.DeleteRequest{ID: created.ID})
-		wantCode(t, err, rpcerr.NotFound)
+		testkit.WantCode(t, err, rpcerr.NotFound)
 		_, err = e.cl.Resolve(ctxA, credentialv1.ResolveRequest{CredentialID: created.ID})
-		wantCode(t, err, rpcerr.NotFound)
+		testkit.WantCode(t, err, rpcerr.NotFound)
 		// The deleted document keeps no key.
 		oid, _ := bson.ObjectIDFromHex(created.ID)
 		var doc bson.M
@@ -313,7 +314,7 @@ func TestListPagingAndByProvider(t *testing.T) {
 		t.Fatalf("B's list = %+v", bList)
 	}
 	_, err = e.cl.List(context.Background(), credentialv1.ListRequest{})
-	wantCode(t, err, rpcerr.Unauthorized)
+	testkit.WantCode(t, err, rpcerr.Unauthorized)
 }
 
 func TestKeyTest(t *testing.T) {
@@ -356,11 +357,11 @@ func TestKeyTest(t *testing.T) {
 	// query or fragment and leave the caller the path the key is sent to.
 	for _, base := range []string{provider.URL + "/admin?", provider.URL + "/admin/#", provider.URL + "/admin?x=1"} {
 		_, err := e.cl.Test(ctxA, credentialv1.TestRequest{ProviderName: "openai", APIKey: goodKey, BaseURL: base})
-		if re := wantCode(t, err, rpcerr.Validation); re.Field != "base_url" || !strings.Contains(re.Message, "query or fragment") {
+		if re := testkit.WantCode(t, err, rpcerr.Validation); re.Field != "base_url" || !strings.Contains(re.Message, "query or fragment") {
 			t.Errorf("base url %q: %+v", base, re)
 		}
 		_, err = e.cl.Create(ctxA, credentialv1.CreateRequest{Name: "q", ProviderName: "openai", APIKey: goodKey, BaseURL: ptr(base)})
-		if re := wantCode(t, err, rpcerr.Validation); re.Field != "base_url" {
+		if re := testkit.WantCode(t, err, rpcerr.Validation); re.Field != "base_url" {
 			t.Errorf("create with base url %q: %+v", base, re)
 		}
 	}
@@ -370,26 +371,26 @@ func TestKeyTest(t *testing.T) {
 		t.Fatalf("metadata address test = %+v, %v", ssrf, err)
 	}
 	_, err = e.cl.Test(ctxA, credentialv1.TestRequest{})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	_, err = e.cl.Test(ctxA, credentialv1.TestRequest{ProviderName: "openai"})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	_, err = e.cl.Test(ctxA, credentialv1.TestRequest{CredentialID: bson.NewObjectID().Hex()})
-	wantCode(t, err, rpcerr.NotFound)
+	testkit.WantCode(t, err, rpcerr.NotFound)
 }
 
 func TestAdminOperations(t *testing.T) {
 	e := newEnv(t)
 	e.start(t, e.config(t, "secret-one"), hooks{})
 	_, err := e.cl.ProvidersRefresh(as(userA))
-	wantCode(t, err, rpcerr.Forbidden)
+	testkit.WantCode(t, err, rpcerr.Forbidden)
 	_, err = e.cl.Rotate(as(userA), credentialv1.RotateRequest{})
-	wantCode(t, err, rpcerr.Forbidden)
+	testkit.WantCode(t, err, rpcerr.Forbidden)
 	reply, err := e.cl.ProvidersRefresh(asAdmin())
 	if err != nil || reply.ProcessedCount != 10 {
 		t.Fatalf("refresh = %+v, %v", reply, err)
 	}
 	_, err = e.cl.Rotate(asAdmin(), credentialv1.RotateRequest{BatchSize: -1})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 }
 
 func TestEncryptionHealthAndGenerateKey(t *testing.T) {
@@ -429,7 +430,7 @@ func TestEncryptionHealthAndGenerateKey(t *testing.T) {
 	}
 	for _, n := range []int{8, 129} {
 		_, err := e.cl.GenerateKey(as(userA), credentialv1.GenerateKeyRequest{Length: n})
-		if re := wantCode(t, err, rpcerr.Validation); re.Field != "length" {
+		if re := testkit.WantCode(t, err, rpcerr.Validation); re.Field != "length" {
 			t.Errorf("length %d: field %q", n, re.Field)
 		}
 	}
@@ -455,7 +456,7 @@ func TestCiphertextCopiedToAnotherUserFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := e.cl.Resolve(as(userB), credentialv1.ResolveRequest{CredentialID: b.ID})
-	re := wantCode(t, err, rpcerr.Internal)
+	re := testkit.WantCode(t, err, rpcerr.Internal)
 	if re.ErrorID == "" || strings.Contains(re.Message, "decrypt") {
 		t.Fatalf("internal error = %+v", re)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/client"
 	"github.com/nonefinity/backend/contracts/credentialv1"
-	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/logx"
 	"github.com/nonefinity/backend/pkg/natsx"
@@ -134,19 +133,6 @@ func as(user string) context.Context {
 
 func asAdmin() context.Context {
 	return reqctx.With(context.Background(), reqctx.Meta{UserID: adminID, Role: contracts.RoleAdmin})
-}
-
-// wantCode fails unless err carries the rpcerr code.
-func wantCode(t *testing.T, err error, code rpcerr.Code) *rpcerr.Error {
-	t.Helper()
-	re, ok := rpcerr.As(err)
-	if !ok {
-		t.Fatalf("error %v is not an rpcerr (want %s)", err, code)
-	}
-	if re.Code != code {
-		t.Fatalf("error code %s (%s), want %s", re.Code, re.Message, code)
-	}
-	return re
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -431,7 +431,7 @@ func TestProvidersFile(t *testing.T) {
 	}
 	write(strings.Replace(good, "    name: Other\n", "    name: Other\n   oops: [\n", 1))
 	_, err := e.cl.ProvidersRefresh(asAdmin())
-	if re := wantCode(t, err, rpcerr.Validation); !strings.Contains(re.Message, "line 10") {
+	if re := testkit.WantCode(t, err, rpcerr.Validation); !strings.Contains(re.Message, "line 10") {
 		t.Fatalf("refresh of a broken file: %+v", re)
 	}
 	after, _ := e.cl.ProvidersList(context.Background(), credentialv1.ProvidersListRequest{})

@@ -186,14 +186,6 @@ func as(user string, role ...string) context.Context {
 	return reqctx.With(context.Background(), m)
 }
 
-func wantCode(t *testing.T, err error, code rpcerr.Code) {
-	t.Helper()
-	re, ok := rpcerr.As(err)
-	if !ok || re.Code != code {
-		t.Fatalf("error %v, want %s", err, code)
-	}
-}
-
 func TestDatasetsLifecycle(t *testing.T) {
 	e := start(t)
 	schema := []dv1.Column{{ColumnName: "id", ColumnType: "bigint", Desc: "key"}, {ColumnName: "label", ColumnType: "string"}, {ColumnName: "at", ColumnType: "timestamp"}}
@@ -227,25 +219,25 @@ func TestDatasetsLifecycle(t *testing.T) {
 
 	// 4xx: bad names and types, duplicates, other user's id, unknown id.
 	_, err = e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "select", Schema: schema})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	_, err = e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "1abc", Schema: schema})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	_, err = e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "ok", Schema: []dv1.Column{{ColumnName: "x", ColumnType: "VARCHAR(10)"}}})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	_, err = e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "sales", Schema: schema})
-	wantCode(t, err, rpcerr.Conflict)
+	testkit.WantCode(t, err, rpcerr.Conflict)
 	_, err = e.ds.Get(as(bob), dv1.GetRequest{ID: d.ID})
-	wantCode(t, err, rpcerr.NotFound)
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	_, err = e.ds.Get(as(alice), dv1.GetRequest{ID: "nope"})
-	wantCode(t, err, rpcerr.NotFound)
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	_, err = e.ds.Query(as(bob), dv1.QueryRequest{Query: "SELECT * FROM sales"})
-	wantCode(t, err, rpcerr.BadRequest)
+	testkit.WantCode(t, err, rpcerr.BadRequest)
 	_, err = e.ds.Query(as(alice), dv1.QueryRequest{Query: "COPY sales TO '/tmp/leak.csv'"})
-	wantCode(t, err, rpcerr.BadRequest)
+	testkit.WantCode(t, err, rpcerr.BadRequest)
 	_, err = e.ds.Query(as(alice), dv1.QueryRequest{Query: "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"})
-	wantCode(t, err, rpcerr.Timeout)
+	testkit.WantCode(t, err, rpcerr.Timeout)
 	_, err = e.ds.Query(context.Background(), dv1.QueryRequest{Query: "SELECT 1"})
-	wantCode(t, err, rpcerr.Unauthorized)
+	testkit.WantCode(t, err, rpcerr.Unauthorized)
 
 	// Rename: the rules apply, the new name is the table name, the old one is gone.
 	other, err := e.ds.Create(as(alice), dv1.CreateRequest{DatasetName: "other", Schema: schema})
@@ -253,9 +245,9 @@ func TestDatasetsLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.ds.Update(as(alice), dv1.UpdateRequest{ID: other.ID, Name: ptr("sales")})
-	wantCode(t, err, rpcerr.Conflict)
+	testkit.WantCode(t, err, rpcerr.Conflict)
 	_, err = e.ds.Update(as(alice), dv1.UpdateRequest{ID: other.ID, Name: ptr("from")})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	renamed, err := e.ds.Update(as(alice), dv1.UpdateRequest{ID: d.ID, Name: ptr("sales_2024"), Description: ptr("new")})
 	if err != nil || renamed.Name != "sales_2024" || renamed.Description != "new" {
 		t.Fatalf("rename %v %+v", err, renamed)
@@ -264,7 +256,7 @@ func TestDatasetsLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.ds.Query(as(alice), dv1.QueryRequest{Query: "SELECT * FROM sales"})
-	wantCode(t, err, rpcerr.BadRequest)
+	testkit.WantCode(t, err, rpcerr.BadRequest)
 
 	// Schema descriptions.
 	up, err := e.ds.UpdateSchema(as(alice), dv1.UpdateSchemaRequest{ID: d.ID, Descriptions: map[string]string{"LABEL": "a label"}})
@@ -272,29 +264,29 @@ func TestDatasetsLifecycle(t *testing.T) {
 		t.Fatalf("update schema %v %+v", err, up.DataSchema)
 	}
 	_, err = e.ds.UpdateSchema(as(alice), dv1.UpdateSchemaRequest{ID: d.ID, Descriptions: map[string]string{"nope": "x"}})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 
 	// Sessions: instance-wide stats and cleanup for admins only.
 	_, err = e.ds.DuckDBStats(as(alice))
-	wantCode(t, err, rpcerr.Forbidden)
+	testkit.WantCode(t, err, rpcerr.Forbidden)
 	st, err := e.ds.DuckDBStats(as(alice, contracts.RoleAdmin))
 	if err != nil || st.TotalInstances < 1 || st.InstanceTTL != 600 {
 		t.Fatalf("stats %v %+v", err, st)
 	}
 	_, err = e.ds.DuckDBCleanup(as(alice))
-	wantCode(t, err, rpcerr.Forbidden)
+	testkit.WantCode(t, err, rpcerr.Forbidden)
 	if _, err := e.ds.DuckDBCleanup(as(alice, contracts.RoleAdmin)); err != nil {
 		t.Fatal(err)
 	}
 
 	// Delete: document and objects go; another user cannot delete.
 	_, err = e.ds.Delete(as(bob), dv1.DeleteRequest{ID: d.ID})
-	wantCode(t, err, rpcerr.NotFound)
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	if r, err := e.ds.Delete(as(alice), dv1.DeleteRequest{ID: d.ID}); err != nil || !r.Deleted {
 		t.Fatalf("delete %v %+v", err, r)
 	}
 	_, err = e.ds.Get(as(alice), dv1.GetRequest{ID: d.ID})
-	wantCode(t, err, rpcerr.NotFound)
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	for obj, err := range e.store.List(context.Background(), "users/"+alice+"/datasets/"+d.ID+"/") {
 		t.Fatalf("object left: %+v %v", obj, err)
 	}
@@ -308,7 +300,7 @@ func TestDatasetsLifecycle(t *testing.T) {
 	for {
 		_, err := e.ds.Get(as(alice), dv1.GetRequest{ID: other.ID})
 		if err != nil {
-			wantCode(t, err, rpcerr.NotFound)
+			testkit.WantCode(t, err, rpcerr.NotFound)
 			break
 		}
 		if time.Now().After(deadline) {

@@ -23,6 +23,7 @@ import (
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/reqctx"
+	"github.com/nonefinity/backend/pkg/testkit"
 )
 
 // fileService is a small fileingest peer on the test's NATS: it answers
@@ -244,9 +245,9 @@ func TestConvertCSV(t *testing.T) {
 		t.Fatalf("padded rows %+v", row)
 	}
 	_, err = e.ds.Rejects(as(bob), dv1.RejectsRequest{ID: d.ID})
-	wantCode(t, err, rpcerr.NotFound)
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "bad_strict", ConvertOptions: dv1.ConvertOptions{IgnoreErrors: ptr(false)}})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	if !strings.Contains(err.Error(), "line 4") {
 		t.Fatalf("strict failure %v", err)
 	}
@@ -301,10 +302,10 @@ func TestConvertCSV(t *testing.T) {
 	// name, bad name, bad option.
 	bobs := fs.add(t, bob, "bobs", "text/csv", []byte(sales), csvPreview(",", "id"))
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: bobs, DatasetName: "stolen"})
-	wantCode(t, err, rpcerr.NotFound)
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	png := fs.add(t, alice, "pic", "image/png", []byte("\x89PNG\r\n\x1a\n"), nil)
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: png, DatasetName: "pic"})
-	wantCode(t, err, rpcerr.UnsupportedMediaType)
+	testkit.WantCode(t, err, rpcerr.UnsupportedMediaType)
 	pending := fs.add(t, alice, "pending", "text/csv", []byte(sales), nil)
 	fs.mu.Lock()
 	f := fs.files[pending]
@@ -312,13 +313,13 @@ func TestConvertCSV(t *testing.T) {
 	fs.files[pending] = f
 	fs.mu.Unlock()
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: pending, DatasetName: "pending"})
-	wantCode(t, err, rpcerr.UnsupportedMediaType)
+	testkit.WantCode(t, err, rpcerr.UnsupportedMediaType)
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "sales"})
-	wantCode(t, err, rpcerr.Conflict)
+	testkit.WantCode(t, err, rpcerr.Conflict)
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "select"})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "enc", ConvertOptions: dv1.ConvertOptions{Encoding: "ebcdic"}})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	// Nothing was stored for the refused conversions.
 	if _, err := e.ds.Query(as(alice), dv1.QueryRequest{Query: "SELECT * FROM stolen"}); err == nil {
 		t.Fatal("a refused conversion left a dataset")
@@ -357,13 +358,13 @@ func TestInsertFileColumnsExport(t *testing.T) {
 	// row of either file becomes visible.
 	missing := fs.add(t, alice, "missing", "text/csv", []byte("id,category\n6,x\n"), csvPreview(",", "id", "category"))
 	_, err = e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: missing})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	if re, _ := rpcerr.As(err); re.Field != "amount" {
 		t.Fatalf("missing column error names %q: %v", re.Field, err)
 	}
 	uncast := fs.add(t, alice, "uncast", "text/csv", []byte("id,category,amount\n6,x,1.5\n7,y,lots\n"), csvPreview(",", "id", "category", "amount"))
 	_, err = e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: uncast})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	if re, _ := rpcerr.As(err); re.Field != "amount" {
 		t.Fatalf("uncastable column error names %q: %v", re.Field, err)
 	}
@@ -371,7 +372,7 @@ func TestInsertFileColumnsExport(t *testing.T) {
 		t.Fatalf("a failed insert became visible: %+v", row)
 	}
 	_, err = e.ds.Insert(as(bob), dv1.InsertRequest{ID: d.ID, FileID: moreID})
-	wantCode(t, err, rpcerr.NotFound)
+	testkit.WantCode(t, err, rpcerr.NotFound)
 
 	// Export: a presigned URL whose body has the rows.
 	x, err := e.ds.Export(as(alice), dv1.ExportRequest{ID: d.ID, Format: dv1.FormatCSV})
@@ -392,7 +393,7 @@ func TestInsertFileColumnsExport(t *testing.T) {
 		t.Fatalf("json export %v %+v", err, rows)
 	}
 	_, err = e.ds.Export(as(alice), dv1.ExportRequest{ID: d.ID, Format: "xml"})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 }
 
 func httpGet(t *testing.T, url string) string {

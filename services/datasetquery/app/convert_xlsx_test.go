@@ -14,6 +14,7 @@ import (
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
@@ -132,13 +133,13 @@ func TestConvertXLSX(t *testing.T) {
 	// 422 naming an unknown sheet: found by the job, or up front when the
 	// preview lists the sheets.
 	_, err := e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "nope", ConvertOptions: dv1.ConvertOptions{Sheet: "Nope"}})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	if !strings.Contains(err.Error(), `"Nope"`) {
 		t.Fatalf("unknown sheet %v", err)
 	}
 	listed := fs.add(t, alice, "listed.xlsx", xlsxType, book, &fv1.Preview{Sheets: []string{"Sales", "Stock"}, Sheet: "Sales"})
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: listed, DatasetName: "nope2", ConvertOptions: dv1.ConvertOptions{Sheet: "Nope"}})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	if re, _ := rpcerr.As(err); re.Field != "sheet" || !strings.Contains(err.Error(), `"Nope"`) {
 		t.Fatalf("unknown listed sheet %v", err)
 	}
@@ -146,7 +147,7 @@ func TestConvertXLSX(t *testing.T) {
 	// A file that only claims to be a workbook fails the conversion.
 	fake := fs.add(t, alice, "fake.xlsx", xlsxType, []byte("id,name\n1,a\n"), nil)
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fake, DatasetName: "fake"})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	if !strings.Contains(err.Error(), "not a readable XLSX") {
 		t.Fatalf("fake workbook %v", err)
 	}
@@ -300,7 +301,7 @@ func TestInsertFromXLSX(t *testing.T) {
 		{5, "mug", "soon", 4},
 	}), nil)
 	_, err = e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: bad})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	if re, _ := rpcerr.As(err); re.Field != "sold_on" {
 		t.Fatalf("uncastable column error names %q: %v", re.Field, err)
 	}

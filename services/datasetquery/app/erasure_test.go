@@ -51,7 +51,7 @@ func TestErasureFollowsTheSubject(t *testing.T) {
 	}
 	verdict("+ACK")
 	_, err = e.ds.Get(as(alice), dv1.GetRequest{ID: da.ID})
-	wantCode(t, err, rpcerr.NotFound)
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	if _, err := e.ds.Get(as(bob), dv1.GetRequest{ID: db.ID}); err != nil {
 		t.Fatalf("bob's dataset: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/testkit"
 )
 
 // reportWorkbook is a sheet as people make them: a title and a note above
@@ -98,9 +99,9 @@ func TestConvertXLSXLayoutAndTypes(t *testing.T) {
 		t.Fatalf("skip_rows %s %+v", types(d), d)
 	}
 	_, err := e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "bad_opts", ConvertOptions: dv1.ConvertOptions{HeaderRow: ptr(0)}})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "bad_opts", ConvertOptions: dv1.ConvertOptions{HeaderRow: ptr(2), SkipRows: ptr(1)}})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 }
 
 // An insert takes every value exactly or refuses the file: DuckDB's own
@@ -120,7 +121,7 @@ func TestInsertRefusesLossyCasts(t *testing.T) {
 	} {
 		bad := fs.add(t, alice, "bad_"+name, "text/csv", []byte(body), nil)
 		_, err := e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: bad})
-		wantCode(t, err, rpcerr.Validation)
+		testkit.WantCode(t, err, rpcerr.Validation)
 		if re, ok := rpcerr.As(err); !ok || re.Field != name {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -131,7 +132,7 @@ func TestInsertRefusesLossyCasts(t *testing.T) {
 	// inserts nothing.
 	ragged := fs.add(t, alice, "ragged", "text/csv", []byte("id,day,price\n2,2024-01-03,1\n3,2024-01-04,2,extra\n4,2024-01-05,3\n"), nil)
 	_, err := e.ds.Insert(as(alice), dv1.InsertRequest{ID: d.ID, FileID: ragged})
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	if !strings.Contains(err.Error(), "line 3") {
 		t.Fatalf("ragged insert: %v", err)
 	}

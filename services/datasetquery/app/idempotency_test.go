@@ -7,6 +7,7 @@ import (
 
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/testkit"
 )
 
 var smallCSV = []byte("id,v\n1,2\n3,4\n")
@@ -120,19 +121,19 @@ func TestConvertRetryWithSameNameAndFile(t *testing.T) {
 
 	other := fs.add(t, alice, "other", "text/csv", smallCSV, csvPreview(",", "id", "v"))
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: other, DatasetName: "sales"})
-	wantCode(t, err, rpcerr.Conflict)
+	testkit.WantCode(t, err, rpcerr.Conflict)
 	_, err = e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "sales", ConvertOptions: dv1.ConvertOptions{Delimiter: ";"}})
-	wantCode(t, err, rpcerr.Conflict)
+	testkit.WantCode(t, err, rpcerr.Conflict)
 
 	// A conversion that fails (ignore_errors off, a row too long) and its
 	// retry, which converts again rather than repeating the failure.
 	bad := fs.add(t, alice, "bad", "text/csv", []byte("id,v\n1,a\n2,b\n3,c,extra\n4,d\n"), csvPreview(",", "id", "v"))
 	strict := dv1.ConvertRequest{FileID: bad, DatasetName: "bad", ConvertOptions: dv1.ConvertOptions{IgnoreErrors: ptr(false)}}
 	_, err = e.ds.Convert(as(alice), strict)
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	failed := mustGetByName(t, e, "bad")
 	_, err = e.ds.Convert(as(alice), strict)
-	wantCode(t, err, rpcerr.Validation)
+	testkit.WantCode(t, err, rpcerr.Validation)
 	if retried := mustGetByName(t, e, "bad"); retried.ID == failed.ID {
 		t.Fatalf("the retry of a failed conversion answered with the failed dataset %s", failed.ID)
 	}

@@ -13,6 +13,7 @@ import (
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	"github.com/nonefinity/backend/contracts/paging"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/datasetquery/app"
 )
 
@@ -118,7 +119,7 @@ func TestConvertPendingCapPerUser(t *testing.T) {
 	}
 	fid := fs.add(t, alice, "third", "text/csv", body, csvPreview(",", "id"))
 	_, err := e.ds.Convert(as(alice), dv1.ConvertRequest{FileID: fid, DatasetName: "third", Async: true})
-	wantCode(t, err, rpcerr.RateLimited)
+	testkit.WantCode(t, err, rpcerr.RateLimited)
 	l, err := e.ds.List(as(alice), dv1.ListRequest{})
 	if err != nil || l.Total != 2 {
 		t.Fatalf("after the refusal alice has %d datasets (%v), want 2", l.Total, err)

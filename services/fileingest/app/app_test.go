@@ -96,16 +96,18 @@ func TestUploadURLRejects(t *testing.T) {
 		{"over the limit", filev1.UploadURLRequest{FileName: "a.csv", FileSize: 1001}, rpcerr.TooLarge, "file_size"},
 		{"over the quota", filev1.UploadURLRequest{FileName: "a.csv", FileSize: 101}, rpcerr.TooLarge, "file_size"},
 	} {
-		_, err := h.files.UploadURL(h.ctx(alice), tc.req)
-		wantCode(t, tc.what, err, tc.code, tc.field)
+		t.Run(tc.what, func(t *testing.T) {
+			_, err := h.files.UploadURL(h.ctx(alice), tc.req)
+			testkit.WantField(t, err, tc.code, tc.field)
+		})
 	}
 	_, err := h.files.UploadURL(h.ctx(""), filev1.UploadURLRequest{FileName: "a.csv", FileSize: 1})
-	wantCode(t, "no user", err, rpcerr.Unauthorized, "")
+	testkit.WantCode(t, err, rpcerr.Unauthorized)
 
 	// Quota counts what is stored: 60 of 100 bytes used leaves 40.
 	h.upload(alice, "a.txt", "text/plain", bytes.Repeat([]byte("a"), 60))
 	_, err = h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "b.txt", FileSize: 41})
-	wantCode(t, "quota after an upload", err, rpcerr.TooLarge, "file_size")
+	testkit.WantField(t, err, rpcerr.TooLarge, "file_size")
 	// A relayed stream learns what is left.
 	m, err := h.files.MultipartStart(h.ctx(alice), filev1.MultipartStartRequest{FileName: "c.bin"})
 	if err != nil || m.MaxSize != 40 || m.PartSize != 8<<20 || m.UploadID == "" {
@@ -118,9 +120,9 @@ func TestUploadURLRejects(t *testing.T) {
 	// A grant holds its bytes until it is committed or swept: nothing is
 	// left, for a grant or a relayed stream.
 	_, err = h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "d.txt", FileSize: 1})
-	wantCode(t, "grant with the quota reserved", err, rpcerr.TooLarge, "file_size")
+	testkit.WantField(t, err, rpcerr.TooLarge, "file_size")
 	_, err = h.files.MultipartStart(h.ctx(alice), filev1.MultipartStartRequest{FileName: "c.bin"})
-	wantCode(t, "multipart with the quota reserved", err, rpcerr.TooLarge, "file_size")
+	testkit.WantField(t, err, rpcerr.TooLarge, "file_size")
 	// Bob's quota is his own.
 	if _, err := h.files.UploadURL(h.ctx(bob), filev1.UploadURLRequest{FileName: "b.txt", FileSize: 100}); err != nil {
 		t.Fatalf("bob's grant: %v", err)
@@ -134,14 +136,16 @@ func TestBidiControlsInNamesAreRefused(t *testing.T) {
 	h := start(t, nil)
 	f := h.upload(alice, "plain.csv", "text/csv", []byte(salesCSV))
 	for _, name := range []string{"report\u202Excs.exe", "a\u202Ab.csv", "a\u2066b.csv", "a\u2069b.csv", "a\u200Fb.csv", "a\u061Cb.csv"} {
-		_, err := h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: name, FileSize: 4, FileType: "text/csv"})
-		wantCode(t, fmt.Sprintf("upload-url %q", name), err, rpcerr.Validation, "file_name")
-		_, err = h.files.MultipartStart(h.ctx(alice), filev1.MultipartStartRequest{FileName: name, FileType: "text/csv"})
-		wantCode(t, fmt.Sprintf("multipart upload %q", name), err, rpcerr.Validation, "file_name")
-		_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: f.FilePath, FileName: name, FileSize: f.FileSize})
-		wantCode(t, fmt.Sprintf("commit %q", name), err, rpcerr.Validation, "file_name")
-		_, err = h.files.Rename(h.ctx(alice), filev1.RenameRequest{ID: f.ID, NewName: name})
-		wantCode(t, fmt.Sprintf("rename %q", name), err, rpcerr.Validation, "new_name")
+		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
+			_, err := h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: name, FileSize: 4, FileType: "text/csv"})
+			testkit.WantField(t, err, rpcerr.Validation, "file_name")
+			_, err = h.files.MultipartStart(h.ctx(alice), filev1.MultipartStartRequest{FileName: name, FileType: "text/csv"})
+			testkit.WantField(t, err, rpcerr.Validation, "file_name")
+			_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: f.FilePath, FileName: name, FileSize: f.FileSize})
+			testkit.WantField(t, err, rpcerr.Validation, "file_name")
+			_, err = h.files.Rename(h.ctx(alice), filev1.RenameRequest{ID: f.ID, NewName: name})
+			testkit.WantField(t, err, rpcerr.Validation, "new_name")
+		})
 	}
 	if got, err := h.files.Get(h.ctx(alice), filev1.GetRequest{ID: f.ID}); err != nil || got.FileName != "plain" {
 		t.Fatalf("file after refused renames = %+v, %v", got, err)
@@ -166,8 +170,10 @@ func TestCommitRejects(t *testing.T) {
 		{"traversal", "users/" + alice + "/raw/../../" + bob + "/raw/x.csv"},
 		{"nested", "users/" + alice + "/raw/a/b.csv"},
 	} {
-		_, err := h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: tc.object, FileName: "x.csv", FileSize: 4})
-		wantCode(t, tc.what, err, rpcerr.NotFound, "")
+		t.Run(tc.what, func(t *testing.T) {
+			_, err := h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: tc.object, FileName: "x.csv", FileSize: 4})
+			testkit.WantCode(t, err, rpcerr.NotFound)
+		})
 	}
 	if !h.objectExists(gb.ObjectName) {
 		t.Fatal("bob's object was touched by alice's commit")
@@ -193,7 +199,7 @@ func TestCommitRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: g.ObjectName, FileName: "a.csv", FileSize: 10})
-	wantCode(t, "size mismatch", err, rpcerr.BadRequest, "file_size")
+	testkit.WantField(t, err, rpcerr.BadRequest, "file_size")
 	if h.objectExists(g.ObjectName) {
 		t.Fatal("object of a size mismatch was kept")
 	}
@@ -209,7 +215,7 @@ func TestCommitRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: g.ObjectName, FileName: "big.csv", FileSize: 30})
-	wantCode(t, "object larger than its grant", err, rpcerr.BadRequest, "file_size")
+	testkit.WantField(t, err, rpcerr.BadRequest, "file_size")
 	if h.objectExists(g.ObjectName) {
 		t.Fatal("object larger than its grant was kept")
 	}
@@ -222,7 +228,7 @@ func TestCommitRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: relayed, FileName: "big.csv", FileSize: 60})
-	wantCode(t, "quota at commit", err, rpcerr.TooLarge, "file_size")
+	testkit.WantField(t, err, rpcerr.TooLarge, "file_size")
 	if h.objectExists(relayed) {
 		t.Fatal("object over the quota was kept")
 	}
@@ -239,19 +245,19 @@ func TestOtherUsersFilesAreNotFound(t *testing.T) {
 	b := h.ctx(bob)
 	var err error
 	_, err = h.files.Get(b, filev1.GetRequest{ID: f.ID})
-	wantCode(t, "get", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	_, err = h.files.Rename(b, filev1.RenameRequest{ID: f.ID, NewName: "mine"})
-	wantCode(t, "rename", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	_, err = h.files.Delete(b, filev1.DeleteRequest{ID: f.ID})
-	wantCode(t, "delete", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	_, err = h.files.DownloadURL(b, filev1.DownloadURLRequest{ID: f.ID})
-	wantCode(t, "download", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	_, err = h.files.Open(b, filev1.OpenRequest{FileID: f.ID})
-	wantCode(t, "open", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	_, err = h.files.AbortUpload(b, filev1.AbortUploadRequest{ObjectName: f.FilePath})
-	wantCode(t, "abort", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	_, err = h.files.Get(h.ctx(alice), filev1.GetRequest{ID: "not-an-id"})
-	wantCode(t, "malformed id", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 
 	res, err := h.files.BatchDelete(b, filev1.BatchDeleteRequest{FileIDs: []string{f.ID}})
 	if err != nil || len(res.Successful) != 0 || len(res.Failed) != 1 || res.Failed[0] != (filev1.BatchFailure{FileID: f.ID, Error: "file not found"}) {
@@ -292,14 +298,16 @@ func TestMultipartRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.files.MultipartPartURLs(h.ctx(bob), filev1.MultipartPartURLsRequest{ObjectName: m.ObjectName, UploadID: m.UploadID, FirstPart: 1, Count: 2})
-	wantCode(t, "bob's part URLs for alice's upload", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	for _, bad := range []filev1.MultipartPartURLsRequest{
 		{ObjectName: m.ObjectName, UploadID: m.UploadID, FirstPart: 0, Count: 1},
 		{ObjectName: m.ObjectName, UploadID: m.UploadID, FirstPart: 1, Count: 101},
 		{ObjectName: m.ObjectName, UploadID: m.UploadID, FirstPart: 10000, Count: 2},
 	} {
-		_, err := h.files.MultipartPartURLs(ctx, bad)
-		wantCode(t, fmt.Sprintf("part URLs %+v", bad), err, rpcerr.Validation, "")
+		t.Run(fmt.Sprintf("part %d count %d", bad.FirstPart, bad.Count), func(t *testing.T) {
+			_, err := h.files.MultipartPartURLs(ctx, bad)
+			testkit.WantCode(t, err, rpcerr.Validation)
+		})
 	}
 	urls, err := h.files.MultipartPartURLs(ctx, filev1.MultipartPartURLsRequest{ObjectName: m.ObjectName, UploadID: m.UploadID, FirstPart: 1, Count: 2})
 	if err != nil {
@@ -397,8 +405,10 @@ func TestManagement(t *testing.T) {
 		}
 	}
 	for _, limit := range []int{-1, 101} {
-		_, err := h.files.Search(ctx, filev1.SearchRequest{Q: "a", Limit: limit})
-		wantCode(t, fmt.Sprintf("search limit %d", limit), err, rpcerr.Validation, "limit")
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			_, err := h.files.Search(ctx, filev1.SearchRequest{Q: "a", Limit: limit})
+			testkit.WantField(t, err, rpcerr.Validation, "limit")
+		})
 	}
 
 	renamed, err := h.files.Rename(ctx, filev1.RenameRequest{ID: csv.ID, NewName: "sales-final"})
@@ -406,7 +416,7 @@ func TestManagement(t *testing.T) {
 		t.Fatalf("Rename = %+v, %v", renamed, err)
 	}
 	_, err = h.files.Rename(ctx, filev1.RenameRequest{ID: csv.ID, NewName: "a/b"})
-	wantCode(t, "rename to a path", err, rpcerr.Validation, "new_name")
+	testkit.WantField(t, err, rpcerr.Validation, "new_name")
 
 	st, err := h.files.Stats(ctx)
 	wantSize := int64(len(salesCSV)) + img.FileSize + doc.FileSize
@@ -462,7 +472,7 @@ func TestManagement(t *testing.T) {
 		t.Fatal("deleted file's object remains")
 	}
 	_, err = h.files.Get(ctx, filev1.GetRequest{ID: img.ID})
-	wantCode(t, "get deleted", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	if msg, err := deleted.NextMsg(10e9); err != nil || !strings.Contains(string(msg.Data), img.ID) {
 		t.Fatalf("deleted event: %v", err)
 	}
@@ -493,7 +503,7 @@ func TestManagement(t *testing.T) {
 	}
 	_, err = h.files.MultipartComplete(ctx, filev1.MultipartCompleteRequest{ObjectName: m.ObjectName, UploadID: m.UploadID,
 		Parts: []filev1.UploadedPart{{PartNumber: 1, ETag: etag}}})
-	wantCode(t, "complete an aborted upload", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	if _, err := h.files.AbortUpload(ctx, filev1.AbortUploadRequest{ObjectName: csv.FilePath}); err != nil || !h.objectExists(csv.FilePath) {
 		t.Fatalf("AbortUpload of a committed object: %v", err)
 	}
@@ -508,9 +518,9 @@ func TestObjectStorageDown(t *testing.T) {
 	dead := h.sibling(testkit.UnreachableStore(t))
 
 	_, err := dead.files.Commit(dead.ctx(alice), filev1.CommitRequest{ObjectName: "users/" + alice + "/raw/01JX.csv", FileName: "x.csv", FileSize: 4})
-	wantCode(t, "commit", err, rpcerr.Unavailable, "")
+	testkit.WantCode(t, err, rpcerr.Unavailable)
 	_, err = dead.files.Delete(dead.ctx(alice), filev1.DeleteRequest{ID: f.ID})
-	wantCode(t, "delete", err, rpcerr.Unavailable, "")
+	testkit.WantCode(t, err, rpcerr.Unavailable)
 	if got, err := dead.files.Get(dead.ctx(alice), filev1.GetRequest{ID: f.ID}); err != nil || got.ID != f.ID {
 		t.Fatalf("file after a failed delete = %+v, %v", got, err)
 	}

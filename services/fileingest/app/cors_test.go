@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -22,17 +23,13 @@ func TestStartSetsBucketCORSFromCORSOrigins(t *testing.T) {
 	}
 	// The rule is set beside the service's start, so it may come a moment
 	// after the first answer.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		p := testkit.SendPreflight(t, g.UploadURL, web, http.MethodPut, "Content-Type")
 		if p.Status == http.StatusOK && p.AllowOrigin == web {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("preflight from %s = %d %q, want 200 allowing it", web, p.Status, p.AllowOrigin)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("preflight from %s = %d %q, want 200 allowing it", web, p.Status, p.AllowOrigin)
+	})
 	if p := testkit.SendPreflight(t, g.UploadURL, "https://other.example.com", http.MethodPut, "Content-Type"); p.AllowOrigin != "" || p.Status != http.StatusForbidden {
 		t.Fatalf("preflight from another origin = %d %q, want 403", p.Status, p.AllowOrigin)
 	}

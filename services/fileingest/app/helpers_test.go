@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,7 +22,6 @@ import (
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/client"
 	"github.com/nonefinity/backend/contracts/filev1"
-	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/reqctx"
@@ -101,22 +101,18 @@ func (h *harness) run(cfg app.Config, store *objstore.Store) {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		_, err := h.files.Health(h.ctx(""))
 		if err == nil {
-			return
+			return nil
 		}
 		select {
 		case err := <-done:
 			t.Fatalf("Run returned early: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("service did not answer health in time: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("service did not answer health: %w", err)
+	})
 }
 
 // ctx is a request context acting for user.
@@ -235,19 +231,6 @@ func (h *harness) countEvents(subject string) uint64 {
 		h.t.Fatal(err)
 	}
 	return info.State.Subjects[subject]
-}
-
-// wantCode asserts err is an rpc error with code (and field, if given).
-func wantCode(t *testing.T, what string, err error, code rpcerr.Code, field string) {
-	t.Helper()
-	re, ok := rpcerr.As(err)
-	if !ok {
-		t.Errorf("%s: error %v, want %s", what, err, code)
-		return
-	}
-	if re.Code != code || (field != "" && re.Field != field) {
-		t.Errorf("%s: got %s (field %q: %s), want %s (field %q)", what, re.Code, re.Field, re.Message, code, field)
-	}
 }
 
 // objectExists reports whether key is in the harness bucket.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/pkg/testkit"
 )
 
 // insertFiles stores n ready CSV files of owner directly, newest last,
@@ -128,7 +129,9 @@ func TestListPagesFitInOneMessage(t *testing.T) {
 	}
 	// A cursor is the service's own; anything else is refused.
 	for _, bad := range []string{"x", "1.nothex", "12.65f2a1b3c4d5e6f708192a3", "1741944413000"} {
-		_, err := h.files.List(h.ctx(alice), filev1.ListRequest{Cursor: bad})
-		wantCode(t, "cursor "+bad, err, rpcerr.Validation, "cursor")
+		t.Run(bad, func(t *testing.T) {
+			_, err := h.files.List(h.ctx(alice), filev1.ListRequest{Cursor: bad})
+			testkit.WantField(t, err, rpcerr.Validation, "cursor")
+		})
 	}
 }

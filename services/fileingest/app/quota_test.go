@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/fileingest/app"
 )
 
@@ -106,7 +108,7 @@ func TestQuotaHoldsUnderConcurrentUploads(t *testing.T) {
 		}
 	}
 	_, err = h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "more.bin", FileSize: 1})
-	wantCode(t, "one byte over", err, rpcerr.TooLarge, "file_size")
+	testkit.WantField(t, err, rpcerr.TooLarge, "file_size")
 	t.Logf("%d grants and %d relayed commits passed, %d refused", len(granted), committed.Load(), refused.Load())
 }
 
@@ -126,18 +128,17 @@ func TestUncommittedUploadsAreSwept(t *testing.T) {
 	}
 	put(t, abandoned.UploadURL, body)
 	_, err = h.files.UploadURL(h.ctx(alice), filev1.UploadURLRequest{FileName: "more.bin", FileSize: 41})
-	wantCode(t, "a grant over what the uncommitted upload leaves", err, rpcerr.TooLarge, "file_size")
+	testkit.WantField(t, err, rpcerr.TooLarge, "file_size")
 	kept := h.upload(alice, "kept.bin", "application/octet-stream", bytes.Repeat([]byte("k"), 40))
 
-	deadline := time.Now().Add(30 * time.Second)
-	for h.objectExists(abandoned.ObjectName) {
-		if time.Now().After(deadline) {
-			t.Fatal("the uncommitted upload was not removed")
+	testkit.Eventually(t, 30*time.Second, func() error {
+		if h.objectExists(abandoned.ObjectName) {
+			return errors.New("the uncommitted upload was not removed")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	_, err = h.files.Commit(h.ctx(alice), filev1.CommitRequest{ObjectName: abandoned.ObjectName, FileName: "left.bin", FileSize: 60})
-	wantCode(t, "commit after the sweep", err, rpcerr.NotFound, "")
+	testkit.WantCode(t, err, rpcerr.NotFound)
 	if !h.objectExists(kept.FilePath) {
 		t.Fatal("the sweep removed a committed upload")
 	}

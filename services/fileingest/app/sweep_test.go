@@ -1,10 +1,12 @@
 package app_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/nonefinity/backend/pkg/config"
+	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/fileingest/app"
 )
 
@@ -20,18 +22,17 @@ func TestServiceSweepsAbandonedUploads(t *testing.T) {
 	if _, err := h.store.NewMultipartUpload(ctx, key, "text/csv"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for left := 1; left > 0; {
-		left = 0
+	testkit.Eventually(t, 30*time.Second, func() error {
+		left := 0
 		for _, err := range h.store.IncompleteUploads(ctx, "users/") {
 			if err != nil {
 				t.Fatal(err)
 			}
 			left++
 		}
-		if left > 0 && time.Now().After(deadline) {
-			t.Fatalf("%d uploads still there", left)
+		if left > 0 {
+			return fmt.Errorf("%d uploads still there", left)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -193,8 +193,7 @@ func (r *rig) count(stream, subject string) uint64 {
 func (r *rig) waitDrained(stream, durable string) {
 	r.t.Helper()
 	ctx := testCtx(r.t)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(r.t, 30*time.Second, func() error {
 		s, err := r.js.Stream(ctx, stream)
 		if err != nil {
 			r.t.Fatal(err)
@@ -208,13 +207,10 @@ func (r *rig) waitDrained(stream, durable string) {
 			r.t.Fatal(err)
 		}
 		if ci.NumPending == 0 && ci.NumAckPending == 0 && ci.Delivered.Stream == ci.AckFloor.Stream {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("consumer %s not drained: %+v", durable, ci)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("consumer %s not drained: %+v", durable, ci)
+	})
 }
 
 func waitFile(t *testing.T, sub *nats.Subscription, fileID string) {

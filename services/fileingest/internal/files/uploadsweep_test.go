@@ -2,6 +2,7 @@ package files_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -81,19 +82,16 @@ func TestUploadSweeperAbortsOnlyOldUploads(t *testing.T) {
 	// later one for the two to be told apart. Its clock is the file
 	// system's, which may lag time.Now, so try until the second is over.
 	var fresh objstore.IncompleteUpload
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		fresh = startUpload(t, s, "users/65f2a1b3c4d5e6f708192a3c/raw/01NEW.csv")
 		if fresh.Initiated.After(old.Initiated) {
-			break
+			return nil
 		}
 		if err := s.AbortMultipartUpload(ctx, fresh.Key, fresh.UploadID); err != nil {
 			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("uploads keep beginning at %v", old.Initiated)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("uploads keep beginning at %v", old.Initiated)
+	})
 
 	sweep := func(now time.Time) int {
 		t.Helper()

@@ -298,15 +298,12 @@ func TestDisconnectReleasesConsumers(t *testing.T) {
 	// consumer count drops, so the count is polled, well short of the
 	// inactivity threshold that would also remove them.
 	for _, name := range streams {
-		deadline := time.Now().Add(waitFor)
-		n := consumerCount(t, e.js, name)
-		for n != 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-			n = consumerCount(t, e.js, name)
-		}
-		if n != 0 {
-			t.Errorf("%s has %d consumers after the client left", name, n)
-		}
+		testkit.Eventually(t, waitFor, func() error {
+			if n := consumerCount(t, e.js, name); n != 0 {
+				return fmt.Errorf("%s has %d consumers after the client left", name, n)
+			}
+			return nil
+		})
 	}
 }
 
@@ -412,18 +409,14 @@ func TestStreamsPerUserAreCapped(t *testing.T) {
 	}
 	e.connect(userB, "").ready()
 	a1.close()
-	deadline := time.Now().Add(waitFor)
-	for {
+	testkit.Eventually(t, waitFor, func() error {
 		s := e.connect(userA, "")
 		if s.resp.StatusCode == http.StatusOK {
 			s.ready()
-			break
+			return nil
 		}
 		// The handler notices the closed connection a moment later.
 		s.close()
-		if time.Now().After(deadline) {
-			t.Fatalf("after closing one, a new stream still gets %d", s.resp.StatusCode)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("after closing one, a new stream still gets %d", s.resp.StatusCode)
+	})
 }
