@@ -148,7 +148,7 @@ func serve(ctx context.Context, cfg Config, d Deps) error {
 			"mongodb":        func(ctx context.Context) error { return d.DB.Client().Ping(ctx, nil) },
 			"object_storage": d.Store.EnsureBucket,
 		}), natsx.WithDescription(health.Description), natsx.AlwaysServed(), natsx.WithoutUser()),
-		natsapi.Register(svc, core, sessions, natsapi.Options{
+		natsapi.Register(svc, core, natsapi.Options{
 			Metrics:          d.Metrics,
 			QueryConcurrency: 2 * max(dcfg.MaxConcurrentQueries, 4),
 			NC:               d.NC,

@@ -28,6 +28,10 @@ type Engine interface {
 	ForgetDataset(userID, datasetID string)
 	// DropUser closes the user's sessions and removes their cache.
 	DropUser(userID string) error
+	// Sessions describes this instance's sessions; CloseExpired closes
+	// those past their TTL that run nothing and says how many.
+	Sessions() SessionStats
+	CloseExpired() int
 
 	// ConvertCSV writes the prepared CSV src to dst as Parquet, giving
 	// each column its type.
@@ -83,6 +87,13 @@ type Result struct {
 	Rows      [][]json.RawMessage
 	Truncated bool
 	Elapsed   time.Duration
+}
+
+// SessionStats counts an instance's query sessions (an expired one is past
+// its TTL but not swept yet) and says how long they live.
+type SessionStats struct {
+	Total, Active, Expired       int
+	InstanceTTL, CleanupInterval time.Duration
 }
 
 // Errors of a user's statement.

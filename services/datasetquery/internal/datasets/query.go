@@ -19,3 +19,10 @@ func (s *Service) Query(ctx context.Context, ownerID, query string, limit int) (
 	}
 	return s.engine.Query(ctx, ownerID, query, limit)
 }
+
+// Sessions describes this instance's query sessions, for an admin.
+func (s *Service) Sessions() SessionStats { return s.engine.Sessions() }
+
+// CloseExpiredSessions closes this instance's sessions past their TTL now,
+// instead of at the next sweep, and says how many.
+func (s *Service) CloseExpiredSessions() int { return s.engine.CloseExpired() }

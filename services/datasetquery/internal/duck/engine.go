@@ -11,6 +11,13 @@ import (
 // limit and threads.
 var _ datasets.Engine = (*Manager)(nil)
 
+// Sessions is Stats with the sessions' lifetimes.
+func (m *Manager) Sessions() datasets.SessionStats {
+	st := m.Stats()
+	return datasets.SessionStats{Total: st.Total, Active: st.Active, Expired: st.Expired,
+		InstanceTTL: m.cfg.InstanceTTL, CleanupInterval: m.cfg.CleanupInterval}
+}
+
 // work are the limits of the service's own databases, spilling to spill.
 func (m *Manager) work(spill string) Limits {
 	return Limits{TempDir: spill, MemoryLimit: m.cfg.MemoryLimit, Threads: m.cfg.Threads}

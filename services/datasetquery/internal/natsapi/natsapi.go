@@ -1,6 +1,5 @@
 // Package natsapi serves svc.dataset.v1.<op>: decode, call the core, map
-// errors once, encode. The admin operations read this instance's DuckDB
-// sessions.
+// errors once, encode.
 package natsapi
 
 import (
@@ -21,12 +20,10 @@ import (
 	"github.com/nonefinity/backend/pkg/objstore"
 	"github.com/nonefinity/backend/pkg/reqctx"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
-	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
 )
 
 type api struct {
 	core        *datasets.Service
-	duck        *duck.Manager
 	slots       int
 	convertWait time.Duration
 	// pageBytes is the most a page of a list may take.
@@ -50,7 +47,7 @@ type Options struct {
 }
 
 // Register adds the dataset and DuckDB endpoints to svc.
-func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Options) error {
+func Register(svc *natsx.Service, core *datasets.Service, o Options) error {
 	queryConcurrency := max(o.QueryConcurrency, 1)
 	maxPayload := int64(1 << 20) // the server's default
 	if o.NC != nil {
@@ -60,7 +57,7 @@ func Register(svc *natsx.Service, core *datasets.Service, m *duck.Manager, o Opt
 	if err != nil {
 		return err
 	}
-	a := api{core: core, duck: m, slots: queryConcurrency, convertWait: o.ConvertWait, pageBytes: natsx.PageBudget(maxPayload), queries: queries}
+	a := api{core: core, slots: queryConcurrency, convertWait: o.ConvertWait, pageBytes: natsx.PageBudget(maxPayload), queries: queries}
 	// Conversions, inserts and exports hold a DuckDB and a download each:
 	// a few at once per instance.
 	const fileWork = 4
@@ -214,11 +211,10 @@ func (a api) stats(ctx context.Context, _ struct{}) (dv1.DuckDBStatsReply, error
 	if err := requireAdmin(ctx); err != nil {
 		return dv1.DuckDBStatsReply{}, err
 	}
-	st := a.duck.Stats()
-	cfg := a.duck.Config()
+	st := a.core.Sessions()
 	return dv1.DuckDBStatsReply{
 		TotalInstances: st.Total, ActiveInstances: st.Active, ExpiredInstances: st.Expired,
-		InstanceTTL: int(cfg.InstanceTTL.Seconds()), CleanupInterval: int(cfg.CleanupInterval.Seconds()),
+		InstanceTTL: int(st.InstanceTTL.Seconds()), CleanupInterval: int(st.CleanupInterval.Seconds()),
 	}, nil
 }
 
@@ -226,7 +222,7 @@ func (a api) cleanup(ctx context.Context, _ struct{}) (dv1.CleanupReply, error) 
 	if err := requireAdmin(ctx); err != nil {
 		return dv1.CleanupReply{}, err
 	}
-	return dv1.CleanupReply{ClosedInstances: a.duck.CloseExpired()}, nil
+	return dv1.CleanupReply{ClosedInstances: a.core.CloseExpiredSessions()}, nil
 }
 
 // requireAdmin passes a caller with the admin role.
