@@ -3,6 +3,7 @@ package all_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -86,18 +87,16 @@ func TestEachServiceAloneServesOpsEndpoints(t *testing.T) {
 
 			// One request, so the request metrics have a series.
 			client := natsx.NewClient(ns.Conn(t))
-			for {
+			deadline, _ := ctx.Deadline()
+			testkit.Eventually(t, time.Until(deadline), func() error {
 				cctx, ccancel := context.WithTimeout(ctx, time.Second)
+				defer ccancel()
 				reply, err := natsx.Call[healthv1.Reply](cctx, client, healthv1.Subject(s.subject), healthv1.Request{})
-				ccancel()
 				if err == nil && reply.Status == healthv1.StatusOK {
-					break
+					return nil
 				}
-				if ctx.Err() != nil {
-					t.Fatalf("%s never answered health: %v", s.name, err)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				return fmt.Errorf("%s never answered health: %v", s.name, err)
+			})
 
 			status, body := httpGet(t, "http://"+infra.OpsAddr()+"/health")
 			var health healthv1.Reply
@@ -113,7 +112,7 @@ func TestEachServiceAloneServesOpsEndpoints(t *testing.T) {
 			}, s.metrics...)
 			// The consumers start after the endpoints: scrape until they
 			// are there too.
-			for {
+			testkit.Eventually(t, time.Until(deadline), func() error {
 				status, body = httpGet(t, "http://"+infra.OpsAddr()+"/metrics")
 				if status != http.StatusOK {
 					t.Fatalf("/metrics = %d", status)
@@ -124,14 +123,11 @@ func TestEachServiceAloneServesOpsEndpoints(t *testing.T) {
 						missing = append(missing, w)
 					}
 				}
-				if len(missing) == 0 {
-					break
+				if len(missing) > 0 {
+					return fmt.Errorf("%s /metrics lacks %v", s.name, missing)
 				}
-				if ctx.Err() != nil {
-					t.Fatalf("%s /metrics lacks %v", s.name, missing)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				return nil
+			})
 			descs := make(chan *prometheus.Desc)
 			go func() { infra.Metrics.Describe(descs); close(descs) }()
 			for d := range descs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -134,22 +135,22 @@ func getJSON(t *testing.T, url string) (int, []byte) {
 // goroutine; micro answers INFO as soon as the service exists).
 func waitMicroInfo(t *testing.T, nc *nats.Conn, name string) micro.Info {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var info micro.Info
+	// Discovery has no "registered" event to wait on.
+	testkit.Eventually(t, 10*time.Second, func() error {
 		msg, err := nc.Request("$SRV.INFO."+name, nil, 500*time.Millisecond)
+		if err != nil && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrTimeout) {
+			t.Fatalf("micro info of %s with endpoints: %v", name, err)
+		}
 		if err == nil {
-			var info micro.Info
 			if err := json.Unmarshal(msg.Data, &info); err != nil {
 				t.Fatalf("decode %s info: %v", name, err)
 			}
 			if len(info.Endpoints) > 0 {
-				return info
+				return nil
 			}
 		}
-		if err != nil && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrTimeout) || time.Now().After(deadline) {
-			t.Fatalf("micro info of %s with endpoints: %v", name, err)
-		}
-		// Discovery has no "registered" event to wait on; poll gently.
-		time.Sleep(5 * time.Millisecond)
-	}
+		return fmt.Errorf("micro info of %s with endpoints: %v", name, err)
+	})
+	return info
 }

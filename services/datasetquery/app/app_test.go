@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -121,9 +123,9 @@ func start(t testing.TB, tweak ...func(*app.Config)) env {
 // duckdb.cleanup), and returns their request counts.
 func waitInstances(t testing.TB, nc *nats.Conn, n int) map[string]map[string]int {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		stats := instanceStats(t, nc, n)
+	var stats map[string]map[string]int
+	testkit.Eventually(t, 30*time.Second, func() error {
+		stats = instanceStats(t, nc, n)
 		ready := 0
 		for _, eps := range stats {
 			if _, ok := eps[dv1.Subject(dv1.OpDuckDBCleanup)]; ok {
@@ -131,12 +133,11 @@ func waitInstances(t testing.TB, nc *nats.Conn, n int) map[string]map[string]int
 			}
 		}
 		if ready == n && len(stats) == n {
-			return stats
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d datasetquery instances ready, want %d", ready, n)
-		}
-	}
+		return fmt.Errorf("%d datasetquery instances ready, want %d", ready, n)
+	})
+	return stats
 }
 
 // instanceStats asks $SRV.STATS.datasetquery and returns, per instance id,
@@ -296,18 +297,14 @@ func TestDatasetsLifecycle(t *testing.T) {
 		userv1.UserDeleted{UserID: alice, DeletedAt: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		_, err := e.ds.Get(as(alice), dv1.GetRequest{ID: other.ID})
 		if err != nil {
 			testkit.WantCode(t, err, rpcerr.NotFound)
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("dataset survived the user's erasure")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return errors.New("dataset survived the user's erasure")
+	})
 	for obj, err := range e.store.List(context.Background(), "users/"+alice+"/") {
 		t.Fatalf("object left after erasure: %+v %v", obj, err)
 	}

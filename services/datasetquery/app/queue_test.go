@@ -132,17 +132,15 @@ func TestConvertPendingCapPerUser(t *testing.T) {
 // waitStatus waits (bounded) for a dataset to reach status.
 func waitStatus(t *testing.T, e env, user, id string, status dv1.Status) dv1.Dataset {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		d, err := e.ds.Get(as(user), dv1.GetRequest{ID: id})
-		if err == nil && d.Status == status {
-			return d
+	var d dv1.Dataset
+	testkit.Eventually(t, 60*time.Second, func() error {
+		var err error
+		if d, err = e.ds.Get(as(user), dv1.GetRequest{ID: id}); err == nil && d.Status == status {
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dataset %s: %v %+v, want %s", id, err, d, status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("dataset %s: %v %+v, want %s", id, err, d, status)
+	})
+	return d
 }
 
 // A page of rejected rows never outgrows one message: 40 rejects of 60 KB

@@ -302,11 +302,12 @@ func TestConcurrentQueriesPerUserAreCapped(t *testing.T) {
 		_, err := e.m.Query(ctx, alice, "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r", 1)
 		slow <- err
 	}()
-	// Wait (bounded) until the slow query holds the only slot.
-	deadline := time.Now().Add(10 * time.Second)
-	for e.m.Stats().Running == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if e.m.Stats().Running == 0 {
+			return errors.New("the slow query never took the only slot")
+		}
+		return nil
+	})
 	_, err := e.m.Query(ctx, alice, "SELECT 1", 1)
 	if !errors.Is(err, datasets.ErrTooManyQueries) {
 		t.Fatalf("second query: %v, want ErrTooManyQueries", err)
@@ -440,10 +441,12 @@ func TestCPUIsSharedBetweenUsers(t *testing.T) {
 		_, err := e.m.Query(ctx, alice, endless, 1)
 		slow <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for pool.Held(alice) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if pool.Held(alice) == 0 {
+			return errors.New("alice's statement never took its unit")
+		}
+		return nil
+	})
 	if pool.Held(alice) != 1 {
 		t.Fatal("alice's statement never took its unit")
 	}
