@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/reqctx"
 	"github.com/nonefinity/backend/pkg/testkit"
@@ -51,7 +52,8 @@ func TestUnavailableServiceRefusesRequestsAtOnce(t *testing.T) {
 
 // With UserRequired a request that names no user is refused before its
 // handler runs, except on a WithoutUser endpoint; a handler reads the user
-// with UserID. The Available error still comes first.
+// with UserID. An AdminOnly endpoint refuses other roles next. The
+// Available error still comes first.
 func TestUserRequiredRefusesRequestsWithoutAUser(t *testing.T) {
 	srv := testkit.NATS(t)
 	var down atomic.Bool
@@ -63,6 +65,7 @@ func TestUserRequiredRefusesRequestsWithoutAUser(t *testing.T) {
 	}
 	mustHandle(t, svc, "svc.natsxtest.v1.owned", owner)
 	mustHandle(t, svc, "svc.natsxtest.v1.public", owner, WithoutUser())
+	mustHandle(t, svc, "svc.natsxtest.v1.admin", owner, AdminOnly())
 	client := NewClient(srv.Conn(t))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -81,6 +84,27 @@ func TestUserRequiredRefusesRequestsWithoutAUser(t *testing.T) {
 	}
 	if err := client.Request(ctx, "svc.natsxtest.v1.public", echoReq{}, &resp); err != nil || resp.UserID != "" {
 		t.Fatalf("public endpoint without a user: %v %+v", err, resp)
+	}
+	before := calls.Load()
+	for caller, want := range map[string]struct {
+		ctx  context.Context
+		code rpcerr.Code
+	}{
+		"no user": {ctx, rpcerr.Unauthorized},
+		"a user":  {reqctx.With(ctx, reqctx.Meta{UserID: "alice", Role: contracts.RoleUser}), rpcerr.Forbidden},
+		"no role": {alice, rpcerr.Forbidden},
+	} {
+		err := client.Request(want.ctx, "svc.natsxtest.v1.admin", echoReq{}, nil)
+		if re, ok := rpcerr.As(err); !ok || re.Code != want.code {
+			t.Errorf("admin endpoint, %s: %v, want %s", caller, err, want.code)
+		}
+	}
+	if calls.Load() != before {
+		t.Fatal("the admin handler ran for a caller without the admin role")
+	}
+	admin := reqctx.With(ctx, reqctx.Meta{UserID: "root", Role: contracts.RoleAdmin})
+	if err := client.Request(admin, "svc.natsxtest.v1.admin", echoReq{}, &resp); err != nil || resp.UserID != "root" {
+		t.Fatalf("admin endpoint, an admin: %v %+v", err, resp)
 	}
 
 	down.Store(true)

@@ -275,6 +275,7 @@ type endpointOptions struct {
 	alwaysServed bool
 	outsideShare bool
 	withoutUser  bool
+	adminOnly    bool
 }
 
 // WithDescription describes the endpoint in its micro metadata
@@ -334,6 +335,13 @@ func WithoutUser() EndpointOption {
 	return func(o *endpointOptions) { o.withoutUser = true }
 }
 
+// AdminOnly serves the endpoint to callers with the admin role
+// (Nf-User-Role) only: anyone else is answered rpcerr Forbidden ("admin role
+// required") before the handler runs, after the user check.
+func AdminOnly() EndpointOption {
+	return func(o *endpointOptions) { o.adminOnly = true }
+}
+
 // UserID is the user a request acts for: the Nf-User-Id the gateway put on
 // it (NATS permissions let nothing else send requests). It is the one
 // owner of everything a handler reads or writes; see
@@ -378,6 +386,7 @@ func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Conte
 		e.available = s.cfg.Available
 	}
 	e.userRequired = s.cfg.UserRequired && !o.withoutUser
+	e.adminOnly = o.adminOnly
 	ep := &registeredEndpoint{
 		info:  micro.EndpointInfo{Name: name, Subject: subject, QueueGroup: s.cfg.QueueGroup, Metadata: metadata},
 		stats: micro.EndpointStats{Name: name, Subject: subject, QueueGroup: s.cfg.QueueGroup},
@@ -475,8 +484,9 @@ type endpoint[Req, Resp any] struct {
 	service, subject string
 	// available is ServiceConfig.Available, unless AlwaysServed.
 	available func() error
-	// userRequired refuses requests without a user id.
-	userRequired bool
+	// userRequired refuses requests without a user id, adminOnly those
+	// without the admin role.
+	userRequired, adminOnly bool
 }
 
 // served is how one request ended, for the stats.
@@ -554,6 +564,9 @@ func (e *endpoint[Req, Resp]) serve(msg *nats.Msg) served {
 	}
 	if e.userRequired && UserID(ctx) == "" {
 		return e.replyError(ctx, msg, rpcerr.New(rpcerr.Unauthorized, "the request names no user"))
+	}
+	if e.adminOnly && reqctx.From(ctx).Role != contracts.RoleAdmin {
+		return e.replyError(ctx, msg, rpcerr.New(rpcerr.Forbidden, "admin role required"))
 	}
 
 	started := time.Now()

@@ -33,19 +33,19 @@ const Recommendation = "Store it as CREDENTIAL_SECRET_KEY in a secret manager; n
 	"To switch keys, move the current one to CREDENTIAL_PREVIOUS_SECRET_KEYS and run a rotation."
 
 type api struct {
-	svc     *credential.Service
+	core    *credential.Service
 	metrics keyTestMetrics
 }
 
 // Register adds every operation of credentialv1 except health (which the
 // app registers first) to the micro service.
 // metrics, when set, receives the key test metrics.
-func Register(s *natsx.Service, svc *credential.Service, metrics prometheus.Registerer) error {
+func Register(svc *natsx.Service, core *credential.Service, metrics prometheus.Registerer) error {
 	m, err := newKeyTestMetrics(metrics)
 	if err != nil {
 		return err
 	}
-	a := api{svc: svc, metrics: m}
+	a := api{core: core, metrics: m}
 	db := natsx.WithConcurrency(dbConcurrency)
 	describe := natsx.WithDescription
 	// The encryption, catalogue and admin operations act for no user's
@@ -54,27 +54,20 @@ func Register(s *natsx.Service, svc *credential.Service, metrics prometheus.Regi
 	// A failed registration is reported, the others still tried: the
 	// caller stops the service on any error.
 	return errors.Join(
-		natsx.Handle(s, cv1.Subject(cv1.OpCreate), a.create, db, describe("store a provider API key, encrypted")),
-		natsx.Handle(s, cv1.Subject(cv1.OpList), a.list, db, describe("page through the caller's credentials")),
-		natsx.Handle(s, cv1.Subject(cv1.OpGet), a.get, db, describe("one credential with its masked key")),
-		natsx.Handle(s, cv1.Subject(cv1.OpUpdate), a.update, db, describe("change a credential")),
-		natsx.Handle(s, cv1.Subject(cv1.OpDelete), a.delete, db, describe("delete a credential")),
-		natsx.Handle(s, cv1.Subject(cv1.OpTest), a.test, natsx.WithConcurrency(testConcurrency), natsx.OutsideShare(), describe("run the provider's key probe")),
-		natsx.Handle(s, cv1.Subject(cv1.OpListByProvider), a.listByProvider, db, describe("the caller's credentials of one provider")),
-		natsx.Handle(s, cv1.Subject(cv1.OpEncryptionHealth), a.encryptionHealth, db, describe("encryption self test and rotation progress"), anyone),
-		natsx.Handle(s, cv1.Subject(cv1.OpGenerateKey), a.generateKey, describe("a random secret key"), anyone),
-		natsx.Handle(s, cv1.Subject(cv1.OpProvidersList), a.providersList, db, describe("the AI providers"), anyone),
-		natsx.Handle(s, cv1.Subject(cv1.OpProvidersRefresh), a.providersRefresh, describe("reload the providers file (admin)"), anyone),
-		natsx.Handle(s, cv1.Subject(cv1.OpRotate), a.rotate, describe("re-encrypt every key to the current secret (admin)"), anyone),
-		natsx.Handle(s, cv1.Subject(cv1.OpResolve), a.resolve, db, describe("a decrypted key for an internal caller")),
+		natsx.Handle(svc, cv1.Subject(cv1.OpCreate), a.create, db, describe("store a provider API key, encrypted")),
+		natsx.Handle(svc, cv1.Subject(cv1.OpList), a.list, db, describe("page through the caller's credentials")),
+		natsx.Handle(svc, cv1.Subject(cv1.OpGet), a.get, db, describe("one credential with its masked key")),
+		natsx.Handle(svc, cv1.Subject(cv1.OpUpdate), a.update, db, describe("change a credential")),
+		natsx.Handle(svc, cv1.Subject(cv1.OpDelete), a.delete, db, describe("delete a credential")),
+		natsx.Handle(svc, cv1.Subject(cv1.OpTest), a.test, natsx.WithConcurrency(testConcurrency), natsx.OutsideShare(), describe("run the provider's key probe")),
+		natsx.Handle(svc, cv1.Subject(cv1.OpListByProvider), a.listByProvider, db, describe("the caller's credentials of one provider")),
+		natsx.Handle(svc, cv1.Subject(cv1.OpEncryptionHealth), a.encryptionHealth, db, describe("encryption self test and rotation progress"), anyone),
+		natsx.Handle(svc, cv1.Subject(cv1.OpGenerateKey), a.generateKey, describe("a random secret key"), anyone),
+		natsx.Handle(svc, cv1.Subject(cv1.OpProvidersList), a.providersList, db, describe("the AI providers"), anyone),
+		natsx.Handle(svc, cv1.Subject(cv1.OpProvidersRefresh), a.providersRefresh, describe("reload the providers file (admin)"), anyone, natsx.AdminOnly()),
+		natsx.Handle(svc, cv1.Subject(cv1.OpRotate), a.rotate, describe("re-encrypt every key to the current secret (admin)"), anyone, natsx.AdminOnly()),
+		natsx.Handle(svc, cv1.Subject(cv1.OpResolve), a.resolve, db, describe("a decrypted key for an internal caller")),
 	)
-}
-
-func requireAdmin(ctx context.Context) error {
-	if reqctx.From(ctx).Role != contracts.RoleAdmin {
-		return rpcerr.New(rpcerr.Forbidden, "admin role required")
-	}
-	return nil
 }
 
 // mapError maps the core's errors to wire errors. Errors it does not know (a
@@ -136,7 +129,7 @@ func deref(s *string) string {
 }
 
 func (a api) create(ctx context.Context, req cv1.CreateRequest) (cv1.Credential, error) {
-	c, err := a.svc.Create(ctx, natsx.UserID(ctx), credential.NewCredential{
+	c, err := a.core.Create(ctx, natsx.UserID(ctx), credential.NewCredential{
 		Name: req.Name, ProviderName: req.ProviderName, APIKey: req.APIKey,
 		BaseURL: deref(req.BaseURL), AdditionalHeaders: req.AdditionalHeaders,
 	})
@@ -148,7 +141,7 @@ func (a api) create(ctx context.Context, req cv1.CreateRequest) (cv1.Credential,
 
 func (a api) list(ctx context.Context, req cv1.ListRequest) (cv1.ListReply, error) {
 	page := req.Page.Normalize()
-	cs, total, err := a.svc.List(ctx, natsx.UserID(ctx), page.Skip, page.Limit)
+	cs, total, err := a.core.List(ctx, natsx.UserID(ctx), page.Skip, page.Limit)
 	if err != nil {
 		return cv1.ListReply{}, mapError(err)
 	}
@@ -156,7 +149,7 @@ func (a api) list(ctx context.Context, req cv1.ListRequest) (cv1.ListReply, erro
 }
 
 func (a api) get(ctx context.Context, req cv1.GetRequest) (cv1.Credential, error) {
-	c, masked, err := a.svc.Get(ctx, natsx.UserID(ctx), req.ID)
+	c, masked, err := a.core.Get(ctx, natsx.UserID(ctx), req.ID)
 	if err != nil {
 		return cv1.Credential{}, mapError(err)
 	}
@@ -166,7 +159,7 @@ func (a api) get(ctx context.Context, req cv1.GetRequest) (cv1.Credential, error
 }
 
 func (a api) update(ctx context.Context, req cv1.UpdateRequest) (cv1.Credential, error) {
-	c, err := a.svc.Update(ctx, natsx.UserID(ctx), req.ID, credential.Changes{
+	c, err := a.core.Update(ctx, natsx.UserID(ctx), req.ID, credential.Changes{
 		Name: req.Name, APIKey: req.APIKey, BaseURL: req.BaseURL, IsActive: req.IsActive,
 		AdditionalHeaders: req.AdditionalHeaders,
 	})
@@ -177,14 +170,14 @@ func (a api) update(ctx context.Context, req cv1.UpdateRequest) (cv1.Credential,
 }
 
 func (a api) delete(ctx context.Context, req cv1.DeleteRequest) (cv1.DeleteReply, error) {
-	if err := a.svc.Delete(ctx, natsx.UserID(ctx), req.ID); err != nil {
+	if err := a.core.Delete(ctx, natsx.UserID(ctx), req.ID); err != nil {
 		return cv1.DeleteReply{}, mapError(err)
 	}
 	return cv1.DeleteReply{CredentialID: req.ID}, nil
 }
 
 func (a api) listByProvider(ctx context.Context, req cv1.ListByProviderRequest) (cv1.ListByProviderReply, error) {
-	cs, err := a.svc.ListByProvider(ctx, natsx.UserID(ctx), req.ProviderName)
+	cs, err := a.core.ListByProvider(ctx, natsx.UserID(ctx), req.ProviderName)
 	if err != nil {
 		return cv1.ListByProviderReply{}, mapError(err)
 	}
@@ -192,7 +185,7 @@ func (a api) listByProvider(ctx context.Context, req cv1.ListByProviderRequest) 
 }
 
 func (a api) test(ctx context.Context, req cv1.TestRequest) (cv1.TestReply, error) {
-	res, err := a.svc.TestKey(ctx, natsx.UserID(ctx), credential.TestInput{
+	res, err := a.core.TestKey(ctx, natsx.UserID(ctx), credential.TestInput{
 		CredentialID: req.CredentialID, ProviderName: req.ProviderName, APIKey: req.APIKey, BaseURL: req.BaseURL,
 	})
 	if err != nil {
@@ -208,7 +201,7 @@ func (a api) test(ctx context.Context, req cv1.TestRequest) (cv1.TestReply, erro
 }
 
 func (a api) resolve(ctx context.Context, req cv1.ResolveRequest) (cv1.ResolveReply, error) {
-	r, err := a.svc.Resolve(ctx, natsx.UserID(ctx), req.CredentialID)
+	r, err := a.core.Resolve(ctx, natsx.UserID(ctx), req.CredentialID)
 	if err != nil {
 		return cv1.ResolveReply{}, mapError(err)
 	}
@@ -228,7 +221,7 @@ func fromCoreRotation(p credential.RotationProgress) cv1.RotationProgress {
 }
 
 func (a api) encryptionHealth(ctx context.Context, _ struct{}) (cv1.EncryptionHealthReply, error) {
-	h, err := a.svc.EncryptionHealth(ctx, reqctx.From(ctx).Role == contracts.RoleAdmin)
+	h, err := a.core.EncryptionHealth(ctx, reqctx.From(ctx).Role == contracts.RoleAdmin)
 	if err != nil {
 		return cv1.EncryptionHealthReply{}, mapError(err)
 	}
@@ -253,13 +246,10 @@ func (a api) generateKey(_ context.Context, req cv1.GenerateKeyRequest) (cv1.Gen
 }
 
 func (a api) rotate(ctx context.Context, req cv1.RotateRequest) (cv1.RotateReply, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return cv1.RotateReply{}, err
-	}
 	if req.BatchSize < 0 || req.BatchSize > 10000 {
 		return cv1.RotateReply{}, rpcerr.Invalid("batch_size", "must be between 1 and 10000, or 0 for the default")
 	}
-	started, p, err := a.svc.StartRotation(ctx, req.BatchSize)
+	started, p, err := a.core.StartRotation(ctx, req.BatchSize)
 	if err != nil {
 		return cv1.RotateReply{}, mapError(err)
 	}
@@ -269,7 +259,7 @@ func (a api) rotate(ctx context.Context, req cv1.RotateRequest) (cv1.RotateReply
 // ---- providers ----
 
 func (a api) providersList(ctx context.Context, req cv1.ProvidersListRequest) (cv1.ProvidersListReply, error) {
-	ps, err := a.svc.Providers(ctx, req.ActiveOnly)
+	ps, err := a.core.Providers(ctx, req.ActiveOnly)
 	if err != nil {
 		return cv1.ProvidersListReply{}, mapError(err)
 	}
@@ -285,10 +275,7 @@ func (a api) providersList(ctx context.Context, req cv1.ProvidersListRequest) (c
 }
 
 func (a api) providersRefresh(ctx context.Context, _ struct{}) (cv1.ProvidersRefreshReply, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return cv1.ProvidersRefreshReply{}, err
-	}
-	n, err := a.svc.RefreshProviders(ctx)
+	n, err := a.core.RefreshProviders(ctx)
 	if err != nil {
 		return cv1.ProvidersRefreshReply{}, mapError(err)
 	}

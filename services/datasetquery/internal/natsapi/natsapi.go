@@ -12,13 +12,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nonefinity/backend/contracts"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/fielderr"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
-	"github.com/nonefinity/backend/pkg/reqctx"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
@@ -80,8 +78,8 @@ func Register(svc *natsx.Service, core *datasets.Service, o Options) error {
 		natsx.Handle(svc, dv1.Subject(dv1.OpData), a.data, statements, describe("a window of a dataset's rows")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpRejects), a.rejects, statements, describe("rows a conversion could not read")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpQuery), a.query, statements, describe("run SQL over the caller's datasets")),
-		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBStats), a.stats, describe("DuckDB sessions of this instance (admin)")),
-		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBCleanup), a.cleanup, describe("close idle DuckDB sessions now (admin)")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBStats), a.stats, describe("DuckDB sessions of this instance (admin)"), natsx.AdminOnly()),
+		natsx.Handle(svc, dv1.Subject(dv1.OpDuckDBCleanup), a.cleanup, describe("close idle DuckDB sessions now (admin)"), natsx.AdminOnly()),
 	)
 }
 
@@ -207,10 +205,7 @@ func (a api) query(ctx context.Context, req dv1.QueryRequest) (dv1.QueryReply, e
 }
 
 // stats counts every user's sessions on this instance: admins only.
-func (a api) stats(ctx context.Context, _ struct{}) (dv1.DuckDBStatsReply, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return dv1.DuckDBStatsReply{}, err
-	}
+func (a api) stats(_ context.Context, _ struct{}) (dv1.DuckDBStatsReply, error) {
 	st := a.core.Sessions()
 	return dv1.DuckDBStatsReply{
 		TotalInstances: st.Total, ActiveInstances: st.Active, ExpiredInstances: st.Expired,
@@ -218,19 +213,8 @@ func (a api) stats(ctx context.Context, _ struct{}) (dv1.DuckDBStatsReply, error
 	}, nil
 }
 
-func (a api) cleanup(ctx context.Context, _ struct{}) (dv1.CleanupReply, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return dv1.CleanupReply{}, err
-	}
+func (a api) cleanup(_ context.Context, _ struct{}) (dv1.CleanupReply, error) {
 	return dv1.CleanupReply{ClosedInstances: a.core.CloseExpiredSessions()}, nil
-}
-
-// requireAdmin passes a caller with the admin role.
-func requireAdmin(ctx context.Context) error {
-	if reqctx.From(ctx).Role != contracts.RoleAdmin {
-		return rpcerr.New(rpcerr.Forbidden, "admin role required")
-	}
-	return nil
 }
 
 // mapError is the one place core errors become rpcerr codes.
