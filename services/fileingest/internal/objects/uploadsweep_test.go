@@ -1,4 +1,4 @@
-package files_test
+package objects_test
 
 import (
 	"context"
@@ -13,6 +13,11 @@ import (
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
 	"github.com/nonefinity/backend/services/fileingest/internal/objects"
 )
+
+// The upload sweeper's tests live with the adapter: what they check is
+// how the sweep meets a real S3 server (upload times in whole seconds,
+// listing by prefix, an unreachable server), which the files core's fakes
+// cannot tell.
 
 func sweepCtx(t *testing.T) context.Context {
 	t.Helper()
