@@ -8,7 +8,6 @@ const (
 	ServiceCredential = "credential"
 	ServiceFile       = "file"
 	ServiceDataset    = "dataset"
-	ServiceGateway    = "gateway"
 )
 
 // Event domains (evt.<domain>.v1.<event>.<user_id>).
@@ -37,12 +36,6 @@ func RequestSubject(service, op string) string {
 	return "svc." + service + "." + Version + "." + op
 }
 
-// RequestPrefix is the subject prefix under which a service registers its
-// micro endpoints (svc.<service>.v1).
-func RequestPrefix(service string) string {
-	return "svc." + service + "." + Version
-}
-
 // EventSubject is the subject of one event about one user's data. The user id
 // is always the last token so a subscriber can filter on it.
 func EventSubject(domain, event, userID string) string {
@@ -57,11 +50,6 @@ func EventFilter(domain, event string) string {
 // DomainFilter matches every event of a domain for every user.
 func DomainFilter(domain string) string {
 	return "evt." + domain + "." + Version + ".>"
-}
-
-// UserEventsFilter matches every event of every domain about one user.
-func UserEventsFilter(userID string) string {
-	return "evt.*." + Version + ".*." + userID
 }
 
 // Job names (job.<domain>.v1.<job>.<user_id>).
@@ -135,10 +123,9 @@ func StreamFor(name string) (StreamSpec, bool) {
 
 // Durable consumer names: <service>-<what it does>.
 const (
-	DurableFileProcess            = "fileingest-process-uploaded"
-	DurableFileUserErase          = "fileingest-erase-user"
-	DurableCredentialUserErase    = "credential-erase-user"
-	DurableDatasetConvert         = "datasetquery-convert"
-	DurableDatasetUserErase       = "datasetquery-erase-user"
-	DurableDatasetCacheInvalidate = "datasetquery-cache-invalidate"
+	DurableFileProcess         = "fileingest-process-uploaded"
+	DurableFileUserErase       = "fileingest-erase-user"
+	DurableCredentialUserErase = "credential-erase-user"
+	DurableDatasetConvert      = "datasetquery-convert"
+	DurableDatasetUserErase    = "datasetquery-erase-user"
 )

@@ -35,8 +35,8 @@ func TestOpSubjects(t *testing.T) {
 			if !requestSubject.MatchString(subj) {
 				t.Errorf("%s op %q builds malformed subject %q", s.name, op, subj)
 			}
-			if !strings.HasPrefix(subj, contracts.RequestPrefix(s.name)+".") {
-				t.Errorf("subject %q is outside %s", subj, contracts.RequestPrefix(s.name))
+			if prefix := "svc." + s.name + "." + contracts.Version; !strings.HasPrefix(subj, prefix+".") {
+				t.Errorf("subject %q is outside %s", subj, prefix)
 			}
 			if seen[op] {
 				t.Errorf("%s lists op %q twice", s.name, op)
@@ -84,7 +84,7 @@ func TestEventsLandInTheirStream(t *testing.T) {
 		if got := contracts.UserIDFromSubject(m.subject); got != uid {
 			t.Errorf("%s: user id token %q", m.subject, got)
 		}
-		if strings.HasPrefix(m.subject, "evt.") && !subjectMatches(contracts.UserEventsFilter(uid), m.subject) {
+		if strings.HasPrefix(m.subject, "evt.") && !subjectMatches("evt.*."+contracts.Version+".*."+uid, m.subject) {
 			t.Errorf("%s is missed by the user's SSE filter", m.subject)
 		}
 	}

@@ -42,7 +42,7 @@ func TestEnsureStreamsConcurrentDeclarationsAllSucceed(t *testing.T) {
 				errs <- fmt.Errorf("instance %d: %w", i, err)
 				return
 			}
-			if _, err := EnsureConsumer(ctx, js[i], contracts.StreamUsers, consumer); err != nil {
+			if _, err := ensureConsumer(ctx, js[i], contracts.StreamUsers, consumer, nil); err != nil {
 				errs <- fmt.Errorf("instance %d: %w", i, err)
 			}
 		})

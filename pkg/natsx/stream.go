@@ -164,16 +164,11 @@ func streamConfig(spec contracts.StreamSpec, opts StreamOptions) jetstream.Strea
 	}
 }
 
-// EnsureConsumer creates the consumer, or updates it to cfg, on stream.
+// ensureConsumer creates the consumer, or updates it to cfg, on stream.
 // Like EnsureStreams it retries while JetStream cannot answer yet (a new
 // replicated stream without a leader) or another instance declares the same
-// durable at once, until ctx ends or DefaultSetupTimeout passes.
-func EnsureConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-	return ensureConsumer(ctx, js, stream, cfg, nil)
-}
-
-// ensureConsumer is EnsureConsumer logging each failed attempt to log (nil
-// discards them).
+// durable at once, until ctx ends or DefaultSetupTimeout passes, logging each
+// failed attempt to log (nil discards them).
 func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig, log *slog.Logger) (jetstream.Consumer, error) {
 	ctx, cancel := withSetupTimeout(ctx, 0)
 	defer cancel()

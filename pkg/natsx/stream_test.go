@@ -71,7 +71,7 @@ func TestEnsureConsumerIsIdempotent(t *testing.T) {
 	}
 	cfg := jetstream.ConsumerConfig{Durable: contracts.DurableFileProcess, FilterSubject: contracts.EventFilter(contracts.DomainFile, contracts.EventUploaded), AckPolicy: jetstream.AckExplicitPolicy}
 	for i := range 2 {
-		c, err := EnsureConsumer(ctx, js, contracts.StreamFiles, cfg)
+		c, err := ensureConsumer(ctx, js, contracts.StreamFiles, cfg, nil)
 		if err != nil {
 			t.Fatalf("ensure consumer (call %d): %v", i+1, err)
 		}
@@ -80,7 +80,7 @@ func TestEnsureConsumerIsIdempotent(t *testing.T) {
 		}
 	}
 	cfg.AckWait = time.Minute
-	c, err := EnsureConsumer(ctx, js, contracts.StreamFiles, cfg)
+	c, err := ensureConsumer(ctx, js, contracts.StreamFiles, cfg, nil)
 	if err != nil || c.CachedInfo().Config.AckWait != time.Minute {
 		t.Fatalf("update consumer: %v", err)
 	}

@@ -323,7 +323,7 @@ func expectedAccess() map[string]access {
 			pub: join(without(allRequests, resolve), userEvents, streamAdmin(contracts.StreamUsers),
 				// an SSE ordered consumer (generated name) on each event stream
 				[]string{
-					"$JS.API.CONSUMER.CREATE.FILES.sse_1_files." + contracts.UserEventsFilter(uid),
+					"$JS.API.CONSUMER.CREATE.FILES.sse_1_files." + contracts.EventSubject(contracts.DomainFile, "*", uid),
 					"$JS.API.CONSUMER.MSG.NEXT.DATASETS.sse_1_datasets",
 					"$JS.API.CONSUMER.DELETE.USERS.sse_1_users",
 					"$JS.API.STREAM.INFO.FILES",
@@ -432,9 +432,9 @@ func TestNATSDeployUsersWorkTogether(t *testing.T) {
 			t.Fatalf("%s: add micro service: %v", user, err)
 		}
 		t.Cleanup(func() { _ = svc.Stop() })
-		g := svc.AddGroup(contracts.RequestPrefix(name))
 		for _, op := range ops {
-			if err := g.AddEndpoint(op, micro.HandlerFunc(func(r micro.Request) { _ = r.Respond([]byte(`"` + name + "." + op + `"`)) })); err != nil {
+			if err := svc.AddEndpoint(op, micro.HandlerFunc(func(r micro.Request) { _ = r.Respond([]byte(`"` + name + "." + op + `"`)) }),
+				micro.WithEndpointSubject(contracts.RequestSubject(name, op))); err != nil {
 				t.Fatalf("%s: endpoint %s: %v", user, op, err)
 			}
 		}
@@ -508,7 +508,7 @@ func TestNATSDeployUsersWorkTogether(t *testing.T) {
 	}
 
 	sse, err := js(userGateway).OrderedConsumer(ctx, contracts.StreamFiles, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{contracts.UserEventsFilter(uid)},
+		FilterSubjects: []string{contracts.EventSubject(contracts.DomainFile, "*", uid)},
 	})
 	if err != nil {
 		t.Fatalf("gateway opens an ordered consumer on FILES: %v", err)

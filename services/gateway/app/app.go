@@ -170,7 +170,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		rdb = client
 	}
 
-	authn, err := auth.NewWithConfig(ctx, cfg.Base, cfg.Clerk, log, d.HTTPClient)
+	authn, err := auth.New(ctx, cfg.Base, cfg.Clerk, log, d.HTTPClient)
 	if err != nil {
 		return err
 	}

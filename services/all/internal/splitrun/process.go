@@ -44,16 +44,6 @@ type Process struct {
 	out      *lineWriter
 }
 
-// Name is the process's name (NATS, FerretDB, …, Gateway).
-func (p *Process) Name() string { return p.name }
-
-// Running reports whether the process has been started and not exited.
-func (p *Process) Running() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cmd != nil
-}
-
 // Pid is the running process's id, 0 when it is not running: a restart
 // changes it.
 func (p *Process) Pid() int {

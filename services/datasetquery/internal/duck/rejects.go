@@ -23,23 +23,6 @@ func WriteRejects(ctx context.Context, lim Limits, csvPath, dst string) error {
 	})
 }
 
-// WriteRejectRows writes rejects given in memory to the Parquet file dst
-// (a spreadsheet's few rejected rows).
-func WriteRejectRows(ctx context.Context, lim Limits, rows []datasets.Reject, dst string) error {
-	return withScratchConn(ctx, lim, func(conn *sql.Conn) error {
-		if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE rejects (line BIGINT, reason VARCHAR, raw VARCHAR)"); err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if _, err := conn.ExecContext(ctx, "INSERT INTO rejects VALUES (?, ?, ?)", r.Line, r.Reason, r.Raw); err != nil {
-				return err
-			}
-		}
-		_, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM rejects ORDER BY line) TO %s (%s)", sqlString(dst), partFormat))
-		return err
-	})
-}
-
 // ReadRejects reads rows [offset, offset+limit) of a rejects file, in line
 // order, and how many it holds.
 func ReadRejects(ctx context.Context, lim Limits, file string, offset, limit int) ([]datasets.Reject, int64, error) {

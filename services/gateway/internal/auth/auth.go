@@ -153,12 +153,7 @@ func (a *Auth) Close() {
 	}
 }
 
-// New is NewWithConfig with DefaultConfig.
-func New(ctx context.Context, cfg config.Base, log *slog.Logger, httpClient *http.Client) (*Auth, error) {
-	return NewWithConfig(ctx, cfg, DefaultConfig(), log, httpClient)
-}
-
-// NewWithConfig builds the verifier (and in dev the minter and JWKS) for the
+// New builds the verifier (and in dev the minter and JWKS) for the
 // configuration:
 //
 //   - CLERK_ISSUER set: Clerk's JWKS, fetched now (a failure is logged, not
@@ -169,7 +164,7 @@ func New(ctx context.Context, cfg config.Base, log *slog.Logger, httpClient *htt
 //
 // httpClient (nil: a default client) carries JWKS and Backend API calls;
 // each call has its own timeout.
-func NewWithConfig(ctx context.Context, cfg config.Base, gw Config, log *slog.Logger, httpClient *http.Client) (*Auth, error) {
+func New(ctx context.Context, cfg config.Base, gw Config, log *slog.Logger, httpClient *http.Client) (*Auth, error) {
 	if log == nil {
 		log = logx.Discard()
 	}

@@ -29,7 +29,7 @@ func TestDevAuthPersistsKeyAndVerifiesMintedTokens(t *testing.T) {
 	dataDir := t.TempDir()
 	ctx := context.Background()
 
-	first, err := New(ctx, devBase(dataDir), nil, nil)
+	first, err := New(ctx, devBase(dataDir), DefaultConfig(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestDevAuthPersistsKeyAndVerifiesMintedTokens(t *testing.T) {
 	}
 
 	// A restart on the same DATA_DIR: same key, so the token still verifies.
-	second, err := New(ctx, devBase(dataDir), nil, nil)
+	second, err := New(ctx, devBase(dataDir), DefaultConfig(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestDevTokensUseTheConfiguredRoleClaimAndAdminIDs(t *testing.T) {
 	gw := DefaultConfig()
 	gw.RoleClaim = "public_metadata.role"
 	gw.AdminIDs = []string{"user_boss"}
-	a, err := NewWithConfig(context.Background(), devBase(t.TempDir()), gw, nil, nil)
+	a, err := New(context.Background(), devBase(t.TempDir()), gw, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +134,11 @@ func TestDevTokensUseTheConfiguredRoleClaimAndAdminIDs(t *testing.T) {
 }
 
 func TestDevKeysRejectAForeignToken(t *testing.T) {
-	a, err := New(context.Background(), devBase(t.TempDir()), nil, nil)
+	a, err := New(context.Background(), devBase(t.TempDir()), DefaultConfig(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := New(context.Background(), devBase(t.TempDir()), nil, nil)
+	other, err := New(context.Background(), devBase(t.TempDir()), DefaultConfig(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestNewWithClerkInProd(t *testing.T) {
 	gw.SecretKey = "sk_test_prod_never_mints"
 	gw.RoleClaim = DefaultRoleClaim
 
-	a, err := NewWithConfig(context.Background(), cfg, gw, nil, srv.Client())
+	a, err := New(context.Background(), cfg, gw, nil, srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,19 +234,19 @@ func TestNewWithClerkInProd(t *testing.T) {
 func TestNewConfigErrors(t *testing.T) {
 	var prod config.Base
 	prod.App.Env = "prod"
-	if _, err := New(context.Background(), prod, nil, nil); err == nil || !strings.Contains(err.Error(), "CLERK_ISSUER") {
+	if _, err := New(context.Background(), prod, DefaultConfig(), nil, nil); err == nil || !strings.Contains(err.Error(), "CLERK_ISSUER") {
 		t.Errorf("prod without issuer: err = %v", err)
 	}
 	dev := devBase(t.TempDir())
 	badJWKS := DefaultConfig()
 	badJWKS.Issuer = "https://clerk.example.test"
 	badJWKS.JWKSURL = "not a url"
-	if _, err := NewWithConfig(context.Background(), dev, badJWKS, nil, nil); err == nil || !strings.Contains(err.Error(), "CLERK_JWKS_URL") {
+	if _, err := New(context.Background(), dev, badJWKS, nil, nil); err == nil || !strings.Contains(err.Error(), "CLERK_JWKS_URL") {
 		t.Errorf("bad jwks url: err = %v", err)
 	}
 	gw := DefaultConfig()
 	gw.JWTLeeway = time.Hour
-	if _, err := NewWithConfig(context.Background(), devBase(t.TempDir()), gw, nil, nil); err == nil ||
+	if _, err := New(context.Background(), devBase(t.TempDir()), gw, nil, nil); err == nil ||
 		!strings.Contains(err.Error(), "CLERK_JWT_LEEWAY") {
 		t.Errorf("huge leeway: err = %v", err)
 	}
@@ -262,7 +262,7 @@ func TestNewStartsWhileJWKSIsDown(t *testing.T) {
 	gw := DefaultConfig()
 	gw.Issuer = testIssuer
 	gw.JWKSURL = srv.jwksURL()
-	a, err := NewWithConfig(context.Background(), cfg, gw, nil, nil)
+	a, err := New(context.Background(), cfg, gw, nil, nil)
 	if err != nil {
 		t.Fatalf("New must not fail when the JWKS is down: %v", err)
 	}

@@ -244,12 +244,12 @@ func TestNewDevWithClerkMintsThroughBackendAPI(t *testing.T) {
 	gw.ClerkAPIURL = clerk.URL
 
 	// Without the opt-in the gateway does not start.
-	if _, err := NewWithConfig(context.Background(), cfg, gw, nil, clerk.Client()); err == nil ||
+	if _, err := New(context.Background(), cfg, gw, nil, clerk.Client()); err == nil ||
 		!strings.Contains(err.Error(), "CLERK_DEV_CREATE_TOKEN") {
 		t.Fatalf("dev with a Clerk secret and no opt-in: err = %v", err)
 	}
 	gw.ClerkDevCreateToken = true
-	a, err := NewWithConfig(context.Background(), cfg, gw, nil, clerk.Client())
+	a, err := New(context.Background(), cfg, gw, nil, clerk.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestNewDevWithClerkMintsThroughBackendAPI(t *testing.T) {
 	// the route is absent.
 	gw.SecretKey = ""
 	gw.ClerkDevCreateToken = false
-	b, err := NewWithConfig(context.Background(), cfg, gw, nil, clerk.Client())
+	b, err := New(context.Background(), cfg, gw, nil, clerk.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,12 +95,6 @@ func (c *localCache) invalidate(clerkID string) {
 	}
 }
 
-func (c *localCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
-}
-
 // redisCache shares identities between gateway instances. It is an
 // optimisation only: every error is returned for logging and the caller
 // falls back to MongoDB.

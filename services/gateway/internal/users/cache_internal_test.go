@@ -60,3 +60,9 @@ func TestLocalCacheRefusesWritesAcrossAnInvalidation(t *testing.T) {
 		t.Fatal("stale entry cached")
 	}
 }
+
+func (c *localCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len()
+}
