@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/services/credential/internal/credential"
 )
 
@@ -68,9 +69,19 @@ func (s *Store) UpsertProviders(ctx context.Context, ps []credential.Provider, n
 			"requires_key": &requires, "headers": p.Headers,
 			"validation": probeDoc{Method: p.Probe.Method, Path: p.Probe.Path, ExpectStatus: p.Probe.ExpectStatus, ModelsField: p.Probe.ModelsField},
 		}
-		_, err := s.providers.UpdateOne(ctx, bson.M{"provider_name": p.Name},
-			bson.M{"$set": set, "$setOnInsert": bson.M{"created_at": now}},
-			options.UpdateOne().SetUpsert(true))
+		upsert := func() error {
+			_, err := s.providers.UpdateOne(ctx, bson.M{"provider_name": p.Name},
+				bson.M{"$set": set, "$setOnInsert": bson.M{"created_at": now}},
+				options.UpdateOne().SetUpsert(true))
+			return err
+		}
+		err := upsert()
+		if mongox.IsDuplicateKey(err) {
+			// Two instances inserted the same new provider at once and the
+			// unique index refused the second insert; run again, it now
+			// finds the document and updates it.
+			err = upsert()
+		}
 		if err != nil {
 			return n, dbErr("upsert provider "+p.Name, err)
 		}
