@@ -6,8 +6,10 @@ import (
 	"github.com/nonefinity/backend/contracts"
 )
 
-// UserCreated is published on evt.user.v1.created.<user_id> when the gateway
-// first stores a user (from the webhook or from a first authenticated request).
+// UserCreated is published on evt.user.v1.created.<user_id> when Clerk's
+// user.created webhook stored the user's profile. A user first seen on an
+// authenticated request has a placeholder document until then, announced by
+// nothing: Clerk's event, not our first sight, is the one creation.
 type UserCreated struct {
 	User User `json:"user"`
 }

@@ -226,10 +226,25 @@ func (s *store) applyProfile(ctx context.Context, p Profile) (ApplyResult, error
 		case mongox.IsDuplicateKey(err) && attempt == 0:
 			continue
 		case mongox.IsDuplicateKey(err):
-			return ApplyResult{Applied: false}, nil
+			return s.sameVersion(ctx, p)
 		default:
 			return ApplyResult{}, fmt.Errorf("upsert user %s: %w", p.ClerkID, DatabaseErrors.Map(err))
 		}
+	}
+}
+
+// sameVersion is the result of a profile the stored document did not take:
+// Repeated with that document when it has the profile's updated_at.
+func (s *store) sameVersion(ctx context.Context, p Profile) (ApplyResult, error) {
+	var d userDoc
+	err := s.coll.FindOne(ctx, bson.D{{Key: "clerk_id", Value: p.ClerkID}, {Key: "updated_at", Value: p.UpdatedAt.UTC()}}).Decode(&d)
+	switch {
+	case err == nil:
+		return ApplyResult{Repeated: true, User: toUser(d)}, nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return ApplyResult{}, nil
+	default:
+		return ApplyResult{}, fmt.Errorf("read user %s: %w", p.ClerkID, DatabaseErrors.Map(err))
 	}
 }
 

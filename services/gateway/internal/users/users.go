@@ -80,7 +80,12 @@ type ApplyResult struct {
 	// Applied is false when the stored document is as new or newer than
 	// the profile (an out-of-order or repeated event).
 	Applied bool
-	// User is the stored document after the write; zero when not applied.
+	// Repeated is set instead of Applied when the stored document already
+	// is the profile's version (the same updated_at): the event that wrote
+	// it delivered again, whose announcement may not have gone out yet.
+	Repeated bool
+	// User is the stored document after the write, or the stored document
+	// when Repeated; zero otherwise.
 	User userv1.User
 }
 

@@ -281,12 +281,15 @@ func TestApplyProfileKeepsTheNewestVersion(t *testing.T) {
 		t.Fatalf("stored %+v", r.User)
 	}
 	r, err = s.ApplyProfile(ctx, profile("v1", created.Add(time.Second)))
-	if err != nil || r.Applied {
+	if err != nil || r.Applied || r.Repeated {
 		t.Fatalf("older apply: %+v, %v; want not applied", r, err)
 	}
 	r, err = s.ApplyProfile(ctx, profile("v2-again", created.Add(2*time.Second)))
 	if err != nil || r.Applied {
 		t.Fatalf("same-version apply: %+v, %v; want not applied", r, err)
+	}
+	if !r.Repeated || r.User.FirstName != "v2" {
+		t.Fatalf("same-version apply: %+v; want repeated with the stored v2", r)
 	}
 	got, err := s.Get(ctx, getByClerk(t, s, "user_order").UserID)
 	if err != nil {

@@ -1,8 +1,9 @@
 // Package webhook receives Clerk's user webhooks (POST /api/v1/webhooks/clerk):
 // it verifies the svix signature, applies user.created / user.updated to the
-// users collection, erases users on user.deleted (publishing
-// evt.user.v1.deleted.<user_id> for the other services) and remembers svix
-// ids so a redelivered event is acknowledged without being applied twice.
+// users collection (publishing evt.user.v1.created / updated.<user_id>),
+// erases users on user.deleted (publishing evt.user.v1.deleted.<user_id> for
+// the other services) and remembers svix ids so a redelivered event is
+// acknowledged without being applied or published twice.
 package webhook
 
 import (
@@ -55,7 +56,8 @@ type Options struct {
 	Users   Users
 	// DB holds the webhook_events collection.
 	DB *mongo.Database
-	// JS publishes evt.user.v1.deleted.<user_id> on the USERS stream.
+	// JS publishes evt.user.v1.{created,updated,deleted}.<user_id> on the
+	// USERS stream.
 	JS        jetstream.JetStream
 	Log       *slog.Logger
 	MaxBody   int64         // DefaultMaxBody when zero
@@ -218,14 +220,21 @@ func alreadyHandled(svixID string) reply {
 	return reply{status: http.StatusOK, message: "event " + svixID + " was already processed"}
 }
 
-// handleUpsert applies user.created / user.updated.
+// handleUpsert applies user.created / user.updated and announces the stored
+// user on evt.user.v1.created / updated.<user_id> with Nats-Msg-Id = svix id.
 //
-// Ordering: apply, then record the svix id. The apply is idempotent (a
-// conditional write that only replaces an older document), so a crash
-// between the two loses nothing: Clerk redelivers, the id is not recorded,
-// the write is attempted again and is a no-op, and the id is recorded. The
-// record check before applying is what keeps a redelivery from re-applying
-// an event over a document that was changed since.
+// Ordering: apply, publish, then record the svix id. The apply is
+// idempotent (a conditional write that only replaces an older document), so
+// a crash or a failed publish (answered 503) before the record loses
+// nothing: Clerk redelivers, the id is not recorded, the write is attempted
+// again and is a no-op that finds the document at this event's version, so
+// the event is published again, and JetStream drops the second copy if the
+// first did get through within its duplicate window. The record check
+// before applying is what keeps a redelivery from re-applying an event over
+// a document that was changed since, or publishing it again.
+//
+// An event the stored document is newer than announces nothing: the newer
+// version was announced when it was stored.
 func (h *Handler) handleUpsert(ctx context.Context, svixID string, ev clerkEvent) (reply, error) {
 	if rec, found, err := h.events.find(ctx, svixID); err != nil {
 		return reply{}, err
@@ -241,6 +250,12 @@ func (h *Handler) handleUpsert(ctx context.Context, svixID string, ev clerkEvent
 	if err != nil {
 		return reply{}, err
 	}
+	if res.Applied || res.Repeated {
+		subject, evt := upsertEvent(ev.Type, res.User)
+		if err := natsx.Publish(ctx, h.js, subject, svixID, evt); err != nil {
+			return reply{}, fmt.Errorf("publish %s: %w", ev.Type, asUnavailable(err))
+		}
+	}
 	rec := eventRecord{SvixID: svixID, Type: ev.Type, State: stateDone, ClerkID: cu.ID, ReceivedAt: received}
 	if _, _, err := h.events.insert(ctx, rec); err != nil {
 		return reply{}, err
@@ -253,6 +268,17 @@ func (h *Handler) handleUpsert(ctx context.Context, svixID string, ev clerkEvent
 		verb = "created"
 	}
 	return reply{status: http.StatusOK, message: "user " + cu.ID + " " + verb, data: res.User}, nil
+}
+
+// upsertEvent is the event announcing u as stored by a Clerk event of type
+// typ, and its subject.
+func upsertEvent(typ string, u userv1.User) (string, any) {
+	if typ == eventUserCreated {
+		e := userv1.UserCreated{User: u}
+		return e.Subject(), e
+	}
+	e := userv1.UserUpdated{User: u}
+	return e.Subject(), e
 }
 
 // handleDeleted erases a user.
@@ -319,7 +345,7 @@ func (h *Handler) handleDeleted(ctx context.Context, svixID string, ev clerkEven
 		data: map[string]string{"user_id": rec.UserID, "clerk_id": rec.ClerkID}}, nil
 }
 
-// asUnavailable makes any publish failure a 503: the deletion happened and
+// asUnavailable makes any publish failure a 503: the write happened and
 // Clerk must redeliver so the event goes out, which it only does on a
 // failure status.
 func asUnavailable(err error) error {

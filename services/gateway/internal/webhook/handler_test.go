@@ -357,17 +357,10 @@ func TestBanByWebhookInvalidatesCachedIdentity(t *testing.T) {
 func TestUserDeletedRemovesTheUserAndPublishes(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	ctx := testCtx(t)
-	r := decode(t, f.deliver("msg_c", event(t, "user.created", nil)), http.StatusOK)
-	var u userv1.User
-	if err := json.Unmarshal(r.Data, &u); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.users.Resolve(ctx, clerkID); err != nil { // cache it
-		t.Fatal(err)
-	}
+	u := f.firstSeen() // stored and cached
 
 	f.now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	r = decode(t, f.deliver("msg_del", deletedEvent(t, clerkID)), http.StatusOK)
+	decode(t, f.deliver("msg_del", deletedEvent(t, clerkID)), http.StatusOK)
 	if _, ok := f.userDoc(clerkID); ok {
 		t.Fatal("user document still there")
 	}
@@ -414,6 +407,17 @@ func TestUserDeletedRemovesTheUserAndPublishes(t *testing.T) {
 	}
 }
 
+// firstSeen stores the user as a first authenticated request does, which
+// announces nothing, so USERS holds only what the test delivers next.
+func (f *fixture) firstSeen() userv1.User {
+	f.t.Helper()
+	id, err := f.users.Resolve(testCtx(f.t), clerkID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return userv1.User{ID: id.UserID, ClerkID: clerkID}
+}
+
 func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
 	t.Helper()
 	s, err := js.Stream(testCtx(t), contracts.StreamUsers)
@@ -448,11 +452,7 @@ func TestUserDeletedForAnUnknownUserPublishesNothing(t *testing.T) {
 func TestUserDeletedPublishFailureIsRetried(t *testing.T) {
 	f := newFixture(t, fixtureOptions{noStreams: true})
 	ctx := testCtx(t)
-	r := decode(t, f.deliver("msg_c", event(t, "user.created", nil)), http.StatusOK)
-	var u userv1.User
-	if err := json.Unmarshal(r.Data, &u); err != nil {
-		t.Fatal(err)
-	}
+	u := f.firstSeen()
 
 	decode(t, f.deliver("msg_del", deletedEvent(t, clerkID)), http.StatusServiceUnavailable)
 	if _, ok := f.userDoc(clerkID); ok {
@@ -479,6 +479,112 @@ func TestUserDeletedPublishFailureIsRetried(t *testing.T) {
 	}
 	if n := f.count(webhook.EventsCollection, bson.D{{Key: "_id", Value: "msg_del"}, {Key: "state", Value: "done"}}); n != 1 {
 		t.Fatal("record not marked done after the retry")
+	}
+}
+
+// nextUserEvent is the next message of the USERS stream from cons, checked
+// to be on subject with Nats-Msg-Id svixID; its data is decoded into evt.
+func nextUserEvent(t *testing.T, cons jetstream.Consumer, subject, svixID string, evt any) {
+	t.Helper()
+	msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+	if err != nil {
+		t.Fatalf("no event on %s: %v", subject, err)
+	}
+	if msg.Subject() != subject {
+		t.Errorf("subject %q, want %q", msg.Subject(), subject)
+	}
+	if got := msg.Headers().Get(jetstream.MsgIDHeader); got != svixID {
+		t.Errorf("Nats-Msg-Id %q, want the svix id %q", got, svixID)
+	}
+	if err := json.Unmarshal(msg.Data(), evt); err != nil {
+		t.Fatalf("event %s: %v", msg.Data(), err)
+	}
+}
+
+func (f *fixture) userEvents() jetstream.Consumer {
+	f.t.Helper()
+	cons, err := f.js.CreateOrUpdateConsumer(testCtx(f.t), contracts.StreamUsers, jetstream.ConsumerConfig{AckPolicy: jetstream.AckNonePolicy})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return cons
+}
+
+// user.created and user.updated announce the stored user once per delivery:
+// a redelivery adds nothing, even one whose svix id record was lost (the
+// document is at its version, so it is published again and JetStream drops
+// the copy by its Nats-Msg-Id), and an update older than the stored document
+// announces nothing.
+func TestUpsertsAnnounceTheStoredUserOnce(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := testCtx(t)
+	created := event(t, "user.created", nil)
+	var u, updated userv1.User
+	if err := json.Unmarshal(decode(t, f.deliver("msg_c", created), http.StatusOK).Data, &u); err != nil {
+		t.Fatal(err)
+	}
+	newer := event(t, "user.updated", func(d map[string]any) {
+		d["first_name"] = "Augusta"
+		d["updated_at"] = 1716883300000
+	})
+	if err := json.Unmarshal(decode(t, f.deliver("msg_u", newer), http.StatusOK).Data, &updated); err != nil {
+		t.Fatal(err)
+	}
+
+	decode(t, f.deliver("msg_c", created), http.StatusOK)
+	if _, err := f.db.Collection(webhook.EventsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: "msg_u"}}); err != nil {
+		t.Fatal(err)
+	}
+	decode(t, f.deliver("msg_u", newer), http.StatusOK)
+	older := event(t, "user.updated", func(d map[string]any) { d["updated_at"] = 1716883250000 })
+	decode(t, f.deliver("msg_old", older), http.StatusOK)
+
+	cons := f.userEvents()
+	var c userv1.UserCreated
+	nextUserEvent(t, cons, contracts.EventSubject(contracts.DomainUser, contracts.EventCreated, u.ID), "msg_c", &c)
+	if mustJSON(t, c) != mustJSON(t, userv1.UserCreated{User: u}) {
+		t.Errorf("created event %+v, want the stored user %+v", c, u)
+	}
+	var up userv1.UserUpdated
+	nextUserEvent(t, cons, contracts.EventSubject(contracts.DomainUser, contracts.EventUpdated, u.ID), "msg_u", &up)
+	if mustJSON(t, up) != mustJSON(t, userv1.UserUpdated{User: updated}) || up.User.FirstName != "Augusta" {
+		t.Errorf("updated event %+v, want the stored user %+v", up, updated)
+	}
+	if n := streamMsgs(t, f.js); n != 2 {
+		t.Fatalf("%d messages in USERS, want 2", n)
+	}
+}
+
+// The stream is missing, so the publish fails after the profile is stored:
+// 503 without recording the svix id, and Clerk's redelivery announces it.
+func TestUpsertPublishFailureIsRetried(t *testing.T) {
+	f := newFixture(t, fixtureOptions{noStreams: true})
+	body := event(t, "user.created", nil)
+	decode(t, f.deliver("msg_c", body), http.StatusServiceUnavailable)
+	doc, ok := f.userDoc(clerkID)
+	if !ok {
+		t.Fatal("profile not stored")
+	}
+	if n := f.count(webhook.EventsCollection, bson.D{}); n != 0 {
+		t.Fatalf("%d records after a failed publish, want 0", n)
+	}
+
+	if err := natsx.EnsureStreams(testCtx(t), f.js, contracts.Streams(), natsx.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	decode(t, f.deliver("msg_c", body), http.StatusOK)
+	decode(t, f.deliver("msg_c", body), http.StatusOK)
+	id := doc["_id"].(bson.ObjectID).Hex()
+	var c userv1.UserCreated
+	nextUserEvent(t, f.userEvents(), contracts.EventSubject(contracts.DomainUser, contracts.EventCreated, id), "msg_c", &c)
+	if c.User.ID != id || c.User.ClerkID != clerkID || c.User.FirstName != "Ada" {
+		t.Errorf("event %+v", c)
+	}
+	if n := streamMsgs(t, f.js); n != 1 {
+		t.Fatalf("%d messages in USERS, want 1", n)
+	}
+	if n := f.count(webhook.EventsCollection, bson.D{{Key: "_id", Value: "msg_c"}, {Key: "state", Value: "done"}}); n != 1 {
+		t.Fatal("record not done after the retry")
 	}
 }
 
