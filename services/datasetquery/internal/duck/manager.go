@@ -107,7 +107,7 @@ type Manager struct {
 	catalog Catalog
 	objects Objects
 	log     *slog.Logger
-	counter *statementCounter
+	guard   *sqlGuard
 	changes ChangeFeed
 	spares  *sparePool
 	// changeCount counts the changes applied from the feed (any user).
@@ -133,16 +133,16 @@ func NewManager(cfg Config, catalog Catalog, objects Objects, log *slog.Logger) 
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("duck: create session root: %w", err)
 	}
-	counter, err := newStatementCounter()
+	guard, err := newSQLGuard()
 	if err != nil {
 		return nil, fmt.Errorf("duck: %w", err)
 	}
 	spares, err := newSparePool(cfg, filepath.Join(root, "_spare"), max(cfg.SpareSessions, 0), log)
 	if err != nil {
-		counter.close()
+		guard.close()
 		return nil, fmt.Errorf("duck: %w", err)
 	}
-	return &Manager{cfg: cfg, catalog: catalog, objects: objects, log: log, counter: counter, spares: spares, sessions: map[string]*session{}}, nil
+	return &Manager{cfg: cfg, catalog: catalog, objects: objects, log: log, guard: guard, spares: spares, sessions: map[string]*session{}}, nil
 }
 
 // Config is the effective configuration (defaults applied).
@@ -180,7 +180,7 @@ func (m *Manager) Close() {
 		}
 	}
 	m.spares.close()
-	m.counter.close()
+	m.guard.close()
 }
 
 // Stats counts sessions; an expired one is past its TTL but not swept yet.
@@ -385,7 +385,7 @@ func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(),
 // removed, in a *datasets.QueryError).
 func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (datasets.Result, error) {
 	started := time.Now()
-	v, err := m.counter.inspect(ctx, query)
+	v, err := m.guard.inspect(ctx, query)
 	if err != nil {
 		return datasets.Result{}, m.queryError(err)
 	}

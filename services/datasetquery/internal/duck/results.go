@@ -155,7 +155,7 @@ func listSizeExpr(x string, elem *cellType, depth int) string {
 // many, since preparing runs all but the last.
 func (m *Manager) readBounded(ctx context.Context, conn *duckdb.Conn, body string, cols []resultColumn, statements, limit int) (datasets.Result, error) {
 	wrapped := boundedQuery(statementBody(body), cols, limit, m.cfg.MaxResultBytes)
-	switch n, err := m.counter.count(wrapped); {
+	switch n, err := m.guard.count(wrapped); {
 	case err != nil:
 		return datasets.Result{}, err
 	case n != statements:
