@@ -391,9 +391,11 @@ func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Conte
 		info:  micro.EndpointInfo{Name: name, Subject: subject, QueueGroup: s.cfg.QueueGroup, Metadata: metadata},
 		stats: micro.EndpointStats{Name: name, Subject: subject, QueueGroup: s.cfg.QueueGroup},
 	}
-	handle := func(msg *nats.Msg, received time.Time) {
+	// leave, when set, gives the request's place in the Share back early
+	// (LeaveShare); it is also called when the request ends.
+	handle := func(msg *nats.Msg, received time.Time, leave func()) {
 		defer s.inflight.done()
-		res := e.serve(msg)
+		res := e.serve(msg, leave)
 		elapsed := time.Since(received)
 		s.record(ep, elapsed, res.stat())
 		s.metrics.observe(name, res.metricCode(), elapsed)
@@ -415,7 +417,7 @@ func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Conte
 				}
 				// On err the caller's deadline has passed: serve drops the
 				// request.
-				handle(msg, received)
+				handle(msg, received, release)
 			}()
 		}
 	} else if o.concurrency > 1 {
@@ -429,13 +431,13 @@ func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Conte
 			s.inflight.add()
 			go func() {
 				defer func() { <-slots }()
-				handle(msg, received)
+				handle(msg, received, nil)
 			}()
 		}
 	} else {
 		cb = func(msg *nats.Msg) {
 			s.inflight.add()
-			handle(msg, time.Now())
+			handle(msg, time.Now(), nil)
 		}
 	}
 
@@ -454,6 +456,19 @@ func Handle[Req, Resp any](s *Service, subject string, fn func(ctx context.Conte
 	s.mu.Unlock()
 	s.confirmSubscribed(subject)
 	return nil
+}
+
+type leaveShareKey struct{}
+
+// LeaveShare gives the request's place in its service's Share to the next
+// request, for a handler whose work is done and that only waits now (for a
+// job's outcome): a place held while idle would keep its user's other
+// requests waiting for nothing. Outside a Share, or called again, it does
+// nothing; the handler goes on as before.
+func LeaveShare(ctx context.Context) {
+	if leave, ok := ctx.Value(leaveShareKey{}).(func()); ok {
+		leave()
+	}
 }
 
 // acquireShare waits for the caller's place in share, within the caller's
@@ -536,8 +551,11 @@ func PageBudget(maxPayload int64) int {
 	return int(max(maxPayload-listReserve, listReserve))
 }
 
-func (e *endpoint[Req, Resp]) serve(msg *nats.Msg) served {
+func (e *endpoint[Req, Resp]) serve(msg *nats.Msg, leave func()) served {
 	ctx, cancel := ContextFromHeaders(context.Background(), msg.Header)
+	if leave != nil {
+		ctx = context.WithValue(ctx, leaveShareKey{}, leave)
+	}
 	defer cancel()
 	if ctx.Err() != nil {
 		e.log.WarnContext(ctx, "request dropped: caller's deadline passed before it was handled")

@@ -2,6 +2,7 @@ package natsx
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -118,4 +119,55 @@ func TestShareHoldsAHoldersSecondRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// A handler that only waits now gives its place back: the same user's next
+// request runs while the first still waits.
+func TestLeaveShareLetsTheUsersNextRequestRun(t *testing.T) {
+	srv := testkit.NATS(t)
+	svc, err := NewService(srv.Conn(t), ServiceConfig{
+		Name: "natsx-test", Version: "1.2.3", Description: "natsx tests", Share: fairshare.New(1, fairshare.Limit(8)),
+	}, newLogSink().logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop() })
+	client := NewClient(srv.Conn(t))
+	release := make(chan struct{})
+	started := make(chan string, 2)
+	mustHandle(t, svc, "svc.natsxtest.v1.wait", func(ctx context.Context, req echoReq) (echoResp, error) {
+		started <- req.Text
+		if req.Text == "waiter" {
+			LeaveShare(ctx)
+			LeaveShare(ctx) // a second call gives back nothing more
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return echoResp{}, ctx.Err()
+			}
+		}
+		return echoResp{Text: req.Text}, nil
+	})
+	ctx, cancel := context.WithTimeout(reqctx.With(context.Background(), reqctx.Meta{UserID: "u"}), waitLong)
+	defer cancel()
+	waited := make(chan error, 1)
+	go func() {
+		_, err := Call[echoResp](ctx, client, "svc.natsxtest.v1.wait", echoReq{Text: "waiter"})
+		waited <- err
+	}()
+	recv(t, started, waitLong, "the waiting request")
+	if _, err := Call[echoResp](ctx, client, "svc.natsxtest.v1.wait", echoReq{Text: "next"}); err != nil {
+		t.Fatalf("the user's next request while the first waits: %v", err)
+	}
+	close(release)
+	if err := recv(t, waited, waitLong, "the waiting request's reply"); err != nil {
+		t.Fatal(err)
+	}
+	// Every place is back: the pool holds nothing for u.
+	testkit.Eventually(t, waitLong, func() error {
+		if n := svc.cfg.Share.Held("u"); n != 0 {
+			return fmt.Errorf("u still holds %d places after both requests ended", n)
+		}
+		return nil
+	})
 }

@@ -28,8 +28,10 @@ const convertRecheck = 2 * time.Second
 // its outcome; the caller fits wait into its own deadline. It returns the
 // dataset ready or failed, or still processing when the wait or ctx ended
 // first (the job goes on); wait <= 0 returns at once. The outcome is
-// watched before the job is queued, so it cannot slip by.
-func (s *Service) Convert(ctx context.Context, ownerID string, r ConvertRequest, wait time.Duration) (d Dataset, existing bool, err error) {
+// watched before the job is queued, so it cannot slip by. idle, when set,
+// is called once only the wait is left: the caller's work is done and it
+// may give its place to others' (natsx.LeaveShare).
+func (s *Service) Convert(ctx context.Context, ownerID string, r ConvertRequest, wait time.Duration, idle func()) (d Dataset, existing bool, err error) {
 	var outcome <-chan string
 	if wait > 0 && s.outcomes != nil {
 		ids, stop, err := s.outcomes.Watch(ctx, ownerID)
@@ -43,6 +45,9 @@ func (s *Service) Convert(ctx context.Context, ownerID string, r ConvertRequest,
 	// A repeated request may find its conversion over already.
 	if err != nil || d.Status != StatusProcessing || wait <= 0 {
 		return d, existing, err
+	}
+	if idle != nil {
+		idle()
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()

@@ -191,7 +191,7 @@ func TestConvertWaitsForTheOutcome(t *testing.T) {
 		}()
 	}})
 	r.files.files["f1"] = convertible
-	d, existing, err := r.core.Convert(context.Background(), alice, datasets.ConvertRequest{FileID: "f1", Name: "sales"}, time.Minute)
+	d, existing, err := r.core.Convert(context.Background(), alice, datasets.ConvertRequest{FileID: "f1", Name: "sales"}, time.Minute, nil)
 	if err != nil || existing || d.Status != datasets.StatusReady {
 		t.Fatalf("Convert = %+v, %v, %v; want the ready dataset", d, existing, err)
 	}
@@ -202,7 +202,7 @@ func TestConvertAnswersProcessingWhenTheWaitEnds(t *testing.T) {
 	r := newRig(t, memJobs{enqueued: func(j datasets.ConvertJob) { jobs = append(jobs, j) }})
 	r.files.files["f1"] = convertible
 	started := time.Now()
-	d, _, err := r.core.Convert(context.Background(), alice, datasets.ConvertRequest{FileID: "f1", Name: "sales"}, 20*time.Millisecond)
+	d, _, err := r.core.Convert(context.Background(), alice, datasets.ConvertRequest{FileID: "f1", Name: "sales"}, 20*time.Millisecond, nil)
 	if err != nil || d.Status != datasets.StatusProcessing || len(jobs) != 1 || jobs[0].DatasetID != d.ID {
 		t.Fatalf("Convert = %+v, %v with jobs %+v; want processing and its job queued", d, err, jobs)
 	}
@@ -210,7 +210,7 @@ func TestConvertAnswersProcessingWhenTheWaitEnds(t *testing.T) {
 		t.Errorf("waited %v", waited)
 	}
 	// Without a wait (async) nothing is watched.
-	d, _, err = r.core.Convert(context.Background(), alice, datasets.ConvertRequest{FileID: "f1", Name: "sales2"}, 0)
+	d, _, err = r.core.Convert(context.Background(), alice, datasets.ConvertRequest{FileID: "f1", Name: "sales2"}, 0, nil)
 	if err != nil || d.Status != datasets.StatusProcessing || r.outcomes.watched != 1 {
 		t.Fatalf("async Convert = %+v, %v after %d watches", d, err, r.outcomes.watched)
 	}
@@ -220,7 +220,7 @@ func TestConvertRepeatedAfterItsOutcomeAnswersAtOnce(t *testing.T) {
 	r := newRig(t, memJobs{})
 	r.files.files["f1"] = convertible
 	req := datasets.ConvertRequest{FileID: "f1", Name: "sales", IdempotencyKey: "k1"}
-	first, _, err := r.core.Convert(context.Background(), alice, req, 0)
+	first, _, err := r.core.Convert(context.Background(), alice, req, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestConvertRepeatedAfterItsOutcomeAnswersAtOnce(t *testing.T) {
 	if _, err := r.store.Update(context.Background(), alice, first.ID, datasets.Changes{Status: &ok}); err != nil {
 		t.Fatal(err)
 	}
-	d, existing, err := r.core.Convert(context.Background(), alice, req, time.Hour)
+	d, existing, err := r.core.Convert(context.Background(), alice, req, time.Hour, nil)
 	if err != nil || !existing || d.ID != first.ID || d.Status != datasets.StatusReady {
 		t.Fatalf("repeat = %+v, %v, %v; want the first, ready", d, existing, err)
 	}
@@ -238,7 +238,7 @@ func TestConvertRefusedWhenOutcomesCannotBeWatched(t *testing.T) {
 	r := newRig(t, memJobs{enqueued: func(datasets.ConvertJob) { t.Error("a job was queued") }})
 	r.files.files["f1"] = convertible
 	r.outcomes.err = datasets.ErrBusUnavailable
-	if _, _, err := r.core.Convert(context.Background(), alice, datasets.ConvertRequest{FileID: "f1", Name: "sales"}, time.Minute); !errors.Is(err, datasets.ErrBusUnavailable) {
+	if _, _, err := r.core.Convert(context.Background(), alice, datasets.ConvertRequest{FileID: "f1", Name: "sales"}, time.Minute, nil); !errors.Is(err, datasets.ErrBusUnavailable) {
 		t.Fatalf("err = %v", err)
 	}
 	if n := r.store.count(); n != 0 {

@@ -33,7 +33,7 @@ func (a api) convert(ctx context.Context, req dv1.ConvertRequest) (dv1.ConvertRe
 	d, existing, err := a.core.Convert(ctx, uid, datasets.ConvertRequest{
 		FileID: req.FileID, Name: req.DatasetName, Description: req.Description,
 		Options: toCoreOptions(req.ConvertOptions), IdempotencyKey: req.IdempotencyKey,
-	}, wait)
+	}, wait, func() { natsx.LeaveShare(ctx) })
 	if err != nil {
 		return dv1.ConvertReply{}, mapError(err)
 	}

@@ -65,7 +65,7 @@ func Register(svc *natsx.Service, core *datasets.Service, o Options) error {
 	statements := natsx.Options(natsx.WithConcurrency(queryConcurrency), natsx.OutsideShare())
 	describe := natsx.WithDescription
 	return errors.Join(
-		natsx.Handle(svc, dv1.Subject(dv1.OpConvert), a.convert, natsx.WithConcurrency(32), natsx.OutsideShare(), describe("convert a file into a dataset (waits for the job, then 202)")),
+		natsx.Handle(svc, dv1.Subject(dv1.OpConvert), a.convert, describe("convert a file into a dataset (waits for the job, then 202)")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpFileColumns), a.fileColumns, describe("the columns a file would convert to")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpInsert), a.insert, natsx.WithConcurrency(fileWork), describe("append a file's rows to a dataset")),
 		natsx.Handle(svc, dv1.Subject(dv1.OpExport), a.export, natsx.WithConcurrency(fileWork), describe("presigned download of a dataset as CSV or Parquet")),
