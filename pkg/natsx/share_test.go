@@ -11,6 +11,19 @@ import (
 	"github.com/nonefinity/backend/pkg/testkit"
 )
 
+// sharedService starts a service with share (nil: none) and a client on
+// another connection.
+func sharedService(t *testing.T, share *fairshare.Pool) (*Service, *Client) {
+	t.Helper()
+	srv := testkit.NATS(t)
+	svc, err := NewService(srv.Conn(t), ServiceConfig{Name: "natsx-test", Version: "1.2.3", Description: "natsx tests", Share: share}, newLogSink().logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop() })
+	return svc, NewClient(srv.Conn(t))
+}
+
 // With a Share, one user's queued requests do not hold another user's
 // behind them; without one, an endpoint serves its callers in arrival
 // order and the second user waits.
@@ -21,17 +34,11 @@ func TestShareServesAnotherUserPastAQueue(t *testing.T) {
 			name = "with share"
 		}
 		t.Run(name, func(t *testing.T) {
-			srv := testkit.NATS(t)
-			cfg := ServiceConfig{Name: "natsx-test", Version: "1.2.3", Description: "natsx tests"}
+			var share *fairshare.Pool
 			if shared {
-				cfg.Share = fairshare.New(1, fairshare.Limit(8))
+				share = fairshare.New(1, fairshare.Limit(8))
 			}
-			svc, err := NewService(srv.Conn(t), cfg, newLogSink().logger())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = svc.Stop() })
-			client := NewClient(srv.Conn(t))
+			svc, client := sharedService(t, share)
 
 			release := make(chan struct{})
 			started := make(chan string, 8)
@@ -60,7 +67,7 @@ func TestShareServesAnotherUserPastAQueue(t *testing.T) {
 			}
 			other, cancelOther := context.WithTimeout(reqctx.With(context.Background(), reqctx.Meta{UserID: "other"}), time.Second)
 			defer cancelOther()
-			_, err = Call[echoResp](other, client, "svc.natsxtest.v1.work", echoReq{Text: "other"})
+			_, err := Call[echoResp](other, client, "svc.natsxtest.v1.work", echoReq{Text: "other"})
 			switch {
 			case shared && err != nil:
 				t.Fatalf("with a share, the other user's request failed behind the hog's: %v", err)
@@ -74,15 +81,7 @@ func TestShareServesAnotherUserPastAQueue(t *testing.T) {
 // The hog's second request waits for its first (capacity 1) even with
 // room under the limit, and runs once the first ends.
 func TestShareHoldsAHoldersSecondRequest(t *testing.T) {
-	srv := testkit.NATS(t)
-	svc, err := NewService(srv.Conn(t), ServiceConfig{
-		Name: "natsx-test", Version: "1.2.3", Description: "natsx tests", Share: fairshare.New(1, fairshare.Limit(8)),
-	}, newLogSink().logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop() })
-	client := NewClient(srv.Conn(t))
+	svc, client := sharedService(t, fairshare.New(1, fairshare.Limit(8)))
 	release := make(chan struct{}, 2)
 	started := make(chan string, 2)
 	mustHandle(t, svc, "svc.natsxtest.v1.work", func(ctx context.Context, req echoReq) (echoResp, error) {
@@ -124,15 +123,7 @@ func TestShareHoldsAHoldersSecondRequest(t *testing.T) {
 // A handler that only waits now gives its place back: the same user's next
 // request runs while the first still waits.
 func TestLeaveShareLetsTheUsersNextRequestRun(t *testing.T) {
-	srv := testkit.NATS(t)
-	svc, err := NewService(srv.Conn(t), ServiceConfig{
-		Name: "natsx-test", Version: "1.2.3", Description: "natsx tests", Share: fairshare.New(1, fairshare.Limit(8)),
-	}, newLogSink().logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop() })
-	client := NewClient(srv.Conn(t))
+	svc, client := sharedService(t, fairshare.New(1, fairshare.Limit(8)))
 	release := make(chan struct{})
 	started := make(chan string, 2)
 	mustHandle(t, svc, "svc.natsxtest.v1.wait", func(ctx context.Context, req echoReq) (echoResp, error) {
