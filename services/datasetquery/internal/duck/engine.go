@@ -2,9 +2,27 @@ package duck
 
 import (
 	"context"
+	"time"
 
+	"github.com/nonefinity/backend/pkg/demote"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
+
+// demoteAfter is how long a statement or a conversion runs at the normal
+// CPU priority; after that it takes only the cores that short requests
+// leave idle (pkg/demote). An interactive statement ends well before.
+const demoteAfter = time.Second
+
+// demoted runs fn under demote.After and returns its value.
+func demoted[T any](fn func() (T, error)) (T, error) {
+	var v T
+	err := demote.After(demoteAfter, func() error {
+		var err error
+		v, err = fn()
+		return err
+	})
+	return v, err
+}
 
 // The Manager is the core's engine: its sessions answer queries, and its
 // private databases do the core's file work with the sessions' memory
@@ -25,27 +43,27 @@ func (m *Manager) work(spill string) Limits {
 
 // ConvertCSV is ConvertCSV under the manager's limits.
 func (m *Manager) ConvertCSV(ctx context.Context, spill string, src datasets.CSVSource, dst string, opts datasets.CSVOptions) (datasets.ConvertResult, error) {
-	return ConvertCSV(ctx, m.work(spill), src, dst, opts)
+	return demoted(func() (datasets.ConvertResult, error) { return ConvertCSV(ctx, m.work(spill), src, dst, opts) })
 }
 
 // ConvertXLSX is ConvertXLSX under the manager's limits.
 func (m *Manager) ConvertXLSX(ctx context.Context, spill, src, dst string, opts datasets.XLSXOptions) (datasets.ConvertResult, error) {
-	return ConvertXLSX(ctx, m.work(spill), src, dst, opts)
+	return demoted(func() (datasets.ConvertResult, error) { return ConvertXLSX(ctx, m.work(spill), src, dst, opts) })
 }
 
 // CastCSV is CastCSV under the manager's limits.
 func (m *Manager) CastCSV(ctx context.Context, spill string, src datasets.CSVSource, schemaFile, dst string, opts datasets.CSVOptions) (int64, error) {
-	return CastCSV(ctx, m.work(spill), src, schemaFile, dst, opts)
+	return demoted(func() (int64, error) { return CastCSV(ctx, m.work(spill), src, schemaFile, dst, opts) })
 }
 
 // CastXLSX is CastXLSX under the manager's limits.
 func (m *Manager) CastXLSX(ctx context.Context, spill, src, schemaFile, dst string, opts datasets.XLSXOptions) (int64, error) {
-	return CastXLSX(ctx, m.work(spill), src, schemaFile, dst, opts)
+	return demoted(func() (int64, error) { return CastXLSX(ctx, m.work(spill), src, schemaFile, dst, opts) })
 }
 
 // Export is Export under the manager's limits.
 func (m *Manager) Export(ctx context.Context, spill string, files []string, format, dst string) error {
-	return Export(ctx, m.work(spill), files, format, dst)
+	return demote.After(demoteAfter, func() error { return Export(ctx, m.work(spill), files, format, dst) })
 }
 
 // WriteEmptyParquet is WriteEmptyParquet.

@@ -24,6 +24,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/nonefinity/backend/pkg/demote"
 	"github.com/nonefinity/backend/pkg/fairshare"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/objstore"
@@ -436,7 +437,7 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (d
 			return rerr
 		})
 	}
-	err = runOnce()
+	err = demote.After(demoteAfter, runOnce)
 	if missing := missingTable(err); missing != "" {
 		// The name extraction missed a reference (DESCRIBE t, SUMMARIZE t),
 		// or the dataset is newer than the session's catalog copy: if it is
@@ -445,7 +446,7 @@ func (m *Manager) Query(ctx context.Context, userID, query string, limit int) (d
 			return datasets.Result{}, m.runError(ctx, timeout, serr)
 		}
 		if _, ok := s.viewFor(missing); ok {
-			err = runOnce()
+			err = demote.After(demoteAfter, runOnce)
 		}
 	}
 	if err != nil {

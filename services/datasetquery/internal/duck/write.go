@@ -8,6 +8,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/nonefinity/backend/pkg/demote"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
@@ -83,18 +84,20 @@ func (m *Manager) Window(ctx context.Context, userID string, t datasets.Table, o
 	}
 	defer conn.Close()
 	var res datasets.Result
-	err = conn.Raw(func(dc any) error {
-		prepared, err := dc.(*duckdb.Conn).PrepareContext(ctx, q)
-		if err != nil {
+	err = demote.After(demoteAfter, func() error {
+		return conn.Raw(func(dc any) error {
+			prepared, err := dc.(*duckdb.Conn).PrepareContext(ctx, q)
+			if err != nil {
+				return err
+			}
+			defer prepared.Close()
+			cols, err := describeColumns(prepared.(*duckdb.Stmt))
+			if err != nil {
+				return err
+			}
+			res, err = m.readBounded(ctx, dc.(*duckdb.Conn), q, cols, 1, limit)
 			return err
-		}
-		defer prepared.Close()
-		cols, err := describeColumns(prepared.(*duckdb.Stmt))
-		if err != nil {
-			return err
-		}
-		res, err = m.readBounded(ctx, dc.(*duckdb.Conn), q, cols, 1, limit)
-		return err
+		})
 	})
 	if err != nil {
 		return datasets.Result{}, m.runError(ctx, timeout, err)
