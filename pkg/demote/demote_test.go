@@ -53,7 +53,18 @@ func TestLongWorkIsDemotedAndShortWorkIsNot(t *testing.T) {
 	if long != Nice {
 		t.Fatalf("work running past the delay is at nice %d, want %d", long, Nice)
 	}
-	// The demoted thread went away with its goroutine: this one is as it was.
+	// The demoted thread is not reused: the next work runs at the normal
+	// priority.
+	for range 3 {
+		var again int
+		if err := After(time.Second, func() error { again = threadNice(t); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if again != start {
+			t.Fatalf("work after a demoted one ran at nice %d, want %d", again, start)
+		}
+	}
+	// The caller's own thread is as it was.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if n := threadNice(t); n != start {
