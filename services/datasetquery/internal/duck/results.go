@@ -245,3 +245,19 @@ func (m *Manager) readRows(drows driver.Rows, cols []resultColumn, limit int, si
 
 // isText reports whether the column is read as text (see cellType.text).
 func (t *cellType) isText() bool { return t != nil && t.text }
+
+// uniqueNames makes result column names usable as object keys: a repeated
+// name gets a suffix ("a", "a_2").
+func uniqueNames(cols []string) []string {
+	seen := make(map[string]bool, len(cols))
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		name := c
+		for k := 2; seen[name]; k++ {
+			name = c + "_" + strconv.Itoa(k)
+		}
+		seen[name] = true
+		out[i] = name
+	}
+	return out
+}
