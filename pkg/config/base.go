@@ -192,8 +192,8 @@ type Sentry struct {
 // depth, so Go promotes neither.) Load prints the combined problems on one
 // line either way.
 func (b Base) Validate() error {
-	var errs []error
-	bad := func(name, problem string) { errs = append(errs, VarError{Var: name, Problem: problem}) }
+	var errs Problems
+	bad := errs.Add
 
 	if b.App.Env != "dev" && b.App.Env != "prod" {
 		bad("APP_ENV", "must be dev or prod")

@@ -166,3 +166,12 @@ func parseProblem(t reflect.Type, cause error) string {
 	}
 	return "has an invalid value"
 }
+
+// Problems collects what a Validate finds wrong, one VarError per
+// variable, so that every problem is reported at once.
+type Problems []error
+
+// Add records that the variable name is wrong, and how.
+func (p *Problems) Add(name, problem string) {
+	*p = append(*p, VarError{Var: name, Problem: problem})
+}

@@ -84,8 +84,8 @@ func (s StreamSettings) Ensure(ctx context.Context, js jetstream.JetStream, log 
 
 // Validate checks the settings.
 func (s StreamSettings) Validate() error {
-	var errs []error
-	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
+	var errs config.Problems
+	bad := errs.Add
 	if s.Replicas < 1 || s.Replicas > 5 {
 		bad("NATS_STREAM_REPLICAS", "must be between 1 and 5")
 	}

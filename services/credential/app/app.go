@@ -81,8 +81,8 @@ func DefaultSettings() Settings { return config.Defaults[Settings]() }
 // Validate checks the settings on their own; Config.Validate adds the
 // checks that need config.Base too.
 func (s Settings) Validate() error {
-	var errs []error
-	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
+	var errs config.Problems
+	bad := errs.Add
 	if s.Encryption.KDFIterations < 1 {
 		bad("CREDENTIAL_KDF_ITERATIONS", "must be at least 1")
 	}
@@ -110,8 +110,8 @@ type Config struct {
 // Validate checks the shared rules and the service's own, and that the key
 // material is there and strong enough outside dev.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
+	var errs config.Problems
+	bad := errs.Add
 	if strings.TrimSpace(c.Encryption.SecretKey) == "" {
 		bad("CREDENTIAL_SECRET_KEY", "required: it derives the key that encrypts the stored API keys")
 	}

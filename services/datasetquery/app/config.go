@@ -76,8 +76,8 @@ func DefaultSettings() Settings { return config.Defaults[Settings]() }
 // reads them, so a value its sessions would refuse at the first query is
 // refused at start instead.
 func (s Settings) Validate() error {
-	var errs []error
-	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
+	var errs config.Problems
+	bad := errs.Add
 	for _, d := range []struct {
 		name string
 		v    config.Duration

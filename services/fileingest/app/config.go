@@ -81,8 +81,8 @@ const maxPresignTTL = 7 * 24 * time.Hour
 
 // Validate checks the FILE_* variables.
 func (s Settings) Validate() error {
-	var errs []error
-	bad := func(name, problem string) { errs = append(errs, config.VarError{Var: name, Problem: problem}) }
+	var errs config.Problems
+	bad := errs.Add
 	if s.MaxFileSize < 1 {
 		bad("FILE_MAX_SIZE", "must be at least 1")
 	}
