@@ -52,6 +52,20 @@ func DomainFilter(domain string) string {
 	return "evt." + domain + "." + Version + ".>"
 }
 
+// Broadcasts tell every instance of one service about a change at once:
+// bcast.<service>.v1.<what>, core NATS subjects each instance subscribes to
+// without a queue group. No stream keeps them, so an instance away at that
+// moment misses one; what a broadcast invalidates must also expire.
+func BroadcastSubject(service, what string) string {
+	return "bcast." + service + "." + Version + "." + what
+}
+
+// ProvidersRefreshedSubject tells every credential instance that the
+// provider catalogue in the store changed (an admin refreshed it).
+func ProvidersRefreshedSubject() string {
+	return BroadcastSubject(ServiceCredential, "providers_refreshed")
+}
+
 // Job names (job.<domain>.v1.<job>.<user_id>).
 const JobConvert = "convert"
 

@@ -230,7 +230,9 @@ var (
 		dv1.DatasetDeleted{OwnerID: uid}.Subject(),
 	}
 	convertJob = dv1.ConvertJob{OwnerID: uid}.Subject()
-	allEvents  = join(userEvents, fileEvents, datasetEvents)
+	// providersRefreshed is the credential instances' own broadcast.
+	providersRefreshed = contracts.ProvidersRefreshedSubject()
+	allEvents          = join(userEvents, fileEvents, datasetEvents)
 
 	streams = []string{contracts.StreamUsers, contracts.StreamFiles, contracts.StreamDatasets, contracts.StreamJobs}
 )
@@ -328,21 +330,21 @@ func expectedAccess() map[string]access {
 					"$JS.API.CONSUMER.DELETE.USERS.sse_1_users",
 					"$JS.API.STREAM.INFO.FILES",
 				}),
-			noPub: join([]string{resolve, convertJob}, fileEvents, datasetEvents,
+			noPub: join([]string{resolve, convertJob, providersRefreshed}, fileEvents, datasetEvents,
 				streamAdmin(contracts.StreamFiles, contracts.StreamDatasets, contracts.StreamJobs), destructive()),
 			sub:   []string{"_INBOX.x", fileEvents[0]},
 			noSub: join(allRequests, []string{"svc.>", "_INBOX_agent.x", "_INBOX_ops.x", convertJob}),
 		},
 		userCredential: {
-			pub: join(streamAdmin(contracts.StreamUsers), durableUse(durables[userCredential]...)),
+			pub: join(streamAdmin(contracts.StreamUsers), durableUse(durables[userCredential]...), []string{providersRefreshed}),
 			noPub: join(allRequests, allEvents, []string{convertJob},
 				streamAdmin(contracts.StreamFiles, contracts.StreamDatasets, contracts.StreamJobs), credNoPub),
-			sub:   join(credentialRequests, []string{"_INBOX.x", "$SRV.PING.credential"}),
+			sub:   join(credentialRequests, []string{"_INBOX.x", "$SRV.PING.credential", providersRefreshed}),
 			noSub: join(credNoSub, []string{userEvents[2], fileEvents[0]}),
 		},
 		userFileingest: {
 			pub: join(fileEvents, streamAdmin(contracts.StreamFiles, contracts.StreamUsers), durableUse(durables[userFileingest]...)),
-			noPub: join(allRequests, userEvents, datasetEvents, []string{convertJob},
+			noPub: join(allRequests, userEvents, datasetEvents, []string{convertJob, providersRefreshed},
 				streamAdmin(contracts.StreamDatasets, contracts.StreamJobs), fileNoPub),
 			sub:   join(fileRequests, []string{"_INBOX.x", "$SRV.PING.file"}),
 			noSub: join(fileNoSub, []string{userEvents[2], datasetEvents[0]}),

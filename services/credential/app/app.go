@@ -147,6 +147,9 @@ type hooks struct {
 	onRotationProgress func(credential.RotationProgress)
 	// onReady is called once every endpoint and consumer is up.
 	onReady func()
+	// onProvidersReloaded is called after each reload of the catalogue
+	// that a refresh broadcast caused.
+	onProvidersReloaded func()
 	// erasureRetry, when set, replaces the erasure's backoff (first and
 	// longest wait) and its per-attempt timeout.
 	erasureRetry time.Duration
@@ -178,10 +181,18 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 	}
 	svc := credential.NewService(credential.Options{
 		Store: st, Cipher: kr, Prober: pr, Catalog: providers.Catalog{Path: cfg.ProvidersFile}, Log: log,
+		Broadcast:         events.ProvidersBroadcast{NC: d.NC},
 		RotationBatchSize: cfg.RotateBatchSize, OnRotationProgress: h.onRotationProgress,
 	})
 	defer svc.Close()
 
+	// Following refreshes before this instance's own, so none made by
+	// another instance while this one starts is missed.
+	follow, err := events.FollowProviderRefreshes(d.NC, svc, log, h.onProvidersReloaded)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = follow.Unsubscribe() }()
 	n, err := svc.RefreshProviders(ctx)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -489,5 +490,67 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if _, err := config.LoadFrom[Config](with("APP_ENV", "prod")); err != nil {
 		t.Errorf("prod with the default iteration count: %v", err)
+	}
+}
+
+// Each instance serves the catalogue from memory; a refresh on one is
+// broadcast and every instance reads the store again at once, instead of
+// when its copy expires a minute later.
+func TestProvidersRefreshReachesEveryInstance(t *testing.T) {
+	e := newEnv(t)
+	path := filepath.Join(t.TempDir(), "providers.yaml")
+	file := func(name string) {
+		body := "providers:\n  - provider_name: local\n    name: " + name + "\n    base_url: http://127.0.0.1:9/v1\n" +
+			"    api_key_header: Authorization\n    validation: {path: /models}\n"
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file("Before")
+	cfg := e.config(t, "secret-one")
+	cfg.ProvidersFile = path
+	var reloads [2]atomic.Int64
+	for i := range reloads {
+		e.start(t, cfg, hooks{onProvidersReloaded: func() { reloads[i].Add(1) }})
+	}
+	names := func() map[string]int {
+		seen := map[string]int{}
+		for range 20 {
+			list, err := e.cl.ProvidersList(context.Background(), credentialv1.ProvidersListRequest{})
+			if err != nil || list.Total != 1 {
+				t.Fatalf("providers = %+v, %v", list, err)
+			}
+			seen[list.Providers[0].Name]++
+		}
+		return seen
+	}
+	if seen := names(); seen["Before"] != 20 {
+		t.Fatalf("names before the refresh %v", seen)
+	}
+
+	// Each start is a refresh too: the first instance hears its own and
+	// the second's, the second only its own.
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if reloads[0].Load() < 2 || reloads[1].Load() < 1 {
+			return fmt.Errorf("startup reloads %d and %d", reloads[0].Load(), reloads[1].Load())
+		}
+		return nil
+	})
+	before := [2]int64{reloads[0].Load(), reloads[1].Load()}
+	file("After")
+	if reply, err := e.cl.ProvidersRefresh(asAdmin()); err != nil || reply.ProcessedCount != 1 {
+		t.Fatalf("refresh = %+v, %v", reply, err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() error {
+		for i := range reloads {
+			if reloads[i].Load() == before[i] {
+				return fmt.Errorf("instance %d has not reloaded the providers", i)
+			}
+		}
+		return nil
+	})
+	// The requests are spread over both instances (one queue group).
+	if seen := names(); seen["After"] != 20 {
+		t.Fatalf("names after the refresh %v, want every instance to list the new one", seen)
 	}
 }

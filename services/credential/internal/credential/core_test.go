@@ -226,6 +226,11 @@ func TestResolve(t *testing.T) {
 		c.store.mu.Lock()
 		delete(c.store.providers, "ollama")
 		c.store.mu.Unlock()
+		// As when another instance's refresh is broadcast, or the copy in
+		// memory expires.
+		if err := c.ReloadProviders(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := c.Resolve(ctx, alice, local.ID); !errors.Is(err, credential.ErrProviderNotFound) {
 			t.Fatalf("error %v, want ErrProviderNotFound", err)
 		}

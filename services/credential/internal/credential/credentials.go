@@ -106,7 +106,7 @@ func (s *Service) Update(ctx context.Context, ownerID, id string, ch Changes) (C
 	}
 	// The provider may have been switched off since: updating its
 	// credentials stays possible, creating new ones does not.
-	p, err := s.store.GetProvider(ctx, cur.ProviderName)
+	p, err := s.provider(ctx, cur.ProviderName)
 	if err != nil && !errors.Is(err, ErrProviderNotFound) {
 		return Credential{}, err
 	}
@@ -192,7 +192,7 @@ func (s *Service) Resolve(ctx context.Context, ownerID, id string) (Resolved, er
 	if !c.IsActive {
 		return Resolved{}, ErrInactive
 	}
-	p, err := s.store.GetProvider(ctx, c.ProviderName)
+	p, err := s.provider(ctx, c.ProviderName)
 	if err != nil {
 		return Resolved{}, fmt.Errorf("provider of credential %s: %w", c.ID, err)
 	}

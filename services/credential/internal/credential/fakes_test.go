@@ -60,12 +60,14 @@ type storedCredential struct {
 type memStore struct {
 	mu        sync.Mutex
 	providers map[string]credential.Provider
-	creds     map[string]*storedCredential
-	lastID    int
-	canary    string
-	rotation  *credential.RotationProgress
-	holder    string
-	leaseEnd  time.Time
+	// failProviders, when set, is what reading the providers returns.
+	failProviders error
+	creds         map[string]*storedCredential
+	lastID        int
+	canary        string
+	rotation      *credential.RotationProgress
+	holder        string
+	leaseEnd      time.Time
 }
 
 func newMemStore(providers ...credential.Provider) *memStore {
@@ -89,6 +91,9 @@ func (s *memStore) UpsertProviders(_ context.Context, ps []credential.Provider, 
 func (s *memStore) ListProviders(_ context.Context, activeOnly bool) ([]credential.Provider, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failProviders != nil {
+		return nil, s.failProviders
+	}
 	var out []credential.Provider
 	for _, name := range slices.Sorted(maps.Keys(s.providers)) {
 		if p := s.providers[name]; p.IsActive || !activeOnly {
@@ -96,16 +101,6 @@ func (s *memStore) ListProviders(_ context.Context, activeOnly bool) ([]credenti
 		}
 	}
 	return out, nil
-}
-
-func (s *memStore) GetProvider(_ context.Context, name string) (credential.Provider, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.providers[name]
-	if !ok {
-		return credential.Provider{}, credential.ErrProviderNotFound
-	}
-	return p, nil
 }
 
 func (s *memStore) NewID() string {

@@ -42,7 +42,7 @@ func (s *Service) testStored(ctx context.Context, ownerID, id string) (TestResul
 	if err != nil {
 		return TestResult{}, err
 	}
-	p, err := s.store.GetProvider(ctx, c.ProviderName)
+	p, err := s.provider(ctx, c.ProviderName)
 	if errors.Is(err, ErrProviderNotFound) {
 		return TestResult{IsValid: false, Message: "Provider not found", ErrorDetails: "the credential's provider is no longer configured"}, nil
 	}

@@ -19,9 +19,8 @@ type ProviderStore interface {
 	// UpsertProviders writes every provider by name and returns how many
 	// it wrote.
 	UpsertProviders(ctx context.Context, ps []Provider, now time.Time) (int, error)
+	// ListProviders returns the providers by name.
 	ListProviders(ctx context.Context, activeOnly bool) ([]Provider, error)
-	// GetProvider returns ErrProviderNotFound when there is none.
-	GetProvider(ctx context.Context, name string) (Provider, error)
 }
 
 // CredentialStore keeps the users' credentials. Every method that takes an
@@ -113,7 +112,9 @@ type Options struct {
 	Cipher  Cipher
 	Prober  Prober
 	Catalog Catalog
-	Log     *slog.Logger
+	// Broadcast, when set, tells the other instances about a refresh.
+	Broadcast Broadcaster
+	Log       *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// RotationBatchSize is the default batch of a rotation; default 100.
@@ -134,6 +135,9 @@ type Service struct {
 	catalog Catalog
 	log     *slog.Logger
 	now     func() time.Time
+
+	broadcast Broadcaster
+	catalogue providerCache
 
 	batchSize  int
 	lease      time.Duration
@@ -166,7 +170,7 @@ func NewService(o Options) *Service {
 	_, _ = rand.Read(id[:])
 	jobs, stop := context.WithCancel(context.Background())
 	return &Service{
-		store: o.Store, cipher: o.Cipher, prober: o.Prober, catalog: o.Catalog, log: o.Log, now: o.Now,
+		store: o.Store, cipher: o.Cipher, prober: o.Prober, catalog: o.Catalog, log: o.Log, now: o.Now, broadcast: o.Broadcast,
 		batchSize: o.RotationBatchSize, lease: o.RotationLease, onProgress: o.OnRotationProgress,
 		holder: hex.EncodeToString(id[:]), jobs: jobs, stopJobs: stop,
 	}
@@ -217,7 +221,7 @@ func (s *Service) activeProvider(ctx context.Context, name string) (Provider, er
 	if name == "" {
 		return Provider{}, invalid("provider_name", "must not be empty")
 	}
-	p, err := s.store.GetProvider(ctx, name)
+	p, err := s.provider(ctx, name)
 	if errors.Is(err, ErrProviderNotFound) {
 		return Provider{}, invalid("provider_name", "unknown provider %q", name)
 	}

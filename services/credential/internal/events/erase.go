@@ -1,5 +1,6 @@
-// Package events holds the credential service's JetStream consumers. It
-// publishes no events of its own.
+// Package events holds the credential service's JetStream consumers and
+// the broadcast that keeps every instance's provider catalogue current. It
+// publishes no events about users' data.
 package events
 
 import (

@@ -2,11 +2,9 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nonefinity/backend/pkg/mongox"
@@ -109,17 +107,4 @@ func (s *Store) ListProviders(ctx context.Context, activeOnly bool) ([]credentia
 		out[i] = d.toCore()
 	}
 	return out, nil
-}
-
-// GetProvider returns one provider by name.
-func (s *Store) GetProvider(ctx context.Context, name string) (credential.Provider, error) {
-	var d providerDoc
-	err := s.providers.FindOne(ctx, bson.M{"provider_name": name}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return credential.Provider{}, credential.ErrProviderNotFound
-	}
-	if err != nil {
-		return credential.Provider{}, dbErr("get provider", err)
-	}
-	return d.toCore(), nil
 }
