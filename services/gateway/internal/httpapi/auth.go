@@ -13,6 +13,7 @@ import (
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/contracts/userv1"
 	"github.com/nonefinity/backend/pkg/reqctx"
+	keyaccess "github.com/nonefinity/backend/services/gateway/internal/access"
 )
 
 // Principal is what a verified session token says about the caller.
@@ -140,6 +141,7 @@ func admit(r *http.Request, c caller) *http.Request {
 	meta.UserID, meta.Role = c.identity.UserID, c.role
 	ctx = reqctx.With(ctx, meta)
 	ctx = context.WithValue(ctx, callerKey{}, c)
+	ctx = keyaccess.With(ctx, keyaccess.Session()) // until personal API keys land
 	if st := stateFrom(ctx); st != nil {
 		st.userID = c.identity.UserID
 	}

@@ -77,13 +77,7 @@ func writeError(w http.ResponseWriter, log *slog.Logger, message string, errs ..
 	writeJSON(w, log, status, Envelope{Success: false, Message: message, Errors: errs})
 }
 
-// fail answers a request that failed with err. A service's *rpcerr.Error is
-// passed on with its status (503 naming the service when nobody answered);
-// anything else is a bug on our side and becomes a generic 500 whose error
-// id ties it to the one log line with the cause. 5xx messages never carry
-// details. Every 5xx carries an error id and reaches Sentry once: one a
-// service answered with its id was reported there; the others are reported
-// here.
+// fail answers a request that failed with err with publicError's error.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -91,36 +85,51 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.DebugContext(ctx, "request abandoned by the client", "err", err)
 		return
 	}
+	writeError(w, a.log, "", a.publicError(ctx, routeName(r), err))
+}
+
+// publicError is what the caller of route may learn of err. A service's
+// *rpcerr.Error is passed on with its code (503 naming the service when
+// nobody answered); anything else is a bug on our side and becomes a
+// generic internal error whose error id ties it to the one log line with
+// the cause. 5xx messages never carry details. Every 5xx carries an error
+// id and reaches Sentry once: one a service answered with its id was
+// reported there; the others are reported here. The HTTP routes and the
+// MCP tools both answer with it.
+func (a *API) publicError(ctx context.Context, route string, err error) *rpcerr.Error {
 	if re, ok := rpcerr.As(err); ok {
-		if re.HTTPStatus() >= http.StatusInternalServerError {
-			pub := *re
-			if pub.Code == rpcerr.Internal {
-				pub.Message = "internal error"
-			}
-			reportedByService := pub.ErrorID != ""
-			if !reportedByService {
-				pub.ErrorID = rpcerr.NewErrorID()
-			}
-			a.log.WarnContext(ctx, "request failed", "err", err, "code", pub.Code, "error_id", pub.ErrorID)
-			if !reportedByService {
-				a.report(r, err, pub.ErrorID)
-			}
-			markReported(ctx)
-			re = &pub
+		if re.HTTPStatus() < http.StatusInternalServerError {
+			return re
 		}
-		writeError(w, a.log, "", re)
-		return
+		pub := *re
+		if pub.Code == rpcerr.Internal {
+			pub.Message = "internal error"
+		}
+		reportedByService := pub.ErrorID != ""
+		if !reportedByService {
+			pub.ErrorID = rpcerr.NewErrorID()
+		}
+		a.log.WarnContext(ctx, "request failed", "err", err, "code", pub.Code, "error_id", pub.ErrorID)
+		if !reportedByService {
+			a.reportAt(ctx, route, err, pub.ErrorID)
+		}
+		markReported(ctx)
+		return &pub
 	}
 	pub := rpcerr.InternalWithID()
 	a.log.ErrorContext(ctx, "request failed", "err", err, "error_id", pub.ErrorID)
-	a.report(r, err, pub.ErrorID)
+	a.reportAt(ctx, route, err, pub.ErrorID)
 	markReported(ctx)
-	writeError(w, a.log, "", pub)
+	return pub
 }
 
 // report sends a 5xx of the gateway's own to Sentry, named by its route.
 func (a *API) report(r *http.Request, err error, errorID string) {
-	telemetry.CaptureFailure(r.Context(), telemetry.Failure{Err: err, ErrorID: errorID, Service: "gateway", Route: routeName(r)})
+	a.reportAt(r.Context(), routeName(r), err, errorID)
+}
+
+func (a *API) reportAt(ctx context.Context, route string, err error, errorID string) {
+	telemetry.CaptureFailure(ctx, telemetry.Failure{Err: err, ErrorID: errorID, Service: "gateway", Route: route})
 }
 
 // routeName is "METHOD /route/{pattern}", or the method alone before

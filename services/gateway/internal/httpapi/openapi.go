@@ -134,6 +134,7 @@ var tagDescriptions = map[string]string{
 	"duckdb":      "The DuckDB sessions behind queries (admin)",
 	"events":      "Server-Sent Events of the caller's own files, datasets and user",
 	"webhooks":    "Deliveries from Clerk",
+	"mcp":         "The Model Context Protocol server for agents",
 }
 
 // OpenAPI builds the OpenAPI 3.1 document of every route the router serves.

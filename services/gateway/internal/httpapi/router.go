@@ -18,6 +18,7 @@ import (
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/natsx"
 	"github.com/nonefinity/backend/pkg/telemetry"
+	"github.com/nonefinity/backend/services/gateway/internal/mcpapi"
 )
 
 // DefaultRequestTimeout bounds the service call of an API request when
@@ -114,6 +115,8 @@ type API struct {
 	jwks     http.Handler
 	events   http.Handler
 	tickets  EventTickets
+	// mcp serves the MCP endpoint (mcpapi).
+	mcp http.Handler
 
 	rateLimit   *rateLimit
 	ipRateLimit *rateLimit
@@ -173,6 +176,14 @@ func New(o Options) (*API, error) {
 		corsOrigins:    o.CORSOrigins,
 		hsts:           o.HSTS,
 	}
+	mcpServer, err := mcpapi.New(mcpapi.Options{
+		Datasets: a.datasets, Files: a.files, Log: o.Log, Registry: o.Registry, Version: o.Version,
+		Timeout: o.RequestTimeout, Public: a.publicError,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.mcp = mcpServer.Handler()
 	for _, id := range o.AdminClerkIDs {
 		a.adminIDs[id] = true
 	}

@@ -8,6 +8,7 @@ import (
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/userv1"
 	"github.com/nonefinity/backend/pkg/telemetry"
+	"github.com/nonefinity/backend/services/gateway/internal/mcpapi"
 	"github.com/nonefinity/backend/services/gateway/internal/sseticket"
 )
 
@@ -326,6 +327,17 @@ func (a *API) routes() []route {
 			reply: dv1.CleanupReply{},
 		}),
 	}
+	if a.mcp != nil {
+		rs = append(rs, route{method: http.MethodPost, path: mcpapi.Path, access: accessUser, handler: handlerFunc(a.mcp), doc: opDoc{
+			id: "mcp", tag: "mcp", summary: "The MCP server (Streamable HTTP, stateless): tools and resources over the caller's datasets and files",
+			description: "Not a REST route: the body is one JSON-RPC 2.0 message of the Model Context Protocol, answered as JSON " +
+				"(Accept: application/json, text/event-stream). Use an MCP client. Tools: list_datasets, describe_dataset, query, " +
+				"list_files, file_preview, convert_file; resources dataset://<name>. A tool's failure (a refused statement, a missing dataset, " +
+				"a scope the API key lacks) is a tool result with isError and the API's error message. Every message counts against the rate limit. " +
+				"See the README's \"Connect an agent\".",
+			body: mcpMessage{}, raw: "application/json",
+		}})
+	}
 	if a.minter != nil {
 		rs = append(rs, api(http.MethodGet, "/auth/create-token", accessPublic, a.createToken, opDoc{
 			id: "createToken", tag: "auth", summary: "Mint a development session token (APP_ENV=dev only)",
@@ -381,6 +393,14 @@ func (a *API) routes() []route {
 		}))
 	}
 	return rs
+}
+
+// mcpMessage documents the body of POST /mcp: a JSON-RPC 2.0 message.
+type mcpMessage struct {
+	JSONRPC string         `json:"jsonrpc" enum:"2.0"`
+	ID      any            `json:"id,omitempty" doc:"Absent in a notification"`
+	Method  string         `json:"method" example:"tools/call" doc:"initialize, tools/list, tools/call, resources/list, resources/read…"`
+	Params  map[string]any `json:"params,omitempty" doc:"For tools/call: {name, arguments}"`
 }
 
 // healthReply is the data of GET /health.
