@@ -16,7 +16,7 @@ STATIC_SERVICES := gateway credential fileingest
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run run-split test test-short bench load lint build tidy clean nats-server redocly
+.PHONY: run run-split test test-short bench bench-go load lint build tidy clean nats-server redocly
 
 ## run: the whole system in one process on the embedded default (gateway on :8000, data under ./data, dev auth)
 run: $(BIN)/nonefinity
@@ -57,8 +57,15 @@ redocly:
 		npm install --silent --no-audit --no-fund --prefix "$(CURDIR)/$(BIN)/redocly" @redocly/cli@$(REDOCLY_VERSION); \
 	fi
 
-## bench: every benchmark, 5 runs each, in benchstat's input format under bench/
+## bench: issue #13's harness: each figure next to its baseline in one run (convert, queries, XLSX,
+## 1 GiB upload, list routes vs the FastAPI floor, NATS hop, decrypt), a table and JSON lines in
+## bench/latest.jsonl. BENCH_FLAGS=-quick is a smoke run; `go run ./services/all/cmd/bench -h` for the flags.
+BENCH_FLAGS ?=
 bench:
+	$(GO) run ./services/all/cmd/bench -out bench/latest.jsonl $(BENCH_FLAGS)
+
+## bench-go: every Go benchmark, 5 runs each, in benchstat's input format under bench/
+bench-go:
 	@mkdir -p bench
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS) | tee bench/latest.txt
 

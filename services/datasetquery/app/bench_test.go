@@ -97,7 +97,7 @@ func benchConvert(b *testing.B, data []byte, rows int64) {
 		b.SetBytes(int64(len(data)))
 		b.ResetTimer()
 		for b.Loop() {
-			if _, err := db.Exec(fmt.Sprintf("COPY (SELECT * FROM read_csv('%s')) TO '%s' (FORMAT parquet, COMPRESSION zstd)", src, filepath.Join(dir, "out.parquet"))); err != nil {
+			if err := salesbench.ConvertDirect(context.Background(), db, src, filepath.Join(dir, "out.parquet")); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 	"github.com/nonefinity/backend/services/datasetquery/internal/duck"
+	"github.com/nonefinity/backend/services/datasetquery/salesbench"
 )
 
 const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -153,43 +154,6 @@ func TestConvertXLSX(t *testing.T) {
 	}
 }
 
-// salesXLSX is the XLSX benchmark data: rows of an int id, a category of
-// 50 values, a double amount and a date-time (custom number format).
-func salesXLSX(b *testing.B, rows int) []byte {
-	b.Helper()
-	f := excelize.NewFile()
-	defer f.Close()
-	stampFmt := "yyyy-mm-dd hh:mm:ss"
-	stamp, err := f.NewStyle(&excelize.Style{CustomNumFmt: &stampFmt})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sw, err := f.NewStreamWriter("Sheet1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := sw.SetRow("A1", []any{"id", "category", "amount", "sold_at"}); err != nil {
-		b.Fatal(err)
-	}
-	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range rows {
-		cell, _ := excelize.CoordinatesToCellName(1, i+2)
-		row := []any{i + 1, fmt.Sprintf("category_%02d", i%50), float64(i%100000) / 7,
-			excelize.Cell{StyleID: stamp, Value: start.Add(time.Duration(i) * time.Minute)}}
-		if err := sw.SetRow(cell, row); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := sw.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	buf, err := f.WriteToBuffer()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // BenchmarkConvertXLSX100k converts a 100,000-row, 4-column sheet (a)
 // through the convert operation (NATS, file service, download, excelize,
 // DuckDB, upload, MongoDB) and (b) with the conversion step alone on a
@@ -197,7 +161,10 @@ func salesXLSX(b *testing.B, rows int) []byte {
 func BenchmarkConvertXLSX100k(b *testing.B) {
 	const rows = 100_000
 	const wantTypes = "id:bigint,category:string,amount:double,sold_at:timestamp"
-	data := salesXLSX(b, rows)
+	data, err := salesbench.XLSX(rows)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Run("api", func(b *testing.B) {
 		e := start(b)
 		fs := startFileService(b, e)

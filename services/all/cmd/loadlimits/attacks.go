@@ -16,6 +16,7 @@ import (
 	cv1 "github.com/nonefinity/backend/contracts/credentialv1"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
+	"github.com/nonefinity/backend/services/all/internal/localrun"
 )
 
 // tally counts the attacker's answers per attack and outcome ("upload 201",
@@ -38,7 +39,7 @@ func (t *tally) add(attack, outcome string) {
 
 // attacker is user A: it runs every attack of issue #10 in a loop.
 type attacker struct {
-	api   *apiClient
+	api   *localrun.Client
 	files attackFiles
 	tally *tally
 	// sseCap is the gateway's SSE_MAX_CONNECTIONS_PER_USER; the SSE attack
@@ -140,13 +141,13 @@ func (a *attacker) next() int64 {
 
 // record counts one answer of attack at step; an answer cut short by the
 // end of the phase is not an outcome and is not counted.
-func (a *attacker) record(ctx context.Context, attack, step string, ans answer, err error) {
+func (a *attacker) record(ctx context.Context, attack, step string, ans localrun.Answer, err error) {
 	switch {
 	case err != nil && ctx.Err() != nil:
 	case err != nil:
 		a.tally.add(attack, step+" "+errorLabel(err))
 	default:
-		a.tally.add(attack, step+" "+strconv.Itoa(ans.status))
+		a.tally.add(attack, step+" "+strconv.Itoa(ans.Status))
 	}
 }
 
@@ -154,22 +155,22 @@ func (a *attacker) record(ctx context.Context, attack, step string, ans answer, 
 // and deletes what was made: the XLSX and wide-CSV attacks.
 func (a *attacker) uploadAndConvert(ctx context.Context, attack, name, contentType string, data []byte) {
 	n := a.next()
-	ans, err := a.api.upload(ctx, fmt.Sprintf("%s_%d%s", name, n, extOf(contentType)), contentType, data)
+	ans, err := a.api.Upload(ctx, fmt.Sprintf("%s_%d%s", name, n, extOf(contentType)), contentType, data)
 	a.record(ctx, attack, "upload", ans, err)
 	var f fv1.File
-	if err != nil || ans.status != http.StatusCreated || ans.decode(&f) != nil {
+	if err != nil || ans.Status != http.StatusCreated || ans.Decode(&f) != nil {
 		return
 	}
-	defer a.api.del(context.WithoutCancel(ctx), "/file/"+f.ID)
+	defer a.api.Del(context.WithoutCancel(ctx), "/file/"+f.ID)
 	status := a.waitProcessed(ctx, f.ID)
 	if status == "" {
 		return
 	}
 	a.tally.add(attack, "processed "+string(status))
-	ans, err = a.api.form(ctx, "/datasets/convert", url.Values{"file_id": {f.ID}, "dataset_name": {fmt.Sprintf("%s_%d", name, n)}})
+	ans, err = a.api.Form(ctx, "/datasets/convert", url.Values{"file_id": {f.ID}, "dataset_name": {fmt.Sprintf("%s_%d", name, n)}})
 	a.record(ctx, attack, "convert", ans, err)
 	var c convertAnswer
-	if err == nil && ans.ok() && ans.decode(&c) == nil && c.datasetID() != "" {
+	if err == nil && ans.OK() && ans.Decode(&c) == nil && c.datasetID() != "" {
 		a.waitAndDeleteDataset(ctx, attack, c.datasetID())
 	}
 }
@@ -207,9 +208,9 @@ func (a *attacker) wideCSV(ctx context.Context) {
 // ("" when the phase ended first or the file could not be read).
 func (a *attacker) waitProcessed(ctx context.Context, id string) fv1.Status {
 	for {
-		ans, err := a.api.get(ctx, "/file/"+id)
+		ans, err := a.api.Get(ctx, "/file/"+id)
 		var f fv1.File
-		if err != nil || !ans.ok() || ans.decode(&f) != nil {
+		if err != nil || !ans.OK() || ans.Decode(&f) != nil {
 			return ""
 		}
 		if f.Status == fv1.StatusReady || f.Status == fv1.StatusFailed {
@@ -224,11 +225,11 @@ func (a *attacker) waitProcessed(ctx context.Context, id string) fv1.Status {
 // waitAndDeleteDataset waits for an accepted conversion to end, counts how
 // it ended, and deletes the dataset, so A's datasets do not pile up.
 func (a *attacker) waitAndDeleteDataset(ctx context.Context, attack, id string) {
-	defer a.api.del(context.WithoutCancel(ctx), "/datasets/"+id)
+	defer a.api.Del(context.WithoutCancel(ctx), "/datasets/"+id)
 	for {
-		ans, err := a.api.get(ctx, "/datasets/"+id)
+		ans, err := a.api.Get(ctx, "/datasets/"+id)
 		var d dv1.Dataset
-		if err != nil || !ans.ok() || ans.decode(&d) != nil {
+		if err != nil || !ans.OK() || ans.Decode(&d) != nil {
 			return
 		}
 		if d.Status != dv1.StatusProcessing {
@@ -242,8 +243,8 @@ func (a *attacker) waitAndDeleteDataset(ctx context.Context, attack, id string) 
 }
 
 // query sends one SQL statement as A.
-func (a *attacker) query(ctx context.Context, sql string) (answer, error) {
-	return a.api.form(ctx, "/datasets/query", url.Values{"query": {sql}})
+func (a *attacker) query(ctx context.Context, sql string) (localrun.Answer, error) {
+	return a.api.Form(ctx, "/datasets/query", url.Values{"query": {sql}})
 }
 
 // hugeCells: four 100 MB cells at once (item 2) must not be encoded in Go.
@@ -276,12 +277,12 @@ func (a *attacker) conversionBurst(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i := range burst {
 		wg.Go(func() {
-			ans, err := a.api.form(ctx, "/datasets/convert", url.Values{
+			ans, err := a.api.Form(ctx, "/datasets/convert", url.Values{
 				"file_id": {a.smallFile}, "dataset_name": {fmt.Sprintf("burst_%d_%d", n, i)}, "async": {"true"},
 			})
 			a.record(ctx, attack, "convert", ans, err)
 			var c convertAnswer
-			if err == nil && ans.ok() && ans.decode(&c) == nil {
+			if err == nil && ans.OK() && ans.Decode(&c) == nil {
 				ids[i] = c.datasetID()
 			}
 		})
@@ -298,9 +299,9 @@ func (a *attacker) conversionBurst(ctx context.Context) {
 // datasets (item 4) must answer, not hang into a 503.
 func (a *attacker) wideLists(ctx context.Context) {
 	const attack = atWideLists
-	ans, err := a.api.get(ctx, "/file/list")
+	ans, err := a.api.Get(ctx, "/file/list")
 	a.record(ctx, attack, "GET /file/list", ans, err)
-	ans, err = a.api.get(ctx, "/datasets/list")
+	ans, err = a.api.Get(ctx, "/datasets/list")
 	a.record(ctx, attack, "GET /datasets/list", ans, err)
 }
 
@@ -310,19 +311,19 @@ func (a *attacker) lyingPresignedPut(ctx context.Context) {
 	const attack = atPresignLie
 	n := a.next()
 	name := fmt.Sprintf("liar_%d.csv", n)
-	ans, err := a.api.json(ctx, http.MethodPost, "/file/upload-url", fv1.UploadURLRequest{FileName: name, FileSize: 10, FileType: "text/csv"})
+	ans, err := a.api.JSON(ctx, http.MethodPost, "/file/upload-url", fv1.UploadURLRequest{FileName: name, FileSize: 10, FileType: "text/csv"})
 	a.record(ctx, attack, "upload-url", ans, err)
 	var up fv1.UploadURLReply
-	if err != nil || !ans.ok() || ans.decode(&up) != nil {
+	if err != nil || !ans.OK() || ans.Decode(&up) != nil {
 		return
 	}
-	status, err := putPresigned(ctx, a.api.http, up.UploadURL, lyingBody)
-	a.record(ctx, attack, "PUT 20 MB", answer{status: status}, err)
-	ans, err = a.api.json(ctx, http.MethodPost, "/file/upload", fv1.CommitRequest{ObjectName: up.ObjectName, FileName: name, FileSize: 10, FileType: "text/csv"})
+	status, err := putPresigned(ctx, a.api.HTTP, up.UploadURL, lyingBody)
+	a.record(ctx, attack, "PUT 20 MB", localrun.Answer{Status: status}, err)
+	ans, err = a.api.JSON(ctx, http.MethodPost, "/file/upload", fv1.CommitRequest{ObjectName: up.ObjectName, FileName: name, FileSize: 10, FileType: "text/csv"})
 	a.record(ctx, attack, "commit", ans, err)
 	var f fv1.File
-	if err == nil && ans.ok() && ans.decode(&f) == nil {
-		a.api.del(context.WithoutCancel(ctx), "/file/"+f.ID)
+	if err == nil && ans.OK() && ans.Decode(&f) == nil {
+		a.api.Del(context.WithoutCancel(ctx), "/file/"+f.ID)
 	}
 }
 
@@ -331,7 +332,7 @@ var lyingBody = make([]byte, 20<<20)
 
 // putPresigned PUTs body to a presigned URL (the embedded S3 on loopback).
 func putPresigned(ctx context.Context, client *http.Client, uploadURL string, body []byte) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, localrun.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, uploadURL, bytes.NewReader(body))
 	if err != nil {
@@ -369,14 +370,14 @@ func (a *attacker) ssrfKeyTests(ctx context.Context) {
 		{"127.0.0.1:1", "http://127.0.0.1:1/"},
 		{"169.254.169.254", "http://169.254.169.254/"},
 	} {
-		ans, err := a.api.form(ctx, "/credentials/test", url.Values{
+		ans, err := a.api.Form(ctx, "/credentials/test", url.Values{
 			"provider_name": {"openai"}, "api_key": {"sk-loadlimits-0000000000000000"}, "base_url": {target.baseURL},
 		})
 		var r cv1.TestReply
-		if err == nil && ans.ok() && ans.decode(&r) == nil && r.IsValid {
+		if err == nil && ans.OK() && ans.Decode(&r) == nil && r.IsValid {
 			// A probe that reached something and called it valid is a breach,
 			// not a refusal: counted apart so the report shows it.
-			a.tally.add(attack, target.step+" "+strconv.Itoa(ans.status)+" is_valid=true")
+			a.tally.add(attack, target.step+" "+strconv.Itoa(ans.Status)+" is_valid=true")
 			continue
 		}
 		a.record(ctx, attack, target.step, ans, err)
@@ -393,7 +394,7 @@ func (a *attacker) sseFlood(ctx context.Context) {
 	open := func() {
 		status, body, err := openStream(ctx, a.api)
 		if err != nil {
-			a.record(ctx, attack, "GET /events", answer{}, err)
+			a.record(ctx, attack, "GET /events", localrun.Answer{}, err)
 			return
 		}
 		a.tally.add(attack, "GET /events "+strconv.Itoa(status))
@@ -416,13 +417,13 @@ func (a *attacker) sseFlood(ctx context.Context) {
 
 // openStream opens GET /events; on a 200 it returns the body, which stays
 // open until ctx ends.
-func openStream(ctx context.Context, c *apiClient) (int, io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/events", nil)
+func openStream(ctx context.Context, c *localrun.Client) (int, io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/events", nil)
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -446,7 +447,7 @@ func (a *attacker) setup(ctx context.Context) error {
 			a.tally.add(atSetup, "500-column file: "+err.Error())
 			continue
 		}
-		ans, err := a.api.form(ctx, "/datasets/convert", url.Values{"file_id": {id}, "dataset_name": {fmt.Sprintf("wide_list_%d", i)}})
+		ans, err := a.api.Form(ctx, "/datasets/convert", url.Values{"file_id": {id}, "dataset_name": {fmt.Sprintf("wide_list_%d", i)}})
 		a.record(ctx, atSetup, "convert 500-column file", ans, err)
 	}
 	for i := range 2 {
@@ -455,7 +456,7 @@ func (a *attacker) setup(ctx context.Context) error {
 			name := fmt.Sprintf("c%d_", c)
 			cols[c] = dv1.Column{ColumnName: name + strings.Repeat("x", 100-len(name)), ColumnType: "integer"}
 		}
-		ans, err := a.api.json(ctx, http.MethodPost, "/datasets/create", dv1.CreateRequest{DatasetName: fmt.Sprintf("wide_empty_%d", i), Schema: cols})
+		ans, err := a.api.JSON(ctx, http.MethodPost, "/datasets/create", dv1.CreateRequest{DatasetName: fmt.Sprintf("wide_empty_%d", i), Schema: cols})
 		a.record(ctx, atSetup, "create 4000-column dataset", ans, err)
 	}
 	id, err := a.uploadReady(ctx, "burst.csv", a.files.small)
@@ -468,12 +469,12 @@ func (a *attacker) setup(ctx context.Context) error {
 
 // uploadReady uploads a CSV and waits for it to be processed and ready.
 func (a *attacker) uploadReady(ctx context.Context, name string, data []byte) (string, error) {
-	ans, err := a.api.upload(ctx, name, "text/csv", data)
+	ans, err := a.api.Upload(ctx, name, "text/csv", data)
 	if err != nil {
 		return "", err
 	}
 	var f fv1.File
-	if ans.status != http.StatusCreated || ans.decode(&f) != nil {
+	if ans.Status != http.StatusCreated || ans.Decode(&f) != nil {
 		return "", fmt.Errorf("upload %s: %s", name, ans)
 	}
 	if status := a.waitProcessed(ctx, f.ID); status != fv1.StatusReady {

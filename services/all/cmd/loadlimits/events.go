@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nonefinity/backend/services/all/internal/localrun"
 )
 
 // outcomes follows a user's /events stream, as the web client does, and
@@ -25,7 +27,7 @@ type outcomes struct {
 }
 
 // followEvents opens c's event stream and reads it until ctx ends.
-func followEvents(ctx context.Context, c *apiClient) (*outcomes, error) {
+func followEvents(ctx context.Context, c *localrun.Client) (*outcomes, error) {
 	status, body, err := openStream(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("GET /events: %w", err)

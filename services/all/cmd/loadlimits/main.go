@@ -8,24 +8,20 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/nonefinity/backend/pkg/config"
-	"github.com/nonefinity/backend/services/all/internal/allinone"
+	"github.com/nonefinity/backend/services/all/internal/localrun"
 )
 
 func main() {
@@ -104,32 +100,32 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	sizes := sizesFor(opts.quick)
 	fmt.Fprintf(out, "building attack files (XLSX media %s declared, second sheet %s, CSV of %d columns)\n",
-		mib(uint64(sizes.mediaBytes)), mib(uint64(sizes.sheet2Bytes)), sizes.wideColumns)
+		localrun.MiB(uint64(sizes.mediaBytes)), localrun.MiB(uint64(sizes.sheet2Bytes)), sizes.wideColumns)
 	files, err := buildAttackFiles(dir, sizes)
 	if err != nil {
 		return fmt.Errorf("attack files: %w", err)
 	}
 	fmt.Fprintf(out, "  bomb.xlsx %d KB, sheet2.xlsx %d KB, wide.csv %d KB\n", len(files.bomb)>>10, len(files.sheet2)>>10, len(files.wide)>>10)
 
-	sys, err := startSystem(ctx, filepath.Join(dir, "data"), opts.logLevel, opts.ferretPG, opts.rateLimit)
+	sys, err := localrun.Start(ctx, localrun.Options{DataDir: filepath.Join(dir, "data"), LogLevel: opts.logLevel, FerretPG: opts.ferretPG, RateLimit: opts.rateLimit})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := sys.stop(); err != nil {
+		if err := sys.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "loadlimits: stopping the system:", err)
 		}
 	}()
 
-	victimAPI, err := signIn(ctx, sys.api, "loadlimits_victim")
+	victimAPI, err := localrun.SignIn(ctx, sys.API, "loadlimits_victim")
 	if err != nil {
 		return err
 	}
-	attackerAPI, err := signIn(ctx, sys.api, "loadlimits_attacker")
+	attackerAPI, err := localrun.SignIn(ctx, sys.API, "loadlimits_attacker")
 	if err != nil {
 		return err
 	}
-	a.api, a.files, a.sseCap = attackerAPI, files, sys.sseCap
+	a.api, a.files, a.sseCap = attackerAPI, files, sys.SSECap
 	if err := a.setup(ctx); err != nil {
 		return err
 	}
@@ -148,7 +144,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // phases is what the two phases measured.
 type phases struct {
 	warm, unloaded, loaded victimRun
-	unloadedMem, loadedMem memPeaks
+	unloadedMem, loadedMem localrun.MemPeaks
 }
 
 // runPhases runs B alone, then B while A runs the attacks.
@@ -159,9 +155,9 @@ func runPhases(ctx context.Context, out io.Writer, v *victim, a *attacker, attac
 	p.warm = runVictim(ctx, v, out, func(done int) bool { return done < 1 })
 
 	fmt.Fprintf(out, "phase 1: B alone, %d iterations\n", opts.iterations)
-	mem := watchMemory()
+	mem := localrun.WatchMemory()
 	p.unloaded = runVictim(ctx, v, out, func(done int) bool { return done < opts.iterations })
-	p.unloadedMem = mem.finish()
+	p.unloadedMem = mem.Finish()
 
 	fmt.Fprintf(out, "phase 2: B while A attacks, %s\n", opts.duration)
 	if opts.cpuProfile != "" {
@@ -169,7 +165,7 @@ func runPhases(ctx context.Context, out io.Writer, v *victim, a *attacker, attac
 			defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 		}
 	}
-	mem = watchMemory()
+	mem = localrun.WatchMemory()
 	attackCtx, stopAttacks := context.WithCancel(ctx)
 	attacksDone := make(chan struct{})
 	go func() {
@@ -182,7 +178,7 @@ func runPhases(ctx context.Context, out io.Writer, v *victim, a *attacker, attac
 	p.loaded = runVictim(ctx, v, out, func(int) bool { return time.Now().Before(deadline) })
 	stopAttacks()
 	<-attacksDone
-	p.loadedMem = mem.finish()
+	p.loadedMem = mem.Finish()
 	return p
 }
 
@@ -216,96 +212,4 @@ func verdict(out io.Writer, p phases, t *tally, attacks []attack) error {
 	}
 	fmt.Fprintln(out, "\nok: B had no failures and every loaded p99 is within 3× of unloaded")
 	return nil
-}
-
-// system is the all-in-one running in this process.
-type system struct {
-	api    string // http://127.0.0.1:port/api/v1
-	sseCap int
-	stop   func() error
-}
-
-// startSystem runs allinone.Run as `make run` does, on a fresh DATA_DIR, dev
-// auth, loopback listeners on free ports and the rate limits off, and waits
-// until every service answers.
-func startSystem(ctx context.Context, dataDir, logLevel, ferretPG string, rateLimit int) (*system, error) {
-	// The environment is set before the configuration is loaded, so a
-	// developer's .env cannot point the run at real Clerk or other ports.
-	for k, v := range map[string]string{
-		"APP_ENV": "dev", "DATA_DIR": dataDir, "APP_HOST": "127.0.0.1", "APP_PORT": "0",
-		"EMBEDDED_S3_ADDR": "127.0.0.1:0", "RATE_LIMIT_PER_MINUTE": strconv.Itoa(max(rateLimit, 0)), "RATE_LIMIT_IP_PER_MINUTE": "0",
-		"CLERK_ISSUER": "", "CLERK_SECRET_KEY": "", "LOG_LEVEL": logLevel, "LOG_FILE": "",
-		"EMBEDDED_FERRETDB_POSTGRESQL_URL": ferretPG,
-	} {
-		if err := os.Setenv(k, v); err != nil {
-			return nil, err
-		}
-	}
-	cfg, err := config.Load[allinone.Config]()
-	if err != nil {
-		return nil, err
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- allinone.Run(runCtx, cfg, "loadlimits") }()
-	stop := func() error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(time.Minute):
-			return errors.New("the system did not stop within a minute")
-		}
-	}
-	addr, err := waitStarted(ctx, dataDir, done)
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	return &system{api: "http://" + addr + "/api/v1", sseCap: cfg.Gateway.SSEMaxPerUser, stop: stop}, nil
-}
-
-// startTimeout bounds the system's start (FerretDB and the S3 server
-// included).
-const startTimeout = 2 * time.Minute
-
-// waitStarted waits for the run's endpoints file, then for the gateway's
-// /ready, and returns the gateway's address.
-func waitStarted(ctx context.Context, dataDir string, done <-chan error) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	var addr string
-	for {
-		if addr == "" {
-			if b, err := os.ReadFile(filepath.Join(dataDir, allinone.EndpointsFile)); err == nil {
-				var eps allinone.Endpoints
-				if json.Unmarshal(b, &eps) == nil {
-					addr = eps.HTTP
-				}
-			}
-		}
-		if addr != "" && ready(ctx, addr) {
-			return addr, nil
-		}
-		select {
-		case err := <-done:
-			return "", fmt.Errorf("the system stopped while starting: %v", err)
-		case <-ctx.Done():
-			return "", fmt.Errorf("the system did not start: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func ready(ctx context.Context, addr string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/ready", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }

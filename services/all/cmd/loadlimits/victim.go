@@ -13,6 +13,7 @@ import (
 
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
+	"github.com/nonefinity/backend/services/all/internal/localrun"
 )
 
 // The victim's three timed operations, in the order of one iteration.
@@ -39,7 +40,7 @@ const victimRegions = 7
 
 // victim is user B: an ordinary user whose work must go on while A attacks.
 type victim struct {
-	api    *apiClient
+	api    *localrun.Client
 	events *outcomes // B's event stream
 	// perMinute, when positive, is the most requests a minute B sends: B
 	// waits after an iteration until its requests fit the rate (a run
@@ -72,12 +73,12 @@ func (v *victim) iteration(ctx context.Context) (s sample, err error) {
 	s = sample{}
 
 	start := time.Now()
-	a, err := v.api.upload(ctx, fmt.Sprintf("b_sales_%d.csv", v.runs), "text/csv", v.csv)
+	a, err := v.api.Upload(ctx, fmt.Sprintf("b_sales_%d.csv", v.runs), "text/csv", v.csv)
 	if err != nil {
 		return s, fmt.Errorf("upload: %w", err)
 	}
 	var f fv1.File
-	if a.status != 201 || a.decode(&f) != nil || f.ID == "" {
+	if a.Status != 201 || a.Decode(&f) != nil || f.ID == "" {
 		return s, fmt.Errorf("upload: %s", a)
 	}
 	// Deferred deletes run after the results are set, so a failed delete
@@ -111,12 +112,12 @@ func (v *victim) iteration(ctx context.Context) (s sample, err error) {
 // cleanup deletes what an iteration made; a failed delete fails the
 // iteration unless it failed already.
 func (v *victim) cleanup(ctx context.Context, path string, err *error) {
-	a, derr := v.api.del(ctx, path)
+	a, derr := v.api.Del(ctx, path)
 	switch {
 	case *err != nil:
 	case derr != nil:
 		*err = fmt.Errorf("DELETE %s: %w", path, derr)
-	case !a.ok():
+	case !a.OK():
 		*err = fmt.Errorf("DELETE %s: %s", path, a)
 	}
 }
@@ -126,12 +127,12 @@ func (v *victim) cleanup(ctx context.Context, path string, err *error) {
 func (v *victim) waitFileReady(ctx context.Context, id string) error {
 	var failed error
 	poll := func() (bool, error) {
-		a, err := v.api.get(ctx, "/file/"+id)
+		a, err := v.api.Get(ctx, "/file/"+id)
 		if err != nil {
 			return false, fmt.Errorf("GET file: %w", err)
 		}
 		var f fv1.File
-		if !a.ok() || a.decode(&f) != nil {
+		if !a.OK() || a.Decode(&f) != nil {
 			return false, fmt.Errorf("GET file: %s", a)
 		}
 		switch f.Status {
@@ -173,20 +174,20 @@ func (c convertAnswer) datasetID() string {
 // convert converts synchronously; a 202 (the conversion outlived the
 // gateway's wait) is waited for, and counts in the time.
 func (v *victim) convert(ctx context.Context, fileID, name string) (string, error) {
-	a, err := v.api.form(ctx, "/datasets/convert", url.Values{"file_id": {fileID}, "dataset_name": {name}})
+	a, err := v.api.Form(ctx, "/datasets/convert", url.Values{"file_id": {fileID}, "dataset_name": {name}})
 	if err != nil {
 		return "", fmt.Errorf("convert: %w", err)
 	}
 	var c convertAnswer
-	if (a.status != 201 && a.status != 202) || a.decode(&c) != nil || c.datasetID() == "" {
+	if (a.Status != 201 && a.Status != 202) || a.Decode(&c) != nil || c.datasetID() == "" {
 		return "", fmt.Errorf("convert: %s", a)
 	}
 	id := c.datasetID()
 	poll := func() (bool, error) {
-		if a, err = v.api.get(ctx, "/datasets/"+id); err != nil {
+		if a, err = v.api.Get(ctx, "/datasets/"+id); err != nil {
 			return false, fmt.Errorf("GET dataset: %w", err)
 		}
-		if !a.ok() || a.decode(&c) != nil {
+		if !a.OK() || a.Decode(&c) != nil {
 			return false, fmt.Errorf("GET dataset: %s", a)
 		}
 		return c.Status == dv1.StatusReady || c.Status == dv1.StatusFailed, nil
@@ -211,12 +212,12 @@ func (v *victim) convert(ctx context.Context, fileID, name string) (string, erro
 
 func (v *victim) query(ctx context.Context, table string) error {
 	sql := "SELECT region, count(*) AS n, sum(amount) AS total FROM " + table + " GROUP BY region ORDER BY region"
-	a, err := v.api.form(ctx, "/datasets/query", url.Values{"query": {sql}})
+	a, err := v.api.Form(ctx, "/datasets/query", url.Values{"query": {sql}})
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
 	var r dv1.QueryReply
-	if !a.ok() || a.decode(&r) != nil {
+	if !a.OK() || a.Decode(&r) != nil {
 		return fmt.Errorf("query: %s", a)
 	}
 	if r.RowCount != victimRegions || r.Truncated {
@@ -238,11 +239,11 @@ func runVictim(ctx context.Context, v *victim, out io.Writer, more func(done int
 	run := victimRun{samples: map[string][]time.Duration{}}
 	start := time.Now()
 	for i := 0; more(i) && ctx.Err() == nil; i++ {
-		began, sent := time.Now(), v.api.sent.Load()
+		began, sent := time.Now(), v.api.Sent.Load()
 		s, err := v.iteration(ctx)
 		if v.perMinute > 0 {
 			// The pause is not part of any timed operation.
-			n := v.api.sent.Load() - sent
+			n := v.api.Sent.Load() - sent
 			sleep(ctx, time.Until(began.Add(time.Duration(n)*time.Minute/time.Duration(v.perMinute))))
 		}
 		if err != nil && ctx.Err() != nil {
