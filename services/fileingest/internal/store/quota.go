@@ -63,13 +63,22 @@ func (s *Store) ReservedBytes(ctx context.Context, owner string) (int64, error) 
 }
 
 // Release deletes by id: the database removes the row once, so of callers
-// racing for it exactly one counts a deletion.
+// racing for it exactly one counts a deletion. The owner is checked on a read by _id and the delete filters by _id
+// alone (see ownedFile).
 func (s *Store) Release(ctx context.Context, owner, id string) (bool, error) {
-	filter, ok := byID(owner, id)
-	if !ok {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
 		return false, fmt.Errorf("release reservation %q: %w", id, files.ErrNotFound)
 	}
-	res, err := s.reservations.DeleteOne(ctx, filter)
+	_, err = mongox.FindByID(ctx, s.reservations, oid, func(d *reservationDoc) bool { return d.OwnerID == owner })
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		// Released already, or not the owner's: nothing deleted.
+		return false, nil
+	}
+	if err != nil {
+		return false, fail("release reservation", err)
+	}
+	res, err := s.reservations.DeleteOne(ctx, bson.D{{Key: "_id", Value: oid}})
 	if err != nil {
 		return false, fail("release reservation", err)
 	}

@@ -20,6 +20,13 @@ func TestQuotaTicketsAndReleasesHaveOneWinner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Another owner's release deletes nothing.
+	if ok, err := s.Release(ctx, bob, r.ID); err != nil || ok {
+		t.Fatalf("bob's Release = %v, %v", ok, err)
+	}
+	if got, err := s.ReservationFor(ctx, alice, "k"); err != nil || got.ID != r.ID {
+		t.Fatalf("alice's reservation after bob's release: %+v, %v", got, err)
+	}
 	var tickets, releases atomic.Int32
 	var wg sync.WaitGroup
 	for range 16 {

@@ -21,9 +21,23 @@ import (
 // Collection is the collection the store uses.
 const Collection = "files"
 
+// PreviewsCollection keeps each file's preview apart from the file, under
+// the file's _id.
+//
+// Why apart: FerretDB's SQLite backend (the embedded store) answers every
+// filter but an exact {_id} by decoding every document of the collection,
+// and a preview of a wide file is thousands of strings. Inline, every
+// owner-filtered read of "files" (lists, quota sums, the processing
+// updates) decoded every user's previews; apart, a preview is read only by
+// its _id, by the single-file answers. On MongoDB it costs one more read by
+// _id for a file that has a preview, and keeps the list scans small there
+// too.
+const PreviewsCollection = "file_previews"
+
 // Store implements files.Store over one database.
 type Store struct {
 	coll         *mongo.Collection
+	previews     *mongo.Collection
 	reservations *mongo.Collection
 	tickets      *mongo.Collection
 }
@@ -32,6 +46,7 @@ type Store struct {
 func New(db *mongo.Database) *Store {
 	return &Store{
 		coll:         db.Collection(Collection),
+		previews:     db.Collection(PreviewsCollection),
 		reservations: db.Collection(ReservationsCollection),
 		tickets:      db.Collection(TicketsCollection),
 	}
@@ -70,16 +85,28 @@ type fileDoc struct {
 	URL      string        `bson:"url,omitempty"`
 	ETag     string        `bson:"etag,omitempty"`
 
-	Status       string        `bson:"status"`
-	Category     string        `bson:"category,omitempty"`
-	DetectedType string        `bson:"detected_type,omitempty"`
-	SHA256       string        `bson:"sha256,omitempty"`
-	Error        string        `bson:"error,omitempty"`
-	Preview      *previewDoc   `bson:"preview,omitempty"`
-	Processing   processingDoc `bson:"processing"`
+	Status       string `bson:"status"`
+	Category     string `bson:"category,omitempty"`
+	DetectedType string `bson:"detected_type,omitempty"`
+	SHA256       string `bson:"sha256,omitempty"`
+	Error        string `bson:"error,omitempty"`
+	// Preview is read from documents written before previews moved to
+	// PreviewsCollection; nothing writes it any more.
+	Preview *previewDoc `bson:"preview,omitempty"`
+	// HasPreview says PreviewsCollection holds this file's preview.
+	HasPreview bool          `bson:"has_preview,omitempty"`
+	Processing processingDoc `bson:"processing"`
 
 	CreatedAt time.Time `bson:"created_at"`
 	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// previewRecord is a document of PreviewsCollection: the preview of the
+// file with the same _id, and its owner for erasure.
+type previewRecord struct {
+	ID      bson.ObjectID `bson:"_id"`
+	OwnerID string        `bson:"owner_id"`
+	Preview previewDoc    `bson:"preview"`
 }
 
 type previewDoc struct {
@@ -111,7 +138,7 @@ func toDoc(f files.File) fileDoc {
 		OwnerID: f.OwnerID, Bucket: f.Bucket, FilePath: f.FilePath, FileName: f.FileName,
 		FileExt: f.FileExt, FileType: f.FileType, FileSize: f.FileSize, URL: f.URL, ETag: f.ETag,
 		Status: string(f.Status), Category: f.Category, DetectedType: f.DetectedType,
-		SHA256: f.SHA256, Error: f.Error, Preview: toPreviewDoc(f.Preview),
+		SHA256: f.SHA256, Error: f.Error,
 		Processing: processingDoc{
 			Attempts: f.Processing.Attempts, StartedAt: f.Processing.StartedAt,
 			FinishedAt: f.Processing.FinishedAt, OutcomePublished: f.Processing.OutcomePublished,
@@ -150,20 +177,25 @@ func fromDoc(d fileDoc) files.File {
 		// Documents written by the original service predate processing.
 		f.Status = files.StatusUploaded
 	}
-	if p := d.Preview; p != nil {
-		rows := make([][]string, len(p.Rows))
-		for i, r := range p.Rows {
-			rows[i] = r.Cells
-			if rows[i] == nil {
-				rows[i] = []string{}
-			}
-		}
-		f.Preview = &files.Preview{
-			Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader, SkipRows: p.SkipRows,
-			Rows: rows, Sheets: p.Sheets, Sheet: p.Sheet,
+	f.Preview = fromPreviewDoc(d.Preview)
+	return f
+}
+
+func fromPreviewDoc(p *previewDoc) *files.Preview {
+	if p == nil {
+		return nil
+	}
+	rows := make([][]string, len(p.Rows))
+	for i, r := range p.Rows {
+		rows[i] = r.Cells
+		if rows[i] == nil {
+			rows[i] = []string{}
 		}
 	}
-	return f
+	return &files.Preview{
+		Columns: p.Columns, Encoding: p.Encoding, Delimiter: p.Delimiter, HasHeader: p.HasHeader, SkipRows: p.SkipRows,
+		Rows: rows, Sheets: p.Sheets, Sheet: p.Sheet,
+	}
 }
 
 // coreErrors are the core's sentinels for the driver errors it tells apart.
@@ -185,6 +217,45 @@ func byID(owner, id string) (bson.D, bool) {
 	return bson.D{{Key: "_id", Value: oid}, {Key: "owner_id", Value: owner}}, true
 }
 
+// ownedFile reads one of owner's files by its _id alone and checks the
+// owner in Go (mongox.FindByID): the filter FerretDB's SQLite backend
+// answers without a scan. The updates and deletes that follow it filter
+// by _id alone too, which is as safe as {_id, owner_id} on MongoDB: a
+// file's owner never changes and ids are never reused.
+func (s *Store) ownedFile(ctx context.Context, op, owner, id string) (fileDoc, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return fileDoc{}, fmt.Errorf("%s %q: %w", op, id, files.ErrNotFound)
+	}
+	d, err := mongox.FindByID(ctx, s.coll, oid, func(d *fileDoc) bool { return d.OwnerID == owner })
+	if err != nil {
+		return fileDoc{}, fail(op, err)
+	}
+	return d, nil
+}
+
+// withPreview is the file of d with its preview, read from
+// PreviewsCollection when d has one there.
+func (s *Store) withPreview(ctx context.Context, op string, d fileDoc) (files.File, error) {
+	f := fromDoc(d)
+	if !d.HasPreview {
+		return f, nil
+	}
+	rec, err := mongox.FindByID(ctx, s.previews, d.ID, func(r *previewRecord) bool { return r.OwnerID == d.OwnerID })
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		// Not expected (the preview is written before the file points to
+		// it); a file without its preview is still the file.
+		return f, nil
+	case err != nil:
+		return files.File{}, fail(op+": read preview", err)
+	}
+	f.Preview = fromPreviewDoc(&rec.Preview)
+	return f, nil
+}
+
+// Insert stores a new file; a file gets its preview when processing
+// finishes (FinishProcessing), never here.
 func (s *Store) Insert(ctx context.Context, f files.File) (files.File, error) {
 	d := toDoc(f)
 	d.ID = bson.NewObjectID()
@@ -195,15 +266,11 @@ func (s *Store) Insert(ctx context.Context, f files.File) (files.File, error) {
 }
 
 func (s *Store) Get(ctx context.Context, owner, id string) (files.File, error) {
-	oid, err := bson.ObjectIDFromHex(id)
+	d, err := s.ownedFile(ctx, "get file", owner, id)
 	if err != nil {
-		return files.File{}, fmt.Errorf("get file %q: %w", id, files.ErrNotFound)
+		return files.File{}, err
 	}
-	d, err := mongox.FindByID(ctx, s.coll, oid, func(d *fileDoc) bool { return d.OwnerID == owner })
-	if err != nil {
-		return files.File{}, fail("get file", err)
-	}
-	return fromDoc(d), nil
+	return s.withPreview(ctx, "get file", d)
 }
 
 func (s *Store) GetByPath(ctx context.Context, owner, path string) (files.File, error) {
@@ -215,7 +282,7 @@ func (s *Store) findOne(ctx context.Context, op string, filter bson.D) (files.Fi
 	if err := s.coll.FindOne(ctx, filter).Decode(&d); err != nil {
 		return files.File{}, fail(op, err)
 	}
-	return fromDoc(d), nil
+	return s.withPreview(ctx, op, d)
 }
 
 var newestFirst = bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
@@ -292,12 +359,12 @@ func (s *Store) find(ctx context.Context, op string, filter bson.D, opts *option
 }
 
 func (s *Store) Rename(ctx context.Context, owner, id, name string, now time.Time) (files.File, error) {
-	filter, ok := byID(owner, id)
-	if !ok {
-		return files.File{}, fmt.Errorf("rename file %q: %w", id, files.ErrNotFound)
+	d, err := s.ownedFile(ctx, "rename file", owner, id)
+	if err != nil {
+		return files.File{}, err
 	}
 	update := bson.D{{Key: "$set", Value: bson.D{{Key: "file_name", Value: name}, {Key: "updated_at", Value: now}}}}
-	return s.findOneAndUpdate(ctx, "rename file", filter, update)
+	return s.findOneAndUpdate(ctx, "rename file", bson.D{{Key: "_id", Value: d.ID}}, update)
 }
 
 func (s *Store) findOneAndUpdate(ctx context.Context, op string, filter, update bson.D) (files.File, error) {
@@ -306,20 +373,27 @@ func (s *Store) findOneAndUpdate(ctx context.Context, op string, filter, update 
 	if err != nil {
 		return files.File{}, fail(op, err)
 	}
-	return fromDoc(d), nil
+	return s.withPreview(ctx, op, d)
 }
 
 func (s *Store) Delete(ctx context.Context, owner, id string) error {
-	filter, ok := byID(owner, id)
-	if !ok {
-		return fmt.Errorf("delete file %q: %w", id, files.ErrNotFound)
+	d, err := s.ownedFile(ctx, "delete file", owner, id)
+	if err != nil {
+		return err
 	}
-	res, err := s.coll.DeleteOne(ctx, filter)
+	byID := bson.D{{Key: "_id", Value: d.ID}}
+	res, err := s.coll.DeleteOne(ctx, byID)
 	if err != nil {
 		return fail("delete file", err)
 	}
 	if res.DeletedCount == 0 {
 		return fmt.Errorf("delete file %q: %w", id, files.ErrNotFound)
+	}
+	// After the file: a preview left by a failure here is unreachable
+	// (and goes with the owner's erasure), a file without its preview is
+	// not.
+	if _, err := s.previews.DeleteOne(ctx, byID); err != nil {
+		return fail("delete file's preview", err)
 	}
 	return nil
 }
@@ -329,6 +403,9 @@ func (s *Store) DeleteOwner(ctx context.Context, owner string) (int64, error) {
 	res, err := s.coll.DeleteMany(ctx, byOwner)
 	if err != nil {
 		return 0, fail("delete owner's files", err)
+	}
+	if _, err := s.previews.DeleteMany(ctx, byOwner); err != nil {
+		return 0, fail("delete owner's previews", err)
 	}
 	if _, err := s.reservations.DeleteMany(ctx, byOwner); err != nil {
 		return 0, fail("delete owner's reservations", err)
@@ -445,6 +522,19 @@ func (s *Store) FinishProcessing(ctx context.Context, owner, id string, o files.
 	if !ok {
 		return files.File{}, false, fmt.Errorf("finish processing %q: %w", id, files.ErrNotFound)
 	}
+	if o.Preview != nil {
+		// The preview first, so a file never points to a preview that
+		// is not there; it is dropped again below when the outcome is
+		// not applied to a file that could show it.
+		d, err := s.ownedFile(ctx, "finish processing", owner, id)
+		if err != nil {
+			return files.File{}, false, err
+		}
+		rec := previewRecord{ID: d.ID, OwnerID: owner, Preview: *toPreviewDoc(o.Preview)}
+		if _, err := s.previews.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, rec, options.Replace().SetUpsert(true)); err != nil {
+			return files.File{}, false, fail("finish processing: store preview", err)
+		}
+	}
 	from := bson.A{string(files.StatusProcessing)}
 	if o.Status == files.StatusFailed {
 		// Giving up may happen before any attempt got to start.
@@ -465,7 +555,7 @@ func (s *Store) FinishProcessing(ctx context.Context, owner, id string, o files.
 		}
 	}
 	if o.Preview != nil {
-		set = append(set, bson.E{Key: "preview", Value: toPreviewDoc(o.Preview)})
+		set = append(set, bson.E{Key: "has_preview", Value: true})
 	}
 	f, err := s.findOneAndUpdate(ctx, "finish processing", open, bson.D{{Key: "$set", Value: set}})
 	if err == nil {
@@ -474,16 +564,29 @@ func (s *Store) FinishProcessing(ctx context.Context, owner, id string, o files.
 	if !errors.Is(err, files.ErrNotFound) {
 		return files.File{}, false, err
 	}
-	f, err = s.findOne(ctx, "finish processing", filter)
+	var d fileDoc
+	err = s.coll.FindOne(ctx, filter).Decode(&d)
+	if o.Preview != nil && (errors.Is(err, mongo.ErrNoDocuments) || err == nil && !d.HasPreview) {
+		// Finished without a preview, or gone: the one written above
+		// belongs to nothing. (A file finished with one keeps it: both
+		// came from the same committed object.)
+		if _, derr := s.previews.DeleteOne(ctx, bson.D{{Key: "_id", Value: filter[0].Value}}); derr != nil {
+			return files.File{}, false, fail("finish processing: drop preview", derr)
+		}
+	}
+	if err != nil {
+		return files.File{}, false, fail("finish processing", err)
+	}
+	f, err = s.withPreview(ctx, "finish processing", d)
 	return f, false, err
 }
 
 func (s *Store) MarkOutcomePublished(ctx context.Context, owner, id string) error {
-	filter, ok := byID(owner, id)
-	if !ok {
-		return fmt.Errorf("mark outcome published %q: %w", id, files.ErrNotFound)
+	d, err := s.ownedFile(ctx, "mark outcome published", owner, id)
+	if err != nil {
+		return err
 	}
-	res, err := s.coll.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "processing.outcome_published", Value: true}}}})
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, bson.D{{Key: "$set", Value: bson.D{{Key: "processing.outcome_published", Value: true}}}})
 	if err != nil {
 		return fail("mark outcome published", err)
 	}

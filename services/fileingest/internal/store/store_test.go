@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/fileingest/internal/files"
 	"github.com/nonefinity/backend/services/fileingest/internal/store"
@@ -20,13 +23,22 @@ const (
 
 func newStore(t *testing.T) (*store.Store, context.Context) {
 	t.Helper()
+	s, _, ctx := newStoreDB(t)
+	return s, ctx
+}
+
+// newStoreDB is newStore with the database, for tests that look at the
+// stored documents.
+func newStoreDB(t *testing.T) (*store.Store, *mongo.Database, context.Context) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	s := store.New(testkit.Mongo(t))
+	db := testkit.Mongo(t)
+	s := store.New(db)
 	if err := s.EnsureIndexes(ctx, nil); err != nil {
 		t.Fatalf("EnsureIndexes: %v", err)
 	}
-	return s, ctx
+	return s, db, ctx
 }
 
 var t0 = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
@@ -235,5 +247,123 @@ func TestProcessingTransitions(t *testing.T) {
 	}
 	if _, _, err := s.StartProcessing(ctx, bob, f.ID, t0); !errors.Is(err, files.ErrNotFound) {
 		t.Fatalf("StartProcessing for another owner: %v", err)
+	}
+}
+
+// A preview is kept apart from its file (store.PreviewsCollection) and
+// only the file's owner reaches it: Get carries it, another user's Get,
+// Rename, MarkOutcomePublished and Delete of the file fail without
+// touching it, the owner's Delete and erasure remove it, and an outcome
+// that is not applied (file gone, or finished without one) leaves none.
+func TestPreviewKeptApart(t *testing.T) {
+	s, db, ctx := newStoreDB(t)
+	previews := db.Collection(store.PreviewsCollection)
+	countPreviews := func(owner string) int64 {
+		t.Helper()
+		n, err := previews.CountDocuments(ctx, bson.D{{Key: "owner_id", Value: owner}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	preview := &files.Preview{Columns: []string{"a", "b"}, HasHeader: true, Rows: [][]string{{"1", "2"}, {}}}
+	ready := files.Outcome{Status: files.StatusReady, DetectedType: "text/csv", Preview: preview}
+	finish := func(owner, path string) files.File {
+		t.Helper()
+		f := insert(t, s, ctx, owner, path, path, "text/csv", 1, t0)
+		if _, started, err := s.StartProcessing(ctx, owner, f.ID, t0); err != nil || !started {
+			t.Fatalf("StartProcessing: %v, %v", started, err)
+		}
+		got, applied, err := s.FinishProcessing(ctx, owner, f.ID, ready, t0)
+		if err != nil || !applied || !reflect.DeepEqual(got.Preview, preview) {
+			t.Fatalf("FinishProcessing = %+v, %v, %v", got, applied, err)
+		}
+		return got
+	}
+	f := finish(alice, "p1")
+	var raw bson.M
+	if err := db.Collection(store.Collection).FindOne(ctx, bson.D{}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, inline := raw["preview"]; inline {
+		t.Fatalf("the file document holds the preview: %v", raw)
+	}
+	if got, err := s.Get(ctx, alice, f.ID); err != nil || !reflect.DeepEqual(got.Preview, preview) {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	if got, err := s.Rename(ctx, alice, f.ID, "renamed", t0); err != nil || got.FileName != "renamed" || !reflect.DeepEqual(got.Preview, preview) {
+		t.Fatalf("Rename = %+v, %v", got, err)
+	}
+	if _, err := s.Get(ctx, bob, f.ID); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("bob's Get: %v", err)
+	}
+	if _, err := s.Rename(ctx, bob, f.ID, "bob's", t0); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("bob's Rename: %v", err)
+	}
+	if err := s.MarkOutcomePublished(ctx, bob, f.ID); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("bob's MarkOutcomePublished: %v", err)
+	}
+	if err := s.Delete(ctx, bob, f.ID); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("bob's Delete: %v", err)
+	}
+	if _, _, err := s.FinishProcessing(ctx, bob, f.ID, ready, t0); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("bob's FinishProcessing: %v", err)
+	}
+	if got, err := s.Get(ctx, alice, f.ID); err != nil || got.FileName != "renamed" || got.Processing.OutcomePublished || !reflect.DeepEqual(got.Preview, preview) {
+		t.Fatalf("alice's file after bob's attempts: %+v, %v", got, err)
+	}
+	if n := countPreviews(bob); n != 0 {
+		t.Fatalf("bob owns %d previews", n)
+	}
+	if err := s.Delete(ctx, alice, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := countPreviews(alice); n != 0 {
+		t.Fatalf("%d previews left after Delete", n)
+	}
+
+	// An outcome with a preview for a file that failed already is not
+	// applied, and its preview does not stay.
+	g := insert(t, s, ctx, alice, "p2", "p2", "text/csv", 1, t0)
+	if _, applied, err := s.FinishProcessing(ctx, alice, g.ID, files.Outcome{Status: files.StatusFailed, Error: "gave up"}, t0); err != nil || !applied {
+		t.Fatal(applied, err)
+	}
+	if got, applied, err := s.FinishProcessing(ctx, alice, g.ID, ready, t0); err != nil || applied || got.Status != files.StatusFailed || got.Preview != nil {
+		t.Fatalf("late ready outcome = %+v, %v, %v", got, applied, err)
+	}
+	if n := countPreviews(alice); n != 0 {
+		t.Fatalf("%d previews left by an outcome not applied", n)
+	}
+
+	finish(alice, "p3")
+	finish(bob, "p4")
+	if _, err := s.DeleteOwner(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := countPreviews(alice), countPreviews(bob); a != 0 || b != 1 {
+		t.Fatalf("previews after erasing alice: alice %d, bob %d", a, b)
+	}
+}
+
+// A file written before previews moved apart still shows its inline
+// preview.
+func TestInlinePreviewStillRead(t *testing.T) {
+	s, db, ctx := newStoreDB(t)
+	oid := bson.NewObjectID()
+	_, err := db.Collection(store.Collection).InsertOne(ctx, bson.D{
+		{Key: "_id", Value: oid}, {Key: "owner_id", Value: alice}, {Key: "file_path", Value: "old"}, {Key: "file_name", Value: "old"},
+		{Key: "status", Value: "ready"}, {Key: "created_at", Value: t0},
+		{Key: "preview", Value: bson.D{{Key: "columns", Value: bson.A{"a"}}, {Key: "has_header", Value: true},
+			{Key: "rows", Value: bson.A{bson.D{{Key: "cells", Value: bson.A{"1"}}}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &files.Preview{Columns: []string{"a"}, HasHeader: true, Rows: [][]string{{"1"}}}
+	if got, err := s.Get(ctx, alice, oid.Hex()); err != nil || !reflect.DeepEqual(got.Preview, want) {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	if _, err := s.Get(ctx, bob, oid.Hex()); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("bob's Get: %v", err)
 	}
 }
