@@ -20,6 +20,26 @@ import (
 // Collection is the datasets collection.
 const Collection = "datasets"
 
+// SchemasCollection keeps each dataset's columns apart from the dataset,
+// under the dataset's _id.
+//
+// Why apart: FerretDB's SQLite backend (the embedded store) answers every
+// filter but an exact {_id} by decoding every document of the collection,
+// and a wide dataset's schema is thousands of strings. Inline, every
+// owner-filtered read or conditional update of "datasets" (a name check,
+// the pending count, the query catalog, a conversion's attempt) decoded
+// every user's schemas; apart, a schema is read by its _id. On MongoDB it
+// costs one more read by _id per dataset returned (one $in per list page).
+const SchemasCollection = "dataset_schemas"
+
+// schemaRecord is a document of SchemasCollection: the columns of the
+// dataset with the same _id, and its owner for erasure.
+type schemaRecord struct {
+	ID      bson.ObjectID `bson:"_id"`
+	OwnerID string        `bson:"owner_id"`
+	Columns []columnDoc   `bson:"data_schema"`
+}
+
 type columnDoc struct {
 	ColumnName string `bson:"column_name"`
 	ColumnType string `bson:"column_type"`
@@ -33,21 +53,25 @@ type partDoc struct {
 }
 
 type datasetDoc struct {
-	ID           bson.ObjectID `bson:"_id,omitempty"`
-	Name         string        `bson:"name"`
-	Description  string        `bson:"description"`
-	OwnerID      string        `bson:"owner_id"`
-	DataSchema   []columnDoc   `bson:"data_schema"`
-	RowCount     int64         `bson:"row_count"`
-	Status       string        `bson:"status"`
-	Error        string        `bson:"error,omitempty"`
-	FileID       string        `bson:"file_id,omitempty"`
-	Parts        []partDoc     `bson:"parts,omitempty"`
-	RowsRead     *int64        `bson:"rows_read,omitempty"`
-	RowsRejected *int64        `bson:"rows_rejected,omitempty"`
-	Warnings     []warningDoc  `bson:"warnings,omitempty"`
-	Source       *sourceDoc    `bson:"source,omitempty"`
-	Rejects      *partDoc      `bson:"rejects,omitempty"`
+	ID          bson.ObjectID `bson:"_id,omitempty"`
+	Name        string        `bson:"name"`
+	Description string        `bson:"description"`
+	OwnerID     string        `bson:"owner_id"`
+	// DataSchema is read from documents written before schemas moved to
+	// SchemasCollection (the Python service's); nothing writes it now.
+	DataSchema []columnDoc `bson:"data_schema,omitempty"`
+	// HasSchema says SchemasCollection holds the dataset's columns.
+	HasSchema    bool         `bson:"has_schema,omitempty"`
+	RowCount     int64        `bson:"row_count"`
+	Status       string       `bson:"status"`
+	Error        string       `bson:"error,omitempty"`
+	FileID       string       `bson:"file_id,omitempty"`
+	Parts        []partDoc    `bson:"parts,omitempty"`
+	RowsRead     *int64       `bson:"rows_read,omitempty"`
+	RowsRejected *int64       `bson:"rows_rejected,omitempty"`
+	Warnings     []warningDoc `bson:"warnings,omitempty"`
+	Source       *sourceDoc   `bson:"source,omitempty"`
+	Rejects      *partDoc     `bson:"rejects,omitempty"`
 	// Attempts counts the conversion runs started (a crash or outage
 	// retries one).
 	Attempts int `bson:"attempts,omitempty"`
@@ -93,13 +117,14 @@ type readingDoc struct {
 
 // Store implements datasets.Store.
 type Store struct {
-	coll *mongo.Collection
-	now  func() time.Time
+	coll    *mongo.Collection
+	schemas *mongo.Collection
+	now     func() time.Time
 }
 
 // New returns a store over db. Call EnsureIndexes once at startup.
 func New(db *mongo.Database) *Store {
-	return &Store{coll: db.Collection(Collection), now: time.Now}
+	return &Store{coll: db.Collection(Collection), schemas: db.Collection(SchemasCollection), now: time.Now}
 }
 
 // Indexes are the collection's indexes: names unique per owner, and the
@@ -126,14 +151,71 @@ func (s *Store) EnsureIndexes(ctx context.Context, log *slog.Logger) error {
 	return err
 }
 
+// byID is the filter FerretDB's SQLite backend answers without a scan.
+func byID(oid bson.ObjectID) bson.D { return bson.D{{Key: "_id", Value: oid}} }
+
+// owned reads one of the owner's datasets by its _id alone and checks the
+// owner in Go (mongox.FindByID). The updates and deletes that follow it
+// filter by _id alone too, which is as safe as {_id, owner_id} on
+// MongoDB: a dataset's owner never changes and ids are never reused.
+func (s *Store) owned(ctx context.Context, ownerID, id string) (datasetDoc, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return datasetDoc{}, datasets.ErrNotFound
+	}
+	doc, err := mongox.FindByID(ctx, s.coll, oid, func(d *datasetDoc) bool { return d.OwnerID == ownerID })
+	if err != nil {
+		return datasetDoc{}, mapErr(err)
+	}
+	return doc, nil
+}
+
+// putSchema stores a dataset's columns in SchemasCollection.
+func (s *Store) putSchema(ctx context.Context, oid bson.ObjectID, ownerID string, cols []datasets.Column) error {
+	rec := schemaRecord{ID: oid, OwnerID: ownerID, Columns: toColumnDocs(cols)}
+	_, err := s.schemas.ReplaceOne(ctx, byID(oid), rec, options.Replace().SetUpsert(true))
+	return mapErr(err)
+}
+
+// dropSchema deletes a dataset's columns from SchemasCollection; an error
+// leaves a record nothing reads (the owner's erasure still removes it).
+func (s *Store) dropSchema(ctx context.Context, oid bson.ObjectID) {
+	s.schemas.DeleteOne(context.WithoutCancel(ctx), byID(oid))
+}
+
+// withSchema is the dataset of doc with its columns.
+func (s *Store) withSchema(ctx context.Context, doc datasetDoc) (datasets.Dataset, error) {
+	if !doc.HasSchema {
+		return fromDoc(doc, doc.DataSchema), nil
+	}
+	rec, err := mongox.FindByID(ctx, s.schemas, doc.ID, func(r *schemaRecord) bool { return r.OwnerID == doc.OwnerID })
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return datasets.Dataset{}, mapErr(err)
+	}
+	// A record missing (not expected: it is written before the dataset
+	// points to it) leaves the dataset without columns.
+	return fromDoc(doc, rec.Columns), nil
+}
+
 // Insert stores a new dataset and returns it with its id.
 func (s *Store) Insert(ctx context.Context, d datasets.Dataset) (datasets.Dataset, error) {
 	doc := toDoc(d)
 	doc.ID = bson.NewObjectID()
+	if len(d.Schema) > 0 {
+		// The columns first, so a dataset never points to a record that
+		// is not there.
+		if err := s.putSchema(ctx, doc.ID, d.OwnerID, d.Schema); err != nil {
+			return datasets.Dataset{}, err
+		}
+		doc.HasSchema = true
+	}
 	if _, err := s.coll.InsertOne(ctx, doc); err != nil {
+		if doc.HasSchema {
+			s.dropSchema(ctx, doc.ID)
+		}
 		return datasets.Dataset{}, mapErr(err)
 	}
-	return fromDoc(doc), nil
+	return fromDoc(doc, toColumnDocs(d.Schema)), nil
 }
 
 // List returns a page of the owner's datasets, newest first, and the total.
@@ -153,24 +235,54 @@ func (s *Store) List(ctx context.Context, ownerID string, skip, limit int) ([]da
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, 0, mapErr(err)
 	}
+	cols, err := s.schemasOf(ctx, ownerID, docs)
+	if err != nil {
+		return nil, 0, err
+	}
 	out := make([]datasets.Dataset, len(docs))
 	for i, d := range docs {
-		out[i] = fromDoc(d)
+		if d.HasSchema {
+			out[i] = fromDoc(d, cols[d.ID])
+		} else {
+			out[i] = fromDoc(d, d.DataSchema)
+		}
 	}
 	return out, int(total), nil
 }
 
+// schemasOf reads the columns of a page of datasets in one query.
+func (s *Store) schemasOf(ctx context.Context, ownerID string, docs []datasetDoc) (map[bson.ObjectID][]columnDoc, error) {
+	var ids bson.A
+	for _, d := range docs {
+		if d.HasSchema {
+			ids = append(ids, d.ID)
+		}
+	}
+	out := map[bson.ObjectID][]columnDoc{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cur, err := s.schemas.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "owner_id", Value: ownerID}})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var recs []schemaRecord
+	if err := cur.All(ctx, &recs); err != nil {
+		return nil, mapErr(err)
+	}
+	for _, r := range recs {
+		out[r.ID] = r.Columns
+	}
+	return out, nil
+}
+
 // Get returns one of the owner's datasets.
 func (s *Store) Get(ctx context.Context, ownerID, id string) (datasets.Dataset, error) {
-	oid, err := bson.ObjectIDFromHex(id)
+	doc, err := s.owned(ctx, ownerID, id)
 	if err != nil {
-		return datasets.Dataset{}, datasets.ErrNotFound
+		return datasets.Dataset{}, err
 	}
-	doc, err := mongox.FindByID(ctx, s.coll, oid, func(d *datasetDoc) bool { return d.OwnerID == ownerID })
-	if err != nil {
-		return datasets.Dataset{}, mapErr(err)
-	}
-	return fromDoc(doc), nil
+	return s.withSchema(ctx, doc)
 }
 
 // GetByName returns the owner's dataset of that name.
@@ -179,7 +291,7 @@ func (s *Store) GetByName(ctx context.Context, ownerID, name string) (datasets.D
 	if err := s.coll.FindOne(ctx, bson.M{"owner_id": ownerID, "name": name}).Decode(&doc); err != nil {
 		return datasets.Dataset{}, mapErr(err)
 	}
-	return fromDoc(doc), nil
+	return s.withSchema(ctx, doc)
 }
 
 // GetByIdempotencyKey returns the owner's dataset made by the request with
@@ -193,14 +305,14 @@ func (s *Store) GetByIdempotencyKey(ctx context.Context, ownerID, key string) (d
 	if err := s.coll.FindOne(ctx, filter).Decode(&doc); err != nil {
 		return datasets.Dataset{}, mapErr(err)
 	}
-	return fromDoc(doc), nil
+	return s.withSchema(ctx, doc)
 }
 
 // Update sets the changed fields and returns the dataset after the update.
 func (s *Store) Update(ctx context.Context, ownerID, id string, c datasets.Changes) (datasets.Dataset, error) {
-	oid, err := bson.ObjectIDFromHex(id)
+	cur, err := s.owned(ctx, ownerID, id)
 	if err != nil {
-		return datasets.Dataset{}, datasets.ErrNotFound
+		return datasets.Dataset{}, err
 	}
 	set := bson.M{"updated_at": s.now().UTC().Truncate(time.Millisecond)}
 	if c.Name != nil {
@@ -210,7 +322,10 @@ func (s *Store) Update(ctx context.Context, ownerID, id string, c datasets.Chang
 		set["description"] = *c.Description
 	}
 	if c.Schema != nil {
-		set["data_schema"] = toColumnDocs(c.Schema)
+		if err := s.putSchema(ctx, cur.ID, ownerID, c.Schema); err != nil {
+			return datasets.Dataset{}, err
+		}
+		set["has_schema"] = true
 	}
 	if c.Status != nil {
 		set["status"] = string(*c.Status)
@@ -245,30 +360,47 @@ func (s *Store) Update(ctx context.Context, ownerID, id string, c datasets.Chang
 			}
 		}
 	}
+	if c.Schema != nil && cur.DataSchema != nil {
+		unset["data_schema"] = "" // a document from before SchemasCollection
+	}
 	update["$set"] = set
 	if len(unset) > 0 {
 		update["$unset"] = unset
 	}
 	var doc datasetDoc
-	err = s.coll.FindOneAndUpdate(ctx, bson.M{"_id": oid, "owner_id": ownerID}, update,
+	err = s.coll.FindOneAndUpdate(ctx, byID(cur.ID), update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc)
 	if err != nil {
+		if c.Schema != nil && errors.Is(err, mongo.ErrNoDocuments) {
+			s.dropSchema(ctx, cur.ID) // deleted meanwhile
+		}
 		return datasets.Dataset{}, mapErr(err)
 	}
-	return fromDoc(doc), nil
+	return s.withSchema(ctx, doc)
 }
 
 // Delete removes one of the owner's datasets and returns what it was.
 func (s *Store) Delete(ctx context.Context, ownerID, id string) (datasets.Dataset, error) {
-	oid, err := bson.ObjectIDFromHex(id)
+	cur, err := s.owned(ctx, ownerID, id)
 	if err != nil {
-		return datasets.Dataset{}, datasets.ErrNotFound
+		return datasets.Dataset{}, err
+	}
+	d, err := s.withSchema(ctx, cur)
+	if err != nil {
+		return datasets.Dataset{}, err
 	}
 	var doc datasetDoc
-	if err := s.coll.FindOneAndDelete(ctx, bson.M{"_id": oid, "owner_id": ownerID}).Decode(&doc); err != nil {
+	if err := s.coll.FindOneAndDelete(ctx, byID(cur.ID)).Decode(&doc); err != nil {
 		return datasets.Dataset{}, mapErr(err)
 	}
-	return fromDoc(doc), nil
+	// After the dataset: a record left by a failure here is unreachable
+	// (and goes with the owner's erasure).
+	if doc.HasSchema {
+		if _, err := s.schemas.DeleteOne(ctx, byID(cur.ID)); err != nil {
+			return datasets.Dataset{}, mapErr(err)
+		}
+	}
+	return fromDoc(doc, toColumnDocs(d.Schema)), nil
 }
 
 // CountProcessing counts the owner's datasets being converted.
@@ -307,6 +439,9 @@ func (s *Store) DeleteOwner(ctx context.Context, ownerID string) (int, error) {
 	if err != nil {
 		return 0, mapErr(err)
 	}
+	if _, err := s.schemas.DeleteMany(ctx, bson.M{"owner_id": ownerID}); err != nil {
+		return 0, mapErr(err)
+	}
 	return int(res.DeletedCount), nil
 }
 
@@ -335,9 +470,11 @@ var coreErrors = mongox.CoreErrors{NotFound: datasets.ErrNotFound, Duplicate: da
 // mapErr gives a driver error the core's sentinel (see coreErrors).
 func mapErr(err error) error { return coreErrors.Map(err) }
 
+// toDoc is the dataset's document without its columns (see
+// SchemasCollection).
 func toDoc(d datasets.Dataset) datasetDoc {
 	doc := datasetDoc{
-		Name: d.Name, Description: d.Description, OwnerID: d.OwnerID, DataSchema: toColumnDocs(d.Schema),
+		Name: d.Name, Description: d.Description, OwnerID: d.OwnerID,
 		RowCount: d.RowCount, Status: string(d.Status), Error: d.Error, FileID: d.FileID, Parts: toPartDocs(d.Parts),
 		IdempotencyKey: idempotencyKey(d.OwnerID, d.IdempotencyKey), RequestFingerprint: d.RequestFingerprint,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
@@ -348,9 +485,10 @@ func toDoc(d datasets.Dataset) datasetDoc {
 	return doc
 }
 
-func fromDoc(doc datasetDoc) datasets.Dataset {
-	schema := make([]datasets.Column, len(doc.DataSchema))
-	for i, c := range doc.DataSchema {
+// fromDoc is the dataset of doc with the columns cols.
+func fromDoc(doc datasetDoc, cols []columnDoc) datasets.Dataset {
+	schema := make([]datasets.Column, len(cols))
+	for i, c := range cols {
 		schema[i] = datasets.Column{Name: c.ColumnName, Type: c.ColumnType, Desc: c.Desc}
 	}
 	d := datasets.Dataset{
@@ -474,5 +612,5 @@ func (s *Store) AppendPart(ctx context.Context, ownerID, id string, expectParts 
 	if err != nil {
 		return datasets.Dataset{}, mapErr(err)
 	}
-	return fromDoc(doc), nil
+	return s.withSchema(ctx, doc)
 }
