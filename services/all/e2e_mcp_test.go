@@ -374,7 +374,7 @@ func TestE2EMCP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(list.Resources) != 1 || list.Resources[0].URI != "dataset://sales" {
+		if len(list.Resources) != 1 || list.Resources[0].URI != "dataset://sales" || list.CacheScope != "private" {
 			t.Fatalf("A's resources %+v", list.Resources)
 		}
 		read, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "dataset://sales"})
@@ -382,7 +382,9 @@ func TestE2EMCP(t *testing.T) {
 			t.Fatal(err)
 		}
 		var d mcpDataset
-		if len(read.Contents) != 1 || json.Unmarshal([]byte(read.Contents[0].Text), &d) != nil || d.Name != "sales" || d.Sample.RowCount != 5 {
+		// The user's data: no intermediary may cache it for others.
+		if read.CacheScope != "private" || len(read.Contents) != 1 || json.Unmarshal([]byte(read.Contents[0].Text), &d) != nil ||
+			d.Name != "sales" || d.Sample.RowCount != 5 {
 			t.Fatalf("dataset://sales = %+v", read.Contents)
 		}
 		for _, uri := range []string{"dataset://bobs_sales", "dataset://nope"} {

@@ -76,7 +76,7 @@ func New(o Options) (*Server, error) {
 		metrics:  newMetrics(o.Registry),
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "nonefinity", Title: "Nonefinity datasets and files", Version: o.Version},
-		&mcp.ServerOptions{Instructions: instructions})
+		&mcp.ServerOptions{Instructions: instructions, SetCacheable: privateCache})
 	s.addTools()
 	s.addResources()
 	// Outermost first: every call is observed, resources/list included.
@@ -89,6 +89,15 @@ const instructions = "The user's datasets are tables: list_datasets names them w
 	"describe_dataset shows one with sample rows, query runs one read-only DuckDB SQL statement over them " +
 	"(a dataset's name is its table name). list_files and file_preview show the uploaded files; " +
 	"convert_file turns a CSV or XLSX file into a dataset."
+
+// privateCache marks every cacheable answer private: the resources are
+// the user's data, and the protocol's default, public, would let an
+// intermediary serve them to another user.
+func privateCache(_ context.Context, _ mcp.Request, c *mcp.Cacheable) {
+	c.CacheScope = cachePrivate
+}
+
+const cachePrivate = "private"
 
 // Handler serves MCP's Streamable HTTP transport. It must run behind the
 // gateway's authentication: the tools act as the user and with the grant

@@ -47,7 +47,7 @@ func (s *Server) listResources(next mcp.MethodHandler) mcp.MethodHandler {
 		if err != nil {
 			return nil, s.resourceError(ctx, err)
 		}
-		out := &mcp.ListResourcesResult{Resources: make([]*mcp.Resource, len(ds))}
+		out := &mcp.ListResourcesResult{Resources: make([]*mcp.Resource, len(ds)), Cacheable: mcp.Cacheable{CacheScope: cachePrivate}}
 		for i, d := range ds {
 			out.Resources[i] = &mcp.Resource{URI: datasetURI(d.Name), Name: d.Name, Description: d.Description, MIMEType: resourceMIME}
 		}

@@ -150,7 +150,7 @@ type ConvertResult struct {
 }
 
 func (s *Server) addTools() {
-	ro := &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: new(bool)}
+	ro := &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: new(bool)}
 	addTool(s, &mcp.Tool{Name: toolListDatasets, Annotations: ro,
 		Description: "List the user's datasets: name (its SQL table name), description, status, row count, columns with types and descriptions. Needs datasets:read."}, access.DatasetsRead, s.listDatasets)
 	addTool(s, &mcp.Tool{Name: toolDescribeDataset, Annotations: ro,
