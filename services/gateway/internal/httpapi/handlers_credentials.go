@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	cv1 "github.com/nonefinity/backend/contracts/credentialv1"
 	"github.com/nonefinity/backend/contracts/paging"
@@ -17,12 +18,41 @@ func toListProviders(q providersQuery) cv1.ProvidersListRequest {
 	return cv1.ProvidersListRequest{ActiveOnly: q.ActiveOnly == nil || *q.ActiveOnly}
 }
 
+// providersList answers from the body written last while it is fresh
+// (providersFreshFor); every other request is the route's one service call.
 func (a *API) providersList(w http.ResponseWriter, r *http.Request) {
-	serveCall(a, w, r, byQuery(toListProviders), a.credentials.ProvidersList, http.StatusOK, "providers", asIs)
+	req, e := byQuery(toListProviders)(w, r)
+	if e != nil {
+		a.reject(w, e)
+		return
+	}
+	key := strconv.FormatBool(req.ActiveOnly)
+	body, gen, ok := a.providers.get(key)
+	if !ok {
+		ctx, cancel := a.callCtx(r)
+		defer cancel()
+		reply, err := a.credentials.ProvidersList(ctx, req)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if body, err = envelopeOK("providers", reply); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		a.providers.put(key, gen, body)
+	}
+	writeBody(w, http.StatusOK, body)
 }
 
+// providersRefresh also forgets this gateway's copy of the list, so the
+// admin's next list shows the refresh.
 func (a *API) providersRefresh(w http.ResponseWriter, r *http.Request) {
-	serveNoInput(a, w, r, a.credentials.ProvidersRefresh, http.StatusOK, "providers reloaded", asIs)
+	serveNoInput(a, w, r, func(ctx context.Context) (cv1.ProvidersRefreshReply, error) {
+		reply, err := a.credentials.ProvidersRefresh(ctx)
+		a.providers.clear()
+		return reply, err
+	}, http.StatusOK, "providers reloaded", asIs)
 }
 
 func (a *API) credentialCreate(w http.ResponseWriter, r *http.Request) {

@@ -83,6 +83,9 @@ type Options struct {
 	// RequestTimeout bounds each API route's service call; default
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// ProvidersFreshFor is how long GET /providers is answered from the
+	// body written last; default providersFreshFor (1s).
+	ProvidersFreshFor time.Duration
 	// HTTPClient fetches dataset exports from the presigned URL the
 	// service grants; default one without an overall timeout (exports
 	// stream) but with connect and header timeouts.
@@ -102,8 +105,10 @@ type API struct {
 	httpClient     *http.Client
 
 	credentials client.Credential
-	files       client.File
-	datasets    client.Dataset
+	// providers keeps GET /providers' bodies for a moment.
+	providers *replyCache
+	files     client.File
+	datasets  client.Dataset
 
 	verifier   TokenVerifier
 	identities IdentityResolver
@@ -145,6 +150,9 @@ func New(o Options) (*API, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.ProvidersFreshFor <= 0 {
+		o.ProvidersFreshFor = providersFreshFor
+	}
 	natsClient := natsx.NewClient(o.NC)
 	if o.Requester == nil {
 		o.Requester = natsClient
@@ -162,6 +170,7 @@ func New(o Options) (*API, error) {
 		requestTimeout: o.RequestTimeout,
 		httpClient:     o.HTTPClient,
 		credentials:    client.Credential{R: req},
+		providers:      newReplyCache(o.ProvidersFreshFor, time.Now),
 		files:          client.File{R: req},
 		datasets:       client.Dataset{R: req},
 		verifier:       o.Verifier,
