@@ -15,6 +15,10 @@ const (
 	DomainUser    = "user"
 	DomainFile    = "file"
 	DomainDataset = "dataset"
+	// DomainAPIKey is the gateway's personal API keys. Its events are core
+	// NATS only (no stream keeps them): every gateway instance applies them
+	// to its key cache as they happen.
+	DomainAPIKey = "apikey"
 )
 
 // Event names.
@@ -26,6 +30,8 @@ const (
 	EventProcessed = "processed"
 	EventConverted = "converted"
 	EventFailed    = "failed"
+	// EventInvalidated: an API key was revoked, deleted, erased or changed.
+	EventInvalidated = "invalidated"
 )
 
 // Version is the only contract version so far; within it changes are additive.
@@ -142,4 +148,5 @@ const (
 	DurableCredentialUserErase = "credential-erase-user"
 	DurableDatasetConvert      = "datasetquery-convert"
 	DurableDatasetUserErase    = "datasetquery-erase-user"
+	DurableGatewayUserErase    = "gateway-erase-user"
 )

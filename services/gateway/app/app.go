@@ -23,6 +23,7 @@ import (
 	"github.com/nonefinity/backend/pkg/config"
 	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/telemetry"
+	"github.com/nonefinity/backend/services/gateway/internal/apikeys"
 	"github.com/nonefinity/backend/services/gateway/internal/auth"
 	"github.com/nonefinity/backend/services/gateway/internal/httpapi"
 	"github.com/nonefinity/backend/services/gateway/internal/sse"
@@ -65,6 +66,19 @@ type Settings struct {
 	SSEHeartbeat config.Duration `env:"SSE_HEARTBEAT_INTERVAL" envDefault:"15s"`
 	// SSEMaxPerUser caps one user's open event streams per instance.
 	SSEMaxPerUser int `env:"SSE_MAX_CONNECTIONS_PER_USER" envDefault:"10"`
+	// APIKeyPepper is the HMAC key under which personal API keys are
+	// stored (at least 32 characters). Required in prod; elsewhere, when
+	// empty, one is generated once under DATA_DIR (see apiKeyPepper).
+	// Changing it invalidates every key.
+	APIKeyPepper string `env:"APP_API_KEY_PEPPER"`
+	// APIKeyMaxPerUser caps the API keys one user may hold.
+	APIKeyMaxPerUser int `env:"API_KEY_MAX_PER_USER" envDefault:"25"`
+	// APIKeyCacheTTL is how long an instance trusts a key it looked up;
+	// invalidation events act sooner, this bounds a missed one.
+	APIKeyCacheTTL config.Duration `env:"API_KEY_CACHE_TTL" envDefault:"30s"`
+	// RateLimitPerKeyPerMinute is how many requests one API key may make
+	// per minute (its user's limit applies too); 0 turns it off.
+	RateLimitPerKeyPerMinute int `env:"RATE_LIMIT_PER_KEY_PER_MINUTE" envDefault:"60"`
 }
 
 // DefaultSettings are the Settings as an empty environment gives them, for
@@ -100,6 +114,18 @@ func (s Settings) Validate() error {
 	if s.SSEMaxPerUser < 1 {
 		errs = append(errs, config.VarError{Var: "SSE_MAX_CONNECTIONS_PER_USER", Problem: "must be at least 1"})
 	}
+	if s.APIKeyPepper != "" && len(s.APIKeyPepper) < apikeys.MinPepperLen {
+		errs = append(errs, config.VarError{Var: "APP_API_KEY_PEPPER", Problem: fmt.Sprintf("must be at least %d characters", apikeys.MinPepperLen)})
+	}
+	if s.APIKeyMaxPerUser < 1 {
+		errs = append(errs, config.VarError{Var: "API_KEY_MAX_PER_USER", Problem: "must be at least 1"})
+	}
+	if s.APIKeyCacheTTL <= 0 || time.Duration(s.APIKeyCacheTTL) > 5*time.Minute {
+		errs = append(errs, config.VarError{Var: "API_KEY_CACHE_TTL", Problem: "must be greater than zero and at most 5m"})
+	}
+	if s.RateLimitPerKeyPerMinute < 0 {
+		errs = append(errs, config.VarError{Var: "RATE_LIMIT_PER_KEY_PER_MINUTE", Problem: "must not be negative"})
+	}
 	return errors.Join(append(errs, s.Clerk.Check())...)
 }
 
@@ -113,13 +139,22 @@ type Config struct {
 
 // Validate checks the shared rules and the gateway's own.
 func (c Config) Validate() error {
-	return errors.Join(c.Base.Validate(), c.Settings.Validate(), CheckDevAuth(c.Base, c.Settings))
+	return errors.Join(c.Base.Validate(), c.Settings.Validate(), CheckDevAuth(c.Base, c.Settings), CheckPepper(c.Base, c.Settings))
 }
 
 // Normalize tidies the shared variables and the gateway's own.
 func (c *Config) Normalize() {
 	c.Base.Normalize()
 	c.Settings.Normalize()
+}
+
+// CheckPepper requires APP_API_KEY_PEPPER in prod, where a generated one
+// would differ between instances; services/all runs it too.
+func CheckPepper(base config.Base, s Settings) error {
+	if base.IsProd() && s.APIKeyPepper == "" {
+		return config.VarError{Var: "APP_API_KEY_PEPPER", Problem: "is required when APP_ENV=prod (at least 32 random characters, the same on every gateway instance)"}
+	}
+	return nil
 }
 
 // CheckDevAuth refuses dev auth next to a real Clerk secret (see
@@ -182,9 +217,14 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err := userSvc.EnsureIndexes(ctx); err != nil {
 		return fmt.Errorf("users indexes: %w", err)
 	}
+	keys, err := startAPIKeys(ctx, cfg, d)
+	if err != nil {
+		return err
+	}
+	defer keys.stop()
 	hooks, err := webhook.New(webhook.Options{
 		Secrets: webhook.ParseSecrets(cfg.Clerk.WebhookSecret),
-		Users:   userSvc, DB: d.DB, JS: js, Log: log,
+		Users:   userSvc, Erasers: []webhook.Eraser{keyEraser{keys.svc}}, DB: d.DB, JS: js, Log: log,
 	})
 	if err != nil {
 		return err
@@ -212,6 +252,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		Verifier:       tokenVerifier{v: authn.Verifier},
 		Identities:     identityResolver{u: userSvc},
 		Users:          userSvc,
+		APIKeys:        keys.svc,
 		AdminClerkIDs:  cfg.Clerk.AdminIDs,
 		Webhooks:       hooks,
 		JWKS:           authn.JWKSHandler,
@@ -236,6 +277,10 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if cfg.RateLimitPerMinute > 0 {
 		opts.RateLimit = cfg.RateLimitPerMinute
 		opts.RateLimiter = newLimiter(cfg.RateLimitPerMinute)
+	}
+	if cfg.RateLimitPerKeyPerMinute > 0 {
+		opts.KeyRateLimit = cfg.RateLimitPerKeyPerMinute
+		opts.KeyRateLimiter = newLimiter(cfg.RateLimitPerKeyPerMinute)
 	}
 	if cfg.RateLimitIPPerMinute > 0 {
 		opts.IPRateLimit = cfg.RateLimitIPPerMinute

@@ -60,7 +60,7 @@ type Config struct {
 // Validate checks the shared rules and every service's settings. Each part
 // checks only its own variables, so each problem is reported once.
 func (c Config) Validate() error {
-	return errors.Join(c.Base.Validate(), c.Gateway.Validate(), gateway.CheckDevAuth(c.Base, c.Gateway),
+	return errors.Join(c.Base.Validate(), c.Gateway.Validate(), gateway.CheckDevAuth(c.Base, c.Gateway), gateway.CheckPepper(c.Base, c.Gateway),
 		c.Credential.Validate(), c.Fileingest.Validate(), c.Datasetquery.Validate(), c.Streams.Validate())
 }
 

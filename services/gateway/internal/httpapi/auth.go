@@ -13,7 +13,8 @@ import (
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/contracts/userv1"
 	"github.com/nonefinity/backend/pkg/reqctx"
-	keyaccess "github.com/nonefinity/backend/services/gateway/internal/access"
+	"github.com/nonefinity/backend/services/gateway/internal/access"
+	"github.com/nonefinity/backend/services/gateway/internal/apikeys"
 )
 
 // Principal is what a verified session token says about the caller.
@@ -68,12 +69,30 @@ type TokenMinter interface {
 	Mint(ctx context.Context, clerkID, role string) (MintedToken, error)
 }
 
+// APIKeys are personal API keys: their authentication (on every
+// authenticated route) and their management (/api-keys, session only).
+type APIKeys interface {
+	Authenticate(ctx context.Context, token string) (apikeys.Key, error)
+	Create(ctx context.Context, owner apikeys.Owner, in apikeys.NewKey) (apikeys.Created, error)
+	List(ctx context.Context, owner apikeys.Owner) ([]apikeys.Key, error)
+	Get(ctx context.Context, owner apikeys.Owner, id string) (apikeys.Key, error)
+	Update(ctx context.Context, owner apikeys.Owner, id string, ch apikeys.Change) (apikeys.Key, error)
+	Revoke(ctx context.Context, owner apikeys.Owner, id string) (apikeys.Key, error)
+	Delete(ctx context.Context, owner apikeys.Owner, id string) error
+}
+
 // caller is the authenticated caller of a request.
 type caller struct {
 	principal Principal
 	identity  Identity
 	role      string
+	// grant is what the caller may do: every scope for a session, its
+	// scopes for an API key.
+	grant access.Grant
 }
+
+// apiKeyHeader carries a personal API key, as Authorization: Bearer does.
+const apiKeyHeader = "X-API-Key"
 
 type callerKey struct{}
 
@@ -92,16 +111,27 @@ func bearerToken(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
-// authenticate admits requests with a valid bearer token of a user who is
-// not banned and puts who they are on the context: reqctx.Meta (which
-// natsx sends as Nf-User-Id and Nf-User-Role) and the caller for handlers.
-// Messages stay generic: a client learns nothing about why a token failed.
+// authenticate admits requests with a valid Clerk session token or a
+// personal API key (Authorization: Bearer nf_…, or X-API-Key) of a user who
+// is not banned, and puts who they are on the context: reqctx.Meta (which
+// natsx sends as Nf-User-Id and Nf-User-Role), the access.Grant routes and
+// MCP tools check scopes against, and the caller for handlers. Messages
+// about session tokens stay generic: a client learns nothing about why a
+// token failed; a key's holder is told whether it was revoked or expired.
 func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		if key := r.Header.Get(apiKeyHeader); key != "" {
+			a.authenticateKey(w, r, next, strings.TrimSpace(key))
+			return
+		}
 		token, ok := bearerToken(r)
 		if !ok {
 			a.unauthorized(w, "authentication required")
+			return
+		}
+		if apikeys.LooksLikeKey(token) {
+			a.authenticateKey(w, r, next, token)
 			return
 		}
 		p, err := a.verifier.Verify(ctx, token)
@@ -115,21 +145,66 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 			a.unauthorized(w, "invalid or expired token")
 			return
 		}
-		id, err := a.identities.Resolve(ctx, p.Subject)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		if id.Banned {
-			writeError(w, a.log, "", rpcerr.New(rpcerr.Forbidden, "this account is banned"))
+		id, ok := a.resolveUser(w, r, p.Subject)
+		if !ok {
 			return
 		}
 		role := contracts.RoleUser
 		if strings.EqualFold(p.Role, contracts.RoleAdmin) || a.adminIDs[p.Subject] {
 			role = contracts.RoleAdmin
 		}
-		next.ServeHTTP(w, admit(r, caller{principal: p, identity: id, role: role}))
+		next.ServeHTTP(w, admit(r, caller{principal: p, identity: id, role: role, grant: access.Session()}))
 	})
+}
+
+// resolveUser maps a Clerk id to the internal user, answering the request
+// itself (503, or 403 for a banned user) when it cannot be admitted.
+func (a *API) resolveUser(w http.ResponseWriter, r *http.Request, clerkID string) (Identity, bool) {
+	id, err := a.identities.Resolve(r.Context(), clerkID)
+	if err != nil {
+		a.fail(w, r, err)
+		return Identity{}, false
+	}
+	if id.Banned {
+		writeError(w, a.log, "", rpcerr.New(rpcerr.Forbidden, "this account is banned"))
+		return Identity{}, false
+	}
+	return id, true
+}
+
+// authenticateKey admits a request made with a personal API key: the key's
+// owner, through the same identity cache as a session (so a banned owner is
+// refused alike), with the user role whatever the owner's (admin routes
+// are for sessions) and the key's scopes.
+func (a *API) authenticateKey(w http.ResponseWriter, r *http.Request, next http.Handler, token string) {
+	if a.apiKeys == nil {
+		a.unauthorized(w, "API keys are not accepted here")
+		return
+	}
+	k, err := a.apiKeys.Authenticate(r.Context(), token)
+	switch {
+	case errors.Is(err, apikeys.ErrKeyRevoked), errors.Is(err, apikeys.ErrKeyExpired):
+		a.unauthorized(w, err.Error())
+		return
+	case errors.Is(err, apikeys.ErrUnknownKey):
+		a.unauthorized(w, "invalid API key")
+		return
+	case err != nil:
+		a.fail(w, r, apiKeyError(err))
+		return
+	}
+	id, ok := a.resolveUser(w, r, k.ClerkID)
+	if !ok {
+		return
+	}
+	if id.UserID != k.OwnerID {
+		// The owner was deleted and the Clerk id seen again since: the
+		// key belongs to nobody now (erasure removes it).
+		a.unauthorized(w, "invalid API key")
+		return
+	}
+	next.ServeHTTP(w, admit(r, caller{principal: Principal{Subject: k.ClerkID}, identity: id, role: contracts.RoleUser,
+		grant: access.Key(k.ID, k.Scopes)}))
 }
 
 // admit puts an authenticated caller on the request: reqctx.Meta (which
@@ -141,7 +216,7 @@ func admit(r *http.Request, c caller) *http.Request {
 	meta.UserID, meta.Role = c.identity.UserID, c.role
 	ctx = reqctx.With(ctx, meta)
 	ctx = context.WithValue(ctx, callerKey{}, c)
-	ctx = keyaccess.With(ctx, keyaccess.Session()) // until personal API keys land
+	ctx = access.With(ctx, c.grant)
 	if st := stateFrom(ctx); st != nil {
 		st.userID = c.identity.UserID
 	}
@@ -167,4 +242,27 @@ func (a *API) requireAdmin(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// requireScope admits a session to any route and an API key only to the
+// routes its scopes cover: a route without a scope is for sessions. The
+// 403 names the missing scope, so the key's owner can fix the key.
+func (a *API) requireScope(rt route) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g := access.From(r.Context())
+			switch {
+			case !g.IsKey() || rt.scopesInHandler:
+			case rt.scope == "":
+				writeError(w, a.log, "", rpcerr.New(rpcerr.Forbidden, "this route needs a signed-in session; API keys cannot use it"))
+				return
+			default:
+				if err := g.Require(rt.scope); err != nil {
+					writeError(w, a.log, "", rpcerr.New(rpcerr.Forbidden, err.Error()))
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts"
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/services/gateway/internal/access"
 	"github.com/nonefinity/backend/services/gateway/internal/sseticket"
 )
 
@@ -54,6 +55,6 @@ func (a *API) authenticateEvents(next http.Handler) http.Handler {
 			a.reject(w, rpcerr.New(rpcerr.Unavailable, "event stream tickets are unavailable"))
 			return
 		}
-		next.ServeHTTP(w, admit(r, caller{identity: Identity{UserID: userID}, role: contracts.RoleUser}))
+		next.ServeHTTP(w, admit(r, caller{identity: Identity{UserID: userID}, role: contracts.RoleUser, grant: access.Session()}))
 	})
 }

@@ -112,8 +112,12 @@ func errorStatuses(rt route) []int {
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
-// eventsTicketScheme names the security scheme of event stream tickets.
-const eventsTicketScheme = "eventsTicket"
+// Names of the security schemes of event stream tickets and API keys.
+const (
+	eventsTicketScheme = "eventsTicket"
+	apiKeyBearerScheme = "apiKeyBearer"
+	apiKeyHeaderScheme = "apiKeyHeader"
+)
 
 // serverRefusal documents what net/http itself answers, before any route,
 // to a request it cannot parse (400) or whose headers pass its limit (431):
@@ -133,6 +137,7 @@ var tagDescriptions = map[string]string{
 	"datasets":    "Datasets made from spreadsheets, and SQL over them",
 	"duckdb":      "The DuckDB sessions behind queries (admin)",
 	"events":      "Server-Sent Events of the caller's own files, datasets and user",
+	"api-keys":    "Personal API keys: scoped keys for agents and scripts, managed with a session",
 	"webhooks":    "Deliveries from Clerk",
 	"mcp":         "The Model Context Protocol server for agents",
 }
@@ -147,7 +152,8 @@ func (a *API) OpenAPI() *huma.OpenAPI {
 			Version: a.version,
 			Description: "The HTTP API of the Nonefinity backend. Every response is the envelope " +
 				"{success, message, data, meta?} or, on error, {success: false, message, errors: [{code, message, field?, error_id?}]}. " +
-				"Authorize with a Clerk session token (in development: GET /api/v1/auth/create-token?clerk_id=user_1).",
+				"Authorize with a Clerk session token (in development: GET /api/v1/auth/create-token?clerk_id=user_1), " +
+				"or with a personal API key (POST /api/v1/api-keys) on the operations its scopes cover.",
 		},
 		// Relative: the API is wherever this document was fetched from.
 		Servers: []*huma.Server{{URL: "/", Description: "The gateway serving this document"}},
@@ -160,6 +166,13 @@ func (a *API) OpenAPI() *huma.OpenAPI {
 						"one connection, within 30 s, as the user it was issued to. Never a session token."},
 			},
 		},
+	}
+	if a.apiKeys != nil {
+		doc.Components.SecuritySchemes[apiKeyBearerScheme] = &huma.SecurityScheme{Type: "http", Scheme: "bearer", BearerFormat: "nf_<env>_<secret>",
+			Description: "A personal API key (POST /api/v1/api-keys) as the bearer token; it may call the operations its scopes cover " +
+				"(the scope each operation needs is listed in its security requirement and description)."}
+		doc.Components.SecuritySchemes[apiKeyHeaderScheme] = &huma.SecurityScheme{Type: "apiKey", In: "header", Name: apiKeyHeader,
+			Description: "A personal API key in the X-API-Key header, the same as the bearer form."}
 	}
 	errRef := reg.Schema(reflect.TypeFor[errorEnvelope](), true, "ErrorEnvelope")
 	metaRef := reg.Schema(reflect.TypeFor[PageMeta](), true, "PageMeta")
@@ -184,6 +197,15 @@ func (a *API) OpenAPI() *huma.OpenAPI {
 			op.Security = []map[string][]string{{"bearer": {}}}
 			if rt.ticketAuth {
 				op.Security = append(op.Security, map[string][]string{eventsTicketScheme: {}})
+			}
+			switch {
+			case a.apiKeys == nil:
+			case rt.scope != "":
+				scopes := []string{string(rt.scope)}
+				op.Security = append(op.Security, map[string][]string{apiKeyBearerScheme: scopes}, map[string][]string{apiKeyHeaderScheme: scopes})
+				op.Description = strings.TrimSpace(op.Description + " API keys need the " + string(rt.scope) + " scope.")
+			case rt.scopesInHandler:
+				op.Security = append(op.Security, map[string][]string{apiKeyBearerScheme: {}}, map[string][]string{apiKeyHeaderScheme: {}})
 			}
 		case accessAdmin:
 			op.Security = []map[string][]string{{"bearer": {}}}

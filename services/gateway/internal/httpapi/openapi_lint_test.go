@@ -41,7 +41,8 @@ func TestOpenAPIPassesRedoclyRecommended(t *testing.T) {
 	if _, err := os.Stat(redocly); err != nil {
 		t.Fatalf("%v: install it with `make redocly` (make test does)", err)
 	}
-	_, raw := fetchOpenAPI(t, newHarness(t, nil, withEveryRoute))
+	var keys *keyInstance
+	_, raw := fetchOpenAPI(t, newHarness(t, nil, withEveryRoute, withAPIKeys(t, testkit.Mongo(t), keyConfig{}, &keys)))
 	dir := t.TempDir()
 	file := filepath.Join(dir, "openapi.json")
 	if err := os.WriteFile(file, raw, 0o600); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nonefinity/backend/contracts/rpcerr"
+	"github.com/nonefinity/backend/services/gateway/internal/access"
 )
 
 // rateWindow is the period a limit is counted in (RATE_LIMIT_PER_MINUTE).
@@ -152,9 +153,12 @@ func (l *RedisRateLimiter) Take(ctx context.Context, key string, now time.Time) 
 // let through (fail open) with a warning: Redis being down must not take
 // the API down.
 type rateLimit struct {
-	limiter  RateLimiter
-	limit    int
-	preAuth  bool
+	limiter RateLimiter
+	limit   int
+	preAuth bool
+	// perKey counts the requests of each personal API key and lets
+	// session requests through uncounted.
+	perKey   bool
 	trusted  []netip.Prefix
 	timeout  time.Duration
 	now      func() time.Time
@@ -171,6 +175,9 @@ func (rl *rateLimit) key(r *http.Request) string {
 	if rl.preAuth {
 		return "preauth:" + ip
 	}
+	if rl.perKey {
+		return "key:" + access.From(r.Context()).KeyID
+	}
 	if c, ok := callerFrom(r.Context()); ok {
 		return "user:" + c.identity.UserID
 	}
@@ -179,7 +186,7 @@ func (rl *rateLimit) key(r *http.Request) string {
 
 func (rl *rateLimit) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rl == nil || rl.limiter == nil {
+		if rl == nil || rl.limiter == nil || rl.perKey && !access.From(r.Context()).IsKey() {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -42,6 +42,9 @@ type Options struct {
 	Verifier   TokenVerifier
 	Identities IdentityResolver
 	Users      UserGetter
+	// APIKeys, when set, admits personal API keys wherever a session
+	// token is admitted and serves /api/v1/api-keys.
+	APIKeys APIKeys
 	// Minter serves GET /api/v1/auth/create-token; nil (prod) leaves the
 	// route out, so it answers 404.
 	Minter TokenMinter
@@ -64,6 +67,13 @@ type Options struct {
 	// RateLimit is the number of requests per minute RateLimiter allows
 	// (shown in X-RateLimit-Limit).
 	RateLimit int
+	// KeyRateLimiter counts the requests of each API key (besides its
+	// user's); nil disables that limit. Like IPRateLimiter it must be a
+	// limiter of its own.
+	KeyRateLimiter RateLimiter
+	// KeyRateLimit is the number of requests per minute KeyRateLimiter
+	// allows one key.
+	KeyRateLimit int
 	// IPRateLimiter counts every API request by client address before
 	// authentication (webhooks excepted); nil disables that limit. It must
 	// not be the RateLimiter itself: each carries its own limit.
@@ -113,6 +123,7 @@ type API struct {
 	verifier   TokenVerifier
 	identities IdentityResolver
 	users      UserGetter
+	apiKeys    APIKeys
 	minter     TokenMinter
 	adminIDs   map[string]bool
 
@@ -123,10 +134,12 @@ type API struct {
 	// mcp serves the MCP endpoint (mcpapi).
 	mcp http.Handler
 
-	rateLimit   *rateLimit
-	ipRateLimit *rateLimit
-	corsOrigins []string
-	hsts        bool
+	rateLimit    *rateLimit
+	keyRateLimit *rateLimit
+	ipRateLimit  *rateLimit
+	now          func() time.Time
+	corsOrigins  []string
+	hsts         bool
 
 	openapiOnce sync.Once
 	openapiJSON []byte
@@ -176,6 +189,8 @@ func New(o Options) (*API, error) {
 		verifier:       o.Verifier,
 		identities:     o.Identities,
 		users:          o.Users,
+		apiKeys:        o.APIKeys,
+		now:            o.Now,
 		minter:         o.Minter,
 		adminIDs:       map[string]bool{},
 		webhooks:       o.Webhooks,
@@ -199,6 +214,9 @@ func New(o Options) (*API, error) {
 	if o.RateLimiter != nil && o.RateLimit > 0 {
 		a.rateLimit = &rateLimit{limiter: o.RateLimiter, limit: o.RateLimit, trusted: o.TrustedProxies, timeout: rateLimitTimeout, now: o.Now, log: o.Log}
 	}
+	if o.KeyRateLimiter != nil && o.KeyRateLimit > 0 {
+		a.keyRateLimit = &rateLimit{limiter: o.KeyRateLimiter, limit: o.KeyRateLimit, perKey: true, trusted: o.TrustedProxies, timeout: rateLimitTimeout, now: o.Now, log: o.Log}
+	}
 	if o.IPRateLimiter != nil && o.IPRateLimit > 0 {
 		a.ipRateLimit = &rateLimit{limiter: o.IPRateLimiter, limit: o.IPRateLimit, preAuth: true, trusted: o.TrustedProxies, timeout: rateLimitTimeout, now: o.Now, log: o.Log}
 	}
@@ -208,8 +226,8 @@ func New(o Options) (*API, error) {
 // Router returns the HTTP handler with every route. Middleware order, from
 // the outside: Sentry (a hub and transaction per request), request id,
 // access log and metrics, panic recovery, security headers, CORS; then per
-// route the per-address limit, authentication, the per-user limit and the
-// admin check.
+// route the per-address limit, authentication, the per-user and per-key
+// limits, and the scope or admin check.
 func (a *API) Router() http.Handler {
 	r := chi.NewRouter()
 	r.Use(
@@ -252,9 +270,9 @@ func (a *API) guards(rt route) []func(http.Handler) http.Handler {
 		if rt.ticketAuth {
 			authn = a.authenticateEvents
 		}
-		gs = append(gs, authn, a.rateLimit.middleware)
+		gs = append(gs, authn, a.rateLimit.middleware, a.keyRateLimit.middleware, a.requireScope(rt))
 	case accessAdmin:
-		gs = append(gs, a.authenticate, a.rateLimit.middleware, a.requireAdmin)
+		gs = append(gs, a.authenticate, a.rateLimit.middleware, a.keyRateLimit.middleware, a.requireScope(rt), a.requireAdmin)
 	}
 	return gs
 }

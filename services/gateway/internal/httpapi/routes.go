@@ -9,15 +9,16 @@ import (
 	"github.com/nonefinity/backend/contracts/userv1"
 	"github.com/nonefinity/backend/pkg/telemetry"
 	"github.com/nonefinity/backend/services/gateway/internal/mcpapi"
+	"github.com/nonefinity/backend/services/gateway/internal/access"
 	"github.com/nonefinity/backend/services/gateway/internal/sseticket"
 )
 
-// access says who may call a route.
-type access int
+// audience says who may call a route.
+type audience int
 
 const (
 	// accessOps: operations routes, open and not rate limited.
-	accessOps access = iota
+	accessOps audience = iota
 	// accessPublic: API routes without a token, rate limited by address.
 	accessPublic
 	// accessUser: a bearer token, rate limited by user (and, like every
@@ -35,7 +36,7 @@ const APIPrefix = "/api/v1"
 type route struct {
 	method  string
 	path    string
-	access  access
+	access  audience
 	handler http.HandlerFunc
 	doc     opDoc
 	// exemptIPLimit keeps a route out of the per-address limit: senders
@@ -44,6 +45,51 @@ type route struct {
 	// ticketAuth admits an event stream ticket in the query instead of the
 	// bearer token (accessUser routes).
 	ticketAuth bool
+	// scope is what a personal API key needs to call the route (from
+	// keyScopes); "" keeps the route for sessions.
+	scope access.Scope
+	// scopesInHandler admits every API key: the handler checks a scope per
+	// operation with access.From(ctx).Require (the MCP endpoint).
+	scopesInHandler bool
+}
+
+// keyScopes maps each operation a personal API key may call to the scope
+// it needs, by operation id. Every other authenticated operation is for
+// sessions only: managing credentials (create, update, delete, test, key
+// generation), the caller's token and events, API keys themselves, and
+// everything admin. credentials:read never reveals a plaintext key: list
+// and get answer masked keys.
+var keyScopes = map[string]access.Scope{
+	"listDatasets":        access.DatasetsRead,
+	"getDataset":          access.DatasetsRead,
+	"datasetData":         access.DatasetsRead,
+	"datasetRejects":      access.DatasetsRead,
+	"exportDataset":       access.DatasetsRead,
+	"datasetFileColumns":  access.DatasetsRead,
+	"queryDatasets":       access.DatasetsQuery,
+	"convertDataset":      access.DatasetsWrite,
+	"createDataset":       access.DatasetsWrite,
+	"updateDataset":       access.DatasetsWrite,
+	"deleteDataset":       access.DatasetsWrite,
+	"updateDatasetSchema": access.DatasetsWrite,
+	"insertIntoDataset":   access.DatasetsWrite,
+
+	"listFiles":         access.FilesRead,
+	"searchFiles":       access.FilesRead,
+	"fileStats":         access.FilesRead,
+	"fileTypes":         access.FilesRead,
+	"filesAllowConvert": access.FilesRead,
+	"fileDownload":      access.FilesRead,
+	"getFile":           access.FilesRead,
+	"fileUploadURL":     access.FilesWrite,
+	"fileUpload":        access.FilesWrite,
+	"renameFile":        access.FilesWrite,
+	"batchDeleteFiles":  access.FilesWrite,
+	"deleteFile":        access.FilesWrite,
+
+	"listCredentials":           access.CredentialsRead,
+	"getCredential":             access.CredentialsRead,
+	"listCredentialsByProvider": access.CredentialsRead,
 }
 
 // opDoc describes an operation for the OpenAPI document.
@@ -89,7 +135,7 @@ func ops(method, path string, h http.HandlerFunc, d opDoc) route {
 	return route{method: method, path: path, access: accessOps, handler: h, doc: d}
 }
 
-func api(method, path string, acc access, h http.HandlerFunc, d opDoc) route {
+func api(method, path string, acc audience, h http.HandlerFunc, d opDoc) route {
 	return route{method: method, path: APIPrefix + path, access: acc, handler: h, doc: d}
 }
 
@@ -336,7 +382,10 @@ func (a *API) routes() []route {
 				"a scope the API key lacks) is a tool result with isError and the API's error message. Every message counts against the rate limit. " +
 				"See the README's \"Connect an agent\".",
 			body: mcpMessage{}, raw: "application/json",
-		}})
+		}, scopesInHandler: true})
+	}
+	if a.apiKeys != nil {
+		rs = append(rs, a.apiKeyRoutes()...)
 	}
 	if a.minter != nil {
 		rs = append(rs, api(http.MethodGet, "/auth/create-token", accessPublic, a.createToken, opDoc{
@@ -392,6 +441,9 @@ func (a *API) routes() []route {
 			raw: "application/json",
 		}))
 	}
+	for i := range rs {
+		rs[i].scope = keyScopes[rs[i].doc.id]
+	}
 	return rs
 }
 
@@ -401,6 +453,42 @@ type mcpMessage struct {
 	ID      any            `json:"id,omitempty" doc:"Absent in a notification"`
 	Method  string         `json:"method" example:"tools/call" doc:"initialize, tools/list, tools/call, resources/list, resources/read…"`
 	Params  map[string]any `json:"params,omitempty" doc:"For tools/call: {name, arguments}"`
+}
+
+// apiKeyRoutes manage the caller's personal API keys; sessions only (a key
+// cannot make or manage keys).
+func (a *API) apiKeyRoutes() []route {
+	const keyNote = "Sessions only: a request made with an API key is refused 403."
+	return []route{
+		api(http.MethodPost, "/api-keys", accessUser, a.apiKeyCreate, opDoc{
+			id: "createAPIKey", tag: "api-keys", summary: "Make a personal API key; the key is in this reply only",
+			description: "The key (nf_<env>_<43 base62 characters>) authenticates like a session token, as Authorization: Bearer or X-API-Key, " +
+				"limited to its scopes. Only its HMAC is stored: copy it now. A user has at most API_KEY_MAX_PER_USER keys (a further one is 409). " + keyNote,
+			body: apiKeyCreate{}, reply: createdAPIKey{}, status: http.StatusCreated,
+		}),
+		api(http.MethodGet, "/api-keys", accessUser, a.apiKeyList, opDoc{
+			id: "listAPIKeys", tag: "api-keys", summary: "The caller's API keys, newest first, without their secrets",
+			description: keyNote, reply: []apiKey{},
+		}),
+		api(http.MethodGet, "/api-keys/{id}", accessUser, a.apiKeyGet, opDoc{
+			id: "getAPIKey", tag: "api-keys", summary: "One API key, without its secret",
+			description: keyNote, reply: apiKey{},
+		}),
+		api(http.MethodPut, "/api-keys/{id}", accessUser, a.apiKeyUpdate, opDoc{
+			id: "updateAPIKey", tag: "api-keys", summary: "Rename a key or replace its scopes (the fields given; 400 if none)",
+			description: "New scopes apply on every gateway instance within seconds. A revoked key cannot be changed (409). " + keyNote,
+			body:        apiKeyUpdate{}, reply: apiKey{},
+		}),
+		api(http.MethodPost, "/api-keys/{id}/revoke", accessUser, a.apiKeyRevoke, opDoc{
+			id: "revokeAPIKey", tag: "api-keys", summary: "Stop a key for good; it stays listed, inactive",
+			description: "Every gateway instance refuses the key within seconds. Revoking a revoked key answers it unchanged. " + keyNote,
+			reply:       apiKey{},
+		}),
+		api(http.MethodDelete, "/api-keys/{id}", accessUser, a.apiKeyDelete, opDoc{
+			id: "deleteAPIKey", tag: "api-keys", summary: "Delete a key (it stops working at once)",
+			description: keyNote, reply: apiKeyDeleted{},
+		}),
+	}
 }
 
 // healthReply is the data of GET /health.

@@ -47,6 +47,12 @@ type Users interface {
 
 var _ Users = (*users.Service)(nil)
 
+// Eraser deletes what the gateway itself holds for a deleted user besides
+// the users document (personal API keys); it must be idempotent.
+type Eraser interface {
+	EraseUser(ctx context.Context, userID string) error
+}
+
 // Options configures New. Users, DB and JS are required.
 type Options struct {
 	// Secrets are the svix signing secrets (whsec_…); see ParseSecrets.
@@ -54,6 +60,9 @@ type Options struct {
 	// until the gateway is configured.
 	Secrets []string
 	Users   Users
+	// Erasers, called on user.deleted with the internal user id, erase
+	// the user's other gateway data (API keys).
+	Erasers []Eraser
 	// DB holds the webhook_events collection.
 	DB *mongo.Database
 	// JS publishes evt.user.v1.{created,updated,deleted}.<user_id> on the
@@ -71,6 +80,7 @@ type Options struct {
 type Handler struct {
 	verifier  *verifier
 	users     Users
+	erasers   []Eraser
 	events    *eventStore
 	js        jetstream.JetStream
 	log       *slog.Logger
@@ -107,6 +117,7 @@ func New(o Options) (*Handler, error) {
 	return &Handler{
 		verifier:  v,
 		users:     o.Users,
+		erasers:   o.Erasers,
 		events:    &eventStore{coll: o.DB.Collection(EventsCollection)},
 		js:        o.JS,
 		log:       o.Log,
@@ -286,7 +297,8 @@ func upsertEvent(typ string, u userv1.User) (string, any) {
 // Ordering: record-with-state, because the document being deleted is the
 // only place the internal user id lives, and the event must name it.
 //  1. Look the user up and record {svix id, clerk id, user id, pending}.
-//  2. Delete the document (idempotent) and drop its cached identity.
+//  2. Delete the document (idempotent) and drop its cached identity, then
+//     erase the user's other gateway data (the Erasers: API keys).
 //  3. Publish evt.user.v1.deleted.<user_id> with Nats-Msg-Id = svix id.
 //  4. Mark the record done.
 //
@@ -330,6 +342,11 @@ func (h *Handler) handleDeleted(ctx context.Context, svixID string, ev clerkEven
 		return reply{}, err
 	}
 	if rec.UserID != "" {
+		for _, e := range h.erasers {
+			if err := e.EraseUser(ctx, rec.UserID); err != nil {
+				return reply{}, err
+			}
+		}
 		evt := userv1.UserDeleted{UserID: rec.UserID, ClerkID: rec.ClerkID, DeletedAt: rec.ReceivedAt.UTC()}
 		if err := natsx.Publish(ctx, h.js, evt.Subject(), svixID, evt); err != nil {
 			return reply{}, fmt.Errorf("publish user deleted: %w", asUnavailable(err))

@@ -1,0 +1,41 @@
+package apikeyv1_test
+
+import (
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/nonefinity/backend/contracts"
+	"github.com/nonefinity/backend/contracts/apikeyv1"
+	"github.com/nonefinity/backend/contracts/internal/golden"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current types")
+
+func TestWireFormat(t *testing.T) {
+	golden.CheckAll(t, []golden.Case{
+		{Name: "key_invalidated", Value: apikeyv1.KeyInvalidated{
+			KeyID: "65f2a1b3c4d5e6f708192c01", UserID: "65f2a1b3c4d5e6f708192a3b", Reason: apikeyv1.ReasonRevoked,
+			At: time.Date(2025, 6, 1, 12, 0, 0, 123000000, time.UTC),
+		}},
+	}, *update)
+}
+
+// The invalidation is outside every stream: it is for the gateways'
+// caches, not for the users' event history or the SSE streams.
+func TestInvalidatedIsInNoStream(t *testing.T) {
+	e := apikeyv1.KeyInvalidated{KeyID: "k", UserID: "u1"}
+	if got, want := e.Subject(), "evt.apikey.v1.invalidated.u1"; got != want {
+		t.Fatalf("subject %q, want %q", got, want)
+	}
+	if got, want := apikeyv1.InvalidatedFilter(), "evt.apikey.v1.invalidated.*"; got != want {
+		t.Fatalf("filter %q, want %q", got, want)
+	}
+	for _, s := range contracts.Streams() {
+		for _, subj := range s.Subjects {
+			if subj == contracts.DomainFilter(contracts.DomainAPIKey) || subj == "evt.>" {
+				t.Fatalf("stream %s keeps key invalidations (%s)", s.Name, subj)
+			}
+		}
+	}
+}
