@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/nonefinity/backend/contracts"
+	"github.com/nonefinity/backend/contracts/apikeyv1"
 	cv1 "github.com/nonefinity/backend/contracts/credentialv1"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
@@ -232,7 +233,9 @@ var (
 	convertJob = dv1.ConvertJob{OwnerID: uid}.Subject()
 	// providersRefreshed is the credential instances' own broadcast.
 	providersRefreshed = contracts.ProvidersRefreshedSubject()
-	allEvents          = join(userEvents, fileEvents, datasetEvents)
+	// keyInvalidated is the gateway's own: services must not evict keys.
+	keyInvalidated = apikeyv1.KeyInvalidated{UserID: uid}.Subject()
+	allEvents      = join(userEvents, fileEvents, datasetEvents)
 
 	streams = []string{contracts.StreamUsers, contracts.StreamFiles, contracts.StreamDatasets, contracts.StreamJobs}
 )
@@ -322,7 +325,7 @@ func expectedAccess() map[string]access {
 
 	return map[string]access{
 		userGateway: {
-			pub: join(without(allRequests, resolve), userEvents, streamAdmin(contracts.StreamUsers),
+			pub: join(without(allRequests, resolve), userEvents, []string{keyInvalidated}, streamAdmin(contracts.StreamUsers),
 				// an SSE ordered consumer (generated name) on each event stream
 				[]string{
 					"$JS.API.CONSUMER.CREATE.FILES.sse_1_files." + contracts.EventSubject(contracts.DomainFile, "*", uid),
@@ -332,19 +335,19 @@ func expectedAccess() map[string]access {
 				}),
 			noPub: join([]string{resolve, convertJob, providersRefreshed}, fileEvents, datasetEvents,
 				streamAdmin(contracts.StreamFiles, contracts.StreamDatasets, contracts.StreamJobs), destructive()),
-			sub:   []string{"_INBOX.x", fileEvents[0]},
+			sub:   []string{"_INBOX.x", fileEvents[0], keyInvalidated},
 			noSub: join(allRequests, []string{"svc.>", "_INBOX_agent.x", "_INBOX_ops.x", convertJob}),
 		},
 		userCredential: {
 			pub: join(streamAdmin(contracts.StreamUsers), durableUse(durables[userCredential]...), []string{providersRefreshed}),
-			noPub: join(allRequests, allEvents, []string{convertJob},
+			noPub: join(allRequests, allEvents, []string{convertJob, keyInvalidated},
 				streamAdmin(contracts.StreamFiles, contracts.StreamDatasets, contracts.StreamJobs), credNoPub),
 			sub:   join(credentialRequests, []string{"_INBOX.x", "$SRV.PING.credential", providersRefreshed}),
 			noSub: join(credNoSub, []string{userEvents[2], fileEvents[0]}),
 		},
 		userFileingest: {
 			pub: join(fileEvents, streamAdmin(contracts.StreamFiles, contracts.StreamUsers), durableUse(durables[userFileingest]...)),
-			noPub: join(allRequests, userEvents, datasetEvents, []string{convertJob, providersRefreshed},
+			noPub: join(allRequests, userEvents, datasetEvents, []string{convertJob, providersRefreshed, keyInvalidated},
 				streamAdmin(contracts.StreamDatasets, contracts.StreamJobs), fileNoPub),
 			sub:   join(fileRequests, []string{"_INBOX.x", "$SRV.PING.file"}),
 			noSub: join(fileNoSub, []string{userEvents[2], datasetEvents[0]}),
@@ -352,7 +355,7 @@ func expectedAccess() map[string]access {
 		userDatasetquery: {
 			pub: join(datasetEvents, []string{convertJob, fileOpen},
 				streamAdmin(contracts.StreamDatasets, contracts.StreamJobs, contracts.StreamUsers), durableUse(durables[userDatasetquery]...)),
-			noPub: join(without(allRequests, fileOpen), userEvents, fileEvents,
+			noPub: join(without(allRequests, fileOpen), userEvents, fileEvents, []string{keyInvalidated},
 				streamAdmin(contracts.StreamFiles), dsNoPub),
 			sub:   join(datasetRequests, datasetEvents, []string{"_INBOX.x", "$SRV.PING.dataset"}),
 			noSub: join(dsNoSub, []string{userEvents[2], fileEvents[0]}),
