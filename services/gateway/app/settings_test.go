@@ -39,6 +39,7 @@ func TestClerkSettingsAreTheGateways(t *testing.T) {
 		"CLERK_AUTHORIZED_PARTIES": "https://app.example",
 		"ADMIN_CLERK_IDS":          "user_1,user_2",
 		"CORS_ORIGINS":             " https://a.example , https://b.example,,",
+		"APP_API_KEY_PEPPER":       strings.Repeat("p", 32),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +69,11 @@ func TestSettingsValidate(t *testing.T) {
 		{"SSE_MAX_CONNECTIONS_PER_USER", "-3", "must be at least 1"},
 		{"CLERK_JWT_LEEWAY", "0s", "must be between 1s and 5m"},
 		{"CLERK_JWT_LEEWAY", "6m", "must be between 1s and 5m"},
+		{"APP_API_KEY_PEPPER", "short", "must be at least 32 characters"},
+		{"API_KEY_MAX_PER_USER", "0", "must be at least 1"},
+		{"API_KEY_CACHE_TTL", "0s", "must be greater than zero and at most 5m"},
+		{"API_KEY_CACHE_TTL", "6m", "must be greater than zero and at most 5m"},
+		{"RATE_LIMIT_PER_KEY_PER_MINUTE", "-1", "must not be negative"},
 	} {
 		t.Run(tc.variable+"="+tc.value, func(t *testing.T) {
 			s, err := config.LoadFrom[app.Settings](map[string]string{tc.variable: tc.value})
@@ -81,5 +87,14 @@ func TestSettingsValidate(t *testing.T) {
 	}
 	if err := app.DefaultSettings().Validate(); err != nil {
 		t.Errorf("the defaults are refused: %v", err)
+	}
+}
+
+// Production needs a pepper of its own: a generated one would differ
+// between instances.
+func TestProdRequiresAPIKeyPepper(t *testing.T) {
+	_, err := config.LoadFrom[app.Config](map[string]string{"APP_ENV": "prod", "CLERK_ISSUER": "https://x.clerk.accounts.dev"})
+	if err == nil || !strings.Contains(err.Error(), "APP_API_KEY_PEPPER: is required when APP_ENV=prod") {
+		t.Fatalf("err = %v", err)
 	}
 }
