@@ -8,8 +8,8 @@ import (
 	fv1 "github.com/nonefinity/backend/contracts/filev1"
 	"github.com/nonefinity/backend/contracts/userv1"
 	"github.com/nonefinity/backend/pkg/telemetry"
-	"github.com/nonefinity/backend/services/gateway/internal/mcpapi"
 	"github.com/nonefinity/backend/services/gateway/internal/access"
+	"github.com/nonefinity/backend/services/gateway/internal/mcpapi"
 	"github.com/nonefinity/backend/services/gateway/internal/sseticket"
 )
 
