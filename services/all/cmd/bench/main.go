@@ -142,7 +142,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	fmt.Fprintf(out, "bench: %s, %d CPUs (%s), %s/%s\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(out, "bench: %s, %d CPUs (%s), %s/%s, load average %s\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, loadAverage())
 
 	// The floor's interpreter is found before anything starts, so a machine
 	// without it fails at once with the command that installs it.
@@ -185,6 +185,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
+	// What else ran shows in the load average: the figures are only as
+	// quiet as the machine was.
+	fmt.Fprintf(out, "\nload average at the end: %s\n", loadAverage())
 	return report(out, b.results, o)
 }
 
@@ -206,6 +209,15 @@ func (b *bench) add(key string, r result) {
 }
 
 func (b *bench) logf(format string, args ...any) { fmt.Fprintf(b.log, "  "+format+"\n", args...) }
+
+// loadAverage is the 1, 5 and 15 minute load averages of /proc/loadavg.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
 
 // cpuModel is the first "model name" of /proc/cpuinfo.
 func cpuModel() string {
