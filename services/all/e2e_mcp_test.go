@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
+	"github.com/nonefinity/backend/pkg/testkit"
 )
 
 // bearerTransport adds the caller's Authorization (or X-API-Key) header to
@@ -418,6 +420,112 @@ func TestE2EMCP(t *testing.T) {
 			if !strings.Contains(string(r.body), series) {
 				t.Errorf("metrics lack %s", series)
 			}
+		}
+	})
+}
+
+// apiKey creates a personal API key of u with scopes and returns it and
+// its id.
+func (u apiUser) apiKey(t *testing.T, name string, scopes ...string) (key, id string) {
+	t.Helper()
+	var created struct {
+		Key string `json:"key"`
+		ID  string `json:"id"`
+	}
+	expect(t, u.json(t, http.MethodPost, "/api-keys", map[string]any{"name": name, "scopes": scopes}), http.StatusCreated, &created)
+	if !strings.HasPrefix(created.Key, "nf_") || created.ID == "" {
+		t.Fatalf("created key %+v", created)
+	}
+	return created.Key, created.ID
+}
+
+// TestE2EMCPWithAPIKeys connects agents with personal API keys: a key's
+// scopes decide which tools and resources answer (a refusal is a tool
+// error naming the missing scope, the 403 of the HTTP API), and a revoked
+// key is refused.
+func TestE2EMCPWithAPIKeys(t *testing.T) {
+	s := startE2E(t, e2eOptions{})
+	a := s.user(t, "e2e_mcpkey_a", "")
+	events := a.subscribeEvents(t)
+	file := uploadFile(t, a, "sales.csv", "text/csv", salesCSV(saleRows(1, 10)))
+	waitProcessed(t, events, file.ID)
+	var d dv1.Dataset
+	expect(t, a.form(t, http.MethodPost, "/datasets/convert", url.Values{"file_id": {file.ID}, "dataset_name": {"sales"}}), http.StatusCreated, &d)
+
+	readKey, _ := a.apiKey(t, "reader", "datasets:read", "files:read")
+	queryKey, queryKeyID := a.apiKey(t, "querier", "datasets:query")
+
+	t.Run("a key without datasets:query may not run query", func(t *testing.T) {
+		cs, err := s.connectMCP(t, "Authorization", "Bearer "+readKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list mcpDatasets
+		callOK(t, cs, "list_datasets", map[string]any{}, &list)
+		if !slices.Equal(datasetNames(list), []string{"sales"}) {
+			t.Fatalf("datasets %v", datasetNames(list))
+		}
+		var files mcpFiles
+		callOK(t, cs, "list_files", map[string]any{}, &files)
+		// The HTTP API's 403, word for word.
+		r := doHTTP(t, http.MethodPost, s.base+"/datasets/query", readKey, strings.NewReader(`{"query":"SELECT 1"}`), "application/json")
+		httpMsg := expectAPIError(t, r, http.StatusForbidden).Errors[0].Message
+		msg := callFails(t, cs, "query", map[string]any{"sql": "SELECT count(*) FROM sales"})
+		if !strings.HasPrefix(msg, "forbidden: ") || !strings.Contains(msg, `"datasets:query"`) || !strings.Contains(msg, httpMsg) {
+			t.Fatalf("query with a read key: %q (HTTP %q)", msg, httpMsg)
+		}
+		if msg := callFails(t, cs, "convert_file", map[string]any{"file_id": file.ID, "dataset_name": "copy"}); !strings.Contains(msg, `"datasets:write"`) {
+			t.Fatalf("convert with a read key: %q", msg)
+		}
+	})
+
+	t.Run("X-API-Key, and a query key may not read the catalogue", func(t *testing.T) {
+		cs, err := s.connectMCP(t, "X-API-Key", queryKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tab mcpTable
+		callOK(t, cs, "query", map[string]any{"sql": "SELECT count(*) AS n FROM sales"}, &tab)
+		if tab.Rows[0][0] != float64(10) {
+			t.Fatalf("count %v", tab.Rows)
+		}
+		if msg := callFails(t, cs, "list_datasets", map[string]any{}); !strings.Contains(msg, `"datasets:read"`) {
+			t.Fatalf("list_datasets with a query key: %q", msg)
+		}
+		if msg := callFails(t, cs, "file_preview", map[string]any{"file_id": file.ID}); !strings.Contains(msg, `"files:read"`) {
+			t.Fatalf("file_preview with a query key: %q", msg)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := cs.ListResources(ctx, nil); err == nil || !strings.Contains(err.Error(), `"datasets:read"`) {
+			t.Fatalf("resources/list with a query key: %v", err)
+		}
+		if _, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "dataset://sales"}); err == nil || !strings.Contains(err.Error(), `"datasets:read"`) {
+			t.Fatalf("resources/read with a query key: %v", err)
+		}
+	})
+
+	t.Run("a revoked key is refused", func(t *testing.T) {
+		cs, err := s.connectMCP(t, "X-API-Key", queryKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect(t, a.do(t, http.MethodPost, "/api-keys/"+queryKeyID+"/revoke", nil, ""), http.StatusOK, nil)
+		// Revocation reaches every instance by an event; this one too.
+		testkit.Eventually(t, 10*time.Second, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "query", Arguments: map[string]any{"sql": "SELECT 1"}})
+			if err == nil || !strings.Contains(err.Error(), "Unauthorized") {
+				return fmt.Errorf("a call with the revoked key: %v", err)
+			}
+			return nil
+		})
+		if _, err := s.connectMCP(t, "X-API-Key", queryKey); err == nil || !strings.Contains(err.Error(), "Unauthorized") {
+			t.Fatalf("connect with the revoked key: %v", err)
+		}
+		if _, err := s.connectMCP(t, "Authorization", "Bearer "+readKey); err != nil {
+			t.Fatalf("the other key stopped working too: %v", err)
 		}
 	})
 }
