@@ -33,6 +33,9 @@ type CredentialStore interface {
 	// InsertCredential returns ErrDuplicateName for a live name clash.
 	InsertCredential(ctx context.Context, c Credential, key KeyMaterial) error
 	GetCredential(ctx context.Context, ownerID, id string) (Credential, error)
+	// ListCredentials and ListCredentialsByProvider return the owner's
+	// credentials newest first, without key material (Ciphertext and the
+	// Key fields are empty): a list never shows it.
 	ListCredentials(ctx context.Context, ownerID string, skip, limit int) ([]Credential, int64, error)
 	ListCredentialsByProvider(ctx context.Context, ownerID, provider string) ([]Credential, error)
 	// UpdateCredential returns the credential as updated.

@@ -122,6 +122,20 @@ func (s *Store) GetCredential(ctx context.Context, ownerID, id string) (credenti
 	return d.toCore(), nil
 }
 
+// listed are the fields of a credential a list answers with: no key
+// material, which a list never shows. Leaving the ciphertext out also
+// saves its encoding on the server and its decoding here.
+var listed = bson.D{
+	{Key: "_id", Value: 1}, {Key: "owner_id", Value: 1}, {Key: "name", Value: 1}, {Key: "provider_name", Value: 1},
+	{Key: "base_url", Value: 1}, {Key: "additional_headers", Value: 1}, {Key: "is_active", Value: 1},
+	{Key: "created_at", Value: 1}, {Key: "updated_at", Value: 1},
+	{Key: "last_tested_at", Value: 1}, {Key: "last_test_ok", Value: 1}, {Key: "last_used_at", Value: 1},
+}
+
+// newestFirst is the order of every list, the one index owner_created_id
+// holds per owner.
+var newestFirst = bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
+
 func liveOwned(ownerID string) bson.M {
 	return bson.M{"owner_id": ownerID, "is_deleted": bson.M{"$ne": true}}
 }
@@ -132,7 +146,7 @@ func liveOwned(ownerID string) bson.M {
 // second query, slow on FerretDB) is skipped.
 func (s *Store) ListCredentials(ctx context.Context, ownerID string, skip, limit int) ([]credential.Credential, int64, error) {
 	filter := liveOwned(ownerID)
-	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).
+	opts := options.Find().SetSort(newestFirst).SetProjection(listed).
 		SetSkip(int64(skip)).SetLimit(int64(limit) + 1)
 	out, err := s.findCredentials(ctx, filter, opts)
 	if err != nil {
@@ -153,7 +167,7 @@ func (s *Store) ListCredentials(ctx context.Context, ownerID string, skip, limit
 func (s *Store) ListCredentialsByProvider(ctx context.Context, ownerID, provider string) ([]credential.Credential, error) {
 	filter := liveOwned(ownerID)
 	filter["provider_name"] = provider
-	return s.findCredentials(ctx, filter, options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}))
+	return s.findCredentials(ctx, filter, options.Find().SetSort(newestFirst).SetProjection(listed))
 }
 
 func (s *Store) findCredentials(ctx context.Context, filter bson.M, opts *options.FindOptionsBuilder) ([]credential.Credential, error) {

@@ -66,12 +66,27 @@ func (s *Store) EnsureIndexes(ctx context.Context, log *slog.Logger) error {
 		{Collection: ProvidersCollection, Keys: bson.D{{Key: "provider_name", Value: 1}}, Name: "provider_name_unique", Unique: true},
 		{Collection: CredentialsCollection, Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "name", Value: 1}, {Key: "deleted_marker", Value: 1}}, Name: "owner_name_live_unique", Unique: true},
 		{Collection: CredentialsCollection, Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "provider_name", Value: 1}}, Name: "owner_provider"},
-		{Collection: CredentialsCollection, Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}, Name: "owner_created"},
+		// The list's filter and its whole order (newestFirst): MongoDB walks
+		// one owner's entries in order and stops after the page, with no
+		// sort in memory.
+		{Collection: CredentialsCollection, Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}, Name: "owner_created_id"},
 	}, log)
 	if err != nil {
 		return fmt.Errorf("ensure indexes: %w", err)
 	}
+	// owner_created_id replaces it: it lacked the _id tie-break, so the
+	// list sorted each owner's credentials in memory.
+	if err := s.credentials.Indexes().DropOne(ctx, "owner_created"); err != nil && !isIndexNotFound(err) {
+		return dbErr("drop index owner_created", err)
+	}
 	return nil
+}
+
+// isIndexNotFound is the error of dropping an index that is not there
+// (MongoDB's IndexNotFound, 27; FerretDB answers the same).
+func isIndexNotFound(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && se.HasErrorCode(27)
 }
 
 func (s *Store) backfillDeletedMarker(ctx context.Context) error {
