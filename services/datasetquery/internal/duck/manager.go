@@ -55,7 +55,15 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
-	closed   bool
+	// opening holds the users whose session is being opened, each with a
+	// channel closed when the opening ends. A session is opened outside
+	// mu (creating a database and locking it down takes a while), so one
+	// user's first query holds neither other users' queries nor the
+	// sweeps; the same user's other requests wait for it.
+	opening map[string]chan struct{}
+	closed  bool
+	// openHook, set by tests, runs as a session starts opening, outside mu.
+	openHook func(userID string)
 }
 
 // NewManager prepares the session root. Call Run to sweep expired sessions
@@ -82,7 +90,7 @@ func NewManager(cfg Config, catalog Catalog, objects Objects, log *slog.Logger) 
 		guard.close()
 		return nil, fmt.Errorf("duck: %w", err)
 	}
-	return &Manager{cfg: cfg, catalog: catalog, objects: objects, log: log, guard: guard, spares: spares, sessions: map[string]*session{}}, nil
+	return &Manager{cfg: cfg, catalog: catalog, objects: objects, log: log, guard: guard, spares: spares, sessions: map[string]*session{}, opening: map[string]chan struct{}{}}, nil
 }
 
 // Close closes every session; the manager refuses work afterwards.
@@ -91,7 +99,17 @@ func (m *Manager) Close() {
 	sessions := m.sessions
 	m.sessions = map[string]*session{}
 	m.closed = true
+	var openings []chan struct{}
+	for _, done := range m.opening {
+		openings = append(openings, done)
+	}
 	m.mu.Unlock()
+	// A session being opened closes itself when it finds the manager
+	// closed, before its done channel closes; wait for that before the
+	// spares go.
+	for _, done := range openings {
+		<-done
+	}
 	for _, s := range sessions {
 		if err := s.close(false); err != nil {
 			m.log.Warn("close DuckDB session", "error", err)
@@ -124,6 +142,13 @@ func (m *Manager) DropUser(userID string) error {
 		return err
 	}
 	m.mu.Lock()
+	// A session being opened is waited for, so that its directory is
+	// not removed under it.
+	for wait := m.opening[userID]; wait != nil; wait = m.opening[userID] {
+		m.mu.Unlock()
+		<-wait
+		m.mu.Lock()
+	}
 	s := m.sessions[userID]
 	delete(m.sessions, userID)
 	m.mu.Unlock()
@@ -193,25 +218,10 @@ func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(),
 	if err := checkUserID(userID); err != nil {
 		return nil, nil, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, nil, errors.New("duck: manager is closed")
+	s, opened, err := m.sessionFor(ctx, userID)
+	if err != nil {
+		return nil, nil, err
 	}
-	s := m.sessions[userID]
-	opened := false
-	if s == nil {
-		spare := m.spares.take()
-		opened = true
-		var err error
-		s, err = openSession(ctx, m.cfg, userID, spare)
-		if err != nil {
-			return nil, nil, err
-		}
-		m.sessions[userID] = s
-	}
-	s.running.Add(1)
-	s.touch()
 	return s, func() {
 		s.touch()
 		s.running.Add(-1)
@@ -219,4 +229,68 @@ func (m *Manager) acquire(ctx context.Context, userID string) (*session, func(),
 			m.spares.wake()
 		}
 	}, nil
+}
+
+var errClosed = errors.New("duck: manager is closed")
+
+// sessionFor returns the user's session counted as running, opening it if
+// there is none, and whether this call opened it.
+func (m *Manager) sessionFor(ctx context.Context, userID string) (*session, bool, error) {
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, false, errClosed
+		}
+		if s := m.sessions[userID]; s != nil {
+			s.running.Add(1)
+			s.touch()
+			m.mu.Unlock()
+			return s, false, nil
+		}
+		wait := m.opening[userID]
+		if wait == nil {
+			done := make(chan struct{})
+			m.opening[userID] = done
+			m.mu.Unlock()
+			s, err := m.open(ctx, userID, done)
+			return s, err == nil, err
+		}
+		m.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
+}
+
+// open opens the user's session outside mu and adds it, counted as
+// running; done is closed when it is added, has failed, or was closed
+// again because the manager closed meanwhile.
+func (m *Manager) open(ctx context.Context, userID string, done chan struct{}) (*session, error) {
+	defer close(done)
+	if m.openHook != nil {
+		m.openHook(userID)
+	}
+	s, err := openSession(ctx, m.cfg, userID, m.spares.take())
+	m.mu.Lock()
+	delete(m.opening, userID)
+	closed := m.closed
+	if err == nil && !closed {
+		m.sessions[userID] = s
+		s.running.Add(1)
+		s.touch()
+	}
+	m.mu.Unlock()
+	switch {
+	case err != nil:
+		return nil, err
+	case closed:
+		if cerr := s.close(false); cerr != nil {
+			m.log.Warn("close DuckDB session opened during shutdown", "error", cerr)
+		}
+		return nil, errClosed
+	}
+	return s, nil
 }

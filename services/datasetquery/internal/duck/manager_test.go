@@ -468,3 +468,50 @@ func TestCPUIsSharedBetweenUsers(t *testing.T) {
 		t.Fatalf("%d units still held after every statement ended", got)
 	}
 }
+
+// A session is opened outside the manager's lock: while alice's first
+// query is held opening her session, bob's queries, the stats and the
+// sweeps go on, and alice's second query waits for her one session
+// rather than opening another.
+func TestOpeningSessionHoldsOnlyItsUser(t *testing.T) {
+	e := newEnv(t, duck.Config{})
+	ctx := ctxT(t)
+	reached, release := make(chan struct{}), make(chan struct{})
+	duck.HoldOpenings(e.m, func(userID string) {
+		if userID == alice {
+			close(reached)
+			<-release
+		}
+	})
+	errs := make(chan error, 2)
+	go func() {
+		_, err := e.m.Query(ctx, alice, "SELECT 1", 10)
+		errs <- err
+	}()
+	select {
+	case <-reached:
+	case <-ctx.Done():
+		t.Fatal("alice's session never started opening")
+	}
+	go func() {
+		_, err := e.m.Query(ctx, alice, "SELECT 2", 10)
+		errs <- err
+	}()
+	if res, err := e.m.Query(ctx, bob, "SELECT 42 AS answer", 10); err != nil || len(res.Rows) != 1 {
+		t.Fatalf("bob's query while alice's session opens: %+v, %v", res, err)
+	}
+	if st := e.m.Stats(); st.Total != 1 {
+		t.Fatalf("stats while alice's session opens: %+v, want bob's session only", st)
+	}
+	e.m.CloseExpired()
+	e.m.RemoveIdleCaches()
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("alice's query: %v", err)
+		}
+	}
+	if st := e.m.Stats(); st.Total != 2 {
+		t.Fatalf("stats after: %+v, want one session each", st)
+	}
+}

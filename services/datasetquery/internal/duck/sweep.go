@@ -81,6 +81,9 @@ func (m *Manager) RemoveIdleCaches() int {
 	for _, s := range m.sessions {
 		open[filepath.Base(s.dir)] = true
 	}
+	for userID := range m.opening {
+		open[filepath.Base(userDir(m.cfg.Root, userID))] = true
+	}
 	for _, name := range idle {
 		if open[name] {
 			continue
