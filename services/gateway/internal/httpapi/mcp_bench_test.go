@@ -16,7 +16,8 @@ import (
 // /datasets/query and through the MCP query tool (same stub service). The
 // tool costs more: its result is sent twice (the text table and the
 // structured content), and the SDK checks the structured content against
-// the output schema (a quarter of the difference in a CPU profile).
+// the output schema (over half of the difference in a CPU profile: 0.51 s
+// of 0.85 s more CPU for 20 calls).
 func BenchmarkQueryLargeResult(b *testing.B) {
 	h := newHarness(b, allServices)
 	names := []string{"i", "j", "s", "r"}
