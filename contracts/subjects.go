@@ -5,6 +5,9 @@ import "strings"
 // Service names as they appear in request subjects (svc.<service>.v1.<op>)
 // and in the micro service registry.
 const (
+	// ServiceGateway names the gateway in its broadcasts (it serves no
+	// request subjects).
+	ServiceGateway    = "gateway"
 	ServiceCredential = "credential"
 	ServiceFile       = "file"
 	ServiceDataset    = "dataset"
@@ -15,10 +18,6 @@ const (
 	DomainUser    = "user"
 	DomainFile    = "file"
 	DomainDataset = "dataset"
-	// DomainAPIKey is the gateway's personal API keys. Its events are core
-	// NATS only (no stream keeps them): every gateway instance applies them
-	// to its key cache as they happen.
-	DomainAPIKey = "apikey"
 )
 
 // Event names.
@@ -30,8 +29,6 @@ const (
 	EventProcessed = "processed"
 	EventConverted = "converted"
 	EventFailed    = "failed"
-	// EventInvalidated: an API key was revoked, deleted, erased or changed.
-	EventInvalidated = "invalidated"
 )
 
 // Version is the only contract version so far; within it changes are additive.
@@ -70,6 +67,12 @@ func BroadcastSubject(service, what string) string {
 // provider catalogue in the store changed (an admin refreshed it).
 func ProvidersRefreshedSubject() string {
 	return BroadcastSubject(ServiceCredential, "providers_refreshed")
+}
+
+// APIKeyInvalidatedSubject tells every gateway instance to drop a personal
+// API key from its cache (revoked, deleted, erased or re-scoped).
+func APIKeyInvalidatedSubject() string {
+	return BroadcastSubject(ServiceGateway, "apikey_invalidated")
 }
 
 // Job names (job.<domain>.v1.<job>.<user_id>).

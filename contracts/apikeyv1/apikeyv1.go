@@ -18,10 +18,10 @@ const (
 	ReasonErased  = "erased"
 )
 
-// KeyInvalidated is published on evt.apikey.v1.invalidated.<user_id> with
-// core NATS (no stream keeps it): every gateway instance subscribes without
-// a queue group, and one that misses it still drops the key when its cache
-// entry expires.
+// KeyInvalidated is broadcast on bcast.gateway.v1.apikey_invalidated
+// (contracts.APIKeyInvalidatedSubject, core NATS, no stream keeps it): every
+// gateway instance subscribes without a queue group, and one that misses it
+// still drops the key when its cache entry expires.
 type KeyInvalidated struct {
 	KeyID  string    `json:"key_id"`
 	UserID string    `json:"user_id"`
@@ -30,11 +30,4 @@ type KeyInvalidated struct {
 }
 
 // Subject is the subject this event is published on.
-func (e KeyInvalidated) Subject() string {
-	return contracts.EventSubject(contracts.DomainAPIKey, contracts.EventInvalidated, e.UserID)
-}
-
-// InvalidatedFilter matches every user's key invalidations.
-func InvalidatedFilter() string {
-	return contracts.EventFilter(contracts.DomainAPIKey, contracts.EventInvalidated)
-}
+func (KeyInvalidated) Subject() string { return contracts.APIKeyInvalidatedSubject() }

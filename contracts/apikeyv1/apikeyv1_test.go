@@ -2,6 +2,7 @@ package apikeyv1_test
 
 import (
 	"flag"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,20 +22,17 @@ func TestWireFormat(t *testing.T) {
 	}, *update)
 }
 
-// The invalidation is outside every stream: it is for the gateways'
-// caches, not for the users' event history or the SSE streams.
-func TestInvalidatedIsInNoStream(t *testing.T) {
-	e := apikeyv1.KeyInvalidated{KeyID: "k", UserID: "u1"}
-	if got, want := e.Subject(), "evt.apikey.v1.invalidated.u1"; got != want {
-		t.Fatalf("subject %q, want %q", got, want)
-	}
-	if got, want := apikeyv1.InvalidatedFilter(), "evt.apikey.v1.invalidated.*"; got != want {
-		t.Fatalf("filter %q, want %q", got, want)
+// The invalidation is a broadcast, outside every stream: it is for the
+// gateways' caches, not for the users' event history or the SSE streams.
+func TestInvalidatedIsABroadcast(t *testing.T) {
+	subj := apikeyv1.KeyInvalidated{KeyID: "k", UserID: "u1"}.Subject()
+	if want := "bcast.gateway.v1.apikey_invalidated"; subj != want {
+		t.Fatalf("subject %q, want %q", subj, want)
 	}
 	for _, s := range contracts.Streams() {
-		for _, subj := range s.Subjects {
-			if subj == contracts.DomainFilter(contracts.DomainAPIKey) || subj == "evt.>" {
-				t.Fatalf("stream %s keeps key invalidations (%s)", s.Name, subj)
+		for _, filter := range s.Subjects {
+			if strings.HasPrefix(subj, strings.TrimSuffix(filter, ">")) {
+				t.Fatalf("stream %s keeps key invalidations (%s)", s.Name, filter)
 			}
 		}
 	}

@@ -1,6 +1,6 @@
 // Package apikeyevents carries API key invalidations between gateway
 // instances over core NATS: the instance that revokes, deletes, erases or
-// re-scopes a key publishes evt.apikey.v1.invalidated.<user_id>, and every
+// re-scopes a key broadcasts bcast.gateway.v1.apikey_invalidated, and every
 // instance (no queue group: each must hear it) drops the key from its
 // cache.
 package apikeyevents
@@ -42,12 +42,11 @@ func (p Publisher) Invalidated(ctx context.Context, k apikeys.Key, reason string
 }
 
 // Subscribe calls evict with the key id of every invalidation any instance
-// publishes, until the subscription is drained. An event whose body does
-// not name its subject's user is ignored.
+// publishes, until the subscription is drained.
 func Subscribe(nc *nats.Conn, evict func(keyID string), log *slog.Logger) (*nats.Subscription, error) {
-	sub, err := nc.Subscribe(apikeyv1.InvalidatedFilter(), func(m *nats.Msg) {
+	sub, err := nc.Subscribe(contracts.APIKeyInvalidatedSubject(), func(m *nats.Msg) {
 		var e apikeyv1.KeyInvalidated
-		if err := json.Unmarshal(m.Data, &e); err != nil || e.KeyID == "" || e.UserID != contracts.UserIDFromSubject(m.Subject) {
+		if err := json.Unmarshal(m.Data, &e); err != nil || e.KeyID == "" {
 			log.Warn("ignored a malformed API key invalidation", "subject", m.Subject)
 			return
 		}
