@@ -114,9 +114,10 @@ type Patch struct {
 // Store keeps keys. Every method but FindByDigest, TouchLastUsed and
 // DeleteOwner is scoped to one owner: another owner's key is ErrNotFound.
 type Store interface {
-	// Insert stores k (its ID empty) under digest and returns it with its ID.
-	Insert(ctx context.Context, k Key, digest Digest) (Key, error)
-	Count(ctx context.Context, ownerID string) (int, error)
+	// Insert stores k (its ID empty) under digest and returns it with its
+	// ID, unless the owner holds max keys already (ErrTooMany), even with
+	// other creations racing it.
+	Insert(ctx context.Context, k Key, digest Digest, max int) (Key, error)
 	List(ctx context.Context, ownerID string) ([]Key, error)
 	Get(ctx context.Context, ownerID, id string) (Key, error)
 	Update(ctx context.Context, ownerID, id string, p Patch, now time.Time) (Key, error)
@@ -251,8 +252,9 @@ func knownScopes() string {
 }
 
 // Create makes a key for owner. The plaintext is in the result and nowhere
-// else. Concurrent creations cannot leave more than MaxPerUser keys: each
-// counts again after its insert and withdraws its key when over.
+// else. Concurrent creations cannot leave more than MaxPerUser keys: the
+// store gives each key one of the owner's MaxPerUser slots, under a unique
+// index.
 func (s *Service) Create(ctx context.Context, owner Owner, in NewKey) (Created, error) {
 	name, err := checkName(in.Name)
 	if err != nil {
@@ -270,11 +272,6 @@ func (s *Service) Create(ctx context.Context, owner Owner, in NewKey) (Created, 
 		}
 		expires = in.ExpiresAt.UTC().Truncate(time.Millisecond)
 	}
-	if n, err := s.store.Count(ctx, owner.UserID); err != nil {
-		return Created{}, err
-	} else if n >= s.maxPerUser {
-		return Created{}, s.tooMany()
-	}
 	plaintext, prefix, err := newSecret(s.env)
 	if err != nil {
 		return Created{}, fmt.Errorf("generate API key: %w", err)
@@ -282,19 +279,12 @@ func (s *Service) Create(ctx context.Context, owner Owner, in NewKey) (Created, 
 	k, err := s.store.Insert(ctx, Key{
 		OwnerID: owner.UserID, ClerkID: owner.ClerkID, Name: name, Prefix: prefix, Scopes: scopes,
 		ExpiresAt: expires, CreatedAt: now, UpdatedAt: now,
-	}, s.hash.digest(plaintext))
+	}, s.hash.digest(plaintext), s.maxPerUser)
+	if errors.Is(err, ErrTooMany) {
+		return Created{}, s.tooMany()
+	}
 	if err != nil {
 		return Created{}, err
-	}
-	if n, err := s.store.Count(ctx, owner.UserID); err != nil || n > s.maxPerUser {
-		// Lost a race with other creations (or cannot tell): withdraw.
-		if derr := s.store.Delete(context.WithoutCancel(ctx), owner.UserID, k.ID); derr != nil {
-			return Created{}, errors.Join(err, derr)
-		}
-		if err != nil {
-			return Created{}, err
-		}
-		return Created{}, s.tooMany()
 	}
 	return Created{Key: k, Plaintext: plaintext}, nil
 }

@@ -40,11 +40,14 @@ type keyDoc struct {
 	Name      string        `bson:"name"`
 	KeyPrefix string        `bson:"key_prefix"`
 	KeyHash   string        `bson:"key_hash"`
-	Scopes    []string      `bson:"scopes"`
-	ExpiresAt *time.Time    `bson:"expires_at"`
-	RevokedAt *time.Time    `bson:"revoked_at"`
-	CreatedAt time.Time     `bson:"created_at"`
-	UpdatedAt time.Time     `bson:"updated_at"`
+	// Slot is the key's place among its owner's at most N keys; the unique
+	// (owner_id, slot) index keeps concurrent creations within N.
+	Slot      int        `bson:"slot"`
+	Scopes    []string   `bson:"scopes"`
+	ExpiresAt *time.Time `bson:"expires_at"`
+	RevokedAt *time.Time `bson:"revoked_at"`
+	CreatedAt time.Time  `bson:"created_at"`
+	UpdatedAt time.Time  `bson:"updated_at"`
 }
 
 // usageDoc is one key's last use.
@@ -109,33 +112,66 @@ func New(db *mongo.Database, log *slog.Logger) *Store {
 }
 
 // EnsureIndexes creates the unique digest index (the lookup of every key
-// not in the cache) and the owner index (lists, counts, erasure).
+// not in the cache) and the unique owner and slot index (the limit; lists,
+// counts and erasure by owner).
 func (s *Store) EnsureIndexes(ctx context.Context) error {
 	_, err := mongox.EnsureIndexes(ctx, s.coll.Database(), []mongox.Index{
 		{Collection: Collection, Keys: bson.D{{Key: "key_hash", Value: 1}}, Name: "key_hash_unique", Unique: true},
-		{Collection: Collection, Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}, Name: "owner_created"},
+		{Collection: Collection, Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "slot", Value: 1}}, Name: "owner_slot_unique", Unique: true},
 	}, s.log)
 	return err
 }
 
-func (s *Store) Insert(ctx context.Context, k apikeys.Key, digest apikeys.Digest) (apikeys.Key, error) {
+// Insert stores k in the lowest free of its owner's max slots. Two
+// creations racing for one slot meet on the unique (owner_id, slot) index
+// and the loser takes the next free one, so the owner never holds more than
+// max keys, however many instances create at once; none free is
+// apikeys.ErrTooMany.
+func (s *Store) Insert(ctx context.Context, k apikeys.Key, digest apikeys.Digest, max int) (apikeys.Key, error) {
 	d := keyDoc{
 		ID: bson.NewObjectID(), OwnerID: k.OwnerID, ClerkID: k.ClerkID, Name: k.Name, KeyPrefix: k.Prefix,
 		KeyHash: hex.EncodeToString(digest[:]), Scopes: scopeNames(k.Scopes), ExpiresAt: optTime(k.ExpiresAt),
 		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(),
 	}
-	if _, err := s.coll.InsertOne(ctx, d); err != nil {
-		return apikeys.Key{}, fmt.Errorf("insert API key: %w", dbErrors.Map(err))
+	for attempt := 0; attempt <= max; attempt++ {
+		slot, err := s.freeSlot(ctx, k.OwnerID, max)
+		if err != nil {
+			return apikeys.Key{}, err
+		}
+		d.Slot = slot
+		_, err = s.coll.InsertOne(ctx, d)
+		if err == nil {
+			return toCore(d), nil
+		}
+		if !mongox.IsDuplicateKey(err) {
+			return apikeys.Key{}, fmt.Errorf("insert API key: %w", dbErrors.Map(err))
+		}
 	}
-	return toCore(d), nil
+	return apikeys.Key{}, fmt.Errorf("insert API key: every slot was taken while trying: %w", apikeys.ErrTooMany)
 }
 
-func (s *Store) Count(ctx context.Context, ownerID string) (int, error) {
-	n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "owner_id", Value: ownerID}})
+// freeSlot is the lowest slot below max that owner's keys leave free.
+func (s *Store) freeSlot(ctx context.Context, ownerID string, max int) (int, error) {
+	cur, err := s.coll.Find(ctx, bson.D{{Key: "owner_id", Value: ownerID}}, options.Find().SetProjection(bson.D{{Key: "slot", Value: 1}}))
 	if err != nil {
-		return 0, fmt.Errorf("count API keys: %w", dbErrors.Map(err))
+		return 0, fmt.Errorf("read API key slots: %w", dbErrors.Map(err))
 	}
-	return int(n), nil
+	var docs []struct {
+		Slot int `bson:"slot"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return 0, fmt.Errorf("read API key slots: %w", dbErrors.Map(err))
+	}
+	used := make(map[int]bool, len(docs))
+	for _, d := range docs {
+		used[d.Slot] = true
+	}
+	for slot := range max {
+		if !used[slot] {
+			return slot, nil
+		}
+	}
+	return 0, fmt.Errorf("no free API key slot: %w", apikeys.ErrTooMany)
 }
 
 func (s *Store) List(ctx context.Context, ownerID string) ([]apikeys.Key, error) {

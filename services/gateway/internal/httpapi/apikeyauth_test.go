@@ -3,11 +3,15 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	cv1 "github.com/nonefinity/backend/contracts/credentialv1"
 	dv1 "github.com/nonefinity/backend/contracts/datasetv1"
@@ -16,6 +20,7 @@ import (
 	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/gateway/internal/access"
 	"github.com/nonefinity/backend/services/gateway/internal/apikeys"
+	"github.com/nonefinity/backend/services/gateway/internal/apikeystore"
 	"github.com/nonefinity/backend/services/gateway/internal/httpapi"
 )
 
@@ -205,5 +210,82 @@ func TestPerKeyRateLimit(t *testing.T) {
 		if rec := h.do(request{method: http.MethodGet, path: "/api/v1/file/list", token: token}); rec.Code != http.StatusOK {
 			t.Fatalf("%d %s", rec.Code, rec.Body.String())
 		}
+	}
+}
+
+// A key's use is recorded off the request path, and at most once a minute.
+func TestKeyUseIsRecorded(t *testing.T) {
+	clock := testkit.NewClock(time.Now())
+	h, _, db := newKeyHarness(t, keyConfig{clock: clock}, func(o *httpapi.Options) { o.Now = clock.Now })
+	k := h.createKey(userToken, `{"name":"used","scopes":["files:read"]}`)
+	lastUsed := func() (*time.Time, error) {
+		rec := h.do(request{method: http.MethodGet, path: "/api/v1/api-keys/" + k.ID, token: userToken})
+		var got apiKeyReply
+		if err := json.Unmarshal(decodeEnvelope(t, rec).Data, &got); err != nil {
+			return nil, err
+		}
+		return got.LastUsedAt, nil
+	}
+	use := func() {
+		if rec := h.do(request{method: http.MethodGet, path: "/api/v1/file/list", token: k.Key}); rec.Code != http.StatusOK {
+			t.Fatalf("%d %s", rec.Code, rec.Body.String())
+		}
+	}
+	first := clock.Now().UTC().Truncate(time.Millisecond)
+	use()
+	testkit.Eventually(t, 5*time.Second, func() error {
+		if at, err := lastUsed(); err != nil || at == nil || !at.Equal(first) {
+			return fmt.Errorf("last_used_at %v (%v), want %v", at, err, first)
+		}
+		return nil
+	})
+	clock.Advance(30 * time.Second)
+	use() // within the minute: nothing to write
+	clock.Advance(31 * time.Second)
+	second := clock.Now().UTC().Truncate(time.Millisecond)
+	use()
+	testkit.Eventually(t, 5*time.Second, func() error {
+		if at, err := lastUsed(); err != nil || at == nil || !at.Equal(second) {
+			return fmt.Errorf("last_used_at %v (%v), want %v", at, err, second)
+		}
+		return nil
+	})
+	if n, _ := db.Collection(apikeystore.UsageCollection).CountDocuments(context.Background(), bson.M{}); n != 1 {
+		t.Fatalf("%d usage documents, want 1", n)
+	}
+}
+
+// Concurrent creations fill the limit exactly: each key takes a free slot
+// under a unique index, and a creation that loses a slot takes the next.
+func TestKeyLimitHoldsUnderConcurrentCreations(t *testing.T) {
+	h, _, db := newKeyHarness(t, keyConfig{maxPerUser: 3})
+	codes := make(chan int, 8)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := h.do(request{method: http.MethodPost, path: "/api/v1/api-keys", token: userToken, body: fmt.Sprintf(`{"name":"k%d","scopes":["files:read"]}`, i)})
+			codes <- rec.Code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	created := 0
+	for c := range codes {
+		switch c {
+		case http.StatusCreated:
+			created++
+		case http.StatusConflict:
+		default:
+			t.Fatalf("status %d", c)
+		}
+	}
+	n, err := db.Collection(apikeystore.Collection).CountDocuments(context.Background(), bson.M{"owner_id": userAID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || created != 3 {
+		t.Fatalf("%d keys stored, %d creations answered 201; the limit is 3", n, created)
 	}
 }

@@ -254,3 +254,44 @@ func TestAPIKeyRoutes4xx(t *testing.T) {
 		expectError(t, h.do(request{method: http.MethodPut, path: "/api/v1/api-keys/" + mine.ID, token: userToken, body: `{"name":"again"}`}), http.StatusConflict, rpcerr.Conflict, "")
 	})
 }
+
+// The document says which scope an API key needs for each operation it may
+// call, and offers no key scheme where only a session is admitted.
+func TestOpenAPIDocumentsKeyScopes(t *testing.T) {
+	h, _, _ := newKeyHarness(t, keyConfig{})
+	doc, _ := fetchOpenAPI(t, h)
+	security := func(path, method string) []map[string][]string {
+		var op struct {
+			Security []map[string][]string `json:"security"`
+		}
+		if err := json.Unmarshal(doc.Paths[path][method], &op); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return op.Security
+	}
+	for _, tc := range []struct {
+		path, method, scope string
+	}{
+		{"/api/v1/datasets/query", "post", "datasets:query"},
+		{"/api/v1/file/list", "get", "files:read"},
+		{"/api/v1/credentials/{id}", "get", "credentials:read"},
+		{"/api/v1/credentials", "post", ""},
+		{"/api/v1/api-keys", "post", ""},
+		{"/api/v1/duckdb/stats", "get", ""},
+	} {
+		got := security(tc.path, tc.method)
+		scopes, hasKey := map[string][]string{}, false
+		for _, req := range got {
+			for name, s := range req {
+				scopes[name] = s
+				hasKey = hasKey || name != "bearer"
+			}
+		}
+		switch {
+		case tc.scope == "" && hasKey:
+			t.Errorf("%s %s is for sessions but documents key schemes: %v", tc.method, tc.path, got)
+		case tc.scope != "" && (len(scopes["apiKeyBearer"]) != 1 || scopes["apiKeyBearer"][0] != tc.scope || len(scopes["apiKeyHeader"]) != 1):
+			t.Errorf("%s %s: security %v, want the key schemes with %s", tc.method, tc.path, got, tc.scope)
+		}
+	}
+}

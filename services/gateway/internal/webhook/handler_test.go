@@ -71,6 +71,7 @@ type fixtureOptions struct {
 	noSecrets bool
 	noStreams bool // leave the USERS stream uncreated
 	db        *mongo.Database
+	erasers   []webhook.Eraser
 }
 
 func newFixture(t *testing.T, fo fixtureOptions) *fixture {
@@ -99,7 +100,7 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 		secrets = []string{f.secret}
 	}
 	h, err := webhook.New(webhook.Options{
-		Secrets: secrets, Users: f.users, DB: db, JS: js,
+		Secrets: secrets, Users: f.users, Erasers: fo.erasers, DB: db, JS: js,
 		Now: func() time.Time { return f.now },
 	})
 	if err != nil {
