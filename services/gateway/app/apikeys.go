@@ -64,7 +64,9 @@ type runningKeys struct {
 	stop func()
 }
 
-func startAPIKeys(ctx context.Context, cfg Config, d Deps) (*runningKeys, error) {
+// startAPIKeys starts the key core; available is the database's health, so
+// a known outage is a 503 at once.
+func startAPIKeys(ctx context.Context, cfg Config, d Deps, available func() error) (*runningKeys, error) {
 	pepper, err := apiKeyPepper(cfg)
 	if err != nil {
 		return nil, err
@@ -75,7 +77,7 @@ func startAPIKeys(ctx context.Context, cfg Config, d Deps) (*runningKeys, error)
 	}
 	svc, err := apikeys.New(apikeys.Options{
 		Store: store, Publisher: apikeyevents.Publisher{NC: d.NC}, Pepper: pepper, Env: cfg.Env,
-		MaxPerUser: cfg.APIKeyMaxPerUser, CacheTTL: cfg.APIKeyCacheTTL.Duration(), Log: d.Log,
+		MaxPerUser: cfg.APIKeyMaxPerUser, CacheTTL: cfg.APIKeyCacheTTL.Duration(), Log: d.Log, Available: available,
 	})
 	if err != nil {
 		return nil, err

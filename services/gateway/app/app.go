@@ -217,7 +217,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err := userSvc.EnsureIndexes(ctx); err != nil {
 		return fmt.Errorf("users indexes: %w", err)
 	}
-	keys, err := startAPIKeys(ctx, cfg, d)
+	keys, err := startAPIKeys(ctx, cfg, d, dbHealth.Err)
 	if err != nil {
 		return err
 	}

@@ -166,6 +166,11 @@ type Options struct {
 	CacheSize  int
 	Log        *slog.Logger
 	Now        func() time.Time
+	// Available, when set, is asked before the store is: while it returns
+	// an error (mongox.Health.Err: the database is known to be down) the
+	// answer is ErrDatabaseUnavailable at once instead of after a wait for
+	// server selection. Cached keys are still served.
+	Available func() error
 }
 
 // Service is the core.
@@ -179,6 +184,7 @@ type Service struct {
 	touches    chan touch
 	log        *slog.Logger
 	now        func() time.Time
+	available  func() error
 }
 
 // New returns the core; run Run in the background to record key use.
@@ -209,8 +215,20 @@ func New(o Options) (*Service, error) {
 		env: envLabel(o.Env), maxPerUser: o.MaxPerUser,
 		cache:   newCache(o.CacheSize, o.CacheTTL),
 		touches: make(chan touch, 1024),
-		log:     o.Log, now: o.Now,
+		log:     o.Log, now: o.Now, available: o.Available,
 	}, nil
+}
+
+// storeDown is ErrDatabaseUnavailable while Options.Available reports the
+// database down, nil when the store may be asked.
+func (s *Service) storeDown() error {
+	if s.available == nil {
+		return nil
+	}
+	if err := s.available(); err != nil {
+		return fmt.Errorf("%w: %w", ErrDatabaseUnavailable, err)
+	}
+	return nil
 }
 
 func invalid(field, message string) error { return fielderr.New(ErrInvalid, field, message) }
@@ -272,6 +290,9 @@ func (s *Service) Create(ctx context.Context, owner Owner, in NewKey) (Created, 
 		}
 		expires = in.ExpiresAt.UTC().Truncate(time.Millisecond)
 	}
+	if err := s.storeDown(); err != nil {
+		return Created{}, err
+	}
 	plaintext, prefix, err := newSecret(s.env)
 	if err != nil {
 		return Created{}, fmt.Errorf("generate API key: %w", err)
@@ -298,11 +319,17 @@ func (s *Service) MaxPerUser() int { return s.maxPerUser }
 
 // List returns owner's keys, newest first.
 func (s *Service) List(ctx context.Context, owner Owner) ([]Key, error) {
+	if err := s.storeDown(); err != nil {
+		return nil, err
+	}
 	return s.store.List(ctx, owner.UserID)
 }
 
 // Get returns one of owner's keys.
 func (s *Service) Get(ctx context.Context, owner Owner, id string) (Key, error) {
+	if err := s.storeDown(); err != nil {
+		return Key{}, err
+	}
 	return s.store.Get(ctx, owner.UserID, id)
 }
 
@@ -327,7 +354,7 @@ func (s *Service) Update(ctx context.Context, owner Owner, id string, ch Change)
 		}
 		p.Scopes = scopes
 	}
-	cur, err := s.store.Get(ctx, owner.UserID, id)
+	cur, err := s.Get(ctx, owner, id)
 	if err != nil {
 		return Key{}, err
 	}
@@ -348,6 +375,9 @@ func (s *Service) Update(ctx context.Context, owner Owner, id string, ch Change)
 // Revoke stops a key for good; it stays listed, inactive. Revoking a
 // revoked key answers it as it is.
 func (s *Service) Revoke(ctx context.Context, owner Owner, id string) (Key, error) {
+	if err := s.storeDown(); err != nil {
+		return Key{}, err
+	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	k, err := s.store.Revoke(ctx, owner.UserID, id, now)
 	if err != nil {
@@ -359,7 +389,7 @@ func (s *Service) Revoke(ctx context.Context, owner Owner, id string) (Key, erro
 
 // Delete removes a key.
 func (s *Service) Delete(ctx context.Context, owner Owner, id string) error {
-	k, err := s.store.Get(ctx, owner.UserID, id)
+	k, err := s.Get(ctx, owner, id)
 	if err != nil {
 		return err
 	}
@@ -372,6 +402,9 @@ func (s *Service) Delete(ctx context.Context, owner Owner, id string) error {
 
 // EraseUser deletes every key of a deleted user (idempotent).
 func (s *Service) EraseUser(ctx context.Context, userID string) error {
+	if err := s.storeDown(); err != nil {
+		return err
+	}
 	ids, err := s.store.DeleteOwner(ctx, userID)
 	if err != nil {
 		return err

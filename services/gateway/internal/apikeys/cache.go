@@ -117,6 +117,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Key, error) {
 }
 
 func (s *Service) lookup(ctx context.Context, d Digest, now time.Time) (*entry, error) {
+	if err := s.storeDown(); err != nil {
+		return nil, err
+	}
 	gen := s.cache.generation()
 	k, stored, err := s.store.FindByDigest(ctx, d)
 	if errors.Is(err, ErrNotFound) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/nonefinity/backend/contracts/rpcerr"
 	"github.com/nonefinity/backend/pkg/logx"
+	"github.com/nonefinity/backend/pkg/mongox"
 	"github.com/nonefinity/backend/pkg/testkit"
 	"github.com/nonefinity/backend/services/gateway/internal/apikeyevents"
 	"github.com/nonefinity/backend/services/gateway/internal/apikeys"
@@ -35,6 +37,7 @@ type keyConfig struct {
 	maxPerUser int
 	cacheTTL   time.Duration
 	clock      *testkit.Clock
+	available  func() error
 }
 
 // withAPIKeys gives the harness a real API key core over db (FerretDB),
@@ -57,7 +60,7 @@ func startKeys(t testing.TB, db *mongo.Database, o *httpapi.Options, kc keyConfi
 	}
 	svc, err := apikeys.New(apikeys.Options{
 		Store: store, Publisher: apikeyevents.Publisher{NC: o.NC}, Pepper: []byte(testPepper), Env: "test",
-		MaxPerUser: kc.maxPerUser, CacheTTL: kc.cacheTTL, Log: o.Log, Now: kc.clock.Now,
+		MaxPerUser: kc.maxPerUser, CacheTTL: kc.cacheTTL, Log: o.Log, Now: kc.clock.Now, Available: kc.available,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -294,4 +297,29 @@ func TestOpenAPIDocumentsKeyScopes(t *testing.T) {
 			t.Errorf("%s %s: security %v, want the key schemes with %s", tc.method, tc.path, got, tc.scope)
 		}
 	}
+}
+
+// While the database is known to be down, a cached key still works, and
+// whatever needs the database is a 503 at once.
+func TestAPIKeysWhileTheDatabaseIsDown(t *testing.T) {
+	var down atomic.Bool
+	h, _, _ := newKeyHarness(t, keyConfig{available: func() error {
+		if down.Load() {
+			return mongox.ErrUnavailable
+		}
+		return nil
+	}})
+	warm := h.createKey(userToken, `{"name":"warm","scopes":["files:read"]}`)
+	cold := h.createKey(userToken, `{"name":"cold","scopes":["files:read"]}`)
+	if rec := h.do(request{method: http.MethodGet, path: "/api/v1/file/list", token: warm.Key}); rec.Code != http.StatusOK {
+		t.Fatalf("%d", rec.Code)
+	}
+	down.Store(true)
+	if rec := h.do(request{method: http.MethodGet, path: "/api/v1/file/list", token: warm.Key}); rec.Code != http.StatusOK {
+		t.Fatalf("a cached key while the database is down: %d %s", rec.Code, rec.Body.String())
+	}
+	expectError(t, h.do(request{method: http.MethodGet, path: "/api/v1/file/list", token: cold.Key}), http.StatusServiceUnavailable, rpcerr.Unavailable, "")
+	expectError(t, h.do(request{method: http.MethodGet, path: "/api/v1/api-keys", token: userToken}), http.StatusServiceUnavailable, rpcerr.Unavailable, "")
+	expectError(t, h.do(request{method: http.MethodPost, path: "/api/v1/api-keys", token: userToken, body: `{"name":"x","scopes":["files:read"]}`}),
+		http.StatusServiceUnavailable, rpcerr.Unavailable, "")
 }
