@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -57,6 +58,7 @@ type options struct {
 	keep       bool
 	strict     bool
 	logLevel   string
+	cpuProfile string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -79,6 +81,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (DATA_DIR, data files) afterwards")
 	fs.BoolVar(&o.strict, "strict", false, "fail the run when a figure misses its target (a noisy machine misses some)")
 	fs.StringVar(&o.logLevel, "log-level", "error", "LOG_LEVEL of the system under test")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (system and harness) during the measurements to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -165,6 +168,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}()
 	fmt.Fprintf(out, "system started in %s (DATA_DIR %s)\n", time.Since(began).Round(time.Millisecond), filepath.Join(dir, "data"))
 
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	b := &bench{o: o, sys: sys, dir: dir, log: out}
 	steps := []struct {
 		keys []string
