@@ -75,6 +75,13 @@ func APIKeyInvalidatedSubject() string {
 	return BroadcastSubject(ServiceGateway, "apikey_invalidated")
 }
 
+// CredentialsChangedSubject tells every credential instance that one
+// owner's credentials changed (the body is the owner's id), so none keeps
+// serving that owner's list from before.
+func CredentialsChangedSubject() string {
+	return BroadcastSubject(ServiceCredential, "credentials_changed")
+}
+
 // Job names (job.<domain>.v1.<job>.<user_id>).
 const JobConvert = "convert"
 

@@ -231,8 +231,10 @@ var (
 		dv1.DatasetDeleted{OwnerID: uid}.Subject(),
 	}
 	convertJob = dv1.ConvertJob{OwnerID: uid}.Subject()
-	// providersRefreshed is the credential instances' own broadcast.
+	// providersRefreshed and credentialsChanged are the credential
+	// instances' own broadcasts.
 	providersRefreshed = contracts.ProvidersRefreshedSubject()
+	credentialsChanged = contracts.CredentialsChangedSubject()
 	// keyInvalidated is the gateway's own: services must not evict keys.
 	keyInvalidated = apikeyv1.KeyInvalidated{UserID: uid}.Subject()
 	allEvents      = join(userEvents, fileEvents, datasetEvents)
@@ -333,16 +335,16 @@ func expectedAccess() map[string]access {
 					"$JS.API.CONSUMER.DELETE.USERS.sse_1_users",
 					"$JS.API.STREAM.INFO.FILES",
 				}),
-			noPub: join([]string{resolve, convertJob, providersRefreshed}, fileEvents, datasetEvents,
+			noPub: join([]string{resolve, convertJob, providersRefreshed, credentialsChanged}, fileEvents, datasetEvents,
 				streamAdmin(contracts.StreamFiles, contracts.StreamDatasets, contracts.StreamJobs), destructive()),
 			sub:   []string{"_INBOX.x", fileEvents[0], keyInvalidated},
 			noSub: join(allRequests, []string{"svc.>", "_INBOX_agent.x", "_INBOX_ops.x", convertJob}),
 		},
 		userCredential: {
-			pub: join(streamAdmin(contracts.StreamUsers), durableUse(durables[userCredential]...), []string{providersRefreshed}),
+			pub: join(streamAdmin(contracts.StreamUsers), durableUse(durables[userCredential]...), []string{providersRefreshed, credentialsChanged}),
 			noPub: join(allRequests, allEvents, []string{convertJob, keyInvalidated},
 				streamAdmin(contracts.StreamFiles, contracts.StreamDatasets, contracts.StreamJobs), credNoPub),
-			sub:   join(credentialRequests, []string{"_INBOX.x", "$SRV.PING.credential", providersRefreshed}),
+			sub:   join(credentialRequests, []string{"_INBOX.x", "$SRV.PING.credential", providersRefreshed, credentialsChanged}),
 			noSub: join(credNoSub, []string{userEvents[2], fileEvents[0]}),
 		},
 		userFileingest: {

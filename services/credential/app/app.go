@@ -176,12 +176,20 @@ func run(ctx context.Context, cfg Config, d Deps, h hooks) error {
 		return fmt.Errorf("CREDENTIAL_ALLOWED_HOSTS: %w", err)
 	}
 	st := store.New(d.DB)
+	// Lists are kept in memory (credential.ListsMaxAge); every instance
+	// hears every change before it serves one.
+	lists := &credential.ListCache{}
+	changes, err := events.FollowCredentialChanges(d.NC, lists)
+	if err != nil {
+		return err
+	}
+	defer changes.Stop()
 	if err := st.EnsureIndexes(ctx, log); err != nil {
 		return fmt.Errorf("credentials indexes: %w", err)
 	}
 	svc := credential.NewService(credential.Options{
 		Store: st, Cipher: kr, Prober: pr, Catalog: providers.Catalog{Path: cfg.ProvidersFile}, Log: log,
-		Broadcast:         events.ProvidersBroadcast{NC: d.NC},
+		Broadcast: events.Broadcast{NC: d.NC}, Lists: lists, Feed: changes,
 		RotationBatchSize: cfg.RotateBatchSize, OnRotationProgress: h.onRotationProgress,
 	})
 	defer svc.Close()

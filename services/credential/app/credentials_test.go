@@ -485,3 +485,57 @@ func TestNoUserHeaderIsUnauthorized(t *testing.T) {
 		}
 	}
 }
+
+// Each instance keeps owners' lists in memory. A change on one instance is
+// in the very next list of every instance: the other instance applies the
+// announcement, which reached it before the next request, before it
+// answers from memory.
+func TestListChangesReachEveryInstanceBeforeTheNextRequest(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config(t, "secret-one")
+	e.start(t, cfg, hooks{})
+	e.start(t, cfg, hooks{})
+	ctxA, ctxB := as(userA), as(userB)
+	names := func(ctx context.Context) map[string]int {
+		t.Helper()
+		seen := map[string]int{}
+		for range 20 {
+			list, err := e.cl.List(ctx, credentialv1.ListRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := ""
+			for _, c := range list.Credentials {
+				key += c.Name + ";"
+			}
+			seen[key]++
+		}
+		return seen
+	}
+	if _, err := e.cl.Create(ctxB, credentialv1.CreateRequest{Name: "b", ProviderName: "openai", APIKey: "sk-b-key-000000000"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"k0;", "k1;k0;", "k2;k1;k0;"} {
+		// Both instances keep the lists from before (the requests are
+		// spread over them).
+		names(ctxA)
+		names(ctxB)
+		created, err := e.cl.Create(ctxA, credentialv1.CreateRequest{Name: fmt.Sprintf("k%d", i), ProviderName: "openai", APIKey: "sk-a-key-000000000"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen := names(ctxA); seen[want] != 20 {
+			t.Fatalf("after creating %s, lists %v, want %q every time", created.Name, seen, want)
+		}
+		if seen := names(ctxB); seen["b;"] != 20 {
+			t.Fatalf("user B's lists %v", seen)
+		}
+	}
+	created, _ := e.cl.List(ctxA, credentialv1.ListRequest{})
+	if _, err := e.cl.Delete(ctxA, credentialv1.DeleteRequest{ID: created.Credentials[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if seen := names(ctxA); seen["k1;k0;"] != 20 {
+		t.Fatalf("after a delete, lists %v", seen)
+	}
+}

@@ -59,7 +59,14 @@ func (s *Service) List(ctx context.Context, ownerID string, skip, limit int) ([]
 	if err := requireOwner(ownerID); err != nil {
 		return nil, 0, err
 	}
-	return s.store.ListCredentials(ctx, ownerID, skip, limit)
+	list, kept, err := s.ownerList(ctx, ownerID)
+	if err != nil || !kept {
+		if err == nil {
+			return s.store.ListCredentials(ctx, ownerID, skip, limit)
+		}
+		return nil, 0, err
+	}
+	return page(list, skip, limit), int64(len(list)), nil
 }
 
 // ListByProvider lists every credential of the owner for one provider.
@@ -67,7 +74,20 @@ func (s *Service) ListByProvider(ctx context.Context, ownerID, provider string) 
 	if err := requireOwner(ownerID); err != nil {
 		return nil, err
 	}
-	return s.store.ListCredentialsByProvider(ctx, ownerID, provider)
+	list, kept, err := s.ownerList(ctx, ownerID)
+	if err != nil || !kept {
+		if err == nil {
+			return s.store.ListCredentialsByProvider(ctx, ownerID, provider)
+		}
+		return nil, err
+	}
+	var out []Credential
+	for _, c := range list {
+		if c.ProviderName == provider {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // Get returns one credential and its key's mask. Values written by the

@@ -16,9 +16,10 @@ import (
 const ProvidersMaxAge = time.Minute
 
 // Broadcaster tells every instance of the service, this one included, that
-// the catalogue in the store changed.
+// the catalogue in the store changed, or one owner's credentials.
 type Broadcaster interface {
 	ProvidersChanged(ctx context.Context) error
+	CredentialsChanged(ctx context.Context, ownerID string) error
 }
 
 // providerSnapshot is the catalogue as one read of the store returned it.

@@ -14,11 +14,20 @@ type catalogFile []credential.Provider
 
 func (c catalogFile) Load() ([]credential.Provider, error) { return c, nil }
 
-// broadcasts counts the refreshes told to the other instances.
-type broadcasts struct{ n int }
+// broadcasts counts the refreshes told to the other instances and records
+// the owners whose credentials changed.
+type broadcasts struct {
+	n      int
+	owners []string
+}
 
 func (b *broadcasts) ProvidersChanged(context.Context) error {
 	b.n++
+	return nil
+}
+
+func (b *broadcasts) CredentialsChanged(_ context.Context, ownerID string) error {
+	b.owners = append(b.owners, ownerID)
 	return nil
 }
 

@@ -115,9 +115,15 @@ type Options struct {
 	Cipher  Cipher
 	Prober  Prober
 	Catalog Catalog
-	// Broadcast, when set, tells the other instances about a refresh.
+	// Broadcast, when set, tells the other instances about a refresh of
+	// the catalogue and about changed credentials.
 	Broadcast Broadcaster
-	Log       *slog.Logger
+	// Lists keeps the owners' lists; default a cache of the service's own.
+	// Feed, when set, forgets in it the other instances' changes, and
+	// catches up with them before a list is served from memory.
+	Lists *ListCache
+	Feed  ChangeFeed
+	Log   *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// RotationBatchSize is the default batch of a rotation; default 100.
@@ -141,6 +147,8 @@ type Service struct {
 
 	broadcast Broadcaster
 	catalogue providerCache
+	feed      ChangeFeed
+	lists     *ListCache
 
 	batchSize  int
 	lease      time.Duration
@@ -163,6 +171,9 @@ func NewService(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Lists == nil {
+		o.Lists = &ListCache{}
+	}
 	if o.RotationBatchSize <= 0 {
 		o.RotationBatchSize = 100
 	}
@@ -172,11 +183,13 @@ func NewService(o Options) *Service {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	jobs, stop := context.WithCancel(context.Background())
-	return &Service{
+	s := &Service{
 		store: o.Store, cipher: o.Cipher, prober: o.Prober, catalog: o.Catalog, log: o.Log, now: o.Now, broadcast: o.Broadcast,
 		batchSize: o.RotationBatchSize, lease: o.RotationLease, onProgress: o.OnRotationProgress,
-		holder: hex.EncodeToString(id[:]), jobs: jobs, stopJobs: stop,
+		holder: hex.EncodeToString(id[:]), jobs: jobs, stopJobs: stop, feed: o.Feed, lists: o.Lists,
 	}
+	s.store = listingStore{Store: o.Store, s: s}
+	return s
 }
 
 // Close stops background work (a running rotation stops after its batch and
