@@ -12,10 +12,11 @@ import (
 // exact _id filter reaches SQLite. An owner's live credentials are read
 // once and kept until one of them changes.
 const (
-	// ListsMaxAge bounds how long a kept list is served. A change is
-	// forgotten here at once and announced to the other instances, which
-	// core NATS delivers at most once: an instance that misses it serves
-	// the old list for at most this long.
+	// ListsMaxAge is how long a kept list is served before it is read
+	// again (in the background, the kept one answering meanwhile). A
+	// change is forgotten here at once and announced to the other
+	// instances, which core NATS delivers at most once: an instance that
+	// misses it serves the old list for this long and one read more.
 	ListsMaxAge = 5 * time.Second
 	// listKeepMax is the most credentials of one owner kept; an owner
 	// with more is read from the store page by page.
@@ -75,18 +76,26 @@ type listRead struct {
 	epoch uint64
 }
 
-// lookup returns the owner's kept list while it is fresh (kept false when
-// the owner has too many to keep). Otherwise it returns a channel to wait
-// on while another read is in flight, or a read for the caller to make
-// and hand to done.
-func (c *ListCache) lookup(owner string, now time.Time) (list []Credential, kept, fresh bool, wait <-chan struct{}, read listRead) {
+// lookup returns the owner's kept list (kept false when the owner has too
+// many to keep) while it is fresh, and also once it has expired, with a
+// read to make in the background when none is in flight: expiry only
+// bounds a lost announcement, so the kept list answers until the read
+// ends, rather than every list of the owner waiting for it. With nothing
+// kept (never read, or forgotten after a change) it returns a channel to
+// wait on while another read is in flight, or a read for the caller to
+// make and hand to done.
+func (c *ListCache) lookup(owner string, now time.Time) (list []Credential, kept, ok bool, wait <-chan struct{}, read listRead) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sl := c.slot(owner)
-	switch {
-	case (sl.kept || sl.tooMany) && now.Sub(sl.loaded) < ListsMaxAge:
-		return sl.list, sl.kept, true, nil, listRead{}
-	case sl.loading != nil:
+	if sl.kept || sl.tooMany {
+		if now.Sub(sl.loaded) >= ListsMaxAge && sl.loading == nil {
+			sl.loading = make(chan struct{})
+			read = listRead{sl: sl, gen: sl.gen, epoch: c.epoch}
+		}
+		return sl.list, sl.kept, true, nil, read
+	}
+	if sl.loading != nil {
 		return nil, false, false, sl.loading, listRead{}
 	}
 	sl.loading = make(chan struct{})
@@ -129,8 +138,11 @@ func (s *Service) ownerList(ctx context.Context, ownerID string) ([]Credential, 
 		s.feed.CatchUp()
 	}
 	for {
-		list, kept, fresh, wait, read := s.lists.lookup(ownerID, s.now())
-		if fresh {
+		list, kept, ok, wait, read := s.lists.lookup(ownerID, s.now())
+		if ok {
+			if read.sl != nil {
+				s.readListLater(ownerID, read)
+			}
 			return list, kept, nil
 		}
 		if wait != nil {
@@ -141,15 +153,39 @@ func (s *Service) ownerList(ctx context.Context, ownerID string) ([]Credential, 
 				return nil, false, ctx.Err()
 			}
 		}
-		loaded := s.now()
-		list, total, err := s.store.ListCredentials(ctx, ownerID, 0, listKeepMax)
-		tooMany := err == nil && total > int64(len(list))
-		s.lists.done(read, list, tooMany, loaded, err == nil)
-		if err != nil {
-			return nil, false, err
-		}
-		return list, !tooMany, nil
+		list, kept, err := s.readList(ctx, ownerID, read)
+		return list, kept, err
 	}
+}
+
+// listReadTimeout bounds a read of an expired list in the background.
+const listReadTimeout = 30 * time.Second
+
+// readList reads the owner's list from the store and hands it to the cache.
+func (s *Service) readList(ctx context.Context, ownerID string, read listRead) ([]Credential, bool, error) {
+	loaded := s.now()
+	list, total, err := s.store.ListCredentials(ctx, ownerID, 0, listKeepMax)
+	tooMany := err == nil && total > int64(len(list))
+	s.lists.done(read, list, tooMany, loaded, err == nil)
+	if err != nil {
+		return nil, false, err
+	}
+	return list, !tooMany, nil
+}
+
+// readListLater reads an expired list again without keeping a request
+// waiting; Close waits for it.
+func (s *Service) readListLater(ownerID string, read listRead) {
+	s.jobsWG.Add(1)
+	go func() {
+		defer s.jobsWG.Done()
+		ctx, cancel := context.WithTimeout(s.jobs, listReadTimeout)
+		defer cancel()
+		if _, _, err := s.readList(ctx, ownerID, read); err != nil {
+			// The next list tries again; until then the kept one answers.
+			s.log.Warn("read an expired credential list again", "error", err)
+		}
+	}()
 }
 
 // changed forgets the owner's list here and tells the other instances.
