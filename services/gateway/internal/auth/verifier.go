@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -76,6 +78,26 @@ type Verifier struct {
 	keys    KeySource
 	roles   RoleResolver
 	parser  *jwt.Parser
+	now     func() time.Time
+
+	// verified keeps the claims of tokens that passed, by the token's
+	// SHA-256, until verifiedFor passes or the token expires: the RSA
+	// signature check was the largest single cost of an authenticated
+	// request, paid again on every request with the same token.
+	mu       sync.RWMutex
+	verified map[[sha256.Size]byte]verifiedToken
+}
+
+// verifiedFor bounds how long a verified token is answered from memory, so
+// a signing key withdrawn from the JWKS stops being honoured within it.
+const verifiedFor = time.Minute
+
+// verifiedMax bounds the tokens kept; past it all are dropped.
+const verifiedMax = 10000
+
+type verifiedToken struct {
+	claims Claims
+	until  time.Time
 }
 
 // NewVerifier builds a Verifier.
@@ -108,6 +130,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	if cfg.Now != nil {
 		opts = append(opts, jwt.WithTimeFunc(cfg.Now))
+	} else {
+		cfg.Now = time.Now
 	}
 	return &Verifier{
 		issuer:  cfg.Issuer,
@@ -115,6 +139,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		keys:    cfg.Keys,
 		roles:   cfg.Roles,
 		parser:  jwt.NewParser(opts...),
+		now:     cfg.Now,
 	}, nil
 }
 
@@ -122,8 +147,38 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 func (v *Verifier) Issuer() string { return v.issuer }
 
 // Verify checks a compact JWS session token and returns its claims. Errors
-// wrap ErrInvalidToken or ErrKeysUnavailable.
+// wrap ErrInvalidToken or ErrKeysUnavailable. A token that passed is
+// answered from memory until it expires, for at most verifiedFor.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
+	sum := sha256.Sum256([]byte(token))
+	now := v.now()
+	v.mu.RLock()
+	kept, ok := v.verified[sum]
+	v.mu.RUnlock()
+	if ok && now.Before(kept.until) {
+		return kept.claims, nil
+	}
+	c, err := v.verify(ctx, token)
+	if err != nil {
+		return Claims{}, err
+	}
+	until := now.Add(verifiedFor)
+	if c.ExpiresAt.Before(until) {
+		until = c.ExpiresAt
+	}
+	if now.Before(until) {
+		v.mu.Lock()
+		if v.verified == nil || len(v.verified) >= verifiedMax {
+			v.verified = map[[sha256.Size]byte]verifiedToken{}
+		}
+		v.verified[sum] = verifiedToken{claims: c, until: until}
+		v.mu.Unlock()
+	}
+	return c, nil
+}
+
+// verify is Verify without the memory.
+func (v *Verifier) verify(ctx context.Context, token string) (Claims, error) {
 	if token == "" {
 		return Claims{}, invalid("missing token")
 	}

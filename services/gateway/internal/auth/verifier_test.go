@@ -296,3 +296,74 @@ func noneToken(t *testing.T, claims jwt.MapClaims) string {
 	}
 	return s + "."
 }
+
+// countingKeys counts the key look-ups, one per signature check.
+type countingKeys struct {
+	KeySource
+	n int
+}
+
+func (k *countingKeys) Key(ctx context.Context, kid string) (VerificationKey, error) {
+	k.n++
+	return k.KeySource.Key(ctx, kid)
+}
+
+// A token that passed is answered from memory until it expires, for at most
+// verifiedFor; one that failed is checked every time.
+func TestVerifyKeepsVerifiedTokensUntilTheyExpire(t *testing.T) {
+	key := newRSAKey(t, "kid-a")
+	static, err := NewStaticKeys(jwksOf(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := &countingKeys{KeySource: static}
+	start := time.Now()
+	clock := start
+	v := newTestVerifier(t, keys, func(c *VerifierConfig) {
+		c.Leeway = time.Second
+		c.Now = func() time.Time { return clock }
+	})
+	ctx := context.Background()
+
+	long := goodClaims(start)
+	long["exp"] = start.Add(time.Hour).Unix()
+	longToken := key.sign(t, long)
+	for range 3 {
+		if c, err := v.Verify(ctx, longToken); err != nil || c.Subject != "user_2abc" {
+			t.Fatalf("Verify = %+v, %v", c, err)
+		}
+	}
+	if keys.n != 1 {
+		t.Fatalf("%d signature checks for one token verified three times, want 1", keys.n)
+	}
+	clock = start.Add(verifiedFor)
+	if _, err := v.Verify(ctx, longToken); err != nil || keys.n != 2 {
+		t.Fatalf("after verifiedFor: %v, %d checks, want it checked again", err, keys.n)
+	}
+
+	// Kept no longer than the token lives.
+	clock = start
+	short := goodClaims(start)
+	short["exp"] = start.Add(10 * time.Second).Unix()
+	shortToken := key.sign(t, short)
+	if _, err := v.Verify(ctx, shortToken); err != nil {
+		t.Fatal(err)
+	}
+	clock = start.Add(12 * time.Second)
+	if _, err := v.Verify(ctx, shortToken); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("an expired token: err = %v, want ErrInvalidToken", err)
+	}
+
+	// A refused token is not kept.
+	clock = start
+	bad := longToken[:len(longToken)-4] + "AAAA"
+	before := keys.n
+	for range 2 {
+		if _, err := v.Verify(ctx, bad); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("a forged signature: err = %v", err)
+		}
+	}
+	if keys.n != before+2 {
+		t.Fatalf("%d checks for a refused token asked twice, want 2", keys.n-before)
+	}
+}
