@@ -6,10 +6,11 @@
 // seconds and the short requests that arrive meanwhile (another user's
 // lookup, a page of a list): the kernel gives both the same weight. After
 // gives long work a lower one, the way a time-sharing scheduler ages
-// batch jobs: fn runs on an OS thread of its own, and once it has run for
-// the given time that thread's nice value is raised (Nice), so it takes
-// only the cores that interactive work leaves idle. Short work is never
-// touched.
+// batch jobs: fn runs on an OS thread of its own, and once it has used
+// the given CPU time that thread's nice value is raised (Nice), so it
+// takes only the cores that interactive work leaves idle. Short work is
+// never touched, however long the load makes it wait for a core: CPU time,
+// not wall time, is what tells a heavy statement from a slowed light one.
 //
 // Work runs on a small set of threads locked to goroutines of this
 // package, reused while they keep the normal priority (a new thread for
@@ -34,8 +35,9 @@ import (
 // tenth of a normal thread's under Linux's scheduler.
 const Nice = 10
 
-// After runs fn and returns its error; if fn is still running after d, the
-// thread it runs on is demoted to Nice. d <= 0 runs fn as it is. A panic
+// After runs fn and returns its error; once fn has used d of CPU time on
+// the thread it runs on (wall time where that cannot be read), the thread
+// is demoted to Nice. d <= 0 runs fn as it is. A panic
 // in fn is raised again in the caller's goroutine, where the caller's
 // recovery sees it.
 func After(d time.Duration, fn func() error) error {
@@ -101,19 +103,32 @@ func (w *worker) loop() {
 	}
 }
 
-// run runs one job and reports whether its thread was demoted.
+// run runs one job and reports whether its thread was demoted. The job is
+// demoted once it has used j.after of CPU time on this thread: a request
+// that only waits for cores others hold (its wall time stretched by the
+// load, its CPU time not) keeps its priority. Where the thread's CPU time
+// cannot be read, wall time counts instead.
 func (w *worker) run(t thread, j job) (demoted bool) {
 	var mu sync.Mutex
 	finished := false
-	timer := time.AfterFunc(j.after, func() {
+	start, measured := t.cpuTime()
+	var timer *time.Timer
+	mu.Lock() // the timer may fire before it is assigned
+	timer = time.AfterFunc(j.after, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		// Only while the job runs is the thread id still this thread's.
-		if !finished {
-			t.setNice(Nice)
-			demoted = true
+		if finished {
+			return
 		}
+		if now, ok := t.cpuTime(); measured && ok && now-start < j.after {
+			timer.Reset(j.after - (now - start))
+			return
+		}
+		t.setNice(Nice)
+		demoted = true
 	})
+	mu.Unlock()
 	var o outcome
 	func() {
 		defer func() {

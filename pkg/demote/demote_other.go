@@ -2,6 +2,8 @@
 
 package demote
 
+import "time"
+
 // Elsewhere long work keeps its priority.
 const supported = false
 
@@ -10,3 +12,5 @@ type thread struct{}
 func currentThread() thread { return thread{} }
 
 func (thread) setNice(int) {}
+
+func (thread) cpuTime() (time.Duration, bool) { return 0, false }

@@ -72,6 +72,40 @@ func TestLongWorkIsDemotedAndShortWorkIsNot(t *testing.T) {
 	}
 }
 
+func TestWaitingIsNotRunning(t *testing.T) {
+	start := threadNice(t)
+	// Work that waits (for a core others hold, for a lock) past the delay
+	// has not used the delay's CPU time: it keeps its priority.
+	release := make(chan struct{})
+	go func() { spin(400 * time.Millisecond); close(release) }()
+	var waited int
+	if err := After(100*time.Millisecond, func() error {
+		<-release
+		waited = threadNice(t)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if waited != start {
+		t.Fatalf("work that waited past the delay without running is at nice %d, want %d", waited, start)
+	}
+	// Once it has run for the delay as well, it is demoted.
+	release = make(chan struct{})
+	go func() { spin(300 * time.Millisecond); close(release) }()
+	var ran int
+	if err := After(100*time.Millisecond, func() error {
+		<-release
+		spin(400 * time.Millisecond)
+		ran = threadNice(t)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ran != Nice {
+		t.Fatalf("work that waited, then ran past the delay is at nice %d, want %d", ran, Nice)
+	}
+}
+
 func TestErrorsAndPanicsReachTheCaller(t *testing.T) {
 	want := errors.New("statement failed")
 	if err := After(time.Second, func() error { return want }); !errors.Is(err, want) {

@@ -8,10 +8,13 @@ import (
 	"github.com/nonefinity/backend/services/datasetquery/internal/datasets"
 )
 
-// demoteAfter is how long a statement or a conversion runs at the normal
-// CPU priority; after that it takes only the cores that short requests
-// leave idle (pkg/demote). An interactive statement ends well before.
-const demoteAfter = time.Second
+// demoteAfter is how much CPU time a statement or a conversion uses at the
+// normal priority; after that it takes only the cores that short requests
+// leave idle (pkg/demote). An interactive statement or a small file's
+// conversion uses a few tens of milliseconds, however loaded the machine;
+// an attacker's sub-second statements, looped, used a core at the normal
+// priority with a whole second (make load).
+const demoteAfter = 250 * time.Millisecond
 
 // demoted runs fn under demote.After and returns its value.
 func demoted[T any](fn func() (T, error)) (T, error) {
