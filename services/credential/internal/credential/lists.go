@@ -24,6 +24,10 @@ const (
 	// listKeepOwners bounds the owners kept; past it every list is
 	// dropped and kept again as asked for.
 	listKeepOwners = 10000
+	// DefaultListsMaxKept bounds the credentials kept over all owners
+	// (a few hundred bytes each): 10,000 owners of 1,000 credentials
+	// would otherwise be kept whole.
+	DefaultListsMaxKept = 100000
 )
 
 // ChangeFeed is how an instance hears the other instances' changes.
@@ -39,9 +43,15 @@ type ChangeFeed interface {
 // only when no change of that owner (gen) and no clear (epoch) came in
 // between, so a slow read never undoes a change.
 type ListCache struct {
+	// MaxKept bounds the credentials kept over all owners (0:
+	// DefaultListsMaxKept); a list that would pass it drops every list.
+	MaxKept int
+
 	mu    sync.Mutex
 	epoch uint64
 	slots map[string]*listSlot
+	// kept counts the credentials in slots' lists.
+	kept int
 }
 
 type listSlot struct {
@@ -58,8 +68,7 @@ type listSlot struct {
 
 func (c *ListCache) slot(owner string) *listSlot {
 	if c.slots == nil || len(c.slots) >= listKeepOwners {
-		c.slots = map[string]*listSlot{}
-		c.epoch++
+		c.clear()
 	}
 	sl, ok := c.slots[owner]
 	if !ok {
@@ -109,9 +118,26 @@ func (c *ListCache) done(r listRead, list []Credential, tooMany bool, loaded tim
 	defer c.mu.Unlock()
 	close(r.sl.loading)
 	r.sl.loading = nil
-	if ok && r.epoch == c.epoch && r.sl.gen == r.gen {
-		r.sl.kept, r.sl.tooMany, r.sl.list, r.sl.loaded = !tooMany, tooMany, list, loaded
+	if !ok || r.epoch != c.epoch || r.sl.gen != r.gen {
+		return
 	}
+	maxKept := c.MaxKept
+	if maxKept <= 0 {
+		maxKept = DefaultListsMaxKept
+	}
+	if c.kept-len(r.sl.list)+len(list) > maxKept {
+		c.clear()
+		return
+	}
+	c.kept += len(list) - len(r.sl.list)
+	r.sl.kept, r.sl.tooMany, r.sl.list, r.sl.loaded = !tooMany, tooMany, list, loaded
+}
+
+// clear drops every list and refuses reads begun before.
+func (c *ListCache) clear() {
+	c.slots = map[string]*listSlot{}
+	c.epoch++
+	c.kept = 0
 }
 
 // Forget drops the owner's list and refuses reads begun before: one of
@@ -121,6 +147,7 @@ func (c *ListCache) Forget(owner string) {
 	defer c.mu.Unlock()
 	sl := c.slot(owner)
 	sl.gen++
+	c.kept -= len(sl.list)
 	sl.kept, sl.tooMany, sl.list = false, false, nil
 }
 
@@ -128,7 +155,7 @@ func (c *ListCache) Forget(owner string) {
 func (c *ListCache) ForgetAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.slots = nil
+	c.clear()
 }
 
 // ownerList returns the owner's live credentials newest first, from memory
