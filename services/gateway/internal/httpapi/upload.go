@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -26,8 +27,9 @@ import (
 // PUT, the gateway sends the stream in parts of the granted size, then
 // fileingest assembles them and the upload is committed like any other.
 //
-// Memory stays constant whatever the size: two part buffers, one being
-// filled from the client while the other is being PUT.
+// Memory stays constant whatever the size: relayMemory of part buffers
+// (at least two), one being filled from the client while the others are
+// being PUT.
 
 const (
 	// partURLBatch is how many part URLs are presigned per request.
@@ -38,6 +40,11 @@ const (
 	// S3's minimum, and what two buffers may cost.
 	minPartSize = 5 << 20
 	maxPartSize = 64 << 20
+	// relayMemory is what the part buffers of one relay may hold (more
+	// when two parts of the grant's size need more).
+	relayMemory = 24 << 20
+	// bodyBufferSize is the read buffer of the multipart body.
+	bodyBufferSize = 256 << 10
 	// abortTimeout bounds the clean-up after a failed relay.
 	abortTimeout = 10 * time.Second
 )
@@ -48,7 +55,7 @@ const (
 // and nothing is left behind); object storage down is 503, with no
 // document.
 func (a *API) uploadMultipart(w http.ResponseWriter, r *http.Request) {
-	mr, err := r.MultipartReader()
+	mr, err := bodyParts(r)
 	if err != nil {
 		a.reject(w, rpcerr.New(rpcerr.BadRequest, "malformed multipart body"))
 		return
@@ -80,6 +87,19 @@ func (a *API) uploadMultipart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeOK(w, a.log, http.StatusCreated, "file uploaded", file)
+}
+
+// bodyParts reads the multipart body through a read buffer of
+// bodyBufferSize. multipart.Reader otherwise buffers 4 KiB: every read of
+// the file part then returns at most 4 KiB, each with its own boundary
+// scan and socket read, which made the relay's copy loop, not the
+// network, the limit.
+func bodyParts(r *http.Request) (*multipart.Reader, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != mediaMultipart || params["boundary"] == "" {
+		return nil, errors.New("not a multipart body")
+	}
+	return multipart.NewReader(bufio.NewReaderSize(r.Body, bodyBufferSize), params["boundary"]), nil
 }
 
 // filePart skips (bounded) form fields up to the part named "file".
@@ -145,9 +165,17 @@ type partUpload struct {
 	err  error
 }
 
+// relayBuffers is how many part buffers a relay holds: as many parts as
+// relayMemory allows, at least two. One is filled from the client while
+// the others are PUT: parts are small enough (8 MiB from fileingest) that
+// one PUT at a time left the relay waiting on each part's round trip.
+func relayBuffers(partSize int64) int {
+	return int(max(2, relayMemory/partSize))
+}
+
 // relayParts reads src in parts of grant.PartSize and PUTs each to its
-// presigned URL. Reading the next part from the client overlaps the PUT of
-// the previous one; at most one PUT runs at a time, so two buffers suffice.
+// presigned URL. Reading the next part from the client overlaps the PUTs
+// of the previous ones, up to relayBuffers(grant.PartSize) buffers in all.
 // All reads of the request body stay on this goroutine.
 func (a *API) relayParts(r *http.Request, grant fv1.MultipartStartReply, src io.Reader) ([]fv1.UploadedPart, int64, error) {
 	if grant.PartSize < minPartSize || grant.PartSize > maxPartSize {
@@ -157,43 +185,51 @@ func (a *API) relayParts(r *http.Request, grant fv1.MultipartStartReply, src io.
 	defer cancel()
 	// One byte past the limit is enough to know it was passed.
 	limited := io.LimitReader(src, grant.MaxSize+1)
-	buffers := [2][]byte{make([]byte, grant.PartSize), make([]byte, grant.PartSize)}
+	buffers := make([][]byte, relayBuffers(grant.PartSize))
 	urls := &partURLs{a: a, r: r, grant: grant}
 
 	var (
 		parts    []fv1.UploadedPart
 		total    int64
-		inflight *partUpload
+		inflight []*partUpload // in part order
 	)
-	// wait collects the part in flight, if any.
-	wait := func() error {
-		if inflight == nil {
-			return nil
-		}
-		<-inflight.done
-		up := inflight
-		inflight = nil
+	// waitOldest collects the oldest part in flight.
+	waitOldest := func() error {
+		up := inflight[0]
+		<-up.done
+		inflight = inflight[1:]
 		if up.err != nil {
 			return up.err
 		}
 		parts = append(parts, up.part)
 		return nil
 	}
-	// On every early return the PUT in flight is awaited (its buffer must
-	// not outlive the handler) and only then cancelled. Cancelling it first
-	// would leave the storage server finishing that part after the caller's
-	// abort, which recreates the upload the abort just removed (S3 documents
-	// the same race). When the client is gone, ctx is already cancelled and
-	// the wait is short.
+	// On every early return the PUTs in flight are awaited (their buffers
+	// must not outlive the handler) and only then cancelled. Cancelling
+	// them first would leave the storage server finishing a part after
+	// the caller's abort, which recreates the upload the abort just
+	// removed (S3 documents the same race). When the client is gone, ctx
+	// is already cancelled and the wait is short.
 	defer func() {
-		if inflight != nil {
-			<-inflight.done
+		for _, up := range inflight {
+			<-up.done
 		}
 		cancel()
 	}()
 
 	for number := 1; ; number++ {
-		buf := buffers[number%2]
+		// Part number reuses the buffer of part number-len(buffers): at
+		// most len(buffers)-1 parts stay in flight while it is filled.
+		for len(inflight) >= len(buffers) {
+			if err := waitOldest(); err != nil {
+				return nil, 0, err
+			}
+		}
+		slot := number % len(buffers)
+		if buffers[slot] == nil {
+			buffers[slot] = make([]byte, grant.PartSize)
+		}
+		buf := buffers[slot]
 		n, err := io.ReadFull(limited, buf)
 		total += int64(n)
 		last := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
@@ -206,22 +242,22 @@ func (a *API) relayParts(r *http.Request, grant fv1.MultipartStartReply, src io.
 			return nil, 0, rpcerr.Field(rpcerr.Validation, "file", "the file is empty")
 		}
 		if n > 0 {
-			if err := wait(); err != nil {
-				return nil, 0, err
-			}
 			url, err := urls.url(number)
 			if err != nil {
 				return nil, 0, err
 			}
-			inflight = &partUpload{done: make(chan struct{})}
-			go a.putPart(ctx, inflight, url, number, buf[:n])
+			up := &partUpload{done: make(chan struct{})}
+			inflight = append(inflight, up)
+			go a.putPart(ctx, up, url, number, buf[:n])
 		}
 		if last {
 			break
 		}
 	}
-	if err := wait(); err != nil {
-		return nil, 0, err
+	for len(inflight) > 0 {
+		if err := waitOldest(); err != nil {
+			return nil, 0, err
+		}
 	}
 	return parts, total, nil
 }
