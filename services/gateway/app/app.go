@@ -41,6 +41,10 @@ const Version = "0.1.0"
 // shutdownGrace bounds how long in-flight HTTP requests may finish.
 const shutdownGrace = 15 * time.Second
 
+// minUploadRelayBytes is the least GATEWAY_UPLOAD_RELAY_BYTES: two parts
+// of S3's minimum size.
+const minUploadRelayBytes = 10 << 20
+
 // redisPrefix starts every Redis key the gateway writes (rate-limit
 // counters, cached identities).
 const redisPrefix = "nf:gateway:"
@@ -62,6 +66,10 @@ type Settings struct {
 	TrustedProxies []string `env:"TRUSTED_PROXIES"`
 	// RequestTimeout bounds each API request's call to a service.
 	RequestTimeout config.Duration `env:"GATEWAY_REQUEST_TIMEOUT" envDefault:"30s"`
+	// UploadRelayBytes is what one multipart upload relay may hold in part
+	// buffers: parts are PUT concurrently while it allows (at least one
+	// while the next is read). Default 24 MiB, three 8 MiB parts.
+	UploadRelayBytes int64 `env:"GATEWAY_UPLOAD_RELAY_BYTES" envDefault:"25165824"`
 	// SSEHeartbeat is the keep-alive interval of GET /api/v1/events.
 	SSEHeartbeat config.Duration `env:"SSE_HEARTBEAT_INTERVAL" envDefault:"15s"`
 	// SSEMaxPerUser caps one user's open event streams per instance.
@@ -107,6 +115,9 @@ func (s Settings) Validate() error {
 	}
 	if s.RequestTimeout <= 0 {
 		errs = append(errs, config.VarError{Var: "GATEWAY_REQUEST_TIMEOUT", Problem: "must be greater than zero"})
+	}
+	if s.UploadRelayBytes < minUploadRelayBytes {
+		errs = append(errs, config.VarError{Var: "GATEWAY_UPLOAD_RELAY_BYTES", Problem: fmt.Sprintf("must be at least %d (two parts of S3's 5 MiB minimum)", minUploadRelayBytes)})
 	}
 	if s.SSEHeartbeat <= 0 {
 		errs = append(errs, config.VarError{Var: "SSE_HEARTBEAT_INTERVAL", Problem: "must be greater than zero"})
@@ -262,6 +273,8 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		HSTS:           cfg.IsProd(),
 		RequestTimeout: time.Duration(cfg.RequestTimeout),
 		HTTPClient:     d.HTTPClient,
+
+		UploadRelayBytes: cfg.UploadRelayBytes,
 	}
 	if authn.Minter != nil {
 		opts.Minter = tokenMinter{m: authn.Minter}

@@ -64,6 +64,7 @@ func TestSettingsValidate(t *testing.T) {
 		{"RATE_LIMIT_PER_MINUTE", "-1", "must not be negative"},
 		{"RATE_LIMIT_IP_PER_MINUTE", "-1", "must not be negative"},
 		{"GATEWAY_REQUEST_TIMEOUT", "0", "must be greater than zero"},
+		{"GATEWAY_UPLOAD_RELAY_BYTES", "10485759", "must be at least 10485760"},
 		{"SSE_HEARTBEAT_INTERVAL", "0", "must be greater than zero"},
 		{"SSE_MAX_CONNECTIONS_PER_USER", "0", "must be at least 1"},
 		{"SSE_MAX_CONNECTIONS_PER_USER", "-3", "must be at least 1"},

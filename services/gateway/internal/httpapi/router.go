@@ -100,6 +100,9 @@ type Options struct {
 	// service grants; default one without an overall timeout (exports
 	// stream) but with connect and header timeouts.
 	HTTPClient *http.Client
+	// UploadRelayBytes is what the part buffers of one multipart upload
+	// relay may hold; default DefaultUploadRelayBytes.
+	UploadRelayBytes int64
 }
 
 // API holds what the handlers share.
@@ -113,6 +116,7 @@ type API struct {
 	metrics        *metrics
 	requestTimeout time.Duration
 	httpClient     *http.Client
+	relayBytes     int64
 
 	credentials client.Credential
 	// providers keeps GET /providers' bodies for a moment.
@@ -163,6 +167,9 @@ func New(o Options) (*API, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.UploadRelayBytes <= 0 {
+		o.UploadRelayBytes = DefaultUploadRelayBytes
+	}
 	if o.ProvidersFreshFor <= 0 {
 		o.ProvidersFreshFor = providersFreshFor
 	}
@@ -182,6 +189,7 @@ func New(o Options) (*API, error) {
 		metrics:        m,
 		requestTimeout: o.RequestTimeout,
 		httpClient:     o.HTTPClient,
+		relayBytes:     o.UploadRelayBytes,
 		credentials:    client.Credential{R: req},
 		providers:      newReplyCache(o.ProvidersFreshFor, time.Now),
 		files:          client.File{R: req},

@@ -27,9 +27,9 @@ import (
 // PUT, the gateway sends the stream in parts of the granted size, then
 // fileingest assembles them and the upload is committed like any other.
 //
-// Memory stays constant whatever the size: relayMemory of part buffers
-// (at least two), one being filled from the client while the others are
-// being PUT.
+// Memory stays constant whatever the size: Options.UploadRelayBytes of
+// part buffers (at least two), one being filled from the client while the
+// others are being PUT.
 
 const (
 	// partURLBatch is how many part URLs are presigned per request.
@@ -40,9 +40,9 @@ const (
 	// S3's minimum, and what two buffers may cost.
 	minPartSize = 5 << 20
 	maxPartSize = 64 << 20
-	// relayMemory is what the part buffers of one relay may hold (more
-	// when two parts of the grant's size need more).
-	relayMemory = 24 << 20
+	// DefaultUploadRelayBytes is what the part buffers of one relay may
+	// hold (GATEWAY_UPLOAD_RELAY_BYTES).
+	DefaultUploadRelayBytes = 24 << 20
 	// bodyBufferSize is the read buffer of the multipart body.
 	bodyBufferSize = 256 << 10
 	// abortTimeout bounds the clean-up after a failed relay.
@@ -166,16 +166,16 @@ type partUpload struct {
 }
 
 // relayBuffers is how many part buffers a relay holds: as many parts as
-// relayMemory allows, at least two. One is filled from the client while
+// a.relayBytes allows, at least two. One is filled from the client while
 // the others are PUT: parts are small enough (8 MiB from fileingest) that
 // one PUT at a time left the relay waiting on each part's round trip.
-func relayBuffers(partSize int64) int {
-	return int(max(2, relayMemory/partSize))
+func (a *API) relayBuffers(partSize int64) int {
+	return int(max(2, a.relayBytes/partSize))
 }
 
 // relayParts reads src in parts of grant.PartSize and PUTs each to its
 // presigned URL. Reading the next part from the client overlaps the PUTs
-// of the previous ones, up to relayBuffers(grant.PartSize) buffers in all.
+// of the previous ones, up to a.relayBuffers(grant.PartSize) buffers in all.
 // All reads of the request body stay on this goroutine.
 func (a *API) relayParts(r *http.Request, grant fv1.MultipartStartReply, src io.Reader) ([]fv1.UploadedPart, int64, error) {
 	if grant.PartSize < minPartSize || grant.PartSize > maxPartSize {
@@ -185,7 +185,7 @@ func (a *API) relayParts(r *http.Request, grant fv1.MultipartStartReply, src io.
 	defer cancel()
 	// One byte past the limit is enough to know it was passed.
 	limited := io.LimitReader(src, grant.MaxSize+1)
-	buffers := make([][]byte, relayBuffers(grant.PartSize))
+	buffers := make([][]byte, a.relayBuffers(grant.PartSize))
 	urls := &partURLs{a: a, r: r, grant: grant}
 
 	var (
